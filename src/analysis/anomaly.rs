@@ -1,0 +1,212 @@
+//! Anomaly scores (methods.md §5.4): mean distance to the nearest neighbours as a robust
+//! z-score, and an isolation forest (Liu et al. 2008, scikit-learn defaults). Higher = more
+//! anomalous.
+
+use super::knn::{KnnGraph, mix64};
+use crate::matrix::Matrix;
+use rayon::prelude::*;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AnomalyParams {
+    /// Neighbours averaged for the kNN distance score (self excluded).
+    pub knn_k: usize,
+    pub n_trees: usize,
+    pub sample_size: usize,
+    pub seed: u64,
+}
+
+impl Default for AnomalyParams {
+    fn default() -> Self {
+        Self {
+            knn_k: 10,
+            n_trees: 100,
+            sample_size: 256,
+            seed: 0,
+        }
+    }
+}
+
+/// Mean distance to the `k` nearest other items, as a robust z-score (median, 1.4826·MAD).
+pub fn knn_distance_score(knn: &KnnGraph, k: usize) -> Vec<f32> {
+    let k = k.min(knn.k - 1).max(1);
+    let raw: Vec<f64> = (0..knn.n)
+        .map(|i| {
+            let d = &knn.dists(i)[1..=k];
+            d.iter().filter(|x| x.is_finite()).map(|&x| x as f64).sum::<f64>() / k as f64
+        })
+        .collect();
+    robust_z(&raw)
+}
+
+pub fn robust_z(v: &[f64]) -> Vec<f32> {
+    let med = median(v);
+    let dev: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
+    let mad = median(&dev) * 1.4826;
+    let scale = if mad > 1e-12 { mad } else { 1.0 };
+    v.iter().map(|x| ((x - med) / scale) as f32).collect()
+}
+
+fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        (s[m - 1] + s[m]) / 2.0
+    }
+}
+
+/// Average path length of an unsuccessful BST search among `n` items.
+fn c_factor(n: usize) -> f64 {
+    if n <= 1 {
+        return 0.0;
+    }
+    if n == 2 {
+        return 1.0;
+    }
+    let h = ((n - 1) as f64).ln() + 0.577_215_664_9;
+    2.0 * h - 2.0 * (n - 1) as f64 / n as f64
+}
+
+enum Node {
+    Leaf { size: usize },
+    Split { feat: usize, thr: f32, left: usize, right: usize },
+}
+
+struct Tree {
+    nodes: Vec<Node>,
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = mix64(self.0);
+        self.0
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn build(data: &Matrix, items: &mut [usize], depth: usize, limit: usize, rng: &mut Rng, nodes: &mut Vec<Node>) -> usize {
+    let id = nodes.len();
+    nodes.push(Node::Leaf { size: items.len() });
+    if depth >= limit || items.len() <= 1 {
+        return id;
+    }
+    // Random feature among those that vary in this node (sklearn draws until one varies).
+    let d = data.cols;
+    for _ in 0..d.max(1) {
+        let feat = (rng.next() % d as u64) as usize;
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &i in items.iter() {
+            let v = data.row(i)[feat];
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        if hi <= lo {
+            continue;
+        }
+        let thr = lo + (hi - lo) * rng.unit() as f32;
+        let mut p = 0;
+        for q in 0..items.len() {
+            if data.row(items[q])[feat] < thr {
+                items.swap(p, q);
+                p += 1;
+            }
+        }
+        if p == 0 || p == items.len() {
+            continue;
+        }
+        let (l, r) = items.split_at_mut(p);
+        let left = build(data, l, depth + 1, limit, rng, nodes);
+        let right = build(data, r, depth + 1, limit, rng, nodes);
+        nodes[id] = Node::Split { feat, thr, left, right };
+        return id;
+    }
+    id
+}
+
+impl Tree {
+    fn path_length(&self, x: &[f32]) -> f64 {
+        let mut id = 0;
+        let mut depth = 0.0;
+        loop {
+            match &self.nodes[id] {
+                Node::Leaf { size } => return depth + c_factor(*size),
+                Node::Split { feat, thr, left, right } => {
+                    id = if x[*feat] < *thr { *left } else { *right };
+                    depth += 1.0;
+                }
+            }
+        }
+    }
+}
+
+/// Isolation forest score s = 2^(−E[h(x)]/c(ψ)) in (0, 1].
+pub fn isolation_forest(data: &Matrix, p: &AnomalyParams) -> Vec<f32> {
+    let n = data.rows;
+    if n == 0 {
+        return Vec::new();
+    }
+    let psi = p.sample_size.min(n).max(2.min(n));
+    let limit = (psi as f64).log2().ceil() as usize;
+    let trees: Vec<Tree> = (0..p.n_trees)
+        .into_par_iter()
+        .map(|t| {
+            let mut rng = Rng(mix64(p.seed ^ 0x1F0 ^ ((t as u64) << 20)));
+            // Sample ψ distinct items (partial Fisher–Yates over an index map).
+            let mut picked: Vec<usize> = Vec::with_capacity(psi);
+            let mut swaps = std::collections::HashMap::new();
+            for s in 0..psi {
+                let r = s + (rng.next() % (n - s) as u64) as usize;
+                let vr = *swaps.get(&r).unwrap_or(&r);
+                let vs = *swaps.get(&s).unwrap_or(&s);
+                swaps.insert(r, vs);
+                picked.push(vr);
+            }
+            let mut nodes = Vec::new();
+            build(data, &mut picked, 0, limit, &mut rng, &mut nodes);
+            Tree { nodes }
+        })
+        .collect();
+    let c = c_factor(psi);
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let x = data.row(i);
+            let mean = trees.iter().map(|t| t.path_length(x)).sum::<f64>() / trees.len() as f64;
+            2f64.powf(-mean / c) as f32
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outlier_scores_highest() {
+        let mut data: Vec<f32> = (0..400).map(|i| ((i * 37) % 100) as f32 / 100.0).collect();
+        data.extend([25.0, -30.0]);
+        let m = Matrix::from_vec(201, 2, data);
+        let s = isolation_forest(&m, &AnomalyParams::default());
+        let top = (0..201).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap();
+        assert_eq!(top, 200);
+        assert!(s[200] > 0.6, "{}", s[200]);
+        let knn = crate::analysis::knn::knn_exact(&m, 15).unwrap();
+        let z = knn_distance_score(&knn, 10);
+        let top = (0..201).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap();
+        assert_eq!(top, 200);
+    }
+
+    #[test]
+    fn c_factor_matches_reference() {
+        // c(256) from Liu et al.: 2H(255) − 2·255/256 ≈ 10.2448
+        assert!((c_factor(256) - 10.2448).abs() < 1e-3);
+    }
+}

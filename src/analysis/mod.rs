@@ -1,0 +1,12 @@
+//! The analysis stages: plain functions over plain data, each with a validated parameter
+//! struct. Nothing here knows about a terminal.
+
+pub mod anomaly;
+pub mod fuzzy;
+pub mod graph;
+pub mod kmeans;
+pub mod knn;
+pub mod leiden;
+pub mod metrics;
+pub mod preprocess;
+pub mod umap;

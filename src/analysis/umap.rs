@@ -1,0 +1,421 @@
+//! UMAP-like 2-D projection of the fuzzy graph (umap-learn defaults, methods.md §4.2).
+//!
+//! One documented departure from umap-learn: each epoch updates every item from the positions
+//! at the start of the epoch (a Jacobi sweep) instead of one edge after another. Each directed
+//! edge therefore moves only its head, with twice the attractive step, which in expectation is
+//! what umap-learn's "move both ends, both directions present" gives. In exchange the epoch
+//! runs on all cores and the layout is identical for any thread count.
+
+use super::graph::CsrGraph;
+use super::knn::mix64;
+use crate::matrix::{Matrix, sym_eigen};
+use rayon::prelude::*;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UmapParams {
+    pub min_dist: f32,
+    pub spread: f32,
+    /// 0 = umap-learn's rule: 500 up to 10,000 items, 200 above.
+    pub n_epochs: usize,
+    pub negative_sample_rate: usize,
+    pub learning_rate: f32,
+    pub repulsion_strength: f32,
+    /// "spectral" (PCA fallback on disconnected graphs) or "pca".
+    pub init: String,
+    pub seed: u64,
+}
+
+impl Default for UmapParams {
+    fn default() -> Self {
+        Self {
+            min_dist: 0.1,
+            spread: 1.0,
+            n_epochs: 0,
+            negative_sample_rate: 5,
+            learning_rate: 1.0,
+            repulsion_strength: 1.0,
+            init: "spectral".into(),
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum UmapError {
+    #[error("min_dist must be in [0, spread), got {min_dist} with spread {spread}")]
+    BadMinDist { min_dist: f32, spread: f32 },
+    #[error("init must be 'spectral' or 'pca', got '{0}'")]
+    BadInit(String),
+    #[error("the projection needs at least 3 items, got {0}")]
+    TooFew(usize),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl UmapParams {
+    pub fn check(&self, n: usize) -> Result<(), UmapError> {
+        if !(self.min_dist >= 0.0 && self.min_dist < self.spread) {
+            return Err(UmapError::BadMinDist {
+                min_dist: self.min_dist,
+                spread: self.spread,
+            });
+        }
+        if self.init != "spectral" && self.init != "pca" {
+            return Err(UmapError::BadInit(self.init.clone()));
+        }
+        if n < 3 {
+            return Err(UmapError::TooFew(n));
+        }
+        Ok(())
+    }
+
+    pub fn epochs_for(&self, n: usize) -> usize {
+        if self.n_epochs > 0 {
+            self.n_epochs
+        } else if n <= 10_000 {
+            500
+        } else {
+            200
+        }
+    }
+}
+
+/// Least-squares fit of 1/(1 + a d^{2b}) to the min_dist/spread target curve (Levenberg–Marquardt).
+pub fn fit_ab(min_dist: f32, spread: f32) -> (f32, f32) {
+    let (min_dist, spread) = (min_dist as f64, spread as f64);
+    let xs: Vec<f64> = (0..300).map(|i| 3.0 * spread * i as f64 / 299.0).collect();
+    let ys: Vec<f64> = xs
+        .iter()
+        .map(|&x| {
+            if x < min_dist {
+                1.0
+            } else {
+                (-(x - min_dist) / spread).exp()
+            }
+        })
+        .collect();
+    let sse = |a: f64, b: f64| -> f64 {
+        xs.iter()
+            .zip(&ys)
+            .map(|(&x, &y)| {
+                let f = 1.0 / (1.0 + a * x.powf(2.0 * b));
+                (f - y) * (f - y)
+            })
+            .sum()
+    };
+    let (mut a, mut b, mut lambda) = (1.0f64, 1.0f64, 1e-3f64);
+    let mut cur = sse(a, b);
+    for _ in 0..500 {
+        // Gauss–Newton normal equations with Marquardt damping.
+        let (mut jtj, mut jtr) = ([0.0f64; 3], [0.0f64; 2]);
+        for (&x, &y) in xs.iter().zip(&ys) {
+            if x == 0.0 {
+                continue;
+            }
+            let p = x.powf(2.0 * b);
+            let den = 1.0 + a * p;
+            let f = 1.0 / den;
+            let da = -p / (den * den);
+            let db = -a * p * 2.0 * x.ln() / (den * den);
+            let r = f - y;
+            jtj[0] += da * da;
+            jtj[1] += da * db;
+            jtj[2] += db * db;
+            jtr[0] += da * r;
+            jtr[1] += db * r;
+        }
+        let (m00, m01, m11) = (jtj[0] * (1.0 + lambda), jtj[1], jtj[2] * (1.0 + lambda));
+        let det = m00 * m11 - m01 * m01;
+        if det.abs() < 1e-300 {
+            break;
+        }
+        let sa = -(m11 * jtr[0] - m01 * jtr[1]) / det;
+        let sb = -(-m01 * jtr[0] + m00 * jtr[1]) / det;
+        let next = sse(a + sa, b + sb);
+        if next < cur {
+            a += sa;
+            b += sb;
+            lambda *= 0.3;
+            if (cur - next).abs() < 1e-15 {
+                break;
+            }
+            cur = next;
+        } else {
+            lambda *= 10.0;
+            if lambda > 1e12 {
+                break;
+            }
+        }
+    }
+    (a as f32, b as f32)
+}
+
+/// Top-2 principal components of `data`, used as init fallback and for disconnected graphs.
+pub fn pca_2d(data: &Matrix) -> Vec<[f32; 2]> {
+    let (n, d) = (data.rows, data.cols);
+    let mut mean = vec![0.0f64; d];
+    for i in 0..n {
+        for (m, &x) in mean.iter_mut().zip(data.row(i)) {
+            *m += x as f64;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let cov: Vec<f64> = (0..d * d)
+        .into_par_iter()
+        .map(|pq| {
+            let (p, q) = (pq / d, pq % d);
+            if q < p {
+                return 0.0;
+            }
+            (0..n)
+                .map(|i| (data.row(i)[p] as f64 - mean[p]) * (data.row(i)[q] as f64 - mean[q]))
+                .sum::<f64>()
+        })
+        .collect();
+    let mut cov = cov;
+    for p in 0..d {
+        for q in 0..p {
+            cov[p * d + q] = cov[q * d + p];
+        }
+    }
+    let (_, vecs) = sym_eigen(&cov, d);
+    (0..n)
+        .map(|i| {
+            let r = data.row(i);
+            let mut out = [0.0f32; 2];
+            for (c, o) in out.iter_mut().enumerate() {
+                *o = (0..d)
+                    .map(|t| (r[t] as f64 - mean[t]) * vecs[t * d + c])
+                    .sum::<f64>() as f32;
+            }
+            out
+        })
+        .collect()
+}
+
+/// Eigenvectors 2–3 of the normalised Laplacian by block subspace iteration on
+/// (I + D^-½ W D^-½)/2 with the trivial eigenvector projected out.
+pub fn spectral_2d(g: &CsrGraph, seed: u64) -> Vec<[f32; 2]> {
+    let n = g.n;
+    let deg: Vec<f64> = (0..n)
+        .map(|i| g.row(i).1.iter().map(|&w| w as f64).sum::<f64>())
+        .collect();
+    let dinv: Vec<f64> = deg
+        .iter()
+        .map(|&d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 })
+        .collect();
+    let mut v0: Vec<f64> = deg.iter().map(|d| d.sqrt()).collect();
+    let norm0 = v0.iter().map(|x| x * x).sum::<f64>().sqrt();
+    v0.iter_mut().for_each(|x| *x /= norm0);
+    let b = 4;
+    let mut q: Vec<Vec<f64>> = (0..b)
+        .map(|c| {
+            (0..n)
+                .map(|i| (mix64(seed ^ ((c as u64) << 40) ^ i as u64) as f64 / u64::MAX as f64) - 0.5)
+                .collect()
+        })
+        .collect();
+    let apply = |x: &[f64]| -> Vec<f64> {
+        (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let (nb, w) = g.row(i);
+                let s: f64 = nb
+                    .iter()
+                    .zip(w)
+                    .map(|(&j, &wij)| wij as f64 * dinv[j as usize] * x[j as usize])
+                    .sum();
+                0.5 * (x[i] + dinv[i] * s)
+            })
+            .collect()
+    };
+    let orthonormalise = |q: &mut Vec<Vec<f64>>| {
+        for c in 0..q.len() {
+            let p0: f64 = q[c].iter().zip(&v0).map(|(a, b)| a * b).sum();
+            q[c].iter_mut().zip(&v0).for_each(|(a, b)| *a -= p0 * b);
+            for prev in 0..c {
+                let (lo, hi) = q.split_at_mut(c);
+                let p: f64 = hi[0].iter().zip(&lo[prev]).map(|(a, b)| a * b).sum();
+                hi[0].iter_mut().zip(&lo[prev]).for_each(|(a, b)| *a -= p * b);
+            }
+            let nrm = q[c].iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-300);
+            q[c].iter_mut().for_each(|x| *x /= nrm);
+        }
+    };
+    orthonormalise(&mut q);
+    let iters = (n as f64).sqrt().clamp(100.0, 400.0) as usize;
+    for _ in 0..iters {
+        q = q.iter().map(|x| apply(x)).collect();
+        orthonormalise(&mut q);
+    }
+    // Rayleigh–Ritz so the two kept vectors are the leading ones of the block.
+    let aq: Vec<Vec<f64>> = q.iter().map(|x| apply(x)).collect();
+    let mut h = vec![0.0; b * b];
+    for r in 0..b {
+        for c in 0..b {
+            h[r * b + c] = q[r].iter().zip(&aq[c]).map(|(a, bb)| a * bb).sum();
+        }
+    }
+    let (_, vecs) = sym_eigen(&h, b);
+    (0..n)
+        .map(|i| {
+            let mut out = [0.0f32; 2];
+            for (c, o) in out.iter_mut().enumerate() {
+                *o = (0..b).map(|r| q[r][i] * vecs[r * b + c]).sum::<f64>() as f32;
+            }
+            out
+        })
+        .collect()
+}
+
+/// Scales so the largest |coordinate| is 10 and adds tiny seeded noise, then maps each axis
+/// to [0, 10], as umap-learn does before optimising.
+fn normalise_init(mut y: Vec<[f32; 2]>, seed: u64) -> Vec<[f32; 2]> {
+    let maxabs = y
+        .iter()
+        .flat_map(|p| p.iter())
+        .fold(0.0f32, |m, &v| m.max(v.abs()))
+        .max(1e-12);
+    for (i, p) in y.iter_mut().enumerate() {
+        for (c, v) in p.iter_mut().enumerate() {
+            let u = mix64(seed ^ 0xA0A0 ^ ((i as u64) << 1) ^ c as u64) as f64 / u64::MAX as f64;
+            *v = *v * 10.0 / maxabs + ((u - 0.5) * 2e-4) as f32;
+        }
+    }
+    for c in 0..2 {
+        let lo = y.iter().map(|p| p[c]).fold(f32::INFINITY, f32::min);
+        let hi = y.iter().map(|p| p[c]).fold(f32::NEG_INFINITY, f32::max);
+        let span = (hi - lo).max(1e-12);
+        y.iter_mut().for_each(|p| p[c] = 10.0 * (p[c] - lo) / span);
+    }
+    y
+}
+
+#[inline]
+fn clip(v: f32) -> f32 {
+    v.clamp(-4.0, 4.0)
+}
+
+/// Optimises the layout. `progress(fraction)` is called every few epochs; `cancelled()` polled.
+pub fn umap_layout(
+    data: &Matrix,
+    g: &CsrGraph,
+    params: &UmapParams,
+    progress: &(dyn Fn(f64) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<[f32; 2]>, UmapError> {
+    params.check(g.n)?;
+    let n = g.n;
+    let n_epochs = params.epochs_for(n);
+    let (a, b) = fit_ab(params.min_dist, params.spread);
+    let (_, n_comp) = g.components();
+    let init = if params.init == "spectral" && n_comp == 1 {
+        spectral_2d(g, params.seed)
+    } else {
+        if n_comp > 1 {
+            tracing::info!(components = n_comp, "graph disconnected: PCA initialisation");
+        }
+        pca_2d(data)
+    };
+    let mut y = normalise_init(init, params.seed);
+
+    let wmax = g.weights.iter().copied().fold(0.0f32, f32::max);
+    let cutoff = wmax / n_epochs as f32;
+    // Per edge: how often it is due; edges under the cutoff never are (umap-learn drops them).
+    let eps: Vec<f32> = g
+        .weights
+        .iter()
+        .map(|&w| if w >= cutoff && w > 0.0 { wmax / w } else { -1.0 })
+        .collect();
+    let mut next_sample: Vec<f32> = eps.clone();
+    let nsr = params.negative_sample_rate as f32;
+    let mut next_neg: Vec<f32> = eps.iter().map(|&e| e / nsr).collect();
+    let gamma = params.repulsion_strength;
+
+    let mut next_y = y.clone();
+    for epoch in 0..n_epochs {
+        if epoch % 10 == 0 {
+            if cancelled() {
+                return Err(UmapError::Cancelled);
+            }
+            progress(epoch as f64 / n_epochs as f64);
+        }
+        let alpha = params.learning_rate * (1.0 - epoch as f32 / n_epochs as f32);
+        let ep = epoch as f32;
+        let y_old = &y;
+        // The per-edge schedules are mutated per row; split them by row with the CSR offsets.
+        let rows: Vec<(usize, &mut [f32], &mut [f32], &mut [f32; 2])> = {
+            let mut out = Vec::with_capacity(n);
+            let mut ns_rest: &mut [f32] = &mut next_sample;
+            let mut nn_rest: &mut [f32] = &mut next_neg;
+            for (i, yi) in next_y.iter_mut().enumerate() {
+                let len = g.indptr[i + 1] - g.indptr[i];
+                let (ns, r1) = ns_rest.split_at_mut(len);
+                let (nn, r2) = nn_rest.split_at_mut(len);
+                ns_rest = r1;
+                nn_rest = r2;
+                out.push((i, ns, nn, yi));
+            }
+            out
+        };
+        rows.into_par_iter()
+            .with_min_len(256)
+            .for_each(|(i, ns, nn, yi_out)| {
+                let (nb, _) = g.row(i);
+                let e0 = g.indptr[i];
+                let yi = y_old[i];
+                let mut cur = yi;
+                let mut rng = mix64(params.seed ^ mix64(((epoch as u64) << 32) | i as u64));
+                for (t, &j) in nb.iter().enumerate() {
+                    let e = eps[e0 + t];
+                    if e <= 0.0 || ns[t] > ep {
+                        continue;
+                    }
+                    let yj = y_old[j as usize];
+                    let (dx, dy) = (yi[0] - yj[0], yi[1] - yj[1]);
+                    let dist2 = dx * dx + dy * dy;
+                    if dist2 > 0.0 {
+                        let coef = -2.0 * a * b * dist2.powf(b - 1.0) / (a * dist2.powf(b) + 1.0);
+                        cur[0] += 2.0 * clip(coef * dx) * alpha;
+                        cur[1] += 2.0 * clip(coef * dy) * alpha;
+                    }
+                    ns[t] += e;
+                    let n_neg = ((ep - nn[t]) / (e / nsr)).floor().max(0.0) as usize;
+                    for _ in 0..n_neg {
+                        rng = mix64(rng);
+                        let k = (rng % n as u64) as usize;
+                        if k == i {
+                            continue;
+                        }
+                        let yk = y_old[k];
+                        let (dx, dy) = (yi[0] - yk[0], yi[1] - yk[1]);
+                        let dist2 = dx * dx + dy * dy;
+                        if dist2 > 0.0 {
+                            let coef =
+                                2.0 * gamma * b / ((0.001 + dist2) * (a * dist2.powf(b) + 1.0));
+                            cur[0] += clip(coef * dx) * alpha;
+                            cur[1] += clip(coef * dy) * alpha;
+                        }
+                    }
+                    nn[t] += n_neg as f32 * (e / nsr);
+                }
+                *yi_out = cur;
+            });
+        std::mem::swap(&mut y, &mut next_y);
+    }
+    progress(1.0);
+    Ok(y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ab_fit_matches_umap_learn() {
+        let (a, b) = fit_ab(0.1, 1.0);
+        println!("a = {a}, b = {b}");
+        assert!((a - 1.577).abs() < 0.01, "a = {a}");
+        assert!((b - 0.895).abs() < 0.01, "b = {b}");
+    }
+}

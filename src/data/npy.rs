@@ -1,0 +1,139 @@
+//! NumPy `.npy` arrays (format 1.0–3.0): 2-D float32 or float64, little or big endian, C or
+//! Fortran order. Ids are row numbers unless `--meta` supplies them.
+
+use super::{DataError, Dataset, EmbeddingSource, Modality, check_finite};
+use crate::matrix::Matrix;
+use std::io::Read;
+use std::path::Path;
+
+/// Parses an .npy byte stream into a matrix.
+pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Matrix, DataError> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(DataError::file(path, "not an .npy file (missing the \\x93NUMPY magic)"));
+    }
+    let major = bytes[6];
+    let (hlen, start) = match major {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        _ => return Err(DataError::file(path, format!("unsupported .npy format version {major}"))),
+    };
+    let header = std::str::from_utf8(bytes.get(start..start + hlen).ok_or_else(|| DataError::file(path, "truncated header"))?)
+        .map_err(|_| DataError::file(path, "header is not text"))?;
+    let field = |key: &str| -> Option<String> {
+        let k = header.find(&format!("'{key}'"))?;
+        let rest = header[k + key.len() + 2..].trim_start().strip_prefix(':')?.trim_start();
+        if let Some(r) = rest.strip_prefix('\'') {
+            Some(r[..r.find('\'')?].to_string())
+        } else if let Some(r) = rest.strip_prefix('(') {
+            Some(r[..r.find(')')?].to_string())
+        } else {
+            Some(rest.split([',', '}']).next()?.trim().to_string())
+        }
+    };
+    let descr = field("descr").ok_or_else(|| DataError::file(path, "header has no 'descr'"))?;
+    let fortran = field("fortran_order").is_some_and(|v| v == "True");
+    let shape: Vec<usize> = field("shape")
+        .ok_or_else(|| DataError::file(path, "header has no 'shape'"))?
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| DataError::file(path, "shape is not a tuple of integers"))?;
+    if shape.len() != 2 {
+        return Err(DataError::file(path, format!("expected a 2-D array (items × dimensions), got shape {shape:?}")));
+    }
+    let (rows, cols) = (shape[0], shape[1]);
+    let (width, big, float64) = match descr.as_str() {
+        "<f4" | "|f4" | "=f4" => (4, false, false),
+        ">f4" => (4, true, false),
+        "<f8" | "|f8" | "=f8" => (8, false, true),
+        ">f8" => (8, true, true),
+        other => return Err(DataError::file(path, format!("dtype '{other}' is not supported (expected float32 or float64)"))),
+    };
+    let body = &bytes[start + hlen..];
+    let need = rows * cols * width;
+    if body.len() < need {
+        return Err(DataError::file(path, format!("data ends early: {} bytes for a {rows} × {cols} array that needs {need}", body.len())));
+    }
+    let val = |k: usize| -> f32 {
+        let b = &body[k * width..(k + 1) * width];
+        if float64 {
+            let a: [u8; 8] = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+            (if big { f64::from_be_bytes(a) } else { f64::from_le_bytes(a) }) as f32
+        } else {
+            let a: [u8; 4] = [b[0], b[1], b[2], b[3]];
+            if big { f32::from_be_bytes(a) } else { f32::from_le_bytes(a) }
+        }
+    };
+    let mut data = vec![0.0f32; rows * cols];
+    for i in 0..rows {
+        for j in 0..cols {
+            data[i * cols + j] = if fortran { val(j * rows + i) } else { val(i * cols + j) };
+        }
+    }
+    Ok(Matrix::from_vec(rows, cols, data))
+}
+
+pub fn read_embedding_npy(path: &Path, name: &str) -> Result<Dataset, DataError> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| DataError::io(path, e))?;
+    let m = parse_npy(&bytes, path)?;
+    let ids: Vec<String> = (0..m.rows).map(|i| i.to_string()).collect();
+    check_finite(path, &m, &ids)?;
+    Ok(Dataset {
+        name: name.to_string(),
+        modality: Modality::Table,
+        ids,
+        meta: Vec::new(),
+        embedding: m,
+        embedding_source: EmbeddingSource::Precomputed,
+        inputs: vec![path.to_path_buf()],
+    })
+}
+
+/// Writes a float32 C-order .npy (used by tests and benchmarks).
+pub fn write_npy_f32(path: &Path, m: &Matrix) -> std::io::Result<()> {
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", m.rows, m.cols);
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + m.data.len() * 4);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in &m.data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fortran_and_c_order_agree() {
+        let m = Matrix::from_vec(2, 3, vec![1., 2., 3., 4., 5., 6.]);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.npy");
+        write_npy_f32(&p, &m).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        assert_eq!(parse_npy(&bytes, &p).unwrap(), m);
+        // Same array as float64 in Fortran order.
+        let mut h = "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }".to_string();
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        b.extend_from_slice(h.as_bytes());
+        for v in [1.0f64, 4., 2., 5., 3., 6.] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        assert_eq!(parse_npy(&b, &p).unwrap(), m);
+    }
+}

@@ -1,0 +1,18 @@
+//! biolens: explore unlabelled biological data in the terminal.
+//!
+//! The library holds everything but the command-line entry point: loaders (`data`), the
+//! analysis stages (`analysis`), their wiring (`pipeline`), background jobs (`jobs`), session
+//! folders (`session`) and the terminal interface (`tui`). Only `tui` knows about a terminal.
+
+pub mod analysis;
+
+pub mod data;
+
+pub mod matrix;
+pub mod pipeline;
+
+pub mod table_io;
+
+
+/// Version string recorded in session manifests.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
