@@ -7,12 +7,16 @@
 pub mod analysis;
 
 pub mod data;
+pub mod export;
 
+pub mod cli;
+pub mod jobs;
 pub mod matrix;
 pub mod pipeline;
+pub mod session;
 
 pub mod table_io;
-
+pub mod tui;
 
 /// Version string recorded in session manifests.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,1 +1,361 @@
-fn main(){}
+//! biolens command line: parse, set up logging and the panic hook, dispatch.
+
+use anyhow::{Context, Result, bail};
+use biolens::cli::{Cli, Command, CommonOpts, ExportFormat, ExportWhat};
+use biolens::data::{self, LoadOptions, MetaValues};
+use biolens::pipeline::{self, CancelToken, PipelineEvent};
+use biolens::session::{self, SessionDataset};
+use biolens::tui::state::{Tab, TabSource};
+use clap::Parser;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+fn log_path(opts: &CommonOpts) -> PathBuf {
+    if let Some(p) = &opts.log {
+        return p.clone();
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("biolens").join("biolens.log")
+}
+
+fn init_logging(opts: &CommonOpts) {
+    let path = log_path(opts);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .try_init();
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(&cli.opts);
+    biolens::tui::terminal::install_panic_hook();
+    let result = match cli.command {
+        Some(Command::Run { paths, out }) => run(&paths, &out, &cli.opts),
+        Some(Command::Open { paths }) => open(&paths, &cli.opts),
+        Some(Command::Export {
+            session,
+            what,
+            format,
+            out,
+        }) => export(&session, what, format, &out),
+        None => open(&cli.paths, &cli.opts),
+    };
+    if let Err(e) = result {
+        biolens::tui::terminal::restore();
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+/// Progress on stderr: a redrawn bar on a terminal, one line per stage otherwise.
+struct Progress {
+    tty: bool,
+    start: std::time::Instant,
+    last: std::sync::Mutex<(String, std::time::Instant, std::time::Instant)>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let now = std::time::Instant::now();
+        Self {
+            tty: std::io::stderr().is_terminal(),
+            start: now,
+            last: std::sync::Mutex::new((String::new(), now, now)),
+        }
+    }
+
+    fn report(&self, dataset: &str, stage: &str, f: f64) {
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        let new_stage = last.0 != stage;
+        if new_stage {
+            if self.tty && !last.0.is_empty() {
+                eprintln!();
+            }
+            *last = (stage.to_string(), now, now);
+            if !self.tty {
+                eprintln!(
+                    "[{:>6.1}s] {dataset}: {stage}",
+                    self.start.elapsed().as_secs_f64()
+                );
+            }
+        }
+        if self.tty && (new_stage || now.duration_since(last.2).as_millis() >= 100 || f >= 1.0) {
+            last.2 = now;
+            let in_stage = now.duration_since(last.1).as_secs_f64();
+            let eta = if f > 0.02 && f < 1.0 {
+                format!(" ETA {:.0}s", in_stage * (1.0 - f) / f)
+            } else {
+                String::new()
+            };
+            let w = 24;
+            let filled = ((f.clamp(0.0, 1.0)) * w as f64) as usize;
+            eprint!(
+                "\r{dataset}: {stage:<15} [{}{}] {:>3.0}%{eta}    ",
+                "#".repeat(filled),
+                "-".repeat(w - filled),
+                f * 100.0
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+fn load_all(paths: &[PathBuf], opts: &CommonOpts) -> Result<Vec<data::Dataset>> {
+    if opts.meta.is_some() && paths.len() > 1 {
+        bail!("--meta applies to one input; got {} inputs", paths.len());
+    }
+    let lo = LoadOptions {
+        meta: opts.meta.clone(),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    for p in paths {
+        if session::is_session(p) {
+            bail!(
+                "{}: is a session; use `biolens open {}` to view it",
+                p.display(),
+                p.display()
+            );
+        }
+        out.push(data::load(p, &lo)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for d in &mut out {
+        while !seen.insert(d.name.clone()) {
+            d.name.push('\'');
+        }
+    }
+    Ok(out)
+}
+
+fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
+    if out.exists() && !session::is_session(out) {
+        bail!(
+            "{}: exists and is not a biolens session; choose another -o",
+            out.display()
+        );
+    }
+    let datasets = load_all(paths, opts)?;
+    let params = opts.pipeline_params();
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        opts.threads
+    };
+    let progress = Progress::new();
+    let mut items = Vec::new();
+    for ds in datasets {
+        params.check(ds.len()).with_context(|| {
+            format!(
+                "{}",
+                ds.inputs
+                    .first()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            )
+        })?;
+        let name = ds.name.clone();
+        let emit = |ev: PipelineEvent| {
+            if let PipelineEvent::Stage {
+                name: stage,
+                fraction,
+            } = ev
+            {
+                progress.report(&name, stage, fraction);
+            }
+        };
+        let analysis = pipeline::with_threads(threads, || {
+            pipeline::run(&ds, &params, &emit, &CancelToken::default())
+        })?;
+        progress.report(&name, "done", 1.0);
+        if progress.tty {
+            eprintln!();
+        }
+        if let Some(col) = &opts.labels {
+            report_metrics(&ds, &analysis, col)?;
+        }
+        items.push(SessionDataset {
+            dataset: ds,
+            analysis,
+        });
+    }
+    session::write(out, &params, threads, &items)?;
+    let n: usize = items.iter().map(|i| i.dataset.len()).sum();
+    eprintln!(
+        "wrote {} ({} items, {:.1}s); open it with: biolens open {}",
+        out.display(),
+        n,
+        progress.start.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn report_metrics(ds: &data::Dataset, a: &pipeline::Analysis, col: &str) -> Result<()> {
+    use biolens::analysis::metrics::{ari, knn_label_accuracy, nmi, trustworthiness};
+    let Some(c) = ds.meta_column(col) else {
+        let avail: Vec<&str> = ds.meta.iter().map(|c| c.name.as_str()).collect();
+        bail!(
+            "--labels {col}: no such metadata column in {} (available: {})",
+            ds.name,
+            avail.join(", ")
+        );
+    };
+    let labels: Vec<String> = match &c.values {
+        MetaValues::Text(v) => v.clone(),
+        MetaValues::Number(_) => (0..c.len()).map(|i| c.display(i)).collect(),
+    };
+    let t = trustworthiness(&ds.embedding, &a.layout, 15, 5000);
+    let sample: Vec<usize> = (0..ds.len()).step_by((ds.len() / 500).max(1)).collect();
+    let recall = biolens::analysis::knn::recall(&ds.embedding, &a.knn, &sample);
+    println!(
+        "{}: ARI {:.4}  NMI {:.4}  trustworthiness(15) {:.4}  kNN recall@{} {:.4}  15-NN label accuracy {:.4}  clusters {}",
+        ds.name,
+        ari(&labels, &a.clusters),
+        nmi(&labels, &a.clusters),
+        t,
+        a.knn.k - 1,
+        recall,
+        knn_label_accuracy(&a.knn, &labels),
+        a.clusters.iter().max().map_or(0, |m| m + 1)
+    );
+    Ok(())
+}
+
+/// The built-in demo: the bundled data written to a cache folder once per version.
+fn demo_paths() -> Result<Vec<PathBuf>> {
+    const FILES: [(&str, &[u8]); 4] = [
+        (
+            "matrix.mtx.gz",
+            include_bytes!("../assets/pbmc68k_reduced/matrix.mtx.gz"),
+        ),
+        (
+            "barcodes.tsv.gz",
+            include_bytes!("../assets/pbmc68k_reduced/barcodes.tsv.gz"),
+        ),
+        (
+            "features.tsv.gz",
+            include_bytes!("../assets/pbmc68k_reduced/features.tsv.gz"),
+        ),
+        (
+            "labels.csv",
+            include_bytes!("../assets/pbmc68k_reduced/labels.csv"),
+        ),
+    ];
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base
+        .join("biolens")
+        .join(format!("demo-{}", biolens::VERSION))
+        .join("pbmc68k_reduced");
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("{}: cannot create the demo folder", dir.display()))?;
+    for (name, bytes) in FILES {
+        let p = dir.join(name);
+        if std::fs::metadata(&p).map(|m| m.len() as usize).ok() != Some(bytes.len()) {
+            let tmp = dir.join(format!(".{name}.tmp"));
+            std::fs::write(&tmp, bytes)
+                .with_context(|| format!("{}: cannot write", tmp.display()))?;
+            std::fs::rename(&tmp, &p)?;
+        }
+    }
+    Ok(vec![dir])
+}
+
+fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
+    let paths = if paths.is_empty() {
+        demo_paths()?
+    } else {
+        paths.to_vec()
+    };
+    let mut tabs = Vec::new();
+    for p in &paths {
+        if session::is_session(p) {
+            let (_, items) = session::read(p)?;
+            tabs.extend(items.into_iter().map(|sd| Tab::from_session(p.clone(), sd)));
+        } else {
+            if !p.exists() {
+                bail!("{}: no such file or directory", p.display());
+            }
+            let title = p
+                .file_name()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            tabs.push(Tab::new(
+                title,
+                TabSource::Input {
+                    path: p.clone(),
+                    meta: opts.meta.clone(),
+                },
+            ));
+        }
+    }
+    if !std::io::stdout().is_terminal() {
+        bail!(
+            "the interactive view needs a terminal; use `biolens run … -o OUT.biolens` for batch work"
+        );
+    }
+    biolens::tui::app::run(tabs, opts.pipeline_params())
+}
+
+fn export(session_dir: &Path, what: ExportWhat, format: ExportFormat, out: &Path) -> Result<()> {
+    if !session::is_session(session_dir) {
+        bail!(
+            "{}: not a biolens session (no manifest.toml)",
+            session_dir.display()
+        );
+    }
+    let (_, items) = session::read(session_dir)?;
+    let mut table = biolens::table_io::Table::default();
+    for sd in &items {
+        let t = match what {
+            ExportWhat::Clusters => {
+                biolens::export::clusters_table(&sd.dataset, &sd.analysis.clusters)
+            }
+            ExportWhat::Anomalies => biolens::export::anomalies_table(
+                &sd.dataset,
+                &sd.analysis.anomaly_knn,
+                &sd.analysis.anomaly_iforest,
+                &sd.analysis.clusters,
+            ),
+        };
+        if table.names.is_empty() {
+            table = t;
+        } else {
+            for (dst, src) in table.columns.iter_mut().zip(t.columns) {
+                use biolens::table_io::Column::*;
+                match (dst, src) {
+                    (Str(a), Str(b)) => a.extend(b),
+                    (I32(a), I32(b)) => a.extend(b),
+                    (F32(a), F32(b)) => a.extend(b),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let out = match (format, out.extension().and_then(|e| e.to_str())) {
+        (ExportFormat::Parquet, Some("parquet")) | (ExportFormat::Csv, _) => out.to_path_buf(),
+        (ExportFormat::Parquet, _) => out.with_extension("parquet"),
+    };
+    biolens::export::write_table(&out, &table)?;
+    eprintln!("wrote {} rows to {}", table.n_rows(), out.display());
+    Ok(())
+}

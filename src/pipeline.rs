@@ -4,7 +4,8 @@
 
 use crate::analysis::{
     anomaly::{self, AnomalyParams},
-    fuzzy, graph::CsrGraph,
+    fuzzy,
+    graph::CsrGraph,
     kmeans::{self, KMeansParams},
     knn::{self, KnnGraph, KnnParams},
     leiden::{self, LeidenParams},
@@ -79,12 +80,21 @@ impl PipelineParams {
         if n < 2 {
             return Err(PipelineError::TooFew(n));
         }
-        self.knn.check(n).map_err(|e| PipelineError::Stage("neighbours", e.to_string()))?;
-        self.umap.check(n).map_err(|e| PipelineError::Stage("projection", e.to_string()))?;
+        self.knn
+            .check(n)
+            .map_err(|e| PipelineError::Stage("neighbours", e.to_string()))?;
+        self.umap
+            .check(n)
+            .map_err(|e| PipelineError::Stage("projection", e.to_string()))?;
         match &self.cluster {
-            ClusterMethod::Leiden(p) => p.check().map_err(|e| PipelineError::Stage("clustering", e.to_string()))?,
+            ClusterMethod::Leiden(p) => p
+                .check()
+                .map_err(|e| PipelineError::Stage("clustering", e.to_string()))?,
             ClusterMethod::Kmeans(p) if p.k == 0 || p.k > n => {
-                return Err(PipelineError::Stage("clustering", format!("k-means needs 1 ≤ k ≤ {n}, got {}", p.k)));
+                return Err(PipelineError::Stage(
+                    "clustering",
+                    format!("k-means needs 1 ≤ k ≤ {n}, got {}", p.k),
+                ));
             }
             ClusterMethod::Kmeans(_) => {}
         }
@@ -94,7 +104,9 @@ impl PipelineParams {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PipelineError {
-    #[error("{0} item(s): at least 2 are needed, and more than k (default 15) for the neighbour graph")]
+    #[error(
+        "{0} item(s): at least 2 are needed, and more than k (default 15) for the neighbour graph"
+    )]
     TooFew(usize),
     #[error("{0}: {1}")]
     Stage(&'static str, String),
@@ -118,11 +130,17 @@ pub struct Analysis {
 /// What a running pipeline tells its caller.
 #[derive(Debug, Clone)]
 pub enum PipelineEvent {
-    Stage { name: &'static str, fraction: f64 },
+    Stage {
+        name: &'static str,
+        fraction: f64,
+    },
     Knn(Arc<KnnGraph>),
     Layout(Arc<Vec<[f32; 2]>>),
     Clusters(Arc<Vec<u32>>, ClusterMethod),
-    Anomalies { knn: Arc<Vec<f32>>, iforest: Arc<Vec<f32>> },
+    Anomalies {
+        knn: Arc<Vec<f32>>,
+        iforest: Arc<Vec<f32>>,
+    },
 }
 
 /// A cancellation flag shared with a job.
@@ -152,8 +170,12 @@ pub fn cluster(
     method: &ClusterMethod,
 ) -> Result<Vec<u32>, PipelineError> {
     match method {
-        ClusterMethod::Leiden(p) => leiden::leiden(graph, p).map_err(|e| PipelineError::Stage("clustering", e.to_string())),
-        ClusterMethod::Kmeans(p) => kmeans::kmeans(data, p).map_err(|e| PipelineError::Stage("clustering", e.to_string())),
+        ClusterMethod::Leiden(p) => {
+            leiden::leiden(graph, p).map_err(|e| PipelineError::Stage("clustering", e.to_string()))
+        }
+        ClusterMethod::Kmeans(p) => {
+            kmeans::kmeans(data, p).map_err(|e| PipelineError::Stage("clustering", e.to_string()))
+        }
     }
 }
 
@@ -175,15 +197,19 @@ pub fn run(
     };
 
     let stage = |name: &'static str| move |f: f64| emit(PipelineEvent::Stage { name, fraction: f });
-    let knn = knn::knn_graph(x, &params.knn, &stage("neighbours"), &cancelled).map_err(|e| match e {
-        knn::KnnError::Cancelled => PipelineError::Cancelled,
-        e => PipelineError::Stage("neighbours", e.to_string()),
-    })?;
+    let knn =
+        knn::knn_graph(x, &params.knn, &stage("neighbours"), &cancelled).map_err(|e| match e {
+            knn::KnnError::Cancelled => PipelineError::Cancelled,
+            e => PipelineError::Stage("neighbours", e.to_string()),
+        })?;
     let knn = Arc::new(knn);
     emit(PipelineEvent::Knn(knn.clone()));
     lap("knn", &mut timings);
 
-    emit(PipelineEvent::Stage { name: "fuzzy graph", fraction: 0.0 });
+    emit(PipelineEvent::Stage {
+        name: "fuzzy graph",
+        fraction: 0.0,
+    });
     let graph = Arc::new(fuzzy::fuzzy_simplicial_set(&knn));
     lap("fuzzy_graph", &mut timings);
     if cancelled() {
@@ -192,24 +218,37 @@ pub fn run(
 
     // Clusters and anomaly scores are cheap next to the layout: compute them first so the
     // user sees groups while the map is still refining.
-    emit(PipelineEvent::Stage { name: "clustering", fraction: 0.0 });
+    emit(PipelineEvent::Stage {
+        name: "clustering",
+        fraction: 0.0,
+    });
     let clusters = Arc::new(cluster(x, &graph, &params.cluster)?);
-    emit(PipelineEvent::Clusters(clusters.clone(), params.cluster.clone()));
+    emit(PipelineEvent::Clusters(
+        clusters.clone(),
+        params.cluster.clone(),
+    ));
     lap("cluster", &mut timings);
 
-    emit(PipelineEvent::Stage { name: "anomaly scores", fraction: 0.0 });
+    emit(PipelineEvent::Stage {
+        name: "anomaly scores",
+        fraction: 0.0,
+    });
     let a_knn = Arc::new(anomaly::knn_distance_score(&knn, params.anomaly.knn_k));
     let a_if = Arc::new(anomaly::isolation_forest(x, &params.anomaly));
-    emit(PipelineEvent::Anomalies { knn: a_knn.clone(), iforest: a_if.clone() });
+    emit(PipelineEvent::Anomalies {
+        knn: a_knn.clone(),
+        iforest: a_if.clone(),
+    });
     lap("anomaly", &mut timings);
     if cancelled() {
         return Err(PipelineError::Cancelled);
     }
 
-    let layout = umap::umap_layout(x, &graph, &params.umap, &stage("projection"), &cancelled).map_err(|e| match e {
-        umap::UmapError::Cancelled => PipelineError::Cancelled,
-        e => PipelineError::Stage("projection", e.to_string()),
-    })?;
+    let layout = umap::umap_layout(x, &graph, &params.umap, &stage("projection"), &cancelled)
+        .map_err(|e| match e {
+            umap::UmapError::Cancelled => PipelineError::Cancelled,
+            e => PipelineError::Stage("projection", e.to_string()),
+        })?;
     let layout = Arc::new(layout);
     emit(PipelineEvent::Layout(layout.clone()));
     lap("umap", &mut timings);

@@ -5,7 +5,9 @@
 
 use parquet::basic::{Compression, ConvertedType, LogicalType, Repetition, Type as PhysicalType};
 use parquet::column::reader::{ColumnReader, get_typed_column_reader};
-use parquet::data_type::{ByteArray, ByteArrayType, DataType, DoubleType, FloatType, Int32Type, Int64Type};
+use parquet::data_type::{
+    ByteArray, ByteArrayType, DataType, DoubleType, FloatType, Int32Type, Int64Type,
+};
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
@@ -23,8 +25,14 @@ pub enum Column {
     I32(Vec<i32>),
     I64(Vec<i64>),
     /// A list per row; `offsets` has n + 1 entries.
-    ListF32 { offsets: Vec<usize>, values: Vec<f32> },
-    ListI32 { offsets: Vec<usize>, values: Vec<i32> },
+    ListF32 {
+        offsets: Vec<usize>,
+        values: Vec<f32>,
+    },
+    ListI32 {
+        offsets: Vec<usize>,
+        values: Vec<i32>,
+    },
 }
 
 impl Column {
@@ -84,7 +92,10 @@ impl Table {
         self.columns.push(col);
     }
     pub fn get(&self, name: &str) -> Option<&Column> {
-        self.names.iter().position(|n| n == name).map(|i| &self.columns[i])
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.columns[i])
     }
     pub fn n_rows(&self) -> usize {
         self.columns.first().map_or(0, Column::len)
@@ -157,7 +168,10 @@ pub fn write_parquet(path: &Path, table: &Table) -> Result<(), TableError> {
     for (n, c) in table.names.iter().zip(&table.columns) {
         if let Column::ListF32 { offsets, .. } | Column::ListI32 { offsets, .. } = c {
             if offsets.windows(2).any(|w| w[1] == w[0]) {
-                return Err(perr(path, format!("column {n}: empty lists are not supported")));
+                return Err(perr(
+                    path,
+                    format!("column {n}: empty lists are not supported"),
+                ));
             }
         }
     }
@@ -166,7 +180,12 @@ pub fn write_parquet(path: &Path, table: &Table) -> Result<(), TableError> {
         .iter()
         .zip(&table.columns)
         .map(|(n, c)| match c {
-            Column::Str(_) => leaf(n, PhysicalType::BYTE_ARRAY, Some(LogicalType::String), Repetition::REQUIRED),
+            Column::Str(_) => leaf(
+                n,
+                PhysicalType::BYTE_ARRAY,
+                Some(LogicalType::String),
+                Repetition::REQUIRED,
+            ),
             Column::F32(_) => leaf(n, PhysicalType::FLOAT, None, Repetition::REQUIRED),
             Column::F64(_) => leaf(n, PhysicalType::DOUBLE, None, Repetition::REQUIRED),
             Column::I32(_) => leaf(n, PhysicalType::INT32, None, Repetition::REQUIRED),
@@ -187,7 +206,8 @@ pub fn write_parquet(path: &Path, table: &Table) -> Result<(), TableError> {
         path: path.display().to_string(),
         source: e,
     })?;
-    let mut w = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props)).map_err(|e| perr(path, e))?;
+    let mut w = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props))
+        .map_err(|e| perr(path, e))?;
     let n = table.n_rows();
     let group = 1 << 20;
     let mut start = 0;
@@ -201,22 +221,41 @@ pub fn write_parquet(path: &Path, table: &Table) -> Result<(), TableError> {
                 .ok_or_else(|| perr(path, "schema has fewer columns than the table"))?;
             let r = match col {
                 Column::Str(v) => {
-                    let b: Vec<ByteArray> = v[start..end].iter().map(|s| ByteArray::from(s.as_str())).collect();
+                    let b: Vec<ByteArray> = v[start..end]
+                        .iter()
+                        .map(|s| ByteArray::from(s.as_str()))
+                        .collect();
                     cw.typed::<ByteArrayType>().write_batch(&b, None, None)
                 }
-                Column::F32(v) => cw.typed::<FloatType>().write_batch(&v[start..end], None, None),
-                Column::F64(v) => cw.typed::<DoubleType>().write_batch(&v[start..end], None, None),
-                Column::I32(v) => cw.typed::<Int32Type>().write_batch(&v[start..end], None, None),
-                Column::I64(v) => cw.typed::<Int64Type>().write_batch(&v[start..end], None, None),
+                Column::F32(v) => cw
+                    .typed::<FloatType>()
+                    .write_batch(&v[start..end], None, None),
+                Column::F64(v) => cw
+                    .typed::<DoubleType>()
+                    .write_batch(&v[start..end], None, None),
+                Column::I32(v) => cw
+                    .typed::<Int32Type>()
+                    .write_batch(&v[start..end], None, None),
+                Column::I64(v) => cw
+                    .typed::<Int64Type>()
+                    .write_batch(&v[start..end], None, None),
                 Column::ListF32 { offsets, values } => {
                     let o: Vec<usize> = offsets[start..=end].to_vec();
                     let (def, rep) = list_levels(&o.iter().map(|x| x - o[0]).collect::<Vec<_>>());
-                    cw.typed::<FloatType>().write_batch(&values[o[0]..o[end - start]], Some(&def), Some(&rep))
+                    cw.typed::<FloatType>().write_batch(
+                        &values[o[0]..o[end - start]],
+                        Some(&def),
+                        Some(&rep),
+                    )
                 }
                 Column::ListI32 { offsets, values } => {
                     let o: Vec<usize> = offsets[start..=end].to_vec();
                     let (def, rep) = list_levels(&o.iter().map(|x| x - o[0]).collect::<Vec<_>>());
-                    cw.typed::<Int32Type>().write_batch(&values[o[0]..o[end - start]], Some(&def), Some(&rep))
+                    cw.typed::<Int32Type>().write_batch(
+                        &values[o[0]..o[end - start]],
+                        Some(&def),
+                        Some(&rep),
+                    )
                 }
             };
             r.map_err(|e| perr(path, e))?;
@@ -265,7 +304,15 @@ where
 
 /// Expands nullable leaves: returns per-row (start, end) into a dense value vector with
 /// `fill` where a value was null.
-fn assemble<V: Clone>(vals: Vec<V>, defs: &[i16], reps: &[i16], max_def: i16, max_rep: i16, fill: V, elem_optional: bool) -> (Vec<usize>, Vec<V>) {
+fn assemble<V: Clone>(
+    vals: Vec<V>,
+    defs: &[i16],
+    reps: &[i16],
+    max_def: i16,
+    max_rep: i16,
+    fill: V,
+    elem_optional: bool,
+) -> (Vec<usize>, Vec<V>) {
     if max_def == 0 && max_rep == 0 {
         let n = vals.len();
         return ((0..=n).collect(), vals);
@@ -300,7 +347,8 @@ pub fn read_parquet(path: &Path) -> Result<Table, TableError> {
         path: path.display().to_string(),
         source: e,
     })?;
-    let reader = SerializedFileReader::new(file).map_err(|e| perr(path, format!("not a readable Parquet file: {e}")))?;
+    let reader = SerializedFileReader::new(file)
+        .map_err(|e| perr(path, format!("not a readable Parquet file: {e}")))?;
     let schema = reader.metadata().file_metadata().schema_descr_ptr();
     let mut table = Table::default();
     for c in 0..schema.num_columns() {
@@ -308,7 +356,10 @@ pub fn read_parquet(path: &Path) -> Result<Table, TableError> {
         let top = desc.path().parts()[0].clone();
         let (max_def, max_rep) = (desc.max_def_level(), desc.max_rep_level());
         if max_rep > 1 {
-            return Err(perr(path, format!("column {top}: nested lists are not supported")));
+            return Err(perr(
+                path,
+                format!("column {top}: nested lists are not supported"),
+            ));
         }
         let is_list = max_rep == 1;
         let opt = desc.self_type().is_optional();
@@ -317,20 +368,37 @@ pub fn read_parquet(path: &Path) -> Result<Table, TableError> {
                 let (v, d, r) = read_leaf::<ByteArrayType>(&reader, c, path)?;
                 let (_, s) = assemble(v, &d, &r, max_def, max_rep, ByteArray::from(""), opt);
                 if is_list {
-                    return Err(perr(path, format!("column {top}: lists of strings are not supported")));
+                    return Err(perr(
+                        path,
+                        format!("column {top}: lists of strings are not supported"),
+                    ));
                 }
-                Column::Str(s.iter().map(|b| String::from_utf8_lossy(b.data()).into_owned()).collect())
+                Column::Str(
+                    s.iter()
+                        .map(|b| String::from_utf8_lossy(b.data()).into_owned())
+                        .collect(),
+                )
             }
             PhysicalType::FLOAT => {
                 let (v, d, r) = read_leaf::<FloatType>(&reader, c, path)?;
                 let (o, s) = assemble(v, &d, &r, max_def, max_rep, f32::NAN, opt);
-                if is_list { Column::ListF32 { offsets: o, values: s } } else { Column::F32(s) }
+                if is_list {
+                    Column::ListF32 {
+                        offsets: o,
+                        values: s,
+                    }
+                } else {
+                    Column::F32(s)
+                }
             }
             PhysicalType::DOUBLE => {
                 let (v, d, r) = read_leaf::<DoubleType>(&reader, c, path)?;
                 let (o, s) = assemble(v, &d, &r, max_def, max_rep, f64::NAN, opt);
                 if is_list {
-                    Column::ListF32 { offsets: o, values: s.iter().map(|&x| x as f32).collect() }
+                    Column::ListF32 {
+                        offsets: o,
+                        values: s.iter().map(|&x| x as f32).collect(),
+                    }
                 } else {
                     Column::F64(s)
                 }
@@ -339,35 +407,92 @@ pub fn read_parquet(path: &Path) -> Result<Table, TableError> {
                 let (v, d, r) = read_leaf::<Int32Type>(&reader, c, path)?;
                 if is_list {
                     let (o, s) = assemble(v, &d, &r, max_def, max_rep, 0, opt);
-                    Column::ListI32 { offsets: o, values: s }
+                    Column::ListI32 {
+                        offsets: o,
+                        values: s,
+                    }
                 } else {
-                    let (_, s) = assemble(v.into_iter().map(|x| x as f64).collect(), &d, &r, max_def, max_rep, f64::NAN, opt);
-                    if max_def == 0 { Column::I32(s.iter().map(|&x| x as i32).collect()) } else { Column::F64(s) }
+                    let (_, s) = assemble(
+                        v.into_iter().map(|x| x as f64).collect(),
+                        &d,
+                        &r,
+                        max_def,
+                        max_rep,
+                        f64::NAN,
+                        opt,
+                    );
+                    if max_def == 0 {
+                        Column::I32(s.iter().map(|&x| x as i32).collect())
+                    } else {
+                        Column::F64(s)
+                    }
                 }
             }
             PhysicalType::INT64 => {
                 let (v, d, r) = read_leaf::<Int64Type>(&reader, c, path)?;
                 if is_list {
-                    let (o, s) = assemble(v.into_iter().map(|x| x as f32).collect(), &d, &r, max_def, max_rep, f32::NAN, opt);
-                    Column::ListF32 { offsets: o, values: s }
+                    let (o, s) = assemble(
+                        v.into_iter().map(|x| x as f32).collect(),
+                        &d,
+                        &r,
+                        max_def,
+                        max_rep,
+                        f32::NAN,
+                        opt,
+                    );
+                    Column::ListF32 {
+                        offsets: o,
+                        values: s,
+                    }
                 } else if max_def == 0 {
                     Column::I64(v)
                 } else {
-                    let (_, s) = assemble(v.into_iter().map(|x| x as f64).collect(), &d, &r, max_def, max_rep, f64::NAN, opt);
+                    let (_, s) = assemble(
+                        v.into_iter().map(|x| x as f64).collect(),
+                        &d,
+                        &r,
+                        max_def,
+                        max_rep,
+                        f64::NAN,
+                        opt,
+                    );
                     Column::F64(s)
                 }
             }
             PhysicalType::BOOLEAN => {
                 let (v, d, r) = read_leaf::<parquet::data_type::BoolType>(&reader, c, path)?;
-                let (_, s) = assemble(v.into_iter().map(|b| if b { "true" } else { "false" }.to_string()).collect(), &d, &r, max_def, max_rep, String::new(), opt);
+                let (_, s) = assemble(
+                    v.into_iter()
+                        .map(|b| if b { "true" } else { "false" }.to_string())
+                        .collect(),
+                    &d,
+                    &r,
+                    max_def,
+                    max_rep,
+                    String::new(),
+                    opt,
+                );
                 Column::Str(s)
             }
-            other => return Err(perr(path, format!("column {top}: Parquet type {other} is not supported"))),
+            other => {
+                return Err(perr(
+                    path,
+                    format!("column {top}: Parquet type {other} is not supported"),
+                ));
+            }
         };
         table.push(&top, col);
     }
     if let Some(bad) = table.columns.iter().position(|c| c.len() != table.n_rows()) {
-        return Err(perr(path, format!("column {} has {} rows, expected {}", table.names[bad], table.columns[bad].len(), table.n_rows())));
+        return Err(perr(
+            path,
+            format!(
+                "column {} has {} rows, expected {}",
+                table.names[bad],
+                table.columns[bad].len(),
+                table.n_rows()
+            ),
+        ));
     }
     Ok(table)
 }
@@ -386,7 +511,10 @@ mod tests {
         t.push("score", Column::F64(vec![0.1, 0.2, 0.3]));
         t.push("cluster", Column::I32(vec![0, 1, 0]));
         t.push("big", Column::I64(vec![1, 2, 3]));
-        t.push("embedding", Column::fixed_list_f32(2, vec![1., 2., 3., 4., 5., 6.]));
+        t.push(
+            "embedding",
+            Column::fixed_list_f32(2, vec![1., 2., 3., 4., 5., 6.]),
+        );
         t.push("nn", Column::fixed_list_i32(1, vec![2, 0, 1]));
         write_parquet(&p, &t).unwrap();
         assert_eq!(read_parquet(&p).unwrap(), t);

@@ -9,7 +9,9 @@ use biolens::pipeline::{self, CancelToken, PipelineParams};
 use std::path::PathBuf;
 
 fn shared(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(p)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(p)
 }
 
 #[test]
@@ -18,15 +20,21 @@ fn pbmc68k_baseline_leiden_ari_and_umap_trustworthiness() {
     assert_eq!(ds.len(), 700);
     assert_eq!(ds.embedding.cols, 50);
     let params = PipelineParams::default().with_seed(0);
-    let a = pipeline::with_threads(2, || pipeline::run(&ds, &params, &|_| {}, &CancelToken::default())).expect("pipeline");
-    let Some(MetaValues::Text(labels)) = ds.meta_column("bulk_labels").map(|c| c.values.clone()) else {
+    let a = pipeline::with_threads(2, || {
+        pipeline::run(&ds, &params, &|_| {}, &CancelToken::default())
+    })
+    .expect("pipeline");
+    let Some(MetaValues::Text(labels)) = ds.meta_column("bulk_labels").map(|c| c.values.clone())
+    else {
         panic!("bulk_labels missing")
     };
     let ari_v = ari(&labels, &a.clusters);
     let nmi_v = nmi(&labels, &a.clusters);
     let k = a.clusters.iter().max().map_or(0, |m| m + 1);
     let t = trustworthiness(&ds.embedding, &a.layout, 15, 5000);
-    println!("pbmc68k_reduced (PCA baseline): Leiden ARI {ari_v:.4}, NMI {nmi_v:.4}, {k} clusters; UMAP trustworthiness(15) {t:.4}");
+    println!(
+        "pbmc68k_reduced (PCA baseline): Leiden ARI {ari_v:.4}, NMI {nmi_v:.4}, {k} clusters; UMAP trustworthiness(15) {t:.4}"
+    );
     assert!(ari_v >= 0.48, "Leiden ARI {ari_v}");
     assert!(t >= 0.91, "trustworthiness {t}");
 }

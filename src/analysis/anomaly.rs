@@ -32,7 +32,11 @@ pub fn knn_distance_score(knn: &KnnGraph, k: usize) -> Vec<f32> {
     let raw: Vec<f64> = (0..knn.n)
         .map(|i| {
             let d = &knn.dists(i)[1..=k];
-            d.iter().filter(|x| x.is_finite()).map(|&x| x as f64).sum::<f64>() / k as f64
+            d.iter()
+                .filter(|x| x.is_finite())
+                .map(|&x| x as f64)
+                .sum::<f64>()
+                / k as f64
         })
         .collect();
     robust_z(&raw)
@@ -73,8 +77,15 @@ fn c_factor(n: usize) -> f64 {
 }
 
 enum Node {
-    Leaf { size: usize },
-    Split { feat: usize, thr: f32, left: usize, right: usize },
+    Leaf {
+        size: usize,
+    },
+    Split {
+        feat: usize,
+        thr: f32,
+        left: usize,
+        right: usize,
+    },
 }
 
 struct Tree {
@@ -92,7 +103,14 @@ impl Rng {
     }
 }
 
-fn build(data: &Matrix, items: &mut [usize], depth: usize, limit: usize, rng: &mut Rng, nodes: &mut Vec<Node>) -> usize {
+fn build(
+    data: &Matrix,
+    items: &mut [usize],
+    depth: usize,
+    limit: usize,
+    rng: &mut Rng,
+    nodes: &mut Vec<Node>,
+) -> usize {
     let id = nodes.len();
     nodes.push(Node::Leaf { size: items.len() });
     if depth >= limit || items.len() <= 1 {
@@ -125,7 +143,12 @@ fn build(data: &Matrix, items: &mut [usize], depth: usize, limit: usize, rng: &m
         let (l, r) = items.split_at_mut(p);
         let left = build(data, l, depth + 1, limit, rng, nodes);
         let right = build(data, r, depth + 1, limit, rng, nodes);
-        nodes[id] = Node::Split { feat, thr, left, right };
+        nodes[id] = Node::Split {
+            feat,
+            thr,
+            left,
+            right,
+        };
         return id;
     }
     id
@@ -138,7 +161,12 @@ impl Tree {
         loop {
             match &self.nodes[id] {
                 Node::Leaf { size } => return depth + c_factor(*size),
-                Node::Split { feat, thr, left, right } => {
+                Node::Split {
+                    feat,
+                    thr,
+                    left,
+                    right,
+                } => {
                     id = if x[*feat] < *thr { *left } else { *right };
                     depth += 1.0;
                 }

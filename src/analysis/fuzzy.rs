@@ -16,7 +16,11 @@ pub fn smooth_knn_dist(knn: &KnnGraph) -> (Vec<f32>, Vec<f32>) {
         .into_par_iter()
         .map(|i| {
             let d = knn.dists(i);
-            let rho = d.iter().copied().find(|&x| x > 0.0 && x.is_finite()).unwrap_or(0.0) as f64;
+            let rho = d
+                .iter()
+                .copied()
+                .find(|&x| x > 0.0 && x.is_finite())
+                .unwrap_or(0.0) as f64;
             let (mut lo, mut hi, mut mid) = (0.0f64, f64::INFINITY, 1.0f64);
             for _ in 0..64 {
                 let mut psum = 0.0;
@@ -35,10 +39,18 @@ pub fn smooth_knn_dist(knn: &KnnGraph) -> (Vec<f32>, Vec<f32>) {
                     mid = (lo + hi) / 2.0;
                 } else {
                     lo = mid;
-                    mid = if hi.is_infinite() { mid * 2.0 } else { (lo + hi) / 2.0 };
+                    mid = if hi.is_infinite() {
+                        mid * 2.0
+                    } else {
+                        (lo + hi) / 2.0
+                    };
                 }
             }
-            let finite: Vec<f64> = d.iter().filter(|x| x.is_finite()).map(|&x| x as f64).collect();
+            let finite: Vec<f64> = d
+                .iter()
+                .filter(|x| x.is_finite())
+                .map(|&x| x as f64)
+                .collect();
             let mean = finite.iter().sum::<f64>() / finite.len().max(1) as f64;
             if rho > 0.0 {
                 mid = mid.max(MIN_K_DIST_SCALE * mean);
@@ -110,7 +122,11 @@ mod tests {
                 .iter()
                 .map(|&d| {
                     let x = (d - rho[i]) as f64;
-                    if x > 0.0 { (-x / sigma[i] as f64).exp() } else { 1.0 }
+                    if x > 0.0 {
+                        (-x / sigma[i] as f64).exp()
+                    } else {
+                        1.0
+                    }
                 })
                 .sum();
             assert!((s - 15f64.log2()).abs() < 1e-3, "row {i}: {s}");
@@ -120,7 +136,10 @@ mod tests {
             let (nb, w) = g.row(i);
             for (&j, &wij) in nb.iter().zip(w) {
                 let (nb2, w2) = g.row(j as usize);
-                let p = nb2.iter().position(|&x| x as usize == i).expect("symmetric");
+                let p = nb2
+                    .iter()
+                    .position(|&x| x as usize == i)
+                    .expect("symmetric");
                 assert_eq!(wij, w2[p]);
                 assert!(wij > 0.0 && wij <= 1.0);
             }

@@ -371,7 +371,9 @@ pub fn leiden(g: &CsrGraph, params: &LeidenParams) -> Result<Vec<u32>, LeidenErr
             break;
         }
     }
-    Ok(order_by_size(&cluster.iter().map(|&c| c as u32).collect::<Vec<_>>()))
+    Ok(order_by_size(
+        &cluster.iter().map(|&c| c as u32).collect::<Vec<_>>(),
+    ))
 }
 
 /// Relabels clusters 0.. by decreasing size (ties: lowest first member).

@@ -29,7 +29,10 @@ fn contingency<A: std::hash::Hash + Eq + Clone, B: std::hash::Hash + Eq + Clone>
 }
 
 /// Adjusted Rand index between two labelings.
-pub fn ari<A: std::hash::Hash + Eq + Clone, B: std::hash::Hash + Eq + Clone>(a: &[A], b: &[B]) -> f64 {
+pub fn ari<A: std::hash::Hash + Eq + Clone, B: std::hash::Hash + Eq + Clone>(
+    a: &[A],
+    b: &[B],
+) -> f64 {
     let n = a.len() as f64;
     let c2 = |x: f64| x * (x - 1.0) / 2.0;
     let (cells, ra, rb) = contingency(a, b);
@@ -45,7 +48,10 @@ pub fn ari<A: std::hash::Hash + Eq + Clone, B: std::hash::Hash + Eq + Clone>(a: 
 }
 
 /// Normalised mutual information, arithmetic-mean normalisation.
-pub fn nmi<A: std::hash::Hash + Eq + Clone, B: std::hash::Hash + Eq + Clone>(a: &[A], b: &[B]) -> f64 {
+pub fn nmi<A: std::hash::Hash + Eq + Clone, B: std::hash::Hash + Eq + Clone>(
+    a: &[A],
+    b: &[B],
+) -> f64 {
     let n = a.len() as f64;
     let (cells, ra, rb) = contingency(a, b);
     let h = |v: &[f64]| -> f64 {
@@ -70,7 +76,9 @@ pub fn nmi<A: std::hash::Hash + Eq + Clone, B: std::hash::Hash + Eq + Clone>(a: 
 /// peer script does).
 pub fn trustworthiness(high: &Matrix, low: &[[f32; 2]], k: usize, max_points: usize) -> f64 {
     let idx: Vec<usize> = if high.rows > max_points {
-        (0..max_points).map(|i| i * high.rows / max_points).collect()
+        (0..max_points)
+            .map(|i| i * high.rows / max_points)
+            .collect()
     } else {
         (0..high.rows).collect()
     };

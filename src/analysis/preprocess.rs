@@ -96,7 +96,9 @@ pub fn highly_variable_genes(x: &SparseCounts, n_top: usize, target_sum: f64) ->
     let finite_means: Vec<f64> = mean.clone();
     let (lo, hi) = finite_means
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &m| (a.min(m), b.max(m)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &m| {
+            (a.min(m), b.max(m))
+        });
     let nbins = 20usize;
     let width = ((hi - lo) / nbins as f64).max(1e-12);
     let bin: Vec<usize> = mean
@@ -105,7 +107,9 @@ pub fn highly_variable_genes(x: &SparseCounts, n_top: usize, target_sum: f64) ->
         .collect();
     let mut norm = vec![f64::NEG_INFINITY; g];
     for b in 0..nbins {
-        let members: Vec<usize> = (0..g).filter(|&j| bin[j] == b && disp[j].is_finite()).collect();
+        let members: Vec<usize> = (0..g)
+            .filter(|&j| bin[j] == b && disp[j].is_finite())
+            .collect();
         if members.is_empty() {
             continue;
         }

@@ -211,7 +211,9 @@ pub fn spectral_2d(g: &CsrGraph, seed: u64) -> Vec<[f32; 2]> {
     let mut q: Vec<Vec<f64>> = (0..b)
         .map(|c| {
             (0..n)
-                .map(|i| (mix64(seed ^ ((c as u64) << 40) ^ i as u64) as f64 / u64::MAX as f64) - 0.5)
+                .map(|i| {
+                    (mix64(seed ^ ((c as u64) << 40) ^ i as u64) as f64 / u64::MAX as f64) - 0.5
+                })
                 .collect()
         })
         .collect();
@@ -236,7 +238,10 @@ pub fn spectral_2d(g: &CsrGraph, seed: u64) -> Vec<[f32; 2]> {
             for prev in 0..c {
                 let (lo, hi) = q.split_at_mut(c);
                 let p: f64 = hi[0].iter().zip(&lo[prev]).map(|(a, b)| a * b).sum();
-                hi[0].iter_mut().zip(&lo[prev]).for_each(|(a, b)| *a -= p * b);
+                hi[0]
+                    .iter_mut()
+                    .zip(&lo[prev])
+                    .for_each(|(a, b)| *a -= p * b);
             }
             let nrm = q[c].iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-300);
             q[c].iter_mut().for_each(|x| *x /= nrm);
@@ -313,7 +318,10 @@ pub fn umap_layout(
         spectral_2d(g, params.seed)
     } else {
         if n_comp > 1 {
-            tracing::info!(components = n_comp, "graph disconnected: PCA initialisation");
+            tracing::info!(
+                components = n_comp,
+                "graph disconnected: PCA initialisation"
+            );
         }
         pca_2d(data)
     };
@@ -325,7 +333,13 @@ pub fn umap_layout(
     let eps: Vec<f32> = g
         .weights
         .iter()
-        .map(|&w| if w >= cutoff && w > 0.0 { wmax / w } else { -1.0 })
+        .map(|&w| {
+            if w >= cutoff && w > 0.0 {
+                wmax / w
+            } else {
+                -1.0
+            }
+        })
         .collect();
     let mut next_sample: Vec<f32> = eps.clone();
     let nsr = params.negative_sample_rate as f32;

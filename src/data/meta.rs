@@ -20,7 +20,9 @@ impl MetaColumn {
     /// Builds a column from text cells: numeric if every non-empty cell parses as a number.
     pub fn from_strings(name: &str, cells: Vec<String>) -> Self {
         let numeric = cells.iter().any(|c| !c.is_empty())
-            && cells.iter().all(|c| c.is_empty() || c.parse::<f64>().is_ok());
+            && cells
+                .iter()
+                .all(|c| c.is_empty() || c.parse::<f64>().is_ok());
         let values = if numeric {
             MetaValues::Number(
                 cells

@@ -57,7 +57,9 @@ pub enum DataError {
     },
     #[error("{path}: {reason}")]
     BadFile { path: PathBuf, reason: String },
-    #[error("{path}: not a recognised input (expected a 10x Matrix Market folder, .csv, .parquet or .npy)")]
+    #[error(
+        "{path}: not a recognised input (expected a 10x Matrix Market folder, .csv, .parquet or .npy)"
+    )]
     Unrecognised { path: PathBuf },
 }
 
@@ -142,11 +144,12 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, LoadError> {
     let mut ds = if path.is_dir() {
         if mtx::find_matrix(path).is_some() {
             let counts = mtx::read_10x_folder(path).map_err(meta_err)?;
-            let emb = crate::analysis::preprocess::baseline_embedding(&counts.counts, &opts.baseline)
-                .map_err(|e| LoadError::Baseline {
-                    path: path.to_path_buf(),
-                    source: e,
-                })?;
+            let emb =
+                crate::analysis::preprocess::baseline_embedding(&counts.counts, &opts.baseline)
+                    .map_err(|e| LoadError::Baseline {
+                        path: path.to_path_buf(),
+                        source: e,
+                    })?;
             let n_genes_used = counts.counts.n_genes.min(opts.baseline.n_top_genes);
             Dataset {
                 name,
@@ -221,9 +224,9 @@ fn check_ids(ds: &Dataset) -> Result<(), LoadError> {
 pub fn open_text(path: &Path) -> Result<Box<dyn std::io::BufRead>, DataError> {
     let f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
     if path.extension().is_some_and(|e| e == "gz") {
-        Ok(Box::new(std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
-            std::io::BufReader::new(f),
-        ))))
+        Ok(Box::new(std::io::BufReader::new(
+            flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f)),
+        )))
     } else {
         Ok(Box::new(std::io::BufReader::new(f)))
     }

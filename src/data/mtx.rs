@@ -67,33 +67,61 @@ pub fn read_mtx<R: BufRead>(mut r: R, path: &Path) -> Result<SparseCounts, DataE
         }
     };
     if !next_line(&mut line, &mut lineno)? {
-        return Err(DataError::file(path, "empty file (expected a %%MatrixMarket header)"));
+        return Err(DataError::file(
+            path,
+            "empty file (expected a %%MatrixMarket header)",
+        ));
     }
     let header: Vec<String> = line.split_whitespace().map(|s| s.to_lowercase()).collect();
     if header.len() < 5 || header[0] != "%%matrixmarket" || header[1] != "matrix" {
         return Err(DataError::line(
             path,
             1,
-            format!("expected '%%MatrixMarket matrix coordinate <type> general', found '{}'", line.trim()),
+            format!(
+                "expected '%%MatrixMarket matrix coordinate <type> general', found '{}'",
+                line.trim()
+            ),
         ));
     }
     if header[2] != "coordinate" {
-        return Err(DataError::line(path, 1, format!("only 'coordinate' matrices are supported, found '{}'", header[2])));
+        return Err(DataError::line(
+            path,
+            1,
+            format!(
+                "only 'coordinate' matrices are supported, found '{}'",
+                header[2]
+            ),
+        ));
     }
     let integer = match header[3].as_str() {
         "integer" => true,
         "real" | "double" => false,
         other => {
-            return Err(DataError::line(path, 1, format!("value type '{other}' is not supported (expected integer or real)")));
+            return Err(DataError::line(
+                path,
+                1,
+                format!("value type '{other}' is not supported (expected integer or real)"),
+            ));
         }
     };
     if header[4] != "general" {
-        return Err(DataError::line(path, 1, format!("symmetry '{}' is not supported (expected general)", header[4])));
+        return Err(DataError::line(
+            path,
+            1,
+            format!(
+                "symmetry '{}' is not supported (expected general)",
+                header[4]
+            ),
+        ));
     }
     // Skip comments up to the size line.
     loop {
         if !next_line(&mut line, &mut lineno)? {
-            return Err(DataError::line(path, lineno, "file ends before the size line 'rows cols entries'"));
+            return Err(DataError::line(
+                path,
+                lineno,
+                "file ends before the size line 'rows cols entries'",
+            ));
         }
         if !line.starts_with('%') && !line.trim().is_empty() {
             break;
@@ -103,9 +131,25 @@ pub fn read_mtx<R: BufRead>(mut r: R, path: &Path) -> Result<SparseCounts, DataE
         .split_whitespace()
         .map(|t| t.parse::<usize>())
         .collect::<Result<_, _>>()
-        .map_err(|_| DataError::line(path, lineno, format!("expected the size line 'rows cols entries', found '{}'", line.trim())))?;
+        .map_err(|_| {
+            DataError::line(
+                path,
+                lineno,
+                format!(
+                    "expected the size line 'rows cols entries', found '{}'",
+                    line.trim()
+                ),
+            )
+        })?;
     if size.len() != 3 {
-        return Err(DataError::line(path, lineno, format!("expected 3 numbers 'rows cols entries', found '{}'", line.trim())));
+        return Err(DataError::line(
+            path,
+            lineno,
+            format!(
+                "expected 3 numbers 'rows cols entries', found '{}'",
+                line.trim()
+            ),
+        ));
     }
     let (n_genes, n_cells, nnz) = (size[0], size[1], size[2]);
     let mut trip: Vec<(u32, u32, f32)> = Vec::with_capacity(nnz);
@@ -114,7 +158,11 @@ pub fn read_mtx<R: BufRead>(mut r: R, path: &Path) -> Result<SparseCounts, DataE
             return Err(DataError::line(
                 path,
                 lineno,
-                format!("file ends after {} of {} entries (truncated?)", trip.len(), nnz),
+                format!(
+                    "file ends after {} of {} entries (truncated?)",
+                    trip.len(),
+                    nnz
+                ),
             ));
         }
         let t = line.trim();
@@ -122,10 +170,25 @@ pub fn read_mtx<R: BufRead>(mut r: R, path: &Path) -> Result<SparseCounts, DataE
             continue;
         }
         let mut it = t.split_whitespace();
-        let bad = |what: &str| DataError::line(path, lineno, format!("{what} in entry '{t}' (expected 'gene cell value')"));
-        let g: usize = it.next().and_then(|s| s.parse().ok()).ok_or_else(|| bad("bad row index"))?;
-        let c: usize = it.next().and_then(|s| s.parse().ok()).ok_or_else(|| bad("bad column index"))?;
-        let v: f64 = it.next().and_then(|s| s.parse().ok()).ok_or_else(|| bad("bad value"))?;
+        let bad = |what: &str| {
+            DataError::line(
+                path,
+                lineno,
+                format!("{what} in entry '{t}' (expected 'gene cell value')"),
+            )
+        };
+        let g: usize = it
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("bad row index"))?;
+        let c: usize = it
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("bad column index"))?;
+        let v: f64 = it
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("bad value"))?;
         if g == 0 || g > n_genes || c == 0 || c > n_cells {
             return Err(DataError::line(
                 path,
@@ -134,10 +197,18 @@ pub fn read_mtx<R: BufRead>(mut r: R, path: &Path) -> Result<SparseCounts, DataE
             ));
         }
         if !v.is_finite() || v < 0.0 {
-            return Err(DataError::line(path, lineno, format!("value {v} is not a non-negative finite count")));
+            return Err(DataError::line(
+                path,
+                lineno,
+                format!("value {v} is not a non-negative finite count"),
+            ));
         }
         if integer && v.fract() != 0.0 {
-            return Err(DataError::line(path, lineno, format!("value {v} is not an integer in an 'integer' matrix")));
+            return Err(DataError::line(
+                path,
+                lineno,
+                format!("value {v} is not an integer in an 'integer' matrix"),
+            ));
         }
         if v != 0.0 {
             trip.push(((c - 1) as u32, (g - 1) as u32, v as f32));
@@ -153,7 +224,10 @@ pub fn read_mtx<R: BufRead>(mut r: R, path: &Path) -> Result<SparseCounts, DataE
     for w in 0..trip.len() {
         let (c, g, v) = trip[w];
         if w > 0 && trip[w - 1].0 == c && trip[w - 1].1 == g {
-            return Err(DataError::file(path, format!("entry ({}, {}) appears twice", g + 1, c + 1)));
+            return Err(DataError::file(
+                path,
+                format!("entry ({}, {}) appears twice", g + 1, c + 1),
+            ));
         }
         indptr[c as usize + 1] += 1;
         genes.push(g);
@@ -185,11 +259,26 @@ fn read_lines(path: &Path) -> Result<Vec<String>, DataError> {
 
 /// Reads a 10x folder; cells with zero counts are kept (they are reported, not dropped).
 pub fn read_10x_folder(dir: &Path) -> Result<TenX, DataError> {
-    let mpath = find_matrix(dir).ok_or_else(|| DataError::file(dir, "no matrix.mtx or matrix.mtx.gz"))?;
-    let bpath = first_existing(dir, &["barcodes.tsv.gz", "barcodes.tsv"])
-        .ok_or_else(|| DataError::file(dir, "no barcodes.tsv or barcodes.tsv.gz beside the matrix"))?;
-    let fpath = first_existing(dir, &["features.tsv.gz", "features.tsv", "genes.tsv.gz", "genes.tsv"])
-        .ok_or_else(|| DataError::file(dir, "no features.tsv(.gz) or genes.tsv(.gz) beside the matrix"))?;
+    let mpath =
+        find_matrix(dir).ok_or_else(|| DataError::file(dir, "no matrix.mtx or matrix.mtx.gz"))?;
+    let bpath = first_existing(dir, &["barcodes.tsv.gz", "barcodes.tsv"]).ok_or_else(|| {
+        DataError::file(dir, "no barcodes.tsv or barcodes.tsv.gz beside the matrix")
+    })?;
+    let fpath = first_existing(
+        dir,
+        &[
+            "features.tsv.gz",
+            "features.tsv",
+            "genes.tsv.gz",
+            "genes.tsv",
+        ],
+    )
+    .ok_or_else(|| {
+        DataError::file(
+            dir,
+            "no features.tsv(.gz) or genes.tsv(.gz) beside the matrix",
+        )
+    })?;
     let counts = read_mtx(open_text(&mpath)?, &mpath)?;
     let barcodes: Vec<String> = read_lines(&bpath)?
         .into_iter()
@@ -198,7 +287,11 @@ pub fn read_10x_folder(dir: &Path) -> Result<TenX, DataError> {
     if barcodes.len() != counts.n_cells {
         return Err(DataError::file(
             &bpath,
-            format!("{} barcodes but the matrix has {} cells (columns)", barcodes.len(), counts.n_cells),
+            format!(
+                "{} barcodes but the matrix has {} cells (columns)",
+                barcodes.len(),
+                counts.n_cells
+            ),
         ));
     }
     let gene_names: Vec<String> = read_lines(&fpath)?
@@ -212,7 +305,11 @@ pub fn read_10x_folder(dir: &Path) -> Result<TenX, DataError> {
     if gene_names.len() != counts.n_genes {
         return Err(DataError::file(
             &fpath,
-            format!("{} features but the matrix has {} genes (rows)", gene_names.len(), counts.n_genes),
+            format!(
+                "{} features but the matrix has {} genes (rows)",
+                gene_names.len(),
+                counts.n_genes
+            ),
         ));
     }
     let mut files = vec![mpath, bpath, fpath];
@@ -220,7 +317,9 @@ pub fn read_10x_folder(dir: &Path) -> Result<TenX, DataError> {
     let total: Vec<f64> = (0..counts.n_cells)
         .map(|i| counts.row(i).1.iter().map(|&v| v as f64).sum())
         .collect();
-    let detected: Vec<f64> = (0..counts.n_cells).map(|i| counts.row(i).0.len() as f64).collect();
+    let detected: Vec<f64> = (0..counts.n_cells)
+        .map(|i| counts.row(i).0.len() as f64)
+        .collect();
     meta.push(MetaColumn {
         name: "total_counts".into(),
         values: super::MetaValues::Number(total),
@@ -234,7 +333,11 @@ pub fn read_10x_folder(dir: &Path) -> Result<TenX, DataError> {
         if rows.len() != barcodes.len() {
             return Err(DataError::file(
                 &lpath,
-                format!("{} rows but the matrix has {} cells", rows.len(), barcodes.len()),
+                format!(
+                    "{} rows but the matrix has {} cells",
+                    rows.len(),
+                    barcodes.len()
+                ),
             ));
         }
         for (r, (row, bc)) in rows.iter().zip(&barcodes).enumerate() {
@@ -242,12 +345,19 @@ pub fn read_10x_folder(dir: &Path) -> Result<TenX, DataError> {
                 return Err(DataError::line(
                     &lpath,
                     r + 2,
-                    format!("first column '{}' does not match barcode '{}' (labels must be in barcode order)", row.first().cloned().unwrap_or_default(), bc),
+                    format!(
+                        "first column '{}' does not match barcode '{}' (labels must be in barcode order)",
+                        row.first().cloned().unwrap_or_default(),
+                        bc
+                    ),
                 ));
             }
         }
         for (c, name) in header.iter().enumerate().skip(1) {
-            let cells = rows.iter().map(|row| row.get(c).cloned().unwrap_or_default()).collect();
+            let cells = rows
+                .iter()
+                .map(|row| row.get(c).cloned().unwrap_or_default())
+                .collect();
             meta.push(MetaColumn::from_strings(name, cells));
         }
         files.push(lpath);
@@ -267,7 +377,8 @@ mod tests {
 
     #[test]
     fn reads_small_matrix_from_memory() {
-        let text = "%%MatrixMarket matrix coordinate integer general\n% c\n3 2 3\n1 1 5\n3 1 2\n2 2 7\n";
+        let text =
+            "%%MatrixMarket matrix coordinate integer general\n% c\n3 2 3\n1 1 5\n3 1 2\n2 2 7\n";
         let m = read_mtx(text.as_bytes(), Path::new("m.mtx")).unwrap();
         assert_eq!((m.n_genes, m.n_cells), (3, 2));
         assert_eq!(m.row(0), (&[0u32, 2][..], &[5.0f32, 2.0][..]));
@@ -277,13 +388,20 @@ mod tests {
     #[test]
     fn entry_outside_dimensions_names_the_line() {
         let text = "%%MatrixMarket matrix coordinate integer general\n3 2 2\n1 1 5\n4 1 2\n";
-        let e = read_mtx(text.as_bytes(), Path::new("m.mtx")).unwrap_err().to_string();
-        assert_eq!(e, "m.mtx:4: entry (4, 1) is outside the stated 3 × 2 matrix");
+        let e = read_mtx(text.as_bytes(), Path::new("m.mtx"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "m.mtx:4: entry (4, 1) is outside the stated 3 × 2 matrix"
+        );
     }
 
     #[test]
     fn bad_header_is_reported() {
-        let e = read_mtx("hello\n".as_bytes(), Path::new("m.mtx")).unwrap_err().to_string();
+        let e = read_mtx("hello\n".as_bytes(), Path::new("m.mtx"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("m.mtx:1: expected '%%MatrixMarket"), "{e}");
     }
 }

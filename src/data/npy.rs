@@ -9,19 +9,37 @@ use std::path::Path;
 /// Parses an .npy byte stream into a matrix.
 pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Matrix, DataError> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(DataError::file(path, "not an .npy file (missing the \\x93NUMPY magic)"));
+        return Err(DataError::file(
+            path,
+            "not an .npy file (missing the \\x93NUMPY magic)",
+        ));
     }
     let major = bytes[6];
     let (hlen, start) = match major {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
-        _ => return Err(DataError::file(path, format!("unsupported .npy format version {major}"))),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        _ => {
+            return Err(DataError::file(
+                path,
+                format!("unsupported .npy format version {major}"),
+            ));
+        }
     };
-    let header = std::str::from_utf8(bytes.get(start..start + hlen).ok_or_else(|| DataError::file(path, "truncated header"))?)
-        .map_err(|_| DataError::file(path, "header is not text"))?;
+    let header = std::str::from_utf8(
+        bytes
+            .get(start..start + hlen)
+            .ok_or_else(|| DataError::file(path, "truncated header"))?,
+    )
+    .map_err(|_| DataError::file(path, "header is not text"))?;
     let field = |key: &str| -> Option<String> {
         let k = header.find(&format!("'{key}'"))?;
-        let rest = header[k + key.len() + 2..].trim_start().strip_prefix(':')?.trim_start();
+        let rest = header[k + key.len() + 2..]
+            .trim_start()
+            .strip_prefix(':')?
+            .trim_start();
         if let Some(r) = rest.strip_prefix('\'') {
             Some(r[..r.find('\'')?].to_string())
         } else if let Some(r) = rest.strip_prefix('(') {
@@ -40,7 +58,10 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Matrix, DataError> {
         .collect::<Result<_, _>>()
         .map_err(|_| DataError::file(path, "shape is not a tuple of integers"))?;
     if shape.len() != 2 {
-        return Err(DataError::file(path, format!("expected a 2-D array (items × dimensions), got shape {shape:?}")));
+        return Err(DataError::file(
+            path,
+            format!("expected a 2-D array (items × dimensions), got shape {shape:?}"),
+        ));
     }
     let (rows, cols) = (shape[0], shape[1]);
     let (width, big, float64) = match descr.as_str() {
@@ -48,27 +69,50 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Matrix, DataError> {
         ">f4" => (4, true, false),
         "<f8" | "|f8" | "=f8" => (8, false, true),
         ">f8" => (8, true, true),
-        other => return Err(DataError::file(path, format!("dtype '{other}' is not supported (expected float32 or float64)"))),
+        other => {
+            return Err(DataError::file(
+                path,
+                format!("dtype '{other}' is not supported (expected float32 or float64)"),
+            ));
+        }
     };
     let body = &bytes[start + hlen..];
     let need = rows * cols * width;
     if body.len() < need {
-        return Err(DataError::file(path, format!("data ends early: {} bytes for a {rows} × {cols} array that needs {need}", body.len())));
+        return Err(DataError::file(
+            path,
+            format!(
+                "data ends early: {} bytes for a {rows} × {cols} array that needs {need}",
+                body.len()
+            ),
+        ));
     }
     let val = |k: usize| -> f32 {
         let b = &body[k * width..(k + 1) * width];
         if float64 {
             let a: [u8; 8] = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
-            (if big { f64::from_be_bytes(a) } else { f64::from_le_bytes(a) }) as f32
+            (if big {
+                f64::from_be_bytes(a)
+            } else {
+                f64::from_le_bytes(a)
+            }) as f32
         } else {
             let a: [u8; 4] = [b[0], b[1], b[2], b[3]];
-            if big { f32::from_be_bytes(a) } else { f32::from_le_bytes(a) }
+            if big {
+                f32::from_be_bytes(a)
+            } else {
+                f32::from_le_bytes(a)
+            }
         }
     };
     let mut data = vec![0.0f32; rows * cols];
     for i in 0..rows {
         for j in 0..cols {
-            data[i * cols + j] = if fortran { val(j * rows + i) } else { val(i * cols + j) };
+            data[i * cols + j] = if fortran {
+                val(j * rows + i)
+            } else {
+                val(i * cols + j)
+            };
         }
     }
     Ok(Matrix::from_vec(rows, cols, data))
@@ -95,7 +139,10 @@ pub fn read_embedding_npy(path: &Path, name: &str) -> Result<Dataset, DataError>
 
 /// Writes a float32 C-order .npy (used by tests and benchmarks).
 pub fn write_npy_f32(path: &Path, m: &Matrix) -> std::io::Result<()> {
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", m.rows, m.cols);
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}",
+        m.rows, m.cols
+    );
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }

@@ -28,21 +28,35 @@ fn id_column(names: &[String], is_text: &dyn Fn(usize) -> bool) -> Option<usize>
 
 fn parse_list(s: &str) -> Option<Vec<f32>> {
     let t = s.trim().strip_prefix('[')?.strip_suffix(']')?;
-    t.split([',', ' ']).filter(|x| !x.is_empty()).map(|x| x.trim().parse::<f32>().ok()).collect()
+    t.split([',', ' '])
+        .filter(|x| !x.is_empty())
+        .map(|x| x.trim().parse::<f32>().ok())
+        .collect()
 }
 
 pub fn read_embedding_csv(path: &Path, name: &str) -> Result<Dataset, DataError> {
     let (header, rows) = read_csv_rows(path)?;
     if rows.is_empty() {
-        return Err(DataError::file(path, "no data rows (expected at least 2 items)"));
+        return Err(DataError::file(
+            path,
+            "no data rows (expected at least 2 items)",
+        ));
     }
     let ncol = header.len();
     for (r, row) in rows.iter().enumerate() {
         if row.len() != ncol {
-            return Err(DataError::line(path, r + 2, format!("{} fields, expected {} as in the header", row.len(), ncol)));
+            return Err(DataError::line(
+                path,
+                r + 2,
+                format!("{} fields, expected {} as in the header", row.len(), ncol),
+            ));
         }
     }
-    let numeric = |c: usize| rows.iter().all(|row| row[c].trim().parse::<f64>().is_ok() || row[c].trim().eq_ignore_ascii_case("nan"));
+    let numeric = |c: usize| {
+        rows.iter().all(|row| {
+            row[c].trim().parse::<f64>().is_ok() || row[c].trim().eq_ignore_ascii_case("nan")
+        })
+    };
     let listy = |c: usize| rows.iter().all(|row| row[c].trim_start().starts_with('['));
     let idc = id_column(&header, &|c| !numeric(c) && !listy(c));
     let ids: Vec<String> = match idc {
@@ -55,29 +69,59 @@ pub fn read_embedding_csv(path: &Path, name: &str) -> Result<Dataset, DataError>
         let mut width = None;
         for (r, row) in rows.iter().enumerate() {
             let v = parse_list(&row[lc]).ok_or_else(|| {
-                DataError::line(path, r + 2, format!("column '{}': '{}' is not a list of numbers like [0.1, 0.2]", header[lc], row[lc]))
+                DataError::line(
+                    path,
+                    r + 2,
+                    format!(
+                        "column '{}': '{}' is not a list of numbers like [0.1, 0.2]",
+                        header[lc], row[lc]
+                    ),
+                )
             })?;
             if *width.get_or_insert(v.len()) != v.len() {
-                return Err(DataError::line(path, r + 2, format!("column '{}': {} values, expected {} as in the first row", header[lc], v.len(), width.unwrap_or(0))));
+                return Err(DataError::line(
+                    path,
+                    r + 2,
+                    format!(
+                        "column '{}': {} values, expected {} as in the first row",
+                        header[lc],
+                        v.len(),
+                        width.unwrap_or(0)
+                    ),
+                ));
             }
             data.extend(v);
         }
-        (Matrix::from_vec(rows.len(), width.unwrap_or(0), data), vec![lc])
+        (
+            Matrix::from_vec(rows.len(), width.unwrap_or(0), data),
+            vec![lc],
+        )
     } else {
-        let named: Vec<usize> = (0..ncol).filter(|&c| Some(c) != idc && is_embedding_name(&header[c])).collect();
+        let named: Vec<usize> = (0..ncol)
+            .filter(|&c| Some(c) != idc && is_embedding_name(&header[c]))
+            .collect();
         let cols: Vec<usize> = if !named.is_empty() {
             named
         } else {
-            (0..ncol).filter(|&c| Some(c) != idc && numeric(c)).collect()
+            (0..ncol)
+                .filter(|&c| Some(c) != idc && numeric(c))
+                .collect()
         };
         if cols.is_empty() {
-            return Err(DataError::file(path, "no numeric columns to use as the embedding (expected an id column plus numeric or list columns)"));
+            return Err(DataError::file(
+                path,
+                "no numeric columns to use as the embedding (expected an id column plus numeric or list columns)",
+            ));
         }
         let mut data = Vec::with_capacity(rows.len() * cols.len());
         for (r, row) in rows.iter().enumerate() {
             for &c in &cols {
                 let v: f32 = row[c].trim().parse().map_err(|_| {
-                    DataError::line(path, r + 2, format!("column '{}': '{}' is not a number", header[c], row[c]))
+                    DataError::line(
+                        path,
+                        r + 2,
+                        format!("column '{}': '{}' is not a number", header[c], row[c]),
+                    )
                 })?;
                 data.push(v);
             }
@@ -101,7 +145,14 @@ pub fn read_embedding_csv(path: &Path, name: &str) -> Result<Dataset, DataError>
 }
 
 pub fn read_embedding_parquet(path: &Path, name: &str) -> Result<Dataset, DataError> {
-    let t = read_parquet(path).map_err(|e| DataError::file(path, e.to_string().trim_start_matches(&format!("{}: ", path.display())).to_string()))?;
+    let t = read_parquet(path).map_err(|e| {
+        DataError::file(
+            path,
+            e.to_string()
+                .trim_start_matches(&format!("{}: ", path.display()))
+                .to_string(),
+        )
+    })?;
     let n = t.n_rows();
     if n == 0 {
         return Err(DataError::file(path, "no rows (expected at least 2 items)"));
@@ -109,30 +160,57 @@ pub fn read_embedding_parquet(path: &Path, name: &str) -> Result<Dataset, DataEr
     let idc = id_column(&t.names, &|c| matches!(t.columns[c], Column::Str(_)));
     let ids: Vec<String> = match idc.map(|c| &t.columns[c]) {
         Some(Column::Str(v)) => v.clone(),
-        Some(c) => c.as_f64().unwrap_or_default().iter().map(|x| format!("{x}")).collect(),
+        Some(c) => c
+            .as_f64()
+            .unwrap_or_default()
+            .iter()
+            .map(|x| format!("{x}"))
+            .collect(),
         None => (0..n).map(|i| i.to_string()).collect(),
     };
-    let list_col = (0..t.names.len()).find(|&c| Some(c) != idc && matches!(t.columns[c], Column::ListF32 { .. }));
+    let list_col = (0..t.names.len())
+        .find(|&c| Some(c) != idc && matches!(t.columns[c], Column::ListF32 { .. }));
     let (embedding, used) = if let Some(lc) = list_col {
         let Column::ListF32 { offsets, values } = &t.columns[lc] else {
             return Err(DataError::file(path, "internal: list column changed type"));
         };
         let width = offsets[1] - offsets[0];
         if let Some(r) = offsets.windows(2).position(|w| w[1] - w[0] != width) {
-            return Err(DataError::file(path, format!("column '{}', record {}: {} values, expected {} as in the first record", t.names[lc], r + 1, offsets[r + 1] - offsets[r], width)));
+            return Err(DataError::file(
+                path,
+                format!(
+                    "column '{}', record {}: {} values, expected {} as in the first record",
+                    t.names[lc],
+                    r + 1,
+                    offsets[r + 1] - offsets[r],
+                    width
+                ),
+            ));
         }
         (Matrix::from_vec(n, width, values.clone()), vec![lc])
     } else {
-        let named: Vec<usize> = (0..t.names.len()).filter(|&c| Some(c) != idc && is_embedding_name(&t.names[c]) && t.columns[c].as_f64().is_some()).collect();
+        let named: Vec<usize> = (0..t.names.len())
+            .filter(|&c| {
+                Some(c) != idc && is_embedding_name(&t.names[c]) && t.columns[c].as_f64().is_some()
+            })
+            .collect();
         let cols: Vec<usize> = if named.is_empty() {
-            (0..t.names.len()).filter(|&c| Some(c) != idc && t.columns[c].as_f64().is_some()).collect()
+            (0..t.names.len())
+                .filter(|&c| Some(c) != idc && t.columns[c].as_f64().is_some())
+                .collect()
         } else {
             named
         };
         if cols.is_empty() {
-            return Err(DataError::file(path, "no numeric or list column to use as the embedding"));
+            return Err(DataError::file(
+                path,
+                "no numeric or list column to use as the embedding",
+            ));
         }
-        let vals: Vec<Vec<f64>> = cols.iter().map(|&c| t.columns[c].as_f64().unwrap_or_default()).collect();
+        let vals: Vec<Vec<f64>> = cols
+            .iter()
+            .map(|&c| t.columns[c].as_f64().unwrap_or_default())
+            .collect();
         let mut data = Vec::with_capacity(n * cols.len());
         for i in 0..n {
             for v in &vals {
@@ -145,8 +223,14 @@ pub fn read_embedding_parquet(path: &Path, name: &str) -> Result<Dataset, DataEr
     let meta = (0..t.names.len())
         .filter(|c| Some(*c) != idc && !used.contains(c))
         .filter_map(|c| match &t.columns[c] {
-            Column::Str(v) => Some(MetaColumn { name: t.names[c].clone(), values: super::MetaValues::Text(v.clone()) }),
-            col => col.as_f64().map(|v| MetaColumn { name: t.names[c].clone(), values: super::MetaValues::Number(v) }),
+            Column::Str(v) => Some(MetaColumn {
+                name: t.names[c].clone(),
+                values: super::MetaValues::Text(v.clone()),
+            }),
+            col => col.as_f64().map(|v| MetaColumn {
+                name: t.names[c].clone(),
+                values: super::MetaValues::Number(v),
+            }),
         })
         .collect();
     Ok(Dataset {

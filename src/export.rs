@@ -1,0 +1,147 @@
+//! Exports of per-item results to CSV or Parquet (by extension), written to a temporary file
+//! and renamed so a failed export leaves nothing half-written.
+
+use crate::data::Dataset;
+use crate::table_io::{Column, Table, write_parquet};
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{path}: {reason}")]
+    Write { path: String, reason: String },
+}
+
+fn werr(path: &Path, e: impl std::fmt::Display) -> ExportError {
+    ExportError::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+fn tmp_path(path: &Path) -> std::path::PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Writes a table as CSV or, for a `.parquet` path, Parquet; atomically.
+pub fn write_table(path: &Path, t: &Table) -> Result<(), ExportError> {
+    let tmp = tmp_path(path);
+    let result = if path.extension().is_some_and(|e| e == "parquet") {
+        write_parquet(&tmp, t).map_err(|e| werr(path, e))
+    } else {
+        (|| -> std::io::Result<()> {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            writeln!(
+                w,
+                "{}",
+                t.names
+                    .iter()
+                    .map(|n| csv_field(n))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )?;
+            for i in 0..t.n_rows() {
+                let cells: Vec<String> = t
+                    .columns
+                    .iter()
+                    .map(|c| match c {
+                        Column::Str(v) => csv_field(&v[i]),
+                        Column::F32(v) => v[i].to_string(),
+                        Column::F64(v) => v[i].to_string(),
+                        Column::I32(v) => v[i].to_string(),
+                        Column::I64(v) => v[i].to_string(),
+                        Column::ListF32 { offsets, values } => {
+                            csv_field(&format!("{:?}", &values[offsets[i]..offsets[i + 1]]))
+                        }
+                        Column::ListI32 { offsets, values } => {
+                            csv_field(&format!("{:?}", &values[offsets[i]..offsets[i + 1]]))
+                        }
+                    })
+                    .collect();
+                writeln!(w, "{}", cells.join(","))?;
+            }
+            w.flush()
+        })()
+        .map_err(|e| werr(path, e))
+    };
+    match result {
+        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            werr(path, e)
+        }),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// id, cluster for every item.
+pub fn clusters_table(ds: &Dataset, clusters: &[u32]) -> Table {
+    let mut t = Table::default();
+    t.push("id", Column::Str(ds.ids.clone()));
+    t.push(
+        "cluster",
+        Column::I32(clusters.iter().map(|&c| c as i32).collect()),
+    );
+    t
+}
+
+/// Items ranked by kNN-distance anomaly score, with both scores and the cluster.
+pub fn anomalies_table(ds: &Dataset, knn: &[f32], iforest: &[f32], clusters: &[u32]) -> Table {
+    let mut order: Vec<usize> = (0..ds.len()).collect();
+    order.sort_by(|&a, &b| knn[b].total_cmp(&knn[a]).then(a.cmp(&b)));
+    let mut t = Table::default();
+    t.push("rank", Column::I32((1..=order.len() as i32).collect()));
+    t.push(
+        "id",
+        Column::Str(order.iter().map(|&i| ds.ids[i].clone()).collect()),
+    );
+    t.push(
+        "anomaly_knn",
+        Column::F32(order.iter().map(|&i| knn[i]).collect()),
+    );
+    t.push(
+        "anomaly_iforest",
+        Column::F32(order.iter().map(|&i| iforest[i]).collect()),
+    );
+    t.push(
+        "cluster",
+        Column::I32(order.iter().map(|&i| clusters[i] as i32).collect()),
+    );
+    t
+}
+
+/// One id per line, for the members of cluster `c`.
+pub fn write_ids(
+    path: &Path,
+    ds: &Dataset,
+    clusters: &[u32],
+    c: u32,
+) -> Result<usize, ExportError> {
+    let ids: Vec<&str> = ds
+        .ids
+        .iter()
+        .zip(clusters)
+        .filter(|(_, k)| **k == c)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let tmp = tmp_path(path);
+    let mut text = ids.join("\n");
+    text.push('\n');
+    std::fs::write(&tmp, text).map_err(|e| werr(path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| werr(path, e))?;
+    Ok(ids.len())
+}

@@ -1,0 +1,77 @@
+//! What can happen (actions) and what the loop must do about it (effects).
+
+use crate::jobs::{JobId, JobMsg};
+use crate::pipeline::ClusterMethod;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    Left,
+    Right,
+    Up,
+    Down,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Move(Dir),
+    PageDown,
+    PageUp,
+    ZoomIn,
+    ZoomOut,
+    ResetView,
+    FocusNext,
+    FocusPrev,
+    SelectTab(usize),
+    Open,
+    CycleColor,
+    StartSearch,
+    SearchNext,
+    SearchPrev,
+    StartCommand,
+    FocusAnomalies,
+    ExportCluster,
+    CancelJob,
+    ToggleHelp,
+    Quit,
+    Escape,
+    InputChar(char),
+    InputBackspace,
+    InputSubmit,
+    InputComplete,
+    Resize(u16, u16),
+    Click { col: u16, row: u16 },
+    Scroll { up: bool, col: u16, row: u16 },
+    Job(JobMsg),
+    Tick,
+}
+
+/// What to export.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportKind {
+    /// Every item with its cluster.
+    Clusters,
+    /// Every item ranked by anomaly score.
+    Anomalies,
+    /// The ids of one cluster.
+    ClusterIds(u32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Load the tab's input (or take its dataset) and run every stage.
+    StartPipeline {
+        tab: usize,
+    },
+    Recluster {
+        tab: usize,
+        method: ClusterMethod,
+    },
+    Cancel(JobId),
+    Export {
+        tab: usize,
+        kind: ExportKind,
+        path: PathBuf,
+    },
+    Quit,
+}

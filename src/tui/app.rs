@@ -1,0 +1,349 @@
+//! The app loop: owns the state, turns terminal and job events into actions, carries out
+//! effects. The same `App` runs headless in tests (keys in, jobs awaited, screen on a
+//! TestBackend).
+
+use super::action::{Action, Effect, ExportKind};
+use super::keymap::{input_action, normal_action, parse_keys};
+use super::state::{Mode, State, Tab, TabSource};
+use super::update::{job_started, update};
+use crate::data::{self, LoadOptions};
+use crate::jobs::{JobId, JobMsg, JobOutput, JobRunner};
+use crate::pipeline::{self, CancelToken, ClusterMethod, PipelineEvent, PipelineParams};
+use crossterm::event::{Event as TermEvent, KeyEvent, KeyEventKind, MouseButton, MouseEventKind};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::Duration;
+
+pub enum Event {
+    Term(TermEvent),
+    Job(JobMsg),
+}
+
+pub struct App {
+    pub state: State,
+    runner: JobRunner,
+    cancels: HashMap<JobId, CancelToken>,
+    rx: Receiver<Event>,
+    tx: Sender<Event>,
+}
+
+impl App {
+    pub fn new(tabs: Vec<Tab>, params: PipelineParams, size: (u16, u16)) -> Self {
+        let (tx, rx) = channel();
+        let jtx = tx.clone();
+        let sink: crate::jobs::Sink = Arc::new(move |m| {
+            let _ = jtx.send(Event::Job(m));
+        });
+        let runner = JobRunner::new(sink, params.threads);
+        Self {
+            state: State::new(tabs, params, size),
+            runner,
+            cancels: HashMap::new(),
+            rx,
+            tx,
+        }
+    }
+
+    pub fn sender(&self) -> Sender<Event> {
+        self.tx.clone()
+    }
+
+    /// Starts the pipeline of every tab that has nothing computed yet.
+    pub fn start(&mut self) {
+        let todo: Vec<usize> = (0..self.state.tabs.len())
+            .filter(|&i| self.state.tabs[i].layout.is_none())
+            .collect();
+        for tab in todo {
+            self.execute(Effect::StartPipeline { tab });
+        }
+    }
+
+    pub fn dispatch(&mut self, action: Action) {
+        let fx = update(&mut self.state, action);
+        for e in fx {
+            self.execute(e);
+        }
+    }
+
+    pub fn key(&mut self, key: KeyEvent) {
+        let action = match self.state.mode {
+            Mode::Search(_) | Mode::Command(_) => input_action(&key),
+            Mode::Help => normal_action(&key)
+                .filter(|a| matches!(a, Action::ToggleHelp | Action::Escape | Action::Quit)),
+            Mode::Normal => normal_action(&key),
+        };
+        if let Some(a) = action {
+            self.dispatch(a);
+        }
+    }
+
+    pub fn term_event(&mut self, ev: TermEvent) {
+        match ev {
+            TermEvent::Key(k) if k.kind != KeyEventKind::Release => self.key(k),
+            TermEvent::Resize(w, h) => self.dispatch(Action::Resize(w, h)),
+            TermEvent::Mouse(m) => match m.kind {
+                MouseEventKind::Down(MouseButton::Left) => self.dispatch(Action::Click {
+                    col: m.column,
+                    row: m.row,
+                }),
+                MouseEventKind::ScrollUp => self.dispatch(Action::Scroll {
+                    up: true,
+                    col: m.column,
+                    row: m.row,
+                }),
+                MouseEventKind::ScrollDown => self.dispatch(Action::Scroll {
+                    up: false,
+                    col: m.column,
+                    row: m.row,
+                }),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    /// Types a key string such as `"jj<Tab><Enter>"` (tests and scripted scenarios).
+    pub fn press(&mut self, keys: &str) {
+        for k in parse_keys(keys) {
+            self.key(k);
+            self.drain();
+        }
+    }
+
+    /// Handles every event already queued, without waiting.
+    pub fn drain(&mut self) {
+        while let Ok(ev) = self.rx.try_recv() {
+            self.handle(ev);
+        }
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Term(t) => self.term_event(t),
+            Event::Job(m) => {
+                if let JobMsg::Finished { id, .. } = &m {
+                    self.cancels.remove(id);
+                }
+                self.dispatch(Action::Job(m));
+            }
+        }
+    }
+
+    /// Waits until no job is running (or `timeout` passes); returns whether all finished.
+    pub fn wait_for_jobs(&mut self, timeout: Duration) -> bool {
+        let end = std::time::Instant::now() + timeout;
+        loop {
+            self.drain();
+            if self.state.running_jobs().next().is_none() {
+                return true;
+            }
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match self.rx.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(ev) => self.handle(ev),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return false,
+            }
+        }
+    }
+
+    fn execute(&mut self, effect: Effect) {
+        match effect {
+            Effect::Quit => {}
+            Effect::Cancel(id) => {
+                if let Some(c) = self.cancels.get(&id) {
+                    c.cancel();
+                }
+            }
+            Effect::StartPipeline { tab } => {
+                let Some(t) = self.state.tabs.get(tab) else {
+                    return;
+                };
+                if let Some(old) = t.pipeline_job {
+                    if let Some(c) = self.cancels.get(&old) {
+                        c.cancel();
+                    }
+                }
+                let dataset = t.dataset.clone();
+                let source = t.source.clone();
+                let params = self.state.params.clone();
+                let (id, cancel) = self.runner.spawn(move |ctx| {
+                    let ds = match (dataset, source) {
+                        (Some(d), _) => d,
+                        (None, TabSource::Input { path, meta }) => {
+                            ctx.progress("loading", 0.0);
+                            let opts = LoadOptions {
+                                meta,
+                                ..Default::default()
+                            };
+                            Arc::new(data::load(&path, &opts).map_err(|e| e.to_string())?)
+                        }
+                        (None, TabSource::Session(p)) => {
+                            return Err(format!(
+                                "{}: session has no data for this tab",
+                                p.display()
+                            ));
+                        }
+                    };
+                    ctx.output(JobOutput::Loaded(ds.clone()));
+                    let emit = |ev: PipelineEvent| match ev {
+                        PipelineEvent::Stage { name, fraction } => ctx.progress(name, fraction),
+                        other => ctx.output(JobOutput::Pipeline(other)),
+                    };
+                    let a = pipeline::run(&ds, &params, &emit, &ctx.cancel)
+                        .map_err(|e| e.to_string())?;
+                    ctx.output(JobOutput::PipelineDone(Box::new(a)));
+                    Ok(())
+                });
+                self.cancels.insert(id, cancel);
+                job_started(&mut self.state, id, "pipeline", tab, true);
+                self.state.refresh();
+            }
+            Effect::Recluster { tab, method } => {
+                let Some(t) = self.state.tabs.get(tab) else {
+                    return;
+                };
+                let (Some(ds), Some(knn)) = (t.dataset.clone(), t.knn.clone()) else {
+                    return;
+                };
+                let graph = t.graph.clone();
+                let name = match &method {
+                    ClusterMethod::Leiden(_) => "leiden",
+                    ClusterMethod::Kmeans(_) => "k-means",
+                };
+                let (id, cancel) = self.runner.spawn(move |ctx| {
+                    ctx.progress("fuzzy graph", 0.0);
+                    let g = match graph {
+                        Some(g) => g,
+                        None => Arc::new(crate::analysis::fuzzy::fuzzy_simplicial_set(&knn)),
+                    };
+                    ctx.progress("clustering", 0.5);
+                    let c =
+                        pipeline::cluster(&ds.embedding, &g, &method).map_err(|e| e.to_string())?;
+                    if ctx.is_cancelled() {
+                        return Ok(());
+                    }
+                    ctx.output(JobOutput::Reclustered(Arc::new(c), method, Some(g)));
+                    Ok(())
+                });
+                self.cancels.insert(id, cancel);
+                job_started(&mut self.state, id, name, tab, false);
+            }
+            Effect::Export { tab, kind, path } => {
+                let r = self.export(tab, &kind, &path);
+                let msg = match r {
+                    Ok(n) => super::state::Message {
+                        text: format!("wrote {n} rows to {}", path.display()),
+                        error: false,
+                    },
+                    Err(e) => super::state::Message {
+                        text: e,
+                        error: true,
+                    },
+                };
+                self.state.message = Some(msg);
+            }
+        }
+    }
+
+    fn export(
+        &self,
+        tab: usize,
+        kind: &ExportKind,
+        path: &std::path::Path,
+    ) -> Result<usize, String> {
+        let t = self.state.tabs.get(tab).ok_or("no such tab")?;
+        let ds = t.dataset.as_ref().ok_or("no data yet")?;
+        let clusters = t.clusters.as_ref().ok_or("no clusters yet")?;
+        match kind {
+            ExportKind::ClusterIds(c) => {
+                crate::export::write_ids(path, ds, clusters, *c).map_err(|e| e.to_string())
+            }
+            ExportKind::Clusters => {
+                let table = crate::export::clusters_table(ds, clusters);
+                crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
+                Ok(table.n_rows())
+            }
+            ExportKind::Anomalies => {
+                let (Some(k), Some(i)) = (&t.anomaly_knn, &t.anomaly_iforest) else {
+                    return Err("no anomaly scores yet".into());
+                };
+                let table = crate::export::anomalies_table(ds, k, i, clusters);
+                crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
+                Ok(table.n_rows())
+            }
+        }
+    }
+}
+
+/// Runs the interactive app in the real terminal until the user quits.
+pub fn run(tabs: Vec<Tab>, params: PipelineParams) -> anyhow::Result<()> {
+    let mut term = super::terminal::enter()?;
+    let size = term.size()?;
+    let mut app = App::new(tabs, params, (size.width, size.height));
+    app.start();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let input = {
+        let tx = app.sender();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match crossterm::event::poll(Duration::from_millis(100)) {
+                    Ok(true) => match crossterm::event::read() {
+                        Ok(ev) => {
+                            if tx.send(Event::Term(ev)).is_err() {
+                                break;
+                            }
+                        }
+                        Err(_) => break,
+                    },
+                    Ok(false) => {}
+                    Err(_) => break,
+                }
+            }
+        })
+    };
+    let result = (|| -> anyhow::Result<()> {
+        term.draw(|f| super::draw::draw(&app.state, f))?;
+        loop {
+            let busy = app.state.running_jobs().next().is_some();
+            let first = app
+                .rx
+                .recv_timeout(Duration::from_millis(if busy { 250 } else { 1000 }));
+            let mut events = Vec::new();
+            match first {
+                Ok(ev) => events.push(ev),
+                Err(RecvTimeoutError::Timeout) => {
+                    if !busy {
+                        continue;
+                    }
+                    app.dispatch(Action::Tick);
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            while let Ok(ev) = app.rx.try_recv() {
+                events.push(ev);
+            }
+            // Terminal input first, then job results: the user is never kept waiting.
+            events.sort_by_key(|e| matches!(e, Event::Job(_)));
+            for ev in events {
+                app.handle(ev);
+            }
+            if app.state.quit {
+                break;
+            }
+            term.draw(|f| super::draw::draw(&app.state, f))?;
+        }
+        Ok(())
+    })();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for c in app.cancels.values() {
+        c.cancel();
+    }
+    super::terminal::restore();
+    let _ = input.join();
+    result
+}

@@ -1,0 +1,618 @@
+//! Drawing: reads the state and the derived data, computes nothing.
+
+use super::keymap::{COMMANDS, bindings};
+use super::raster::{GRADIENT_STEPS, braille};
+use super::state::{ColorValues, Focus, JobState, Mode, Palette, State, Tab, inner};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+
+/// Okabe–Ito colour-blind-safe palette, then a few extras.
+const RGB: [(u8, u8, u8); 12] = [
+    (230, 159, 0),
+    (86, 180, 233),
+    (0, 158, 115),
+    (240, 228, 66),
+    (0, 114, 178),
+    (213, 94, 0),
+    (204, 121, 167),
+    (200, 200, 200),
+    (153, 102, 51),
+    (136, 204, 238),
+    (68, 170, 153),
+    (170, 68, 153),
+];
+const BASIC: [Color; 12] = [
+    Color::Yellow,
+    Color::LightCyan,
+    Color::Green,
+    Color::LightYellow,
+    Color::Blue,
+    Color::Red,
+    Color::Magenta,
+    Color::Gray,
+    Color::LightRed,
+    Color::Cyan,
+    Color::LightGreen,
+    Color::LightMagenta,
+];
+const GRADIENT_BASIC: [Color; GRADIENT_STEPS as usize] = [
+    Color::Blue,
+    Color::LightBlue,
+    Color::Cyan,
+    Color::Green,
+    Color::LightGreen,
+    Color::Yellow,
+    Color::LightRed,
+    Color::Red,
+];
+
+pub fn category_color(p: Palette, k: u16) -> Color {
+    match p {
+        Palette::Mono => Color::Reset,
+        Palette::Rgb => {
+            let (r, g, b) = RGB[k as usize % RGB.len()];
+            Color::Rgb(r, g, b)
+        }
+        Palette::Basic => BASIC[k as usize % BASIC.len()],
+    }
+}
+
+fn gradient_color(p: Palette, k: u16) -> Color {
+    match p {
+        Palette::Mono => Color::Reset,
+        Palette::Rgb => {
+            // viridis-like ramp
+            let t = k as f32 / (GRADIENT_STEPS - 1) as f32;
+            let stops = [
+                (68, 1, 84),
+                (59, 82, 139),
+                (33, 145, 140),
+                (94, 201, 98),
+                (253, 231, 37),
+            ];
+            let x = t * (stops.len() - 1) as f32;
+            let i = (x as usize).min(stops.len() - 2);
+            let f = x - i as f32;
+            let mix = |a: u8, b: u8| (a as f32 + (b as f32 - a as f32) * f) as u8;
+            Color::Rgb(
+                mix(stops[i].0, stops[i + 1].0),
+                mix(stops[i].1, stops[i + 1].1),
+                mix(stops[i].2, stops[i + 1].2),
+            )
+        }
+        Palette::Basic => GRADIENT_BASIC[k as usize % GRADIENT_BASIC.len()],
+    }
+}
+
+fn pane<'a>(title: &'a str, focused: bool) -> Block<'a> {
+    let style = if focused {
+        Style::default()
+            .fg(Color::Cyan)
+            .add_modifier(Modifier::BOLD)
+    } else {
+        Style::default()
+    };
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(style)
+        .title(Span::styled(title, style))
+}
+
+pub fn draw(s: &State, f: &mut Frame) {
+    let a = s.areas();
+    draw_tabs(s, f, a.tabs);
+    match s.tab() {
+        Some(t) => {
+            draw_map(s, t, f, a.map);
+            draw_clusters(s, t, f, a.clusters);
+            draw_detail(t, f, a.detail);
+            draw_anomalies(s, t, f, a.anomalies);
+        }
+        None => {
+            f.render_widget(Paragraph::new("no data").block(pane(" map ", true)), a.map);
+        }
+    }
+    draw_jobs(s, f, a.jobs);
+    draw_hint(s, f, a.hint);
+    if s.mode == Mode::Help {
+        draw_help(f, f.area());
+    }
+}
+
+fn draw_tabs(s: &State, f: &mut Frame, r: Rect) {
+    let mut spans = Vec::new();
+    for (i, t) in s.tabs.iter().enumerate() {
+        let st = if i == s.active {
+            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            Style::default()
+        };
+        spans.push(Span::styled(format!(" {} {} ", i + 1, t.title), st));
+        spans.push(Span::raw("  "));
+    }
+    let running: Vec<String> = s
+        .running_jobs()
+        .map(|j| match j.eta {
+            Some(e) => format!("{} {:.0}% ETA {}", j.stage, j.fraction * 100.0, fmt_secs(e)),
+            None => format!("{} {:.0}%", j.stage, j.fraction * 100.0),
+        })
+        .collect();
+    let right = if running.is_empty() {
+        String::from("biolens")
+    } else {
+        format!("jobs: {}", running.join(" · "))
+    };
+    let left_w: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let pad = (r.width as usize).saturating_sub(left_w + right.chars().count() + 1);
+    spans.push(Span::raw(" ".repeat(pad)));
+    spans.push(Span::styled(right, Style::default().fg(Color::Cyan)));
+    f.render_widget(Paragraph::new(Line::from(spans)), r);
+}
+
+pub fn fmt_secs(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+fn draw_map(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
+    let title = format!(" map · colour: {} ", t.color.name());
+    let block = pane(&title, s.focus == Focus::Map);
+    let area = inner(r);
+    f.render_widget(block, r);
+    let Some(raster) = &t.derived.raster else {
+        let msg = match (&t.error, t.pipeline_job) {
+            (Some(e), _) => format!("failed: {e}"),
+            (None, Some(_)) => {
+                let stage = s
+                    .jobs
+                    .iter()
+                    .find(|j| Some(j.id) == t.pipeline_job)
+                    .map(|j| format!("{} {:.0}%", j.stage, j.fraction * 100.0))
+                    .unwrap_or_default();
+                format!("computing… {stage}\nthe map appears when the projection lands")
+            }
+            _ => "no layout".into(),
+        };
+        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
+        return;
+    };
+    let value_coloring = matches!(
+        t.derived.colors.as_ref().map(|c| &c.1),
+        Some(ColorValues::Value { .. })
+    );
+    let buf = f.buffer_mut();
+    for row in 0..raster.h.min(area.height) {
+        for col in 0..raster.w.min(area.width) {
+            let c = raster.cells[row as usize * raster.w as usize + col as usize];
+            if c.count == 0 {
+                continue;
+            }
+            let color = if c.color == u16::MAX {
+                Color::Reset
+            } else if value_coloring {
+                gradient_color(s.palette, c.color)
+            } else {
+                category_color(s.palette, c.color)
+            };
+            if let Some(cell) = buf.cell_mut((area.x + col, area.y + row)) {
+                cell.set_char(braille(c.dots)).set_fg(color);
+            }
+        }
+    }
+    // Cursor.
+    if let (Some(i), Some(l), Some(v)) = (t.cursor, &t.layout, t.view) {
+        if let Some((cx, cy)) = v.to_cell(l[i], area.width, area.height) {
+            if let Some(cell) = buf.cell_mut((area.x + cx, area.y + cy)) {
+                cell.set_char('▣').set_style(
+                    Style::default()
+                        .fg(Color::White)
+                        .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+                );
+            }
+        }
+    }
+    // Legend on the bottom border: categories by frequency, or the value range.
+    let legend: Vec<Span> = match t.derived.colors.as_ref().map(|c| &c.1) {
+        Some(ColorValues::Category { names, .. })
+            if !matches!(t.color, super::state::ColorBy::Cluster) =>
+        {
+            names
+                .iter()
+                .take(8)
+                .enumerate()
+                .flat_map(|(k, n)| {
+                    [
+                        Span::styled(
+                            "■",
+                            Style::default().fg(category_color(s.palette, k as u16)),
+                        ),
+                        Span::raw(format!("{} ", truncate(n, 12))),
+                    ]
+                })
+                .collect()
+        }
+        Some(ColorValues::Value { lo, hi, .. }) => {
+            let mut v = vec![Span::raw(format!("{lo:.2} "))];
+            for k in 0..GRADIENT_STEPS {
+                v.push(Span::styled(
+                    "█",
+                    Style::default().fg(gradient_color(s.palette, k)),
+                ));
+            }
+            v.push(Span::raw(format!(" {hi:.2}")));
+            v
+        }
+        _ => Vec::new(),
+    };
+    if !legend.is_empty() && r.height > 2 {
+        let lr = Rect::new(r.x + 2, r.y + r.height - 1, r.width.saturating_sub(4), 1);
+        f.render_widget(Paragraph::new(Line::from(legend)), lr);
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn scrolled(sel: usize, height: usize) -> usize {
+    if height == 0 {
+        0
+    } else {
+        sel.saturating_sub(height - 1)
+    }
+}
+
+fn draw_clusters(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
+    let method = t
+        .cluster_method
+        .as_ref()
+        .map(|m| m.describe())
+        .unwrap_or_default();
+    let title = format!(" clusters {method} ");
+    let block = pane(&title, s.focus == Focus::Clusters);
+    let rows_h = r.height.saturating_sub(3) as usize;
+    let first = scrolled(t.cluster_sel, rows_h);
+    let rows: Vec<Row> = t
+        .derived
+        .cluster_rows
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(rows_h)
+        .map(|(i, c)| {
+            let st = if i == t.cluster_sel && s.focus == Focus::Clusters {
+                Style::default().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::default()
+            };
+            Row::new(vec![
+                Cell::from(Line::from(vec![
+                    Span::styled(
+                        "■ ",
+                        Style::default().fg(category_color(s.palette, c.id as u16)),
+                    ),
+                    Span::raw(c.id.to_string()),
+                ])),
+                Cell::from(c.size.to_string()),
+                Cell::from(format!("{:.1}%", c.share * 100.0)),
+                Cell::from(c.top.clone()),
+            ])
+            .style(st)
+        })
+        .collect();
+    let label = t
+        .dataset
+        .as_ref()
+        .and_then(|d| d.meta.iter().find(|m| m.is_text()))
+        .map(|m| m.name.clone())
+        .unwrap_or_else(|| "top".into());
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(5),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Min(6),
+        ],
+    )
+    .header(
+        Row::new(vec!["id", "size", "share", label.as_str()])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    )
+    .block(block);
+    f.render_widget(table, r);
+    if t.derived.cluster_rows.is_empty() {
+        let msg = if t.pipeline_job.is_some() {
+            "computing…"
+        } else {
+            "no clusters"
+        };
+        f.render_widget(
+            Paragraph::new(msg),
+            Rect::new(r.x + 1, r.y + 2, r.width.saturating_sub(2), 1),
+        );
+    }
+}
+
+fn draw_detail(t: &Tab, f: &mut Frame, r: Rect) {
+    let block = pane(" detail ", false);
+    let (Some(d), Some(i)) = (&t.dataset, t.cursor) else {
+        f.render_widget(
+            Paragraph::new("move the cursor over the map").block(block),
+            r,
+        );
+        return;
+    };
+    let key = Style::default().fg(Color::DarkGray);
+    let mut lines = vec![Line::from(vec![
+        Span::styled("id ", key),
+        Span::styled(
+            d.ids[i].clone(),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+    ])];
+    let mut facts = Vec::new();
+    if let Some(c) = &t.clusters {
+        facts.push(Span::styled("cluster ", key));
+        facts.push(Span::raw(format!("{}  ", c[i])));
+    }
+    if let Some(a) = &t.anomaly_knn {
+        facts.push(Span::styled("knn z ", key));
+        facts.push(Span::raw(format!("{:.2}  ", a[i])));
+    }
+    if let Some(a) = &t.anomaly_iforest {
+        facts.push(Span::styled("iforest ", key));
+        facts.push(Span::raw(format!("{:.3}", a[i])));
+    }
+    lines.push(Line::from(facts));
+    for c in &d.meta {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} ", c.name), key),
+            Span::raw(c.display(i)),
+        ]));
+    }
+    if let Some(k) = &t.knn {
+        lines.push(Line::from(Span::styled("nearest neighbours", key)));
+        let nb = k.neighbors(i);
+        let ds = k.dists(i);
+        for (&j, &dist) in nb.iter().zip(ds).skip(1).take(10) {
+            let cl = t
+                .clusters
+                .as_ref()
+                .map(|c| format!(" c{}", c[j as usize]))
+                .unwrap_or_default();
+            lines.push(Line::from(format!(
+                "  {} {:.3}{}",
+                d.ids[j as usize], dist, cl
+            )));
+        }
+    }
+    f.render_widget(Paragraph::new(lines).block(block), r);
+}
+
+fn draw_anomalies(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
+    let which = if t.color == super::state::ColorBy::AnomalyIforest {
+        "isolation forest"
+    } else {
+        "kNN distance z"
+    };
+    let title = format!(" anomalies · {which} ");
+    let block = pane(&title, s.focus == Focus::Anomalies);
+    let rows_h = r.height.saturating_sub(3) as usize;
+    let first = scrolled(t.anomaly_sel, rows_h);
+    let scores = t.anomaly_scores();
+    let rows: Vec<Row> = t
+        .derived
+        .anomaly_rank
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(rows_h)
+        .map(|(rank, &i)| {
+            let st = if rank == t.anomaly_sel && s.focus == Focus::Anomalies {
+                Style::default().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::default()
+            };
+            Row::new(vec![
+                Cell::from((rank + 1).to_string()),
+                Cell::from(
+                    t.dataset
+                        .as_ref()
+                        .map(|d| d.ids[i].clone())
+                        .unwrap_or_default(),
+                ),
+                Cell::from(scores.map(|v| format!("{:.3}", v[i])).unwrap_or_default()),
+                Cell::from(
+                    t.clusters
+                        .as_ref()
+                        .map(|c| c[i].to_string())
+                        .unwrap_or_default(),
+                ),
+            ])
+            .style(st)
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(5),
+            Constraint::Min(10),
+            Constraint::Length(8),
+            Constraint::Length(7),
+        ],
+    )
+    .header(
+        Row::new(vec!["rank", "id", "score", "cluster"])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    )
+    .block(block);
+    f.render_widget(table, r);
+}
+
+fn draw_jobs(s: &State, f: &mut Frame, r: Rect) {
+    let block = pane(" jobs ", s.focus == Focus::Jobs);
+    let w = r.width.saturating_sub(2) as usize;
+    let lines: Vec<Line> = s
+        .jobs
+        .iter()
+        .rev()
+        .map(|j| {
+            let (status, style) = match &j.state {
+                JobState::Running => {
+                    let bar_w = 10usize;
+                    let filled = ((j.fraction * bar_w as f64).round() as usize).min(bar_w);
+                    let eta = j
+                        .eta
+                        .map(|e| format!(" ETA {}", fmt_secs(e)))
+                        .unwrap_or_default();
+                    (
+                        format!(
+                            "{} {}{} {:.0}%{}",
+                            j.stage,
+                            "█".repeat(filled),
+                            "░".repeat(bar_w - filled),
+                            j.fraction * 100.0,
+                            eta
+                        ),
+                        Style::default().fg(Color::Cyan),
+                    )
+                }
+                JobState::Done => ("✓ done".to_string(), Style::default().fg(Color::Green)),
+                JobState::Cancelled => {
+                    ("cancelled".to_string(), Style::default().fg(Color::Yellow))
+                }
+                JobState::Failed(e) => (format!("✗ {e}"), Style::default().fg(Color::Red)),
+            };
+            Line::from(vec![
+                Span::raw(format!("#{} {} ", j.id.0, j.name)),
+                Span::styled(truncate(&status, w.saturating_sub(j.name.len() + 4)), style),
+            ])
+        })
+        .collect();
+    let lines = if lines.is_empty() {
+        vec![Line::from("no jobs · x cancels the running one")]
+    } else {
+        lines
+    };
+    f.render_widget(Paragraph::new(lines).block(block), r);
+}
+
+fn draw_hint(s: &State, f: &mut Frame, r: Rect) {
+    let line = match &s.mode {
+        Mode::Search(q) => Line::from(vec![
+            Span::styled("/", Style::default().fg(Color::Yellow)),
+            Span::raw(q.clone()),
+            Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
+        ]),
+        Mode::Command(q) => Line::from(vec![
+            Span::styled(":", Style::default().fg(Color::Yellow)),
+            Span::raw(q.clone()),
+            Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
+        ]),
+        _ => match &s.message {
+            Some(m) => Line::from(Span::styled(
+                m.text.clone(),
+                if m.error {
+                    Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+                } else {
+                    Style::default().fg(Color::Green)
+                },
+            )),
+            None => {
+                let mut spans = Vec::new();
+                for b in bindings() {
+                    if let Some(h) = b.hint {
+                        let (k, rest) = h.split_once(' ').unwrap_or((h, ""));
+                        spans.push(Span::styled(
+                            k.to_string(),
+                            Style::default()
+                                .fg(Color::Yellow)
+                                .add_modifier(Modifier::BOLD),
+                        ));
+                        spans.push(Span::raw(format!(" {rest}  ")));
+                    }
+                }
+                Line::from(spans)
+            }
+        },
+    };
+    f.render_widget(Paragraph::new(line), r);
+}
+
+fn draw_help(f: &mut Frame, area: Rect) {
+    let w = area.width.saturating_sub(2).min(124);
+    let h = area.height.saturating_sub(1).max(1);
+    let r = Rect::new(area.x + (area.width - w) / 2, area.y, w, h);
+    f.render_widget(Clear, r);
+    let mut lines = Vec::new();
+    let mut group = "";
+    for b in bindings() {
+        if b.group != group {
+            group = b.group;
+            lines.push(Line::from(Span::styled(
+                group,
+                Style::default()
+                    .fg(Color::Cyan)
+                    .add_modifier(Modifier::BOLD),
+            )));
+        }
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(" {:<6}", b.label),
+                Style::default().fg(Color::Yellow),
+            ),
+            Span::raw(b.desc),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(
+        "Command line (:)",
+        Style::default()
+            .fg(Color::Cyan)
+            .add_modifier(Modifier::BOLD),
+    )));
+    for (c, d) in COMMANDS {
+        lines.push(Line::from(vec![
+            Span::styled(format!(" :{c:<22}"), Style::default().fg(Color::Yellow)),
+            Span::raw(*d),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(
+        "Mouse: click picks the nearest point or a row; wheel zooms the map",
+        Style::default().fg(Color::DarkGray),
+    )));
+    // Two columns when the screen is short.
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .title(" help · Esc or ? closes ");
+    let inner_h = h.saturating_sub(2) as usize;
+    if lines.len() > inner_h && w >= 70 {
+        let half = lines.len().div_ceil(2);
+        let right = lines.split_off(half);
+        let ir = inner(r);
+        f.render_widget(block, r);
+        let lw = ir.width / 2;
+        f.render_widget(Paragraph::new(lines), Rect::new(ir.x, ir.y, lw, ir.height));
+        f.render_widget(
+            Paragraph::new(right),
+            Rect::new(ir.x + lw, ir.y, ir.width - lw, ir.height),
+        );
+    } else {
+        f.render_widget(Paragraph::new(lines).block(block), r);
+    }
+}

@@ -1,0 +1,631 @@
+//! Everything the screen shows, and the data derived from it (raster, cluster table, anomaly
+//! ranking, spatial index). Derived data is refreshed in `update()`, never while drawing.
+
+use super::raster::{Coloring, Raster, Viewport, rasterize};
+use crate::analysis::{graph::CsrGraph, knn::KnnGraph};
+use crate::data::{Dataset, MetaValues};
+use crate::jobs::JobId;
+use crate::pipeline::ClusterMethod;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Map,
+    Clusters,
+    Anomalies,
+    Jobs,
+}
+
+impl Focus {
+    pub const ORDER: [Focus; 4] = [Focus::Map, Focus::Clusters, Focus::Anomalies, Focus::Jobs];
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Normal,
+    Search(String),
+    Command(String),
+    Help,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColorBy {
+    Cluster,
+    AnomalyKnn,
+    AnomalyIforest,
+    Meta(String),
+}
+
+impl ColorBy {
+    pub fn name(&self) -> &str {
+        match self {
+            ColorBy::Cluster => "cluster",
+            ColorBy::AnomalyKnn => "anomaly_knn",
+            ColorBy::AnomalyIforest => "anomaly_iforest",
+            ColorBy::Meta(n) => n,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobState {
+    Running,
+    Done,
+    Cancelled,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobView {
+    pub id: JobId,
+    pub name: String,
+    pub stage: String,
+    pub fraction: f64,
+    pub state: JobState,
+    pub started: std::time::Instant,
+    pub stage_started: std::time::Instant,
+    /// Seconds left in the current stage, estimated from its progress.
+    pub eta: Option<f64>,
+    pub elapsed: f64,
+}
+
+/// Where a tab's data comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TabSource {
+    Input {
+        path: PathBuf,
+        meta: Option<PathBuf>,
+    },
+    Session(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterRow {
+    pub id: u32,
+    pub size: usize,
+    pub share: f64,
+    pub top: String,
+    /// Item nearest the cluster's 2-D centroid (Enter jumps there).
+    pub center_item: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    pub query: String,
+    pub matches: Vec<usize>,
+    pub pos: usize,
+}
+
+/// Values behind the current colouring.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColorValues {
+    Category { idx: Vec<u32>, names: Vec<String> },
+    Value { v: Vec<f32>, lo: f32, hi: f32 },
+    Empty,
+}
+
+/// A uniform grid over the layout for nearest-point queries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    pub x0: f32,
+    pub y0: f32,
+    pub cw: f32,
+    pub ch: f32,
+    pub g: usize,
+    pub start: Vec<usize>,
+    pub items: Vec<u32>,
+}
+
+impl Grid {
+    pub fn build(layout: &[[f32; 2]]) -> Self {
+        let g = ((layout.len() as f64 / 4.0).sqrt() as usize).clamp(1, 256);
+        let vp = Viewport::fit(layout);
+        let (x0, y0) = (vp.cx - vp.hw, vp.cy - vp.hh);
+        let (cw, ch) = (2.0 * vp.hw / g as f32, 2.0 * vp.hh / g as f32);
+        let cell = |p: [f32; 2]| -> usize {
+            let cx = (((p[0] - x0) / cw) as isize).clamp(0, g as isize - 1) as usize;
+            let cy = (((p[1] - y0) / ch) as isize).clamp(0, g as isize - 1) as usize;
+            cy * g + cx
+        };
+        let mut count = vec![0usize; g * g + 1];
+        for &p in layout {
+            count[cell(p) + 1] += 1;
+        }
+        for i in 0..g * g {
+            count[i + 1] += count[i];
+        }
+        let mut fill = count.clone();
+        let mut items = vec![0u32; layout.len()];
+        for (i, &p) in layout.iter().enumerate() {
+            let c = cell(p);
+            items[fill[c]] = i as u32;
+            fill[c] += 1;
+        }
+        Self {
+            x0,
+            y0,
+            cw,
+            ch,
+            g,
+            start: count,
+            items,
+        }
+    }
+
+    /// Nearest item to `t` satisfying `keep`, searching rings of cells outwards.
+    pub fn nearest(
+        &self,
+        layout: &[[f32; 2]],
+        t: [f32; 2],
+        keep: &dyn Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let g = self.g as isize;
+        let tx = (((t[0] - self.x0) / self.cw).floor() as isize).clamp(-1, g);
+        let ty = (((t[1] - self.y0) / self.ch).floor() as isize).clamp(-1, g);
+        let mut best: Option<(f32, usize)> = None;
+        for r in 0..=(g + 1) {
+            for cy in ty - r..=ty + r {
+                for cx in tx - r..=tx + r {
+                    if (cy - ty).abs() != r && (cx - tx).abs() != r {
+                        continue;
+                    }
+                    if cx < 0 || cy < 0 || cx >= g || cy >= g {
+                        continue;
+                    }
+                    let c = cy as usize * self.g + cx as usize;
+                    for &i in &self.items[self.start[c]..self.start[c + 1]] {
+                        let i = i as usize;
+                        if !keep(i) {
+                            continue;
+                        }
+                        let p = layout[i];
+                        let d = (p[0] - t[0]).powi(2) + (p[1] - t[1]).powi(2);
+                        if best.is_none_or(|(bd, bi)| (d, i) < (bd, bi)) {
+                            best = Some((d, i));
+                        }
+                    }
+                }
+            }
+            // Anything in a further ring is at least r cells away.
+            if let Some((bd, _)) = best {
+                let reach = r as f32 * self.cw.min(self.ch);
+                if reach * reach >= bd {
+                    break;
+                }
+            }
+        }
+        best.map(|b| b.1)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Derived {
+    pub raster: Option<Raster>,
+    pub raster_key: Option<(u64, Viewport, u16, u16)>,
+    pub colors: Option<(u64, ColorValues)>,
+    pub cluster_rows: Vec<ClusterRow>,
+    pub rows_version: u64,
+    pub anomaly_rank: Vec<usize>,
+    pub rank_version: u64,
+    pub grid: Option<Grid>,
+    pub grid_version: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tab {
+    pub title: String,
+    pub source: TabSource,
+    pub dataset: Option<Arc<Dataset>>,
+    pub knn: Option<Arc<KnnGraph>>,
+    pub graph: Option<Arc<CsrGraph>>,
+    pub layout: Option<Arc<Vec<[f32; 2]>>>,
+    pub clusters: Option<Arc<Vec<u32>>>,
+    pub cluster_method: Option<ClusterMethod>,
+    pub anomaly_knn: Option<Arc<Vec<f32>>>,
+    pub anomaly_iforest: Option<Arc<Vec<f32>>>,
+    pub color: ColorBy,
+    pub cursor: Option<usize>,
+    pub view: Option<Viewport>,
+    pub cluster_sel: usize,
+    pub anomaly_sel: usize,
+    pub search: Option<Search>,
+    pub pipeline_job: Option<JobId>,
+    pub recluster_job: Option<JobId>,
+    pub error: Option<String>,
+    /// Bumped whenever data or colouring changes; keys the caches.
+    pub version: u64,
+    pub derived: Derived,
+}
+
+impl Tab {
+    pub fn new(title: String, source: TabSource) -> Self {
+        Self {
+            title,
+            source,
+            dataset: None,
+            knn: None,
+            graph: None,
+            layout: None,
+            clusters: None,
+            cluster_method: None,
+            anomaly_knn: None,
+            anomaly_iforest: None,
+            color: ColorBy::Cluster,
+            cursor: None,
+            view: None,
+            cluster_sel: 0,
+            anomaly_sel: 0,
+            search: None,
+            pipeline_job: None,
+            recluster_job: None,
+            error: None,
+            version: 1,
+            derived: Derived::default(),
+        }
+    }
+
+    /// A tab over a saved session dataset: everything present, nothing to compute.
+    pub fn from_session(path: PathBuf, sd: crate::session::SessionDataset) -> Self {
+        let mut t = Tab::new(sd.dataset.name.clone(), TabSource::Session(path));
+        let a = sd.analysis;
+        t.dataset = Some(Arc::new(sd.dataset));
+        t.knn = Some(a.knn);
+        t.graph = a.graph;
+        t.view = Some(Viewport::fit(&a.layout));
+        t.cursor = Some(0);
+        t.layout = Some(a.layout);
+        t.clusters = Some(a.clusters);
+        t.cluster_method = Some(a.cluster_method);
+        t.anomaly_knn = Some(a.anomaly_knn);
+        t.anomaly_iforest = Some(a.anomaly_iforest);
+        t
+    }
+
+    pub fn n(&self) -> usize {
+        self.dataset.as_ref().map_or(0, |d| d.len())
+    }
+
+    /// The anomaly score shown in the anomalies pane: the one being coloured, else kNN distance.
+    pub fn anomaly_scores(&self) -> Option<&Arc<Vec<f32>>> {
+        match self.color {
+            ColorBy::AnomalyIforest => self.anomaly_iforest.as_ref(),
+            _ => self.anomaly_knn.as_ref(),
+        }
+    }
+
+    /// The colourings available, in cycle order.
+    pub fn color_choices(&self) -> Vec<ColorBy> {
+        let mut v = vec![
+            ColorBy::Cluster,
+            ColorBy::AnomalyKnn,
+            ColorBy::AnomalyIforest,
+        ];
+        if let Some(d) = &self.dataset {
+            v.extend(d.meta.iter().map(|c| ColorBy::Meta(c.name.clone())));
+        }
+        v
+    }
+
+    fn color_values(&self) -> ColorValues {
+        let value = |v: &[f32]| {
+            let mut s: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
+            if s.is_empty() {
+                return ColorValues::Empty;
+            }
+            s.sort_by(|a, b| a.total_cmp(b));
+            let lo = s[s.len() * 2 / 100];
+            let hi = s[(s.len() * 98 / 100).min(s.len() - 1)];
+            ColorValues::Value {
+                v: v.to_vec(),
+                lo,
+                hi,
+            }
+        };
+        match &self.color {
+            ColorBy::Cluster => match &self.clusters {
+                Some(c) => {
+                    let k = c.iter().max().map_or(0, |m| *m + 1);
+                    ColorValues::Category {
+                        idx: c.to_vec(),
+                        names: (0..k).map(|i| i.to_string()).collect(),
+                    }
+                }
+                None => ColorValues::Empty,
+            },
+            ColorBy::AnomalyKnn => self
+                .anomaly_knn
+                .as_ref()
+                .map_or(ColorValues::Empty, |v| value(v)),
+            ColorBy::AnomalyIforest => self
+                .anomaly_iforest
+                .as_ref()
+                .map_or(ColorValues::Empty, |v| value(v)),
+            ColorBy::Meta(name) => match self
+                .dataset
+                .as_ref()
+                .and_then(|d| d.meta_column(name))
+                .map(|c| &c.values)
+            {
+                Some(MetaValues::Text(t)) => {
+                    // Categories numbered by frequency so the commonest get the first colours.
+                    let mut freq: std::collections::HashMap<&str, usize> = Default::default();
+                    for s in t {
+                        *freq.entry(s.as_str()).or_default() += 1;
+                    }
+                    let mut names: Vec<(&str, usize)> = freq.into_iter().collect();
+                    names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+                    let index: std::collections::HashMap<&str, u32> = names
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (s, _))| (*s, i as u32))
+                        .collect();
+                    ColorValues::Category {
+                        idx: t.iter().map(|s| index[s.as_str()]).collect(),
+                        names: names.iter().map(|(s, _)| s.to_string()).collect(),
+                    }
+                }
+                Some(MetaValues::Number(v)) => {
+                    value(&v.iter().map(|&x| x as f32).collect::<Vec<_>>())
+                }
+                None => ColorValues::Empty,
+            },
+        }
+    }
+
+    /// Recomputes whatever derived data is stale for a map of `w × h` cells.
+    pub fn refresh(&mut self, w: u16, h: u16) {
+        let v = self.version;
+        if self.derived.colors.as_ref().is_none_or(|(cv, _)| *cv != v) {
+            self.derived.colors = Some((v, self.color_values()));
+        }
+        if self.derived.rows_version != v {
+            self.derived.cluster_rows = self.cluster_rows();
+            self.derived.rows_version = v;
+        }
+        if self.derived.rank_version != v {
+            self.derived.anomaly_rank = match self.anomaly_scores() {
+                Some(s) => {
+                    let mut r: Vec<usize> = (0..s.len()).collect();
+                    r.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
+                    r.truncate(1000);
+                    r
+                }
+                None => Vec::new(),
+            };
+            self.derived.rank_version = v;
+        }
+        if let Some(layout) = &self.layout {
+            if self.derived.grid_version != v || self.derived.grid.is_none() {
+                self.derived.grid = Some(Grid::build(layout));
+                self.derived.grid_version = v;
+            }
+            let view = *self.view.get_or_insert_with(|| Viewport::fit(layout));
+            let key = (v, view, w, h);
+            if self.derived.raster_key != Some(key) {
+                let coloring = match self.derived.colors.as_ref().map(|c| &c.1) {
+                    Some(ColorValues::Category { idx, .. }) => Coloring::Category(idx),
+                    Some(ColorValues::Value { v, lo, hi }) => Coloring::Value {
+                        v,
+                        lo: *lo,
+                        hi: *hi,
+                    },
+                    _ => Coloring::None,
+                };
+                self.derived.raster = Some(rasterize(layout, &view, w, h, &coloring));
+                self.derived.raster_key = Some(key);
+            }
+        }
+    }
+
+    fn cluster_rows(&self) -> Vec<ClusterRow> {
+        let (Some(c), Some(d)) = (&self.clusters, &self.dataset) else {
+            return Vec::new();
+        };
+        let k = c.iter().max().map_or(0, |m| *m as usize + 1);
+        let labels = crate::session::cluster_labels(d, c);
+        let label_col = d.meta.iter().find(|m| m.is_text());
+        let mut size = vec![0usize; k];
+        let mut cx = vec![0.0f64; k];
+        let mut cy = vec![0.0f64; k];
+        for (i, &ci) in c.iter().enumerate() {
+            size[ci as usize] += 1;
+            if let Some(l) = &self.layout {
+                cx[ci as usize] += l[i][0] as f64;
+                cy[ci as usize] += l[i][1] as f64;
+            }
+        }
+        let mut center = vec![None; k];
+        if let Some(l) = &self.layout {
+            let mut best = vec![f64::INFINITY; k];
+            for (i, &ci) in c.iter().enumerate() {
+                let j = ci as usize;
+                let (mx, my) = (cx[j] / size[j] as f64, cy[j] / size[j] as f64);
+                let dd = (l[i][0] as f64 - mx).powi(2) + (l[i][1] as f64 - my).powi(2);
+                if dd < best[j] {
+                    best[j] = dd;
+                    center[j] = Some(i);
+                }
+            }
+        }
+        (0..k)
+            .map(|j| {
+                let top = match (label_col, &labels[j]) {
+                    (Some(col), l) if !l.is_empty() => {
+                        let MetaValues::Text(t) = &col.values else {
+                            unreachable!("text column")
+                        };
+                        let hits = c
+                            .iter()
+                            .zip(t)
+                            .filter(|(ci, s)| **ci as usize == j && *s == l)
+                            .count();
+                        format!("{l} {:.0}%", 100.0 * hits as f64 / size[j].max(1) as f64)
+                    }
+                    _ => String::new(),
+                };
+                ClusterRow {
+                    id: j as u32,
+                    size: size[j],
+                    share: size[j] as f64 / c.len().max(1) as f64,
+                    top,
+                    center_item: center[j],
+                }
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub tabs: Vec<Tab>,
+    pub active: usize,
+    pub focus: Focus,
+    pub mode: Mode,
+    pub jobs: Vec<JobView>,
+    pub message: Option<Message>,
+    pub size: (u16, u16),
+    pub quit: bool,
+    pub threads: usize,
+    pub seed: u64,
+    pub params: crate::pipeline::PipelineParams,
+    /// Colours: full RGB, the 16 basic colours, or none (NO_COLOR).
+    pub palette: Palette,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Palette {
+    Rgb,
+    Basic,
+    Mono,
+}
+
+impl Palette {
+    pub fn detect() -> Self {
+        if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+            Palette::Mono
+        } else if std::env::var("COLORTERM")
+            .is_ok_and(|v| v.contains("truecolor") || v.contains("24bit"))
+        {
+            Palette::Rgb
+        } else {
+            Palette::Basic
+        }
+    }
+}
+
+/// Screen regions, computed the same way by `update()` (for the raster size and mouse hits)
+/// and by drawing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Areas {
+    pub tabs: Rect,
+    pub map: Rect,
+    pub clusters: Rect,
+    pub detail: Rect,
+    pub anomalies: Rect,
+    pub jobs: Rect,
+    pub hint: Rect,
+}
+
+impl Areas {
+    pub fn new(w: u16, h: u16) -> Self {
+        let area = Rect::new(0, 0, w, h);
+        let bottom_h = if h >= 30 { 9 } else { 6 };
+        let rows = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([
+                Constraint::Length(1),
+                Constraint::Min(6),
+                Constraint::Length(bottom_h),
+                Constraint::Length(1),
+            ])
+            .split(area);
+        let mid = Layout::default()
+            .direction(Direction::Horizontal)
+            .constraints([Constraint::Percentage(60), Constraint::Percentage(40)])
+            .split(rows[1]);
+        let right = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([Constraint::Percentage(45), Constraint::Percentage(55)])
+            .split(mid[1]);
+        let bottom = Layout::default()
+            .direction(Direction::Horizontal)
+            .constraints([Constraint::Percentage(60), Constraint::Percentage(40)])
+            .split(rows[2]);
+        Self {
+            tabs: rows[0],
+            map: mid[0],
+            clusters: right[0],
+            detail: right[1],
+            anomalies: bottom[0],
+            jobs: bottom[1],
+            hint: rows[3],
+        }
+    }
+
+    /// The map's drawable cells (inside the border).
+    pub fn map_inner(&self) -> Rect {
+        inner(self.map)
+    }
+}
+
+pub fn inner(r: Rect) -> Rect {
+    Rect::new(
+        r.x + 1,
+        r.y + 1,
+        r.width.saturating_sub(2),
+        r.height.saturating_sub(2),
+    )
+}
+
+impl State {
+    pub fn new(tabs: Vec<Tab>, params: crate::pipeline::PipelineParams, size: (u16, u16)) -> Self {
+        let mut s = Self {
+            tabs,
+            active: 0,
+            focus: Focus::Map,
+            mode: Mode::Normal,
+            jobs: Vec::new(),
+            message: None,
+            size,
+            quit: false,
+            threads: params.threads,
+            seed: params.seed,
+            params,
+            palette: Palette::detect(),
+        };
+        s.refresh();
+        s
+    }
+
+    pub fn areas(&self) -> Areas {
+        Areas::new(self.size.0, self.size.1)
+    }
+
+    pub fn tab(&self) -> Option<&Tab> {
+        self.tabs.get(self.active)
+    }
+
+    pub fn tab_mut(&mut self) -> Option<&mut Tab> {
+        self.tabs.get_mut(self.active)
+    }
+
+    pub fn refresh(&mut self) {
+        let m = self.areas().map_inner();
+        let (w, h) = (m.width.max(1), m.height.max(1));
+        if let Some(t) = self.tabs.get_mut(self.active) {
+            t.refresh(w, h);
+        }
+    }
+
+    pub fn running_jobs(&self) -> impl Iterator<Item = &JobView> {
+        self.jobs.iter().filter(|j| j.state == JobState::Running)
+    }
+}

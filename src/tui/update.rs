@@ -1,0 +1,763 @@
+//! The only code that changes state: `update(state, action) -> effects`.
+
+use super::action::{Action, Dir, Effect, ExportKind};
+use super::raster::Viewport;
+use super::state::{ColorBy, Focus, JobState, JobView, Message, Mode, Search, State, Tab};
+use crate::analysis::{kmeans::KMeansParams, leiden::LeidenParams};
+use crate::jobs::{JobId, JobMsg, JobOutcome, JobOutput};
+use crate::pipeline::{ClusterMethod, PipelineEvent};
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
+    let fx = apply(s, action);
+    s.refresh();
+    fx
+}
+
+fn info(s: &mut State, text: impl Into<String>) {
+    s.message = Some(Message {
+        text: text.into(),
+        error: false,
+    });
+}
+
+fn error(s: &mut State, text: impl Into<String>) {
+    s.message = Some(Message {
+        text: text.into(),
+        error: true,
+    });
+}
+
+fn apply(s: &mut State, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Resize(w, h) => {
+            s.size = (w, h);
+            vec![]
+        }
+        Action::Tick => {
+            tick_jobs(s);
+            vec![]
+        }
+        Action::Job(msg) => on_job(s, msg),
+        Action::Quit => {
+            s.quit = true;
+            vec![Effect::Quit]
+        }
+        Action::ToggleHelp => {
+            s.mode = if s.mode == Mode::Help {
+                Mode::Normal
+            } else {
+                Mode::Help
+            };
+            vec![]
+        }
+        Action::Escape => {
+            if s.mode == Mode::Normal {
+                s.message = None;
+            }
+            s.mode = Mode::Normal;
+            vec![]
+        }
+        Action::StartSearch => {
+            s.mode = Mode::Search(String::new());
+            vec![]
+        }
+        Action::StartCommand => {
+            s.mode = Mode::Command(String::new());
+            vec![]
+        }
+        Action::InputChar(c) => {
+            if let Mode::Search(q) | Mode::Command(q) = &mut s.mode {
+                q.push(c);
+            }
+            vec![]
+        }
+        Action::InputBackspace => {
+            match &mut s.mode {
+                Mode::Search(q) | Mode::Command(q) if !q.is_empty() => {
+                    q.pop();
+                }
+                Mode::Search(_) | Mode::Command(_) => s.mode = Mode::Normal,
+                _ => {}
+            }
+            vec![]
+        }
+        Action::InputComplete => {
+            complete(s);
+            vec![]
+        }
+        Action::InputSubmit => match std::mem::replace(&mut s.mode, Mode::Normal) {
+            Mode::Search(q) => {
+                run_search(s, &q);
+                vec![]
+            }
+            Mode::Command(c) => run_command(s, &c),
+            m => {
+                s.mode = m;
+                vec![]
+            }
+        },
+        Action::SearchNext | Action::SearchPrev => {
+            let fwd = matches!(action, Action::SearchNext);
+            step_search(s, fwd);
+            vec![]
+        }
+        Action::FocusNext | Action::FocusPrev => {
+            let i = Focus::ORDER.iter().position(|f| *f == s.focus).unwrap_or(0);
+            let n = Focus::ORDER.len();
+            let j = if matches!(action, Action::FocusNext) {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
+            s.focus = Focus::ORDER[j];
+            vec![]
+        }
+        Action::FocusAnomalies => {
+            s.focus = Focus::Anomalies;
+            vec![]
+        }
+        Action::SelectTab(i) => {
+            if i < s.tabs.len() {
+                s.active = i;
+            }
+            vec![]
+        }
+        Action::CycleColor => {
+            if let Some(t) = s.tab_mut() {
+                let choices = t.color_choices();
+                let i = choices.iter().position(|c| *c == t.color).unwrap_or(0);
+                t.color = choices[(i + 1) % choices.len()].clone();
+                t.version += 1;
+                let name = t.color.name().to_string();
+                info(s, format!("colour: {name}"));
+            }
+            vec![]
+        }
+        Action::Move(d) => {
+            match s.focus {
+                Focus::Map => move_cursor(s, d),
+                Focus::Clusters => move_sel(s, d, 1, true),
+                Focus::Anomalies => move_sel(s, d, 1, false),
+                Focus::Jobs => {}
+            }
+            vec![]
+        }
+        Action::PageDown | Action::PageUp => {
+            let d = if matches!(action, Action::PageDown) {
+                Dir::Down
+            } else {
+                Dir::Up
+            };
+            match s.focus {
+                Focus::Clusters => move_sel(s, d, 10, true),
+                Focus::Anomalies => move_sel(s, d, 10, false),
+                _ => {}
+            }
+            vec![]
+        }
+        Action::ZoomIn | Action::ZoomOut => {
+            let f = if matches!(action, Action::ZoomIn) {
+                0.7
+            } else {
+                1.0 / 0.7
+            };
+            zoom(s, f, None);
+            vec![]
+        }
+        Action::ResetView => {
+            if let Some(t) = s.tab_mut() {
+                if let Some(l) = &t.layout {
+                    t.view = Some(Viewport::fit(l));
+                }
+            }
+            vec![]
+        }
+        Action::Open => {
+            open_selected(s);
+            vec![]
+        }
+        Action::ExportCluster => {
+            let Some(t) = s.tab() else { return vec![] };
+            let Some(c) = t.derived.cluster_rows.get(t.cluster_sel).map(|r| r.id) else {
+                error(s, "no clusters yet");
+                return vec![];
+            };
+            let name = sanitize(&t.title);
+            vec![Effect::Export {
+                tab: s.active,
+                kind: ExportKind::ClusterIds(c),
+                path: PathBuf::from(format!("{name}_cluster_{c}_ids.txt")),
+            }]
+        }
+        Action::CancelJob => {
+            let running: Vec<JobId> = s.running_jobs().map(|j| j.id).collect();
+            match running.last() {
+                Some(&id) => {
+                    info(s, format!("cancelling job #{}", id.0));
+                    vec![Effect::Cancel(id)]
+                }
+                None => {
+                    info(s, "no job is running");
+                    vec![]
+                }
+            }
+        }
+        Action::Click { col, row } => click(s, col, row),
+        Action::Scroll { up, col, row } => {
+            let a = s.areas();
+            let m = a.map_inner();
+            if m.contains((col, row).into()) {
+                let at = s
+                    .tab()
+                    .and_then(|t| t.view)
+                    .map(|v| v.cell_center(col - m.x, row - m.y, m.width, m.height));
+                zoom(s, if up { 0.8 } else { 1.25 }, at);
+            } else if a.clusters.contains((col, row).into()) {
+                move_sel(s, if up { Dir::Up } else { Dir::Down }, 1, true);
+            } else if a.anomalies.contains((col, row).into()) {
+                move_sel(s, if up { Dir::Up } else { Dir::Down }, 1, false);
+            }
+            vec![]
+        }
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn tick_jobs(s: &mut State) {
+    let now = Instant::now();
+    for j in &mut s.jobs {
+        if j.state == JobState::Running {
+            j.elapsed = now.duration_since(j.started).as_secs_f64();
+            let in_stage = now.duration_since(j.stage_started).as_secs_f64();
+            j.eta = (j.fraction > 0.02 && j.fraction < 1.0)
+                .then(|| in_stage * (1.0 - j.fraction) / j.fraction);
+        }
+    }
+}
+
+/// Registers a job view for a newly spawned job (called by the app after it spawns one).
+pub fn job_started(s: &mut State, id: JobId, name: &str, tab: usize, pipeline: bool) {
+    let now = Instant::now();
+    s.jobs.push(JobView {
+        id,
+        name: name.to_string(),
+        stage: "starting".into(),
+        fraction: 0.0,
+        state: JobState::Running,
+        started: now,
+        stage_started: now,
+        eta: None,
+        elapsed: 0.0,
+    });
+    if let Some(t) = s.tabs.get_mut(tab) {
+        if pipeline {
+            t.pipeline_job = Some(id);
+        } else {
+            t.recluster_job = Some(id);
+        }
+    }
+    // Keep the list short: finished jobs beyond the last 8 are dropped.
+    while s.jobs.len() > 8 {
+        match s.jobs.iter().position(|j| j.state != JobState::Running) {
+            Some(p) => {
+                s.jobs.remove(p);
+            }
+            None => break,
+        }
+    }
+}
+
+fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
+    match msg {
+        JobMsg::Progress {
+            id,
+            stage,
+            fraction,
+        } => {
+            let now = Instant::now();
+            if let Some(j) = s.jobs.iter_mut().find(|j| j.id == id) {
+                if j.stage != stage {
+                    j.stage = stage;
+                    j.stage_started = now;
+                }
+                j.fraction = fraction;
+            }
+            tick_jobs(s);
+        }
+        JobMsg::Output { id, output } => {
+            let Some(ti) = s
+                .tabs
+                .iter()
+                .position(|t| t.pipeline_job == Some(id) || t.recluster_job == Some(id))
+            else {
+                return vec![]; // stale: a newer job replaced it
+            };
+            let t = &mut s.tabs[ti];
+            match output {
+                JobOutput::Loaded(ds) => {
+                    t.title = ds.name.clone();
+                    if t.color == ColorBy::Cluster {
+                        if let Some(c) = ds.meta.iter().find(|c| c.is_text()) {
+                            tracing::debug!(column = %c.name, "first text column available for colouring");
+                        }
+                    }
+                    t.dataset = Some(ds);
+                }
+                JobOutput::Pipeline(ev) => match ev {
+                    PipelineEvent::Stage { .. } => {}
+                    PipelineEvent::Knn(k) => t.knn = Some(k),
+                    PipelineEvent::Clusters(c, m) => {
+                        t.clusters = Some(c);
+                        t.cluster_method = Some(m);
+                    }
+                    PipelineEvent::Anomalies { knn, iforest } => {
+                        t.anomaly_knn = Some(knn);
+                        t.anomaly_iforest = Some(iforest);
+                    }
+                    PipelineEvent::Layout(l) => {
+                        t.view = Some(Viewport::fit(&l));
+                        t.layout = Some(l);
+                        if t.cursor.is_none() {
+                            t.cursor = Some(0);
+                        }
+                    }
+                },
+                JobOutput::PipelineDone(a) => {
+                    t.graph = a.graph.clone();
+                }
+                JobOutput::Reclustered(c, m, g) => {
+                    let k = c.iter().max().map_or(0, |x| x + 1);
+                    t.clusters = Some(c);
+                    t.cluster_sel = 0;
+                    if g.is_some() {
+                        t.graph = g;
+                    }
+                    let d = m.describe();
+                    t.cluster_method = Some(m);
+                    t.version += 1;
+                    info(s, format!("reclustered: {d} → {k} clusters"));
+                    return vec![];
+                }
+            }
+            t.version += 1;
+        }
+        JobMsg::Finished { id, outcome } => {
+            if let Some(j) = s.jobs.iter_mut().find(|j| j.id == id) {
+                j.state = match &outcome {
+                    JobOutcome::Done => JobState::Done,
+                    JobOutcome::Cancelled => JobState::Cancelled,
+                    JobOutcome::Failed(e) => JobState::Failed(e.clone()),
+                };
+                j.elapsed = j.started.elapsed().as_secs_f64();
+                j.eta = None;
+                if outcome == JobOutcome::Done {
+                    j.fraction = 1.0;
+                }
+            }
+            let name = s
+                .jobs
+                .iter()
+                .find(|j| j.id == id)
+                .map(|j| j.name.clone())
+                .unwrap_or_default();
+            for t in &mut s.tabs {
+                if t.pipeline_job == Some(id) || t.recluster_job == Some(id) {
+                    if let JobOutcome::Failed(e) = &outcome {
+                        t.error = Some(e.clone());
+                    }
+                    if t.pipeline_job == Some(id) {
+                        t.pipeline_job = None;
+                    } else {
+                        t.recluster_job = None;
+                    }
+                }
+            }
+            match outcome {
+                JobOutcome::Failed(e) => error(s, format!("{name} failed: {e}")),
+                JobOutcome::Cancelled => info(s, format!("{name} cancelled")),
+                JobOutcome::Done => {}
+            }
+        }
+    }
+    vec![]
+}
+
+fn map_size(s: &State) -> (u16, u16) {
+    let m = s.areas().map_inner();
+    (m.width.max(1), m.height.max(1))
+}
+
+fn move_cursor(s: &mut State, d: Dir) {
+    let (w, h) = map_size(s);
+    let Some(t) = s.tab_mut() else { return };
+    let (Some(layout), Some(view), Some(grid)) = (t.layout.clone(), t.view, t.derived.grid.clone())
+    else {
+        return;
+    };
+    let cur = t.cursor.unwrap_or(0).min(layout.len().saturating_sub(1));
+    let p = layout[cur];
+    let (sx, sy) = (2.0 * view.hw / w as f32, 2.0 * view.hh / h as f32);
+    let (dx, dy) = match d {
+        Dir::Left => (-sx, 0.0),
+        Dir::Right => (sx, 0.0),
+        Dir::Up => (0.0, sy),
+        Dir::Down => (0.0, -sy),
+    };
+    let target = [p[0] + dx, p[1] + dy];
+    // Nearest point to one cell over, among points that lie in the direction of travel.
+    let keep = |i: usize| {
+        let q = layout[i];
+        i != cur && ((q[0] - p[0]) * dx + (q[1] - p[1]) * dy) > 0.0
+    };
+    if let Some(next) = grid.nearest(&layout, target, &keep) {
+        t.cursor = Some(next);
+        follow(t, layout[next]);
+    }
+}
+
+/// Pans so `p` is visible.
+fn follow(t: &mut Tab, p: [f32; 2]) {
+    if let Some(v) = &mut t.view {
+        if (p[0] - v.cx).abs() > v.hw * 0.95 || (p[1] - v.cy).abs() > v.hh * 0.95 {
+            v.cx = p[0];
+            v.cy = p[1];
+        }
+    }
+}
+
+fn zoom(s: &mut State, f: f32, at: Option<[f32; 2]>) {
+    let Some(t) = s.tab_mut() else { return };
+    let center = at.or_else(|| t.cursor.zip(t.layout.as_ref()).map(|(c, l)| l[c]));
+    if let Some(v) = &mut t.view {
+        if let Some(c) = center {
+            // Keep the anchor at the same screen position.
+            v.cx = c[0] + (v.cx - c[0]) * f;
+            v.cy = c[1] + (v.cy - c[1]) * f;
+        }
+        v.hw = (v.hw * f).max(1e-4);
+        v.hh = (v.hh * f).max(1e-4);
+    }
+}
+
+fn move_sel(s: &mut State, d: Dir, step: usize, clusters: bool) {
+    let Some(t) = s.tab_mut() else { return };
+    let (sel, len) = if clusters {
+        (&mut t.cluster_sel, t.derived.cluster_rows.len())
+    } else {
+        (&mut t.anomaly_sel, t.derived.anomaly_rank.len())
+    };
+    if len == 0 {
+        return;
+    }
+    match d {
+        Dir::Down | Dir::Right => *sel = (*sel + step).min(len - 1),
+        Dir::Up | Dir::Left => *sel = sel.saturating_sub(step),
+    }
+}
+
+fn open_selected(s: &mut State) {
+    let focus = s.focus;
+    let Some(t) = s.tab_mut() else { return };
+    let target = match focus {
+        Focus::Clusters => t
+            .derived
+            .cluster_rows
+            .get(t.cluster_sel)
+            .and_then(|r| r.center_item),
+        Focus::Anomalies => t.derived.anomaly_rank.get(t.anomaly_sel).copied(),
+        _ => None,
+    };
+    if let (Some(i), Some(l)) = (target, t.layout.clone()) {
+        t.cursor = Some(i);
+        if let Some(v) = &mut t.view {
+            v.cx = l[i][0];
+            v.cy = l[i][1];
+        }
+        s.focus = Focus::Map;
+    }
+}
+
+fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
+    let a = s.areas();
+    let m = a.map_inner();
+    if m.contains((col, row).into()) {
+        s.focus = Focus::Map;
+        let Some(t) = s.tab_mut() else { return vec![] };
+        let (Some(l), Some(v), Some(g)) = (t.layout.clone(), t.view, t.derived.grid.clone()) else {
+            return vec![];
+        };
+        let p = v.cell_center(col - m.x, row - m.y, m.width, m.height);
+        if let Some(i) = g.nearest(&l, p, &|_| true) {
+            t.cursor = Some(i);
+        }
+    } else if a.clusters.contains((col, row).into()) {
+        s.focus = Focus::Clusters;
+        // Row 0 of the pane is its border, row 1 the header.
+        if let Some(t) = s.tab_mut() {
+            let r = row.saturating_sub(a.clusters.y + 2) as usize;
+            if r < t.derived.cluster_rows.len() {
+                t.cluster_sel = r;
+            }
+        }
+    } else if a.anomalies.contains((col, row).into()) {
+        s.focus = Focus::Anomalies;
+    } else if a.jobs.contains((col, row).into()) {
+        s.focus = Focus::Jobs;
+    } else if a.tabs.contains((col, row).into()) {
+        // Tabs are drawn as " N name " segments; pick by running width.
+        let mut x = 0u16;
+        for (i, t) in s.tabs.iter().enumerate() {
+            let w = (t.title.chars().count() + 5) as u16;
+            if col >= x && col < x + w {
+                s.active = i;
+                break;
+            }
+            x += w;
+        }
+    }
+    vec![]
+}
+
+fn run_search(s: &mut State, q: &str) {
+    let q = q.trim().to_lowercase();
+    let Some(t) = s.tab_mut() else { return };
+    let Some(d) = t.dataset.clone() else { return };
+    if q.is_empty() {
+        t.search = None;
+        return;
+    }
+    let mut matches = Vec::new();
+    for i in 0..d.len() {
+        if d.ids[i].to_lowercase().contains(&q)
+            || d.meta
+                .iter()
+                .any(|c| c.is_text() && c.display(i).to_lowercase().contains(&q))
+        {
+            matches.push(i);
+        }
+    }
+    let n = matches.len();
+    t.search = Some(Search {
+        query: q.clone(),
+        matches,
+        pos: 0,
+    });
+    if n == 0 {
+        error(s, format!("no match for '{q}'"));
+    } else {
+        go_to_match(s);
+        info(s, format!("/{q}: {n} matches (n/N to step)"));
+    }
+}
+
+fn go_to_match(s: &mut State) {
+    let Some(t) = s.tab_mut() else { return };
+    let Some(i) = t
+        .search
+        .as_ref()
+        .and_then(|m| m.matches.get(m.pos).copied())
+    else {
+        return;
+    };
+    t.cursor = Some(i);
+    if let Some(l) = t.layout.clone() {
+        follow(t, l[i]);
+    }
+}
+
+fn step_search(s: &mut State, fwd: bool) {
+    let Some(t) = s.tab_mut() else { return };
+    let Some(m) = &mut t.search else { return };
+    if m.matches.is_empty() {
+        return;
+    }
+    let n = m.matches.len();
+    m.pos = if fwd {
+        (m.pos + 1) % n
+    } else {
+        (m.pos + n - 1) % n
+    };
+    let msg = format!("match {} of {n}", m.pos + 1);
+    go_to_match(s);
+    info(s, msg);
+}
+
+fn complete(s: &mut State) {
+    let choices: Vec<String> = s
+        .tab()
+        .map(|t| {
+            t.color_choices()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Mode::Command(q) = &mut s.mode {
+        if let Some(prefix) = q.strip_prefix("color ") {
+            let hits: Vec<&String> = choices.iter().filter(|c| c.starts_with(prefix)).collect();
+            if hits.len() == 1 {
+                *q = format!("color {}", hits[0]);
+            } else if !hits.is_empty() {
+                let list = hits
+                    .iter()
+                    .map(|h| h.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                s.message = Some(Message {
+                    text: list,
+                    error: false,
+                });
+            }
+        } else {
+            let cmds = [
+                "color ",
+                "recluster leiden ",
+                "recluster kmeans ",
+                "export clusters ",
+                "export anomalies ",
+                "quit",
+            ];
+            let hits: Vec<&&str> = cmds.iter().filter(|c| c.starts_with(q.as_str())).collect();
+            if hits.len() == 1 {
+                *q = hits[0].to_string();
+            }
+        }
+    }
+}
+
+fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let tab = s.active;
+    match words.as_slice() {
+        [] => vec![],
+        ["q"] | ["quit"] | ["q!"] => {
+            s.quit = true;
+            vec![Effect::Quit]
+        }
+        ["color", rest @ ..] if !rest.is_empty() => {
+            let name = rest.join(" ");
+            let Some(t) = s.tab_mut() else { return vec![] };
+            match t.color_choices().into_iter().find(|c| c.name() == name) {
+                Some(c) => {
+                    t.color = c;
+                    t.version += 1;
+                    info(s, format!("colour: {name}"));
+                }
+                None => {
+                    let avail = t
+                        .color_choices()
+                        .iter()
+                        .map(|c| c.name().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    error(s, format!("no column '{name}'; available: {avail}"));
+                }
+            }
+            vec![]
+        }
+        ["recluster", "leiden", res] => match res.parse::<f64>() {
+            Ok(r) if r.is_finite() && r > 0.0 => {
+                let p = LeidenParams {
+                    resolution: r,
+                    seed: s.seed,
+                    ..Default::default()
+                };
+                recluster(s, tab, ClusterMethod::Leiden(p))
+            }
+            _ => {
+                error(
+                    s,
+                    format!("resolution must be a positive number, got '{res}'"),
+                );
+                vec![]
+            }
+        },
+        ["recluster", "kmeans", k] => {
+            let n = s.tab().map_or(0, |t| t.n());
+            match k.parse::<usize>() {
+                Ok(k) if k >= 1 && k <= n => {
+                    let p = KMeansParams {
+                        k,
+                        seed: s.seed,
+                        ..Default::default()
+                    };
+                    recluster(s, tab, ClusterMethod::Kmeans(p))
+                }
+                _ => {
+                    error(
+                        s,
+                        format!("k must be a whole number from 1 to {n}, got '{k}'"),
+                    );
+                    vec![]
+                }
+            }
+        }
+        ["export", what, path] => {
+            let kind = match *what {
+                "clusters" => ExportKind::Clusters,
+                "anomalies" => ExportKind::Anomalies,
+                other => {
+                    error(
+                        s,
+                        format!("cannot export '{other}': use clusters or anomalies"),
+                    );
+                    return vec![];
+                }
+            };
+            if s.tab().and_then(|t| t.clusters.as_ref()).is_none() {
+                error(
+                    s,
+                    "nothing to export yet: clusters are still being computed",
+                );
+                return vec![];
+            }
+            vec![Effect::Export {
+                tab,
+                kind,
+                path: PathBuf::from(path),
+            }]
+        }
+        _ => {
+            error(
+                s,
+                format!(
+                    "unknown command ':{line}' (try :color COLUMN, :recluster leiden RES, :recluster kmeans K, :export clusters|anomalies PATH, :q)"
+                ),
+            );
+            vec![]
+        }
+    }
+}
+
+fn recluster(s: &mut State, tab: usize, method: ClusterMethod) -> Vec<Effect> {
+    let Some(t) = s.tabs.get(tab) else {
+        return vec![];
+    };
+    if t.knn.is_none() {
+        error(
+            s,
+            "the neighbour graph is still being computed; try again when it lands",
+        );
+        return vec![];
+    }
+    let mut fx = Vec::new();
+    if let Some(old) = t.recluster_job {
+        fx.push(Effect::Cancel(old));
+    }
+    info(s, format!("reclustering: {}", method.describe()));
+    fx.push(Effect::Recluster { tab, method });
+    fx
+}

@@ -1,0 +1,375 @@
+//! The command line end to end: run → open round trip, determinism, metrics, and every kind of
+//! bad input (one-line error naming the file, non-zero exit, no partial session folder).
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .env("XDG_STATE_HOME", std::env::temp_dir())
+        .output()
+        .expect("spawn biolens");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn run_then_read_back_without_recomputing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p.biolens");
+    let (code, stdout, stderr) = run(&[
+        "run",
+        pbmc().to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--labels",
+        "bulk_labels",
+        "--threads",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    println!("{stdout}");
+    assert!(stdout.contains("ARI 0.5"), "{stdout}");
+    let (manifest, items) = biolens::session::read(&out).unwrap();
+    assert_eq!(manifest.datasets[0].n_items, 700);
+    assert_eq!(manifest.threads, 2);
+    assert_eq!(manifest.datasets[0].inputs.len(), 4);
+    assert!(
+        manifest.datasets[0]
+            .inputs
+            .iter()
+            .all(|i| i.sha256.len() == 64)
+    );
+    let sd = &items[0];
+    assert_eq!(sd.dataset.ids.len(), 700);
+    assert_eq!(sd.dataset.embedding.cols, 50);
+    assert_eq!(sd.analysis.knn.k, 15);
+    assert!(sd.dataset.meta_column("bulk_labels").is_some());
+    // Reading it again gives the same thing: nothing is recomputed or random.
+    let (_, again) = biolens::session::read(&out).unwrap();
+    assert_eq!(again[0].analysis.layout, sd.analysis.layout);
+    // Export from the session.
+    let csv = dir.path().join("clusters.csv");
+    let (code, _, stderr) = run(&[
+        "export",
+        out.to_str().unwrap(),
+        "clusters",
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 701);
+    assert!(text.starts_with("id,cluster\n"));
+}
+
+#[test]
+fn same_inputs_seed_give_byte_identical_points_across_thread_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.biolens");
+    let b = dir.path().join("b.biolens");
+    assert_eq!(
+        run(&[
+            "run",
+            pbmc().to_str().unwrap(),
+            "-o",
+            a.to_str().unwrap(),
+            "--threads",
+            "1"
+        ])
+        .0,
+        0
+    );
+    assert_eq!(
+        run(&[
+            "run",
+            pbmc().to_str().unwrap(),
+            "-o",
+            b.to_str().unwrap(),
+            "--threads",
+            "2"
+        ])
+        .0,
+        0
+    );
+    for f in ["points.parquet", "neighbors.parquet", "clusters.parquet"] {
+        assert!(
+            std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    // A different seed gives a different layout.
+    let c = dir.path().join("c.biolens");
+    assert_eq!(
+        run(&[
+            "run",
+            pbmc().to_str().unwrap(),
+            "-o",
+            c.to_str().unwrap(),
+            "--seed",
+            "7"
+        ])
+        .0,
+        0
+    );
+    assert!(
+        std::fs::read(a.join("points.parquet")).unwrap()
+            != std::fs::read(c.join("points.parquet")).unwrap()
+    );
+}
+
+#[test]
+fn embedding_tables_csv_parquet_npy_with_meta() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, items) = biolens::session::read(&pbmc_session()).unwrap();
+    let ds = &items[0].dataset;
+    // NPY + --meta aligned by row.
+    let npy = dir.path().join("emb.npy");
+    biolens::data::npy::write_npy_f32(&npy, &ds.embedding).unwrap();
+    let meta = dir.path().join("meta.csv");
+    let labels = ds.meta_column("bulk_labels").unwrap();
+    let mut text = String::from("id,bulk_labels\n");
+    for i in 0..ds.len() {
+        text.push_str(&format!("{},{}\n", ds.ids[i], labels.display(i)));
+    }
+    std::fs::write(&meta, text).unwrap();
+    let out = dir.path().join("npy.biolens");
+    let (code, stdout, stderr) = run(&[
+        "run",
+        npy.to_str().unwrap(),
+        "--meta",
+        meta.to_str().unwrap(),
+        "--labels",
+        "bulk_labels",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("ARI"), "{stdout}");
+    // CSV with numeric columns.
+    let csv = dir.path().join("emb.csv");
+    let mut text = String::from("id");
+    for j in 0..ds.embedding.cols {
+        text.push_str(&format!(",pc{j}"));
+    }
+    text.push_str(",bulk_labels\n");
+    for i in 0..ds.len() {
+        text.push_str(&ds.ids[i]);
+        for v in ds.embedding.row(i) {
+            text.push_str(&format!(",{v}"));
+        }
+        text.push_str(&format!(",\"{}\"\n", labels.display(i)));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out2 = dir.path().join("csv.biolens");
+    let (code, stdout, stderr) = run(&[
+        "run",
+        csv.to_str().unwrap(),
+        "--labels",
+        "bulk_labels",
+        "-o",
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("ARI"), "{stdout}");
+    // Parquet with a list column: the session's own points.parquet is such a table.
+    let out3 = dir.path().join("pq.biolens");
+    let pq = pbmc_session().join("points.parquet");
+    let (code, stdout, stderr) = run(&[
+        "run",
+        pq.to_str().unwrap(),
+        "--labels",
+        "bulk_labels",
+        "-o",
+        out3.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("ARI"), "{stdout}");
+    let (_, a) = biolens::session::read(&out3).unwrap();
+    assert_eq!(a[0].dataset.embedding, ds.embedding);
+}
+
+/// Runs with `input` and checks: non-zero exit, one line on stderr containing `expect`, and no
+/// session folder (or temporary folder) left behind.
+fn fails(dir: &Path, args: &[&str], expect: &str) {
+    let out = dir.join("bad.biolens");
+    let mut all: Vec<&str> = vec!["run"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", out.to_str().unwrap()]);
+    let (code, _, stderr) = run(&all);
+    println!("{args:?} -> {}", stderr.trim());
+    assert_ne!(code, 0);
+    assert!(stderr.contains(expect), "expected '{expect}' in: {stderr}");
+    assert_eq!(
+        stderr
+            .trim()
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!out.exists(), "partial session left behind");
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+fn tenx(dir: &Path, name: &str, matrix: &[u8], gz: bool) -> std::path::PathBuf {
+    let d = dir.join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    let src = pbmc();
+    for f in ["barcodes.tsv.gz", "features.tsv.gz"] {
+        std::fs::copy(src.join(f), d.join(f)).unwrap();
+    }
+    std::fs::write(
+        d.join(if gz { "matrix.mtx.gz" } else { "matrix.mtx" }),
+        matrix,
+    )
+    .unwrap();
+    d
+}
+
+#[test]
+fn bad_inputs_are_reported_precisely() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+
+    fails(
+        dir,
+        &[&s(&dir.join("missing.csv"))],
+        "missing.csv: cannot read: no such file or directory",
+    );
+
+    let unreadable = dir.join("x.bin");
+    std::fs::write(&unreadable, b"abc").unwrap();
+    fails(dir, &[&s(&unreadable)], "not a recognised input");
+
+    // Truncated gzip.
+    let full = std::fs::read(pbmc().join("matrix.mtx.gz")).unwrap();
+    let d = tenx(dir, "trunc", &full[..full.len() / 2], true);
+    fails(dir, &[&s(&d)], "truncated");
+
+    // Malformed header.
+    let d = tenx(
+        dir,
+        "hdr",
+        b"%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n4\n",
+        false,
+    );
+    fails(
+        dir,
+        &[&s(&d)],
+        "matrix.mtx:1: only 'coordinate' matrices are supported",
+    );
+
+    // Entry outside the stated dimensions.
+    let d = tenx(
+        dir,
+        "dims",
+        b"%%MatrixMarket matrix coordinate integer general\n765 700 2\n1 1 3\n766 2 1\n",
+        false,
+    );
+    fails(
+        dir,
+        &[&s(&d)],
+        "matrix.mtx:4: entry (766, 2) is outside the stated 765 × 700 matrix",
+    );
+
+    // Barcodes that do not match the matrix.
+    let d = tenx(
+        dir,
+        "bc",
+        b"%%MatrixMarket matrix coordinate integer general\n765 699 1\n1 1 3\n",
+        false,
+    );
+    fails(dir, &[&s(&d)], "700 barcodes but the matrix has 699 cells");
+
+    // Non-numeric, NaN and infinite embedding values.
+    let csv = dir.join("nonnum.csv");
+    std::fs::write(&csv, "id,pc1,pc2\na,1,2\nb,x,3\n").unwrap();
+    fails(
+        dir,
+        &[&s(&csv)],
+        "nonnum.csv:3: column 'pc1': 'x' is not a number",
+    );
+    let csv = dir.join("nan.csv");
+    std::fs::write(&csv, "id,pc1,pc2\na,1,2\nb,NaN,3\nc,1,1\n").unwrap();
+    fails(
+        dir,
+        &[&s(&csv)],
+        "record 2 (id 'b'), column 1: value NaN is not a finite number",
+    );
+    let csv = dir.join("inf.csv");
+    std::fs::write(&csv, "id,pc1,pc2\na,1,2\nb,2,inf\n").unwrap();
+    fails(dir, &[&s(&csv)], "value inf is not a finite number");
+
+    // Duplicate ids.
+    let csv = dir.join("dup.csv");
+    std::fs::write(&csv, "id,pc1,pc2\na,1,2\nb,2,3\na,3,4\n").unwrap();
+    fails(
+        dir,
+        &[&s(&csv)],
+        "dup.csv: duplicate id 'a' (records 1 and 3)",
+    );
+
+    // Metadata that does not align.
+    let mut rows = String::from("id,pc1,pc2\n");
+    for i in 0..20 {
+        rows.push_str(&format!("c{i},{},{}\n", i, i * 2));
+    }
+    let good = dir.join("good.csv");
+    std::fs::write(&good, rows).unwrap();
+    let meta = dir.join("meta.csv");
+    std::fs::write(&meta, "id,group\nc0,a\nc1,b\n").unwrap();
+    fails(
+        dir,
+        &[&s(&good), "--meta", &s(&meta)],
+        "meta.csv: metadata does not align: 2 rows for 20 items",
+    );
+
+    // 0 items, 1 item, k ≥ n.
+    let csv = dir.join("empty.csv");
+    std::fs::write(&csv, "id,pc1,pc2\n").unwrap();
+    fails(dir, &[&s(&csv)], "empty.csv: no data rows");
+    let csv = dir.join("one.csv");
+    std::fs::write(&csv, "id,pc1,pc2\na,1,2\n").unwrap();
+    fails(dir, &[&s(&csv)], "1 item(s)");
+    fails(
+        dir,
+        &[&s(&good), "-k", "20"],
+        "k = 20 neighbours need at least k + 1 = 21 items, got 20",
+    );
+
+    // Labels column that does not exist.
+    fails(
+        dir,
+        &[&s(&good), "-k", "5", "--labels", "nope"],
+        "--labels nope: no such metadata column",
+    );
+}
+
+#[test]
+fn existing_non_session_output_is_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("precious");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("data.txt"), "keep me").unwrap();
+    let (code, _, stderr) = run(&["run", pbmc().to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("is not a biolens session"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("data.txt")).unwrap(),
+        "keep me"
+    );
+}

@@ -1,0 +1,50 @@
+//! Shared test helpers: paths to the real data and a pbmc68k session computed once per binary.
+#![allow(dead_code)]
+
+use biolens::data::{self, LoadOptions};
+use biolens::pipeline::{self, CancelToken, PipelineParams};
+use biolens::session::{self, SessionDataset};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+pub fn shared(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(p)
+}
+
+pub fn pbmc() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/pbmc68k_reduced")
+}
+
+/// A session folder for the bundled pbmc68k_reduced, computed once (seed 0).
+pub fn pbmc_session() -> PathBuf {
+    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("pbmc.biolens");
+        let ds = data::load(&pbmc(), &LoadOptions::default()).expect("load pbmc");
+        let params = PipelineParams::default().with_seed(0);
+        let a = pipeline::with_threads(2, || {
+            pipeline::run(&ds, &params, &|_| {}, &CancelToken::default())
+        })
+        .expect("pipeline");
+        session::write(
+            &out,
+            &params,
+            2,
+            &[SessionDataset {
+                dataset: ds,
+                analysis: a,
+            }],
+        )
+        .expect("write session");
+        (dir, out)
+    })
+    .1
+    .clone()
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_biolens"))
+}
