@@ -2,9 +2,8 @@
 //!
 //! One documented departure from umap-learn: each epoch updates every item from the positions
 //! at the start of the epoch (a Jacobi sweep) instead of one edge after another. Each directed
-//! edge therefore moves only its head, with twice the attractive step, which in expectation is
-//! what umap-learn's "move both ends, both directions present" gives. In exchange the epoch
-//! runs on all cores and the layout is identical for any thread count.
+//! edge therefore moves only its head (its mirror edge moves the other end). In exchange the
+//! epoch runs on all cores and the layout is identical for any thread count.
 
 use super::graph::CsrGraph;
 use super::knn::mix64;
@@ -345,6 +344,12 @@ pub fn umap_layout(
     let nsr = params.negative_sample_rate as f32;
     let mut next_neg: Vec<f32> = eps.iter().map(|&e| e / nsr).collect();
     let gamma = params.repulsion_strength;
+    // Attractive step per directed edge. umap-learn moves both ends of every directed edge
+    // (so each end twice per undirected pair); with simultaneous updates the same doubling
+    // over-contracts clusters: on pbmc68k_reduced a factor of 2 gave trustworthiness 0.936 and
+    // a median 15-NN distance of 1.1 % of the layout diagonal (umap-learn's reference layout:
+    // 2.3 %), a factor of 1 gave 0.938 and 1.4 %. We use 1.
+    let att: f32 = 1.0;
 
     let mut next_y = y.clone();
     for epoch in 0..n_epochs {
@@ -390,8 +395,8 @@ pub fn umap_layout(
                     let dist2 = dx * dx + dy * dy;
                     if dist2 > 0.0 {
                         let coef = -2.0 * a * b * dist2.powf(b - 1.0) / (a * dist2.powf(b) + 1.0);
-                        cur[0] += 2.0 * clip(coef * dx) * alpha;
-                        cur[1] += 2.0 * clip(coef * dy) * alpha;
+                        cur[0] += att * clip(coef * dx) * alpha;
+                        cur[1] += att * clip(coef * dy) * alpha;
                     }
                     ns[t] += e;
                     let n_neg = ((ep - nn[t]) / (e / nsr)).floor().max(0.0) as usize;

@@ -1,0 +1,236 @@
+//! The terminal interface without a terminal: `update()` unit tests, snapshots of the whole
+//! screen on ratatui's TestBackend at 80×24 and 120×40, and a key-driven scenario with real
+//! background jobs.
+
+mod common;
+use biolens::jobs::{JobId, JobMsg, JobOutcome};
+use biolens::pipeline::PipelineParams;
+use biolens::tui::action::{Action, Dir, Effect, ExportKind};
+use biolens::tui::app::App;
+use biolens::tui::state::{ColorBy, Focus, Mode, State, Tab, TabSource};
+use biolens::tui::update::{job_started, update};
+use common::*;
+use ratatui::{Terminal, backend::TestBackend};
+use std::time::Duration;
+
+fn session_state(size: (u16, u16)) -> State {
+    let path = pbmc_session();
+    let (_, items) = biolens::session::read(&path).unwrap();
+    let tabs = items.into_iter().map(|sd| Tab::from_session(path.clone(), sd)).collect();
+    State::new(tabs, PipelineParams::default(), size)
+}
+
+fn screen(s: &State) -> String {
+    let mut t = Terminal::new(TestBackend::new(s.size.0, s.size.1)).unwrap();
+    t.draw(|f| biolens::tui::draw::draw(s, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn update_moves_focus_and_cycles_colour() {
+    let mut s = session_state((120, 40));
+    assert_eq!(s.focus, Focus::Map);
+    update(&mut s, Action::FocusNext);
+    assert_eq!(s.focus, Focus::Clusters);
+    update(&mut s, Action::FocusPrev);
+    assert_eq!(s.focus, Focus::Map);
+    let t = s.tab().unwrap();
+    assert_eq!(t.color, ColorBy::Cluster);
+    update(&mut s, Action::CycleColor);
+    assert_eq!(s.tab().unwrap().color, ColorBy::AnomalyKnn);
+    let v = s.tab().unwrap().version;
+    update(&mut s, Action::CycleColor);
+    assert!(s.tab().unwrap().version > v, "colour change bumps the cache key");
+}
+
+#[test]
+fn update_cursor_moves_in_the_requested_direction() {
+    let mut s = session_state((120, 40));
+    let layout = s.tab().unwrap().layout.clone().unwrap();
+    for d in [Dir::Right, Dir::Up, Dir::Left, Dir::Down] {
+        let before = s.tab().unwrap().cursor.unwrap();
+        update(&mut s, Action::Move(d));
+        let after = s.tab().unwrap().cursor.unwrap();
+        if after != before {
+            let (p, q) = (layout[before], layout[after]);
+            let ok = match d {
+                Dir::Right => q[0] > p[0],
+                Dir::Left => q[0] < p[0],
+                Dir::Up => q[1] > p[1],
+                Dir::Down => q[1] < p[1],
+            };
+            assert!(ok, "{d:?}: {p:?} -> {q:?}");
+        }
+    }
+}
+
+#[test]
+fn update_search_finds_ids_and_metadata() {
+    let mut s = session_state((120, 40));
+    update(&mut s, Action::StartSearch);
+    for c in "cd34+".chars() {
+        update(&mut s, Action::InputChar(c));
+    }
+    update(&mut s, Action::InputSubmit);
+    assert_eq!(s.mode, Mode::Normal);
+    let t = s.tab().unwrap();
+    let m = t.search.as_ref().unwrap();
+    assert_eq!(m.matches.len(), 13, "13 CD34+ cells in bulk_labels");
+    assert_eq!(t.cursor, Some(m.matches[0]));
+    update(&mut s, Action::SearchNext);
+    let t = s.tab().unwrap();
+    assert_eq!(t.cursor, Some(t.search.as_ref().unwrap().matches[1]));
+    update(&mut s, Action::SearchPrev);
+    update(&mut s, Action::SearchPrev);
+    let t = s.tab().unwrap();
+    assert_eq!(t.cursor, Some(*t.search.as_ref().unwrap().matches.last().unwrap()));
+}
+
+fn command(s: &mut State, line: &str) -> Vec<Effect> {
+    update(s, Action::StartCommand);
+    for c in line.chars() {
+        update(s, Action::InputChar(c));
+    }
+    update(s, Action::InputSubmit)
+}
+
+#[test]
+fn update_commands_produce_effects_or_clear_errors() {
+    let mut s = session_state((120, 40));
+    let fx = command(&mut s, "recluster kmeans 5");
+    assert!(matches!(fx.as_slice(), [Effect::Recluster { tab: 0, .. }]), "{fx:?}");
+    let fx = command(&mut s, "recluster leiden -2");
+    assert!(fx.is_empty());
+    assert!(s.message.as_ref().unwrap().error);
+    let fx = command(&mut s, "export anomalies /tmp/x.csv");
+    assert_eq!(fx, vec![Effect::Export { tab: 0, kind: ExportKind::Anomalies, path: "/tmp/x.csv".into() }]);
+    let fx = command(&mut s, "color bulk_labels");
+    assert!(fx.is_empty());
+    assert_eq!(s.tab().unwrap().color, ColorBy::Meta("bulk_labels".into()));
+    command(&mut s, "color nope");
+    assert!(s.message.as_ref().unwrap().text.contains("no column 'nope'"));
+    command(&mut s, "frobnicate");
+    assert!(s.message.as_ref().unwrap().text.starts_with("unknown command"));
+    let fx = command(&mut s, "q");
+    assert_eq!(fx, vec![Effect::Quit]);
+    assert!(s.quit);
+}
+
+#[test]
+fn update_ignores_results_of_replaced_jobs() {
+    let mut s = State::new(vec![Tab::new("x".into(), TabSource::Input { path: "x".into(), meta: None })], PipelineParams::default(), (80, 24));
+    job_started(&mut s, JobId(1), "pipeline", 0, true);
+    job_started(&mut s, JobId(2), "pipeline", 0, true);
+    let stale = JobMsg::Output { id: JobId(1), output: biolens::jobs::JobOutput::Pipeline(biolens::pipeline::PipelineEvent::Layout(std::sync::Arc::new(vec![[0.0, 0.0]; 3]))) };
+    update(&mut s, Action::Job(stale));
+    assert!(s.tab().unwrap().layout.is_none(), "a replaced job's result is dropped");
+    update(&mut s, Action::Job(JobMsg::Finished { id: JobId(2), outcome: JobOutcome::Failed("boom".into()) }));
+    assert_eq!(s.tab().unwrap().error.as_deref(), Some("boom"));
+    assert!(s.message.as_ref().unwrap().error);
+}
+
+#[test]
+fn screen_snapshot_80x24() {
+    let s = session_state((80, 24));
+    insta::assert_snapshot!("screen_80x24", screen(&s));
+}
+
+#[test]
+fn screen_snapshot_120x40_with_help() {
+    let mut s = session_state((120, 40));
+    insta::assert_snapshot!("screen_120x40", screen(&s));
+    update(&mut s, Action::ToggleHelp);
+    let help = screen(&s);
+    for b in biolens::tui::keymap::bindings() {
+        assert!(help.contains(b.desc), "help lacks '{}'", b.desc);
+    }
+    insta::assert_snapshot!("help_120x40", help);
+}
+
+#[test]
+fn scenario_demo_move_help_search_recluster_export_quit() {
+    let dir = tempfile::tempdir().unwrap();
+    // The demo's data, computed live by the real job runner, as `biolens` does.
+    let tab = Tab::new("demo".into(), TabSource::Input { path: pbmc(), meta: None });
+    let mut app = App::new(vec![tab], PipelineParams { threads: 2, ..Default::default() }, (120, 40));
+    app.start();
+    assert_eq!(app.state.running_jobs().count(), 1);
+    assert!(app.wait_for_jobs(Duration::from_secs(300)), "pipeline did not finish");
+    let t = app.state.tab().unwrap();
+    assert_eq!(t.title, "pbmc68k_reduced");
+    assert_eq!(t.n(), 700);
+    assert!(t.layout.is_some() && t.clusters.is_some() && t.anomaly_knn.is_some());
+    assert!(screen(&app.state).contains("✓ done"));
+
+    let start = app.state.tab().unwrap().cursor;
+    app.press("lll");
+    assert_ne!(app.state.tab().unwrap().cursor, start, "cursor moved");
+    app.press("?");
+    assert_eq!(app.state.mode, Mode::Help);
+    assert!(screen(&app.state).contains("help · Esc or ? closes"));
+    app.press("<Esc>");
+    assert_eq!(app.state.mode, Mode::Normal);
+
+    app.press("/CD19+<Enter>");
+    let n = app.state.tab().unwrap().search.as_ref().unwrap().matches.len();
+    assert_eq!(n, 95);
+    app.press("n");
+    assert!(screen(&app.state).contains("match 2 of 95"));
+
+    app.press(":recluster kmeans 4<Enter>");
+    assert!(app.wait_for_jobs(Duration::from_secs(120)));
+    let k = app.state.tab().unwrap().clusters.as_ref().unwrap().iter().max().copied();
+    assert_eq!(k, Some(3), "4 k-means clusters");
+    assert!(screen(&app.state).contains("kmeans 4"));
+
+    app.press(":recluster leiden 0.5<Enter>");
+    assert!(app.wait_for_jobs(Duration::from_secs(120)));
+    assert!(screen(&app.state).contains("leiden 0.5"));
+
+    let out = dir.path().join("anom.csv");
+    app.press(&format!(":export anomalies {}<Enter>", out.display()));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 701);
+    assert!(text.starts_with("rank,id,anomaly_knn,anomaly_iforest,cluster\n"));
+
+    // Export the selected cluster's ids with `e` (written to the working directory).
+    app.press("<Tab>j");
+    let sel = app.state.tab().unwrap().cluster_sel;
+    assert_eq!(sel, 1);
+    let cwd = std::env::current_dir().unwrap();
+    std::env::set_current_dir(dir.path()).unwrap();
+    app.press("e");
+    std::env::set_current_dir(cwd).unwrap();
+    let msg = app.state.message.clone().unwrap();
+    assert!(!msg.error, "{}", msg.text);
+    assert!(dir.path().join("pbmc68k_reduced_cluster_1_ids.txt").exists());
+
+    // Enter on a cluster moves the cursor into it and focuses the map.
+    app.press("<Enter>");
+    assert_eq!(app.state.focus, Focus::Map);
+    let t = app.state.tab().unwrap();
+    assert_eq!(t.clusters.as_ref().unwrap()[t.cursor.unwrap()], 1);
+
+    app.press("q");
+    assert!(app.state.quit);
+}
+
+#[test]
+fn cancelling_a_running_pipeline() {
+    let tab = Tab::new("demo".into(), TabSource::Input { path: pbmc(), meta: None });
+    let mut app = App::new(vec![tab], PipelineParams::default(), (80, 24));
+    app.start();
+    app.press("x");
+    assert!(app.wait_for_jobs(Duration::from_secs(120)));
+    // Either it finished before the cancel landed, or it reports cancelled; never failed.
+    let j = &app.state.jobs[0];
+    assert!(matches!(j.state, biolens::tui::state::JobState::Cancelled | biolens::tui::state::JobState::Done), "{:?}", j.state);
+}
