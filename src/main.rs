@@ -162,13 +162,11 @@ fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
     let mut items = Vec::new();
     for ds in datasets {
         params.check(ds.len()).with_context(|| {
-            format!(
-                "{}",
-                ds.inputs
-                    .first()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            )
+            ds.inputs
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+                .to_string()
         })?;
         let name = ds.name.clone();
         let emit = |ev: PipelineEvent| {

@@ -39,7 +39,7 @@ impl ClusterMethod {
 }
 
 /// Every parameter of a run; written to the session manifest.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Default)]
 pub struct PipelineParams {
     pub seed: u64,
     pub threads: usize,
@@ -47,19 +47,6 @@ pub struct PipelineParams {
     pub umap: UmapParams,
     pub cluster: ClusterMethod,
     pub anomaly: AnomalyParams,
-}
-
-impl Default for PipelineParams {
-    fn default() -> Self {
-        Self {
-            seed: 0,
-            threads: 0,
-            knn: KnnParams::default(),
-            umap: UmapParams::default(),
-            cluster: ClusterMethod::default(),
-            anomaly: AnomalyParams::default(),
-        }
-    }
 }
 
 impl PipelineParams {

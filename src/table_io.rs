@@ -166,13 +166,13 @@ fn list_levels(offsets: &[usize]) -> (Vec<i16>, Vec<i16>) {
 /// Writes `table` to `path` (caller handles atomic placement).
 pub fn write_parquet(path: &Path, table: &Table) -> Result<(), TableError> {
     for (n, c) in table.names.iter().zip(&table.columns) {
-        if let Column::ListF32 { offsets, .. } | Column::ListI32 { offsets, .. } = c {
-            if offsets.windows(2).any(|w| w[1] == w[0]) {
-                return Err(perr(
-                    path,
-                    format!("column {n}: empty lists are not supported"),
-                ));
-            }
+        if let Column::ListF32 { offsets, .. } | Column::ListI32 { offsets, .. } = c
+            && offsets.windows(2).any(|w| w[1] == w[0])
+        {
+            return Err(perr(
+                path,
+                format!("column {n}: empty lists are not supported"),
+            ));
         }
     }
     let fields: Vec<Arc<Type>> = table
@@ -271,12 +271,15 @@ pub fn write_parquet(path: &Path, table: &Table) -> Result<(), TableError> {
     Ok(())
 }
 
+/// A leaf column's values with its definition and repetition levels.
+type Leaf<V> = (Vec<V>, Vec<i16>, Vec<i16>);
+
 /// Reads one leaf column of every row group: values, def and rep levels.
 fn read_leaf<T: DataType>(
     reader: &SerializedFileReader<std::fs::File>,
     col: usize,
     path: &Path,
-) -> Result<(Vec<T::T>, Vec<i16>, Vec<i16>), TableError>
+) -> Result<Leaf<T::T>, TableError>
 where
     T::T: Clone,
 {

@@ -1,6 +1,8 @@
 //! The command line end to end: run → open round trip, determinism, metrics, and every kind of
 //! bad input (one-line error naming the file, non-zero exit, no partial session folder).
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 use common::*;
 use std::path::Path;

@@ -3,6 +3,8 @@
 //! each test prints its figure. scanpy's standard pipeline on the same counts gets Leiden ARI
 //! 0.508 and trustworthiness 0.932 (`../shared/bench/scanpy_pipeline.py`).
 
+#![allow(clippy::unwrap_used)]
+
 use biolens::analysis::metrics::{ari, nmi, trustworthiness};
 use biolens::data::{self, LoadOptions, MetaValues};
 use biolens::pipeline::{self, CancelToken, PipelineParams};

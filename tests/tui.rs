@@ -2,6 +2,8 @@
 //! screen on ratatui's TestBackend at 80×24 and 120×40, and a key-driven scenario with real
 //! background jobs.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 use biolens::jobs::{JobId, JobMsg, JobOutcome};
 use biolens::pipeline::PipelineParams;
@@ -16,7 +18,10 @@ use std::time::Duration;
 fn session_state(size: (u16, u16)) -> State {
     let path = pbmc_session();
     let (_, items) = biolens::session::read(&path).unwrap();
-    let tabs = items.into_iter().map(|sd| Tab::from_session(path.clone(), sd)).collect();
+    let tabs = items
+        .into_iter()
+        .map(|sd| Tab::from_session(path.clone(), sd))
+        .collect();
     State::new(tabs, PipelineParams::default(), size)
 }
 
@@ -48,7 +53,10 @@ fn update_moves_focus_and_cycles_colour() {
     assert_eq!(s.tab().unwrap().color, ColorBy::AnomalyKnn);
     let v = s.tab().unwrap().version;
     update(&mut s, Action::CycleColor);
-    assert!(s.tab().unwrap().version > v, "colour change bumps the cache key");
+    assert!(
+        s.tab().unwrap().version > v,
+        "colour change bumps the cache key"
+    );
 }
 
 #[test]
@@ -91,7 +99,10 @@ fn update_search_finds_ids_and_metadata() {
     update(&mut s, Action::SearchPrev);
     update(&mut s, Action::SearchPrev);
     let t = s.tab().unwrap();
-    assert_eq!(t.cursor, Some(*t.search.as_ref().unwrap().matches.last().unwrap()));
+    assert_eq!(
+        t.cursor,
+        Some(*t.search.as_ref().unwrap().matches.last().unwrap())
+    );
 }
 
 fn command(s: &mut State, line: &str) -> Vec<Effect> {
@@ -106,19 +117,41 @@ fn command(s: &mut State, line: &str) -> Vec<Effect> {
 fn update_commands_produce_effects_or_clear_errors() {
     let mut s = session_state((120, 40));
     let fx = command(&mut s, "recluster kmeans 5");
-    assert!(matches!(fx.as_slice(), [Effect::Recluster { tab: 0, .. }]), "{fx:?}");
+    assert!(
+        matches!(fx.as_slice(), [Effect::Recluster { tab: 0, .. }]),
+        "{fx:?}"
+    );
     let fx = command(&mut s, "recluster leiden -2");
     assert!(fx.is_empty());
     assert!(s.message.as_ref().unwrap().error);
     let fx = command(&mut s, "export anomalies /tmp/x.csv");
-    assert_eq!(fx, vec![Effect::Export { tab: 0, kind: ExportKind::Anomalies, path: "/tmp/x.csv".into() }]);
+    assert_eq!(
+        fx,
+        vec![Effect::Export {
+            tab: 0,
+            kind: ExportKind::Anomalies,
+            path: "/tmp/x.csv".into()
+        }]
+    );
     let fx = command(&mut s, "color bulk_labels");
     assert!(fx.is_empty());
     assert_eq!(s.tab().unwrap().color, ColorBy::Meta("bulk_labels".into()));
     command(&mut s, "color nope");
-    assert!(s.message.as_ref().unwrap().text.contains("no column 'nope'"));
+    assert!(
+        s.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no column 'nope'")
+    );
     command(&mut s, "frobnicate");
-    assert!(s.message.as_ref().unwrap().text.starts_with("unknown command"));
+    assert!(
+        s.message
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("unknown command")
+    );
     let fx = command(&mut s, "q");
     assert_eq!(fx, vec![Effect::Quit]);
     assert!(s.quit);
@@ -126,13 +159,37 @@ fn update_commands_produce_effects_or_clear_errors() {
 
 #[test]
 fn update_ignores_results_of_replaced_jobs() {
-    let mut s = State::new(vec![Tab::new("x".into(), TabSource::Input { path: "x".into(), meta: None })], PipelineParams::default(), (80, 24));
+    let mut s = State::new(
+        vec![Tab::new(
+            "x".into(),
+            TabSource::Input {
+                path: "x".into(),
+                meta: None,
+            },
+        )],
+        PipelineParams::default(),
+        (80, 24),
+    );
     job_started(&mut s, JobId(1), "pipeline", 0, true);
     job_started(&mut s, JobId(2), "pipeline", 0, true);
-    let stale = JobMsg::Output { id: JobId(1), output: biolens::jobs::JobOutput::Pipeline(biolens::pipeline::PipelineEvent::Layout(std::sync::Arc::new(vec![[0.0, 0.0]; 3]))) };
+    let stale = JobMsg::Output {
+        id: JobId(1),
+        output: biolens::jobs::JobOutput::Pipeline(biolens::pipeline::PipelineEvent::Layout(
+            std::sync::Arc::new(vec![[0.0, 0.0]; 3]),
+        )),
+    };
     update(&mut s, Action::Job(stale));
-    assert!(s.tab().unwrap().layout.is_none(), "a replaced job's result is dropped");
-    update(&mut s, Action::Job(JobMsg::Finished { id: JobId(2), outcome: JobOutcome::Failed("boom".into()) }));
+    assert!(
+        s.tab().unwrap().layout.is_none(),
+        "a replaced job's result is dropped"
+    );
+    update(
+        &mut s,
+        Action::Job(JobMsg::Finished {
+            id: JobId(2),
+            outcome: JobOutcome::Failed("boom".into()),
+        }),
+    );
     assert_eq!(s.tab().unwrap().error.as_deref(), Some("boom"));
     assert!(s.message.as_ref().unwrap().error);
 }
@@ -159,11 +216,27 @@ fn screen_snapshot_120x40_with_help() {
 fn scenario_demo_move_help_search_recluster_export_quit() {
     let dir = tempfile::tempdir().unwrap();
     // The demo's data, computed live by the real job runner, as `biolens` does.
-    let tab = Tab::new("demo".into(), TabSource::Input { path: pbmc(), meta: None });
-    let mut app = App::new(vec![tab], PipelineParams { threads: 2, ..Default::default() }, (120, 40));
+    let tab = Tab::new(
+        "demo".into(),
+        TabSource::Input {
+            path: pbmc(),
+            meta: None,
+        },
+    );
+    let mut app = App::new(
+        vec![tab],
+        PipelineParams {
+            threads: 2,
+            ..Default::default()
+        },
+        (120, 40),
+    );
     app.start();
     assert_eq!(app.state.running_jobs().count(), 1);
-    assert!(app.wait_for_jobs(Duration::from_secs(300)), "pipeline did not finish");
+    assert!(
+        app.wait_for_jobs(Duration::from_secs(300)),
+        "pipeline did not finish"
+    );
     let t = app.state.tab().unwrap();
     assert_eq!(t.title, "pbmc68k_reduced");
     assert_eq!(t.n(), 700);
@@ -180,14 +253,31 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
     assert_eq!(app.state.mode, Mode::Normal);
 
     app.press("/CD19+<Enter>");
-    let n = app.state.tab().unwrap().search.as_ref().unwrap().matches.len();
+    let n = app
+        .state
+        .tab()
+        .unwrap()
+        .search
+        .as_ref()
+        .unwrap()
+        .matches
+        .len();
     assert_eq!(n, 95);
     app.press("n");
     assert!(screen(&app.state).contains("match 2 of 95"));
 
     app.press(":recluster kmeans 4<Enter>");
     assert!(app.wait_for_jobs(Duration::from_secs(120)));
-    let k = app.state.tab().unwrap().clusters.as_ref().unwrap().iter().max().copied();
+    let k = app
+        .state
+        .tab()
+        .unwrap()
+        .clusters
+        .as_ref()
+        .unwrap()
+        .iter()
+        .max()
+        .copied();
     assert_eq!(k, Some(3), "4 k-means clusters");
     assert!(screen(&app.state).contains("kmeans 4"));
 
@@ -211,7 +301,11 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
     std::env::set_current_dir(cwd).unwrap();
     let msg = app.state.message.clone().unwrap();
     assert!(!msg.error, "{}", msg.text);
-    assert!(dir.path().join("pbmc68k_reduced_cluster_1_ids.txt").exists());
+    assert!(
+        dir.path()
+            .join("pbmc68k_reduced_cluster_1_ids.txt")
+            .exists()
+    );
 
     // Enter on a cluster moves the cursor into it and focuses the map.
     app.press("<Enter>");
@@ -225,12 +319,25 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
 
 #[test]
 fn cancelling_a_running_pipeline() {
-    let tab = Tab::new("demo".into(), TabSource::Input { path: pbmc(), meta: None });
+    let tab = Tab::new(
+        "demo".into(),
+        TabSource::Input {
+            path: pbmc(),
+            meta: None,
+        },
+    );
     let mut app = App::new(vec![tab], PipelineParams::default(), (80, 24));
     app.start();
     app.press("x");
     assert!(app.wait_for_jobs(Duration::from_secs(120)));
     // Either it finished before the cancel landed, or it reports cancelled; never failed.
     let j = &app.state.jobs[0];
-    assert!(matches!(j.state, biolens::tui::state::JobState::Cancelled | biolens::tui::state::JobState::Done), "{:?}", j.state);
+    assert!(
+        matches!(
+            j.state,
+            biolens::tui::state::JobState::Cancelled | biolens::tui::state::JobState::Done
+        ),
+        "{:?}",
+        j.state
+    );
 }

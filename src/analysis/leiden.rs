@@ -42,7 +42,7 @@ impl LeidenParams {
         if !(self.resolution.is_finite() && self.resolution > 0.0) {
             return Err(LeidenError::BadResolution(self.resolution));
         }
-        if !(self.randomness > 0.0) {
+        if self.randomness.is_nan() || self.randomness <= 0.0 {
             return Err(LeidenError::BadRandomness(self.randomness));
         }
         Ok(())
@@ -330,7 +330,7 @@ impl Leiden {
         (refined, k)
     }
 
-    fn improve(&mut self, net: &Network, cluster: &mut Vec<usize>) -> bool {
+    fn improve(&mut self, net: &Network, cluster: &mut [usize]) -> bool {
         let mut update = self.fast_local_moving(net, cluster);
         let nc = renumber(cluster);
         if nc < net.n() {
@@ -338,7 +338,7 @@ impl Leiden {
             let (agg_of, na) = if nr < net.n() {
                 (refined, nr)
             } else {
-                (cluster.clone(), nc)
+                (cluster.to_vec(), nc)
             };
             let reduced = net.aggregate(&agg_of, na);
             let mut rc = vec![0usize; na];

@@ -5,10 +5,13 @@ use crate::matrix::{Matrix, sq_dist};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
+/// Counts per (label a, label b) pair, and the row and column sums.
+type Contingency = (HashMap<(usize, usize), f64>, Vec<f64>, Vec<f64>);
+
 fn contingency<A: std::hash::Hash + Eq + Clone, B: std::hash::Hash + Eq + Clone>(
     a: &[A],
     b: &[B],
-) -> (HashMap<(usize, usize), f64>, Vec<f64>, Vec<f64>) {
+) -> Contingency {
     let mut ia = HashMap::new();
     let mut ib = HashMap::new();
     let mut cells = HashMap::new();

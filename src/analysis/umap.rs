@@ -295,6 +295,9 @@ fn normalise_init(mut y: Vec<[f32; 2]>, seed: u64) -> Vec<[f32; 2]> {
     y
 }
 
+/// One item's slice of the per-edge schedules and its output position, for one epoch.
+type RowState<'a> = (usize, &'a mut [f32], &'a mut [f32], &'a mut [f32; 2]);
+
 #[inline]
 fn clip(v: f32) -> f32 {
     v.clamp(-4.0, 4.0)
@@ -363,7 +366,7 @@ pub fn umap_layout(
         let ep = epoch as f32;
         let y_old = &y;
         // The per-edge schedules are mutated per row; split them by row with the CSR offsets.
-        let rows: Vec<(usize, &mut [f32], &mut [f32], &mut [f32; 2])> = {
+        let rows: Vec<RowState> = {
             let mut out = Vec::with_capacity(n);
             let mut ns_rest: &mut [f32] = &mut next_sample;
             let mut nn_rest: &mut [f32] = &mut next_neg;

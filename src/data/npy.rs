@@ -171,7 +171,7 @@ mod tests {
         assert_eq!(parse_npy(&bytes, &p).unwrap(), m);
         // Same array as float64 in Fortran order.
         let mut h = "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }".to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');

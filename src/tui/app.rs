@@ -162,10 +162,10 @@ impl App {
                 let Some(t) = self.state.tabs.get(tab) else {
                     return;
                 };
-                if let Some(old) = t.pipeline_job {
-                    if let Some(c) = self.cancels.get(&old) {
-                        c.cancel();
-                    }
+                if let Some(old) = t.pipeline_job
+                    && let Some(c) = self.cancels.get(&old)
+                {
+                    c.cancel();
                 }
                 let dataset = t.dataset.clone();
                 let source = t.source.clone();

@@ -208,16 +208,15 @@ fn draw_map(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
         }
     }
     // Cursor.
-    if let (Some(i), Some(l), Some(v)) = (t.cursor, &t.layout, t.view) {
-        if let Some((cx, cy)) = v.to_cell(l[i], area.width, area.height) {
-            if let Some(cell) = buf.cell_mut((area.x + cx, area.y + cy)) {
-                cell.set_char('▣').set_style(
-                    Style::default()
-                        .fg(Color::White)
-                        .add_modifier(Modifier::BOLD | Modifier::REVERSED),
-                );
-            }
-        }
+    if let (Some(i), Some(l), Some(v)) = (t.cursor, &t.layout, t.view)
+        && let Some((cx, cy)) = v.to_cell(l[i], area.width, area.height)
+        && let Some(cell) = buf.cell_mut((area.x + cx, area.y + cy))
+    {
+        cell.set_char('▣').set_style(
+            Style::default()
+                .fg(Color::White)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        );
     }
     // Legend on the bottom border: categories by frequency, or the value range.
     let legend: Vec<Span> = match t.derived.colors.as_ref().map(|c| &c.1) {

@@ -47,11 +47,11 @@ impl Viewport {
 
     /// Cell (column, row) of a layout point in a `w × h` cell area, if visible.
     pub fn to_cell(&self, p: [f32; 2], w: u16, h: u16) -> Option<(u16, u16)> {
-        let (dx, dy) = self.to_dot(p, w, h)?;
+        let (dx, dy) = self.dot_of(p, w, h)?;
         Some(((dx / 2) as u16, (dy / 4) as u16))
     }
 
-    fn to_dot(&self, p: [f32; 2], w: u16, h: u16) -> Option<(u32, u32)> {
+    fn dot_of(&self, p: [f32; 2], w: u16, h: u16) -> Option<(u32, u32)> {
         let (dw, dh) = (w as f32 * 2.0, h as f32 * 4.0);
         let fx = (p[0] - (self.cx - self.hw)) / (2.0 * self.hw) * dw;
         let fy = ((self.cy + self.hh) - p[1]) / (2.0 * self.hh) * dh;
@@ -127,7 +127,7 @@ pub fn rasterize(
         }
     ];
     for (i, &p) in layout.iter().enumerate() {
-        let Some((dx, dy)) = vp.to_dot(p, w, h) else {
+        let Some((dx, dy)) = vp.dot_of(p, w, h) else {
             continue;
         };
         let c = (dy / 4) as usize * w as usize + (dx / 2) as usize;

@@ -13,13 +13,19 @@ pub type Term = Terminal<CrosstermBackend<Stdout>>;
 pub fn enter() -> std::io::Result<Term> {
     enable_raw_mode()?;
     let mut out = std::io::stdout();
-    if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture) {
+    // Clear with a plain escape: ratatui's `clear()` asks the terminal for the cursor position,
+    // which some terminals and multiplexers never answer.
+    if let Err(e) = execute!(
+        out,
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+    ) {
         restore();
         return Err(e);
     }
     let mut t = Terminal::new(CrosstermBackend::new(out))?;
     t.hide_cursor()?;
-    t.clear()?;
     Ok(t)
 }
 

@@ -167,10 +167,10 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::ResetView => {
-            if let Some(t) = s.tab_mut() {
-                if let Some(l) = &t.layout {
-                    t.view = Some(Viewport::fit(l));
-                }
+            if let Some(t) = s.tab_mut()
+                && let Some(l) = &t.layout
+            {
+                t.view = Some(Viewport::fit(l));
             }
             vec![]
         }
@@ -309,10 +309,10 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
             match output {
                 JobOutput::Loaded(ds) => {
                     t.title = ds.name.clone();
-                    if t.color == ColorBy::Cluster {
-                        if let Some(c) = ds.meta.iter().find(|c| c.is_text()) {
-                            tracing::debug!(column = %c.name, "first text column available for colouring");
-                        }
+                    if t.color == ColorBy::Cluster
+                        && let Some(c) = ds.meta.iter().find(|c| c.is_text())
+                    {
+                        tracing::debug!(column = %c.name, "first text column available for colouring");
                     }
                     t.dataset = Some(ds);
                 }
@@ -430,11 +430,11 @@ fn move_cursor(s: &mut State, d: Dir) {
 
 /// Pans so `p` is visible.
 fn follow(t: &mut Tab, p: [f32; 2]) {
-    if let Some(v) = &mut t.view {
-        if (p[0] - v.cx).abs() > v.hw * 0.95 || (p[1] - v.cy).abs() > v.hh * 0.95 {
-            v.cx = p[0];
-            v.cy = p[1];
-        }
+    if let Some(v) = &mut t.view
+        && ((p[0] - v.cx).abs() > v.hw * 0.95 || (p[1] - v.cy).abs() > v.hh * 0.95)
+    {
+        v.cx = p[0];
+        v.cy = p[1];
     }
 }
 

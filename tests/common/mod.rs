@@ -1,5 +1,6 @@
 //! Shared test helpers: paths to the real data and a pbmc68k session computed once per binary.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used)]
 
 use biolens::data::{self, LoadOptions};
 use biolens::pipeline::{self, CancelToken, PipelineParams};
