@@ -19,7 +19,7 @@ impl Default for KMeansParams {
     fn default() -> Self {
         Self {
             k: 10,
-            n_runs: 10,
+            n_runs: 3,
             max_iterations: 300,
             tolerance: 1e-4,
             seed: 0,

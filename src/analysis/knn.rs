@@ -21,6 +21,8 @@ pub struct KnnParams {
     pub max_iters: usize,
     /// Random projection trees for initialisation (0 = chosen from n).
     pub n_trees: usize,
+    /// Candidates per item and iteration in the local join.
+    pub max_candidates: usize,
     pub seed: u64,
 }
 
@@ -31,6 +33,7 @@ impl Default for KnnParams {
             exact_threshold: 4096,
             max_iters: 12,
             n_trees: 0,
+            max_candidates: 60,
             seed: 0,
         }
     }
@@ -350,8 +353,9 @@ fn nn_descent(
         apply_updates(&mut lists, &updates);
     }
     progress(0.2);
+    let t0 = std::time::Instant::now();
 
-    let max_candidates = m.max(15);
+    let max_candidates = params.max_candidates.max(m);
     for iter in 0..params.max_iters {
         if cancelled() {
             return Err(KnnError::Cancelled);
@@ -408,6 +412,7 @@ fn nn_descent(
             })
             .collect();
         let changed = apply_updates(&mut lists, &updates);
+        tracing::debug!(iter, updates = updates.len(), changed, secs = t0.elapsed().as_secs_f64(), "nn-descent");
         progress(0.2 + 0.8 * (iter + 1) as f64 / params.max_iters as f64);
         if (changed as f64) <= 0.001 * (m * n) as f64 {
             break;

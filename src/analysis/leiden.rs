@@ -203,13 +203,17 @@ impl Leiden {
                 ew[c] = 0.0;
             }
             ew[cur] = 0.0;
+            // Only an empty cluster is on the unused stack, and the only empty one offered
+            // is its top.
+            if count[best] == 0 {
+                if unused.last() == Some(&best) {
+                    unused.pop();
+                } else if let Some(p) = unused.iter().rposition(|&c| c == best) {
+                    unused.remove(p);
+                }
+            }
             cw[best] += nw;
             count[best] += 1;
-            if unused.last() == Some(&best) {
-                unused.pop();
-            } else if let Some(p) = unused.iter().position(|&c| c == best) {
-                unused.remove(p);
-            }
             stable[j] = true;
             if best != cur {
                 cluster[j] = best;

@@ -1,1 +1,183 @@
-fn main() {}
+//! Speed, memory and quality of each stage, on the same files the Python peers get
+//! (`../shared/bench/make_scaled.py`, `../shared/bench/peers.py`). Prints one JSON line.
+//!
+//!     cargo run --release --bin biolens-bench -- target/bench-data/scaled_100000.npy \
+//!         --labels target/bench-data/scaled_100000_labels.csv --repeats 3
+
+use biolens::analysis::{anomaly, fuzzy, kmeans, knn, leiden, metrics, umap};
+use biolens::data::{self, LoadOptions, MetaValues};
+use biolens::pipeline::{self, Analysis, ClusterMethod, PipelineParams};
+use biolens::tui::raster::{Coloring, Viewport, rasterize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn time<T>(repeats: usize, mut f: impl FnMut() -> T) -> (T, Vec<f64>) {
+    let mut times = Vec::new();
+    let mut out = None;
+    for _ in 0..repeats.max(1) {
+        let t = Instant::now();
+        out = Some(f());
+        times.push(t.elapsed().as_secs_f64());
+    }
+    (out.expect("at least one repeat"), times)
+}
+
+struct Args {
+    input: PathBuf,
+    labels: Option<PathBuf>,
+    repeats: usize,
+    threads: usize,
+    steps: Vec<String>,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut a = std::env::args().skip(1);
+    let mut input = None;
+    let mut labels = None;
+    let mut repeats = 1;
+    let mut threads = 0;
+    let mut steps = "knn,graph,umap,leiden,kmeans,anomaly,raster,session".to_string();
+    while let Some(x) = a.next() {
+        match x.as_str() {
+            "--labels" => labels = a.next().map(PathBuf::from),
+            "--repeats" => repeats = a.next().and_then(|v| v.parse().ok()).ok_or("--repeats N")?,
+            "--threads" => threads = a.next().and_then(|v| v.parse().ok()).ok_or("--threads N")?,
+            "--steps" => steps = a.next().ok_or("--steps a,b,c")?,
+            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,raster,session]".into()),
+            _ => input = Some(PathBuf::from(x)),
+        }
+    }
+    Ok(Args { input: input.ok_or("missing INPUT")?, labels, repeats, threads, steps: steps.split(',').map(str::to_string).collect() })
+}
+
+fn main() {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    pipeline::with_threads(args.threads, || run(args));
+}
+
+fn run(args: Args) {
+    let has = |s: &str| args.steps.iter().any(|x| x == s);
+    let t0 = Instant::now();
+    let opts = LoadOptions { meta: args.labels.clone(), ..Default::default() };
+    let ds = data::load(&args.input, &opts).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(2)
+    });
+    let load_s = t0.elapsed().as_secs_f64();
+    let labels: Option<Vec<String>> = ds.meta.iter().find(|c| c.name == "label" || c.name == "bulk_labels").map(|c| match &c.values {
+        MetaValues::Text(v) => v.clone(),
+        MetaValues::Number(_) => (0..c.len()).map(|i| c.display(i)).collect(),
+    });
+    let n = ds.len();
+    let x = &ds.embedding;
+    let p = PipelineParams::default();
+    let mut out: Vec<(String, String)> = vec![
+        ("input".into(), format!("\"{}\"", args.input.display())),
+        ("n".into(), n.to_string()),
+        ("d".into(), x.cols.to_string()),
+        ("threads".into(), rayon::current_num_threads().to_string()),
+        ("load_s".into(), format!("{load_s:.3}")),
+    ];
+    let push_times = |name: &str, mut t: Vec<f64>, out: &mut Vec<(String, String)>| {
+        let m = median(&mut t);
+        eprintln!("{name}: median {m:.3}s over {}", t.len());
+        out.push((format!("{name}_s"), format!("{m:.3}")));
+        m
+    };
+    let (g, t) = time(args.repeats, || knn::knn_graph(x, &p.knn, &|_| {}, &|| false).expect("knn"));
+    push_times("knn", t, &mut out);
+    let knn = Arc::new(g);
+    let sample: Vec<usize> = (0..n).step_by((n / 1000).max(1)).take(1000).collect();
+    let recall = knn::recall(x, &knn, &sample);
+    out.push(("knn_recall15".into(), format!("{recall:.4}")));
+    let (graph, t) = time(args.repeats, || fuzzy::fuzzy_simplicial_set(&knn));
+    push_times("graph", t, &mut out);
+    let graph = Arc::new(graph);
+    let mut clusters = Arc::new(vec![0u32; n]);
+    if has("leiden") {
+        let (c, t) = time(args.repeats, || leiden::leiden(&graph, &leiden::LeidenParams::default()).expect("leiden"));
+        push_times("leiden", t, &mut out);
+        out.push(("leiden_clusters".into(), (c.iter().max().map_or(0, |m| m + 1)).to_string()));
+        if let Some(l) = &labels {
+            out.push(("leiden_ari".into(), format!("{:.4}", metrics::ari(l, &c))));
+            out.push(("leiden_nmi".into(), format!("{:.4}", metrics::nmi(l, &c))));
+        }
+        out.push(("leiden_modularity".into(), format!("{:.4}", leiden::modularity(&graph, &c, 1.0))));
+        clusters = Arc::new(c);
+    }
+    if has("kmeans") {
+        let k = labels.as_ref().map_or(10, |l| l.iter().collect::<std::collections::HashSet<_>>().len());
+        let kp = kmeans::KMeansParams { k, ..Default::default() };
+        let (c, t) = time(args.repeats, || kmeans::kmeans(x, &kp).expect("kmeans"));
+        push_times("kmeans", t, &mut out);
+        if let Some(l) = &labels {
+            out.push(("kmeans_ari".into(), format!("{:.4}", metrics::ari(l, &c))));
+        }
+    }
+    let (mut a_knn, mut a_if) = (Arc::new(vec![0.0; n]), Arc::new(vec![0.0; n]));
+    if has("anomaly") {
+        let ((ak, ai), t) = time(args.repeats, || (anomaly::knn_distance_score(&knn, 10), anomaly::isolation_forest(x, &p.anomaly)));
+        push_times("anomaly", t, &mut out);
+        a_knn = Arc::new(ak);
+        a_if = Arc::new(ai);
+    }
+    let mut layout = Arc::new(vec![[0.0f32; 2]; n]);
+    if has("umap") {
+        let (l, t) = time(args.repeats, || umap::umap_layout(x, &graph, &p.umap, &|_| {}, &|| false).expect("umap"));
+        push_times("umap", t, &mut out);
+        let tr = metrics::trustworthiness(x, &l, 15, 5000);
+        out.push(("umap_trust15".into(), format!("{tr:.4}")));
+        layout = Arc::new(l);
+    }
+    let peak_pipeline = peak_rss_mb();
+    out.push(("peak_rss_mb".into(), format!("{peak_pipeline:.0}")));
+    if has("raster") {
+        let vp = Viewport::fit(&layout);
+        let (_, t) = time(args.repeats.max(20), || rasterize(&layout, &vp, 160, 50, &Coloring::Category(&clusters)));
+        let m = median(&mut t.clone());
+        eprintln!("raster 160x50: median {:.2} ms", m * 1e3);
+        out.push(("raster_ms".into(), format!("{:.2}", m * 1e3)));
+    }
+    if has("session") {
+        let dir = std::env::temp_dir().join(format!("biolens-bench-{}", std::process::id()));
+        let path = dir.join("bench.biolens");
+        let analysis = Analysis {
+            knn: knn.clone(),
+            graph: None,
+            layout: layout.clone(),
+            clusters: clusters.clone(),
+            cluster_method: ClusterMethod::default(),
+            anomaly_knn: a_knn,
+            anomaly_iforest: a_if,
+            timings: Vec::new(),
+        };
+        let sd = biolens::session::SessionDataset { dataset: ds.clone(), analysis };
+        let (_, t) = time(1, || biolens::session::write(&path, &p, rayon::current_num_threads(), std::slice::from_ref(&sd)).expect("write session"));
+        push_times("session_write", t, &mut out);
+        let (_, t) = time(args.repeats, || biolens::session::read(&path).expect("read session"));
+        push_times("session_open", t, &mut out);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    out.push(("peak_rss_mb_all".into(), format!("{:.0}", peak_rss_mb())));
+    let body: Vec<String> = out.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+    println!("{{{}}}", body.join(", "));
+}

@@ -43,6 +43,10 @@ pub enum Action {
     Click { col: u16, row: u16 },
     Scroll { up: bool, col: u16, row: u16 },
     Job(JobMsg),
+    /// The loop spawned a job for `tab` (pipeline or recluster).
+    JobStarted { id: JobId, name: String, tab: usize, pipeline: bool },
+    /// The outcome of an effect the loop carried out (an export).
+    Notify { text: String, error: bool },
     Tick,
 }
 

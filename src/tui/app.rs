@@ -5,7 +5,7 @@
 use super::action::{Action, Effect, ExportKind};
 use super::keymap::{input_action, normal_action, parse_keys};
 use super::state::{Mode, State, Tab, TabSource};
-use super::update::{job_started, update};
+use super::update::update;
 use crate::data::{self, LoadOptions};
 use crate::jobs::{JobId, JobMsg, JobOutput, JobRunner};
 use crate::pipeline::{self, CancelToken, ClusterMethod, PipelineEvent, PipelineParams};
@@ -199,8 +199,7 @@ impl App {
                     Ok(())
                 });
                 self.cancels.insert(id, cancel);
-                job_started(&mut self.state, id, "pipeline", tab, true);
-                self.state.refresh();
+                self.dispatch(Action::JobStarted { id, name: "pipeline".into(), tab, pipeline: true });
             }
             Effect::Recluster { tab, method } => {
                 let Some(t) = self.state.tabs.get(tab) else {
@@ -230,21 +229,14 @@ impl App {
                     Ok(())
                 });
                 self.cancels.insert(id, cancel);
-                job_started(&mut self.state, id, name, tab, false);
+                self.dispatch(Action::JobStarted { id, name: name.into(), tab, pipeline: false });
             }
             Effect::Export { tab, kind, path } => {
-                let r = self.export(tab, &kind, &path);
-                let msg = match r {
-                    Ok(n) => super::state::Message {
-                        text: format!("wrote {n} rows to {}", path.display()),
-                        error: false,
-                    },
-                    Err(e) => super::state::Message {
-                        text: e,
-                        error: true,
-                    },
+                let action = match self.export(tab, &kind, &path) {
+                    Ok(n) => Action::Notify { text: format!("wrote {n} rows to {}", path.display()), error: false },
+                    Err(e) => Action::Notify { text: e, error: true },
                 };
-                self.state.message = Some(msg);
+                self.dispatch(action);
             }
         }
     }

@@ -40,6 +40,14 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::Job(msg) => on_job(s, msg),
+        Action::JobStarted { id, name, tab, pipeline } => {
+            job_started(s, id, &name, tab, pipeline);
+            vec![]
+        }
+        Action::Notify { text, error } => {
+            s.message = Some(Message { text, error });
+            vec![]
+        }
         Action::Quit => {
             s.quit = true;
             vec![Effect::Quit]
