@@ -287,8 +287,14 @@ fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
     let mut tabs = Vec::new();
     for p in &paths {
         if session::is_session(p) {
-            let (_, items) = session::read(p)?;
-            tabs.extend(items.into_iter().map(|sd| Tab::from_session(p.clone(), sd)));
+            // The embedding vectors stay on disk until a k-means recluster asks for them.
+            let (_, items) = session::read_for_view(p)?;
+            tabs.extend(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, sd)| Tab::from_session(p.clone(), i, sd)),
+            );
         } else {
             if !p.exists() {
                 bail!("{}: no such file or directory", p.display());

@@ -396,6 +396,59 @@ fn column<'a>(t: &'a Table, name: &str, path: &Path) -> Result<&'a Column, Sessi
 
 /// Reads a session folder back: no recomputation.
 pub fn read(dir: &Path) -> Result<(Manifest, Vec<SessionDataset>), SessionError> {
+    read_with(dir, true)
+}
+
+/// Reads a session for viewing: everything but the embedding vectors (the largest part of a
+/// session), which `read_embedding` fetches when a k-means recluster needs them. The returned
+/// datasets have `embedding.cols == 0`.
+pub fn read_for_view(dir: &Path) -> Result<(Manifest, Vec<SessionDataset>), SessionError> {
+    read_with(dir, false)
+}
+
+/// The embedding matrix of dataset `index` of a session.
+pub fn read_embedding(dir: &Path, index: usize) -> Result<Matrix, SessionError> {
+    let mpath = dir.join("manifest.toml");
+    let text = std::fs::read_to_string(&mpath).map_err(io(&mpath))?;
+    let manifest: Manifest =
+        toml::from_str(&text).map_err(|e| bad(&mpath, format!("not a valid manifest: {e}")))?;
+    let entry = manifest
+        .datasets
+        .get(index)
+        .ok_or_else(|| bad(&mpath, format!("no dataset {index}")))?;
+    let start: usize = manifest.datasets[..index].iter().map(|d| d.n_items).sum();
+    let ppath = dir.join("points.parquet");
+    let t = crate::table_io::read_parquet_columns(&ppath, Some(&["embedding"]))?;
+    let Some(Column::ListF32 { offsets, values }) = t.get("embedding") else {
+        return Err(bad(
+            &ppath,
+            "column 'embedding' is missing or not a list of float",
+        ));
+    };
+    let (a, b) = (offsets[start], offsets[start + entry.n_items]);
+    if b - a != entry.n_items * entry.embedding_dim {
+        return Err(bad(
+            &ppath,
+            format!(
+                "dataset {}: embedding has {} values, expected {} × {}",
+                entry.name,
+                b - a,
+                entry.n_items,
+                entry.embedding_dim
+            ),
+        ));
+    }
+    Ok(Matrix::from_vec(
+        entry.n_items,
+        entry.embedding_dim,
+        values[a..b].to_vec(),
+    ))
+}
+
+fn read_with(
+    dir: &Path,
+    with_embedding: bool,
+) -> Result<(Manifest, Vec<SessionDataset>), SessionError> {
     let mpath = dir.join("manifest.toml");
     let text = std::fs::read_to_string(&mpath).map_err(io(&mpath))?;
     let manifest: Manifest =
@@ -410,7 +463,17 @@ pub fn read(dir: &Path) -> Result<(Manifest, Vec<SessionDataset>), SessionError>
         ));
     }
     let ppath = dir.join("points.parquet");
-    let pts = read_parquet(&ppath)?;
+    let pts = if with_embedding {
+        read_parquet(&ppath)?
+    } else {
+        let names = crate::table_io::parquet_column_names(&ppath)?;
+        let keep: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| *n != "embedding")
+            .collect();
+        crate::table_io::read_parquet_columns(&ppath, Some(&keep))?
+    };
     let npath = dir.join("neighbors.parquet");
     let nbt = read_parquet(&npath)?;
     let n_total: usize = manifest.datasets.iter().map(|d| d.n_items).sum();
@@ -442,12 +505,12 @@ pub fn read(dir: &Path) -> Result<(Manifest, Vec<SessionDataset>), SessionError>
     else {
         return Err(bad(&ppath, "a fixed column has an unexpected type"));
     };
-    let Column::ListF32 {
-        offsets: eo,
-        values: ev,
-    } = column(&pts, "embedding", &ppath)?
-    else {
-        return Err(bad(&ppath, "column 'embedding' is not a list of float"));
+    let empty = (vec![0usize; n_total + 1], Vec::new());
+    let (eo, ev) = match pts.get("embedding") {
+        Some(Column::ListF32 { offsets, values }) => (offsets, values),
+        Some(_) => return Err(bad(&ppath, "column 'embedding' is not a list of float")),
+        None if with_embedding => return Err(bad(&ppath, "missing column 'embedding'")),
+        None => (&empty.0, &empty.1),
     };
     let (
         Column::ListI32 {
@@ -467,7 +530,11 @@ pub fn read(dir: &Path) -> Result<(Manifest, Vec<SessionDataset>), SessionError>
     for entry in &manifest.datasets {
         let n = entry.n_items;
         let r = start..start + n;
-        let d = entry.embedding_dim;
+        let d = if with_embedding {
+            entry.embedding_dim
+        } else {
+            0
+        };
         if eo[r.end] - eo[r.start] != n * d {
             return Err(bad(
                 &ppath,

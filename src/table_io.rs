@@ -346,6 +346,28 @@ fn assemble<V: Clone>(
 
 /// Reads a Parquet file into a table. Nulls in numeric columns become NaN, in strings "".
 pub fn read_parquet(path: &Path) -> Result<Table, TableError> {
+    read_parquet_columns(path, None)
+}
+
+/// Top-level column names of a Parquet file, from its footer.
+pub fn parquet_column_names(path: &Path) -> Result<Vec<String>, TableError> {
+    let file = std::fs::File::open(path).map_err(|e| TableError::Io {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    let reader = SerializedFileReader::new(file)
+        .map_err(|e| perr(path, format!("not a readable Parquet file: {e}")))?;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    Ok(schema
+        .root_schema()
+        .get_fields()
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect())
+}
+
+/// Reads only the named top-level columns (all when `only` is None).
+pub fn read_parquet_columns(path: &Path, only: Option<&[&str]>) -> Result<Table, TableError> {
     let file = std::fs::File::open(path).map_err(|e| TableError::Io {
         path: path.display().to_string(),
         source: e,
@@ -357,6 +379,9 @@ pub fn read_parquet(path: &Path) -> Result<Table, TableError> {
     for c in 0..schema.num_columns() {
         let desc = schema.column(c);
         let top = desc.path().parts()[0].clone();
+        if only.is_some_and(|o| !o.contains(&top.as_str())) {
+            continue;
+        }
         let (max_def, max_rep) = (desc.max_def_level(), desc.max_rep_level());
         if max_rep > 1 {
             return Err(perr(

@@ -17,10 +17,11 @@ use std::time::Duration;
 
 fn session_state(size: (u16, u16)) -> State {
     let path = pbmc_session();
-    let (_, items) = biolens::session::read(&path).unwrap();
+    let (_, items) = biolens::session::read_for_view(&path).unwrap();
     let tabs = items
         .into_iter()
-        .map(|sd| Tab::from_session(path.clone(), sd))
+        .enumerate()
+        .map(|(i, sd)| Tab::from_session(path.clone(), i, sd))
         .collect();
     State::new(tabs, PipelineParams::default(), size)
 }
@@ -315,6 +316,38 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
 
     app.press("q");
     assert!(app.state.quit);
+}
+
+#[test]
+fn kmeans_on_a_reopened_session_loads_the_embedding_on_demand() {
+    let path = pbmc_session();
+    let (_, items) = biolens::session::read_for_view(&path).unwrap();
+    assert_eq!(
+        items[0].dataset.embedding.cols, 0,
+        "open does not read the vectors"
+    );
+    let tabs = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, sd)| Tab::from_session(path.clone(), i, sd))
+        .collect();
+    let mut app = App::new(tabs, PipelineParams::default(), (120, 40));
+    app.press(":recluster kmeans 3<Enter>");
+    assert!(app.wait_for_jobs(Duration::from_secs(120)));
+    let msg = app.state.message.clone().unwrap();
+    assert!(!msg.error, "{}", msg.text);
+    assert_eq!(
+        app.state
+            .tab()
+            .unwrap()
+            .clusters
+            .as_ref()
+            .unwrap()
+            .iter()
+            .max()
+            .copied(),
+        Some(2)
+    );
 }
 
 #[test]

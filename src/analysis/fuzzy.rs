@@ -64,11 +64,15 @@ pub fn smooth_knn_dist(knn: &KnnGraph) -> (Vec<f32>, Vec<f32>) {
 /// The symmetric fuzzy graph used by both the projection and Leiden.
 pub fn fuzzy_simplicial_set(knn: &KnnGraph) -> CsrGraph {
     let (rho, sigma) = smooth_knn_dist(knn);
-    // (row, col, forward weight, backward weight): the union needs both directions of a pair.
-    let mut t: Vec<(u64, f32, bool)> = Vec::with_capacity(knn.n * knn.k * 2);
-    for i in 0..knn.n {
-        let (nb, d) = (knn.neighbors(i), knn.dists(i));
-        for (&j, &dj) in nb.iter().zip(d) {
+    // P: directed memberships, rows sorted by column.
+    let n = knn.n;
+    let mut p_ptr = vec![0usize; n + 1];
+    let mut p_idx: Vec<u32> = Vec::with_capacity(n * (knn.k - 1));
+    let mut p_w: Vec<f32> = Vec::with_capacity(n * (knn.k - 1));
+    let mut row: Vec<(u32, f32)> = Vec::with_capacity(knn.k);
+    for i in 0..n {
+        row.clear();
+        for (&j, &dj) in knn.neighbors(i).iter().zip(knn.dists(i)) {
             if j as usize == i || !dj.is_finite() {
                 continue;
             }
@@ -78,31 +82,69 @@ pub fn fuzzy_simplicial_set(knn: &KnnGraph) -> CsrGraph {
             } else {
                 (-(x / sigma[i])).exp()
             };
-            if w <= 0.0 {
-                continue;
+            if w > 0.0 {
+                row.push((j, w));
             }
-            t.push((((i as u64) << 32) | j as u64, w, true));
-            t.push((((j as u64) << 32) | i as u64, w, false));
+        }
+        row.sort_unstable_by_key(|e| e.0);
+        row.dedup_by_key(|e| e.0);
+        for &(j, w) in &row {
+            p_idx.push(j);
+            p_w.push(w);
+        }
+        p_ptr[i + 1] = p_idx.len();
+    }
+    // Pᵀ by counting sort; rows come out sorted by column because i runs in order.
+    let mut t_ptr = vec![0usize; n + 1];
+    for &j in &p_idx {
+        t_ptr[j as usize + 1] += 1;
+    }
+    for i in 0..n {
+        t_ptr[i + 1] += t_ptr[i];
+    }
+    let mut fill = t_ptr.clone();
+    let mut t_idx = vec![0u32; p_idx.len()];
+    let mut t_w = vec![0f32; p_idx.len()];
+    for i in 0..n {
+        for e in p_ptr[i]..p_ptr[i + 1] {
+            let j = p_idx[e] as usize;
+            t_idx[fill[j]] = i as u32;
+            t_w[fill[j]] = p_w[e];
+            fill[j] += 1;
         }
     }
-    t.par_sort_unstable_by_key(|e| (e.0, e.2));
-    let mut triples = Vec::with_capacity(t.len());
-    let mut p = 0;
-    while p < t.len() {
-        let key = t[p].0;
-        let (mut fwd, mut bwd) = (0.0f32, 0.0f32);
-        while p < t.len() && t[p].0 == key {
-            if t[p].2 {
-                fwd = t[p].1;
+    // Fuzzy union row by row: merge row i of P and of Pᵀ.
+    let mut indptr = vec![0usize; n + 1];
+    let mut indices = Vec::with_capacity(p_idx.len() * 3 / 2);
+    let mut weights = Vec::with_capacity(p_idx.len() * 3 / 2);
+    for i in 0..n {
+        let (mut a, ae) = (p_ptr[i], p_ptr[i + 1]);
+        let (mut b, be) = (t_ptr[i], t_ptr[i + 1]);
+        while a < ae || b < be {
+            let ja = if a < ae { p_idx[a] } else { u32::MAX };
+            let jb = if b < be { t_idx[b] } else { u32::MAX };
+            let (j, fwd, bwd) = if ja == jb {
+                a += 1;
+                b += 1;
+                (ja, p_w[a - 1], t_w[b - 1])
+            } else if ja < jb {
+                a += 1;
+                (ja, p_w[a - 1], 0.0)
             } else {
-                bwd = t[p].1;
-            }
-            p += 1;
+                b += 1;
+                (jb, 0.0, t_w[b - 1])
+            };
+            indices.push(j);
+            weights.push(fwd + bwd - fwd * bwd);
         }
-        let w = fwd + bwd - fwd * bwd;
-        triples.push(((key >> 32) as u32, (key & 0xffff_ffff) as u32, w));
+        indptr[i + 1] = indices.len();
     }
-    CsrGraph::from_triples(knn.n, triples)
+    CsrGraph {
+        n,
+        indptr,
+        indices,
+        weights,
+    }
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ impl Default for KnnParams {
         Self {
             k: 15,
             exact_threshold: 4096,
-            max_iters: 12,
+            max_iters: 20,
             n_trees: 0,
             max_candidates: 60,
             seed: 0,
@@ -302,6 +302,75 @@ fn rp_tree_leaves(data: &Matrix, seed: u64, leaf_size: usize) -> Vec<Vec<u32>> {
     leaves
 }
 
+/// Candidate lists for one NN-descent iteration: each item's forward and reverse neighbours
+/// (new or old ones), at most `cap` per item, chosen by a hashed priority so the choice is
+/// reproducible. Stored flat, sized exactly: at a million items, a vector per item cost ~1 GB.
+struct Candidates {
+    off: Vec<usize>,
+    len: Vec<u32>,
+    items: Vec<(u32, u32)>,
+}
+
+impl Candidates {
+    fn build(lists: &[NeighborList], want_new: bool, key: u64, cap: usize) -> Self {
+        let n = lists.len();
+        let mut off = vec![0usize; n + 1];
+        for (i, l) in lists.iter().enumerate() {
+            for (t, &j) in l.idx.iter().enumerate() {
+                if l.new[t] == want_new {
+                    off[i + 1] += 1;
+                    off[j as usize + 1] += 1;
+                }
+            }
+        }
+        for i in 0..n {
+            off[i + 1] += off[i];
+        }
+        let mut items = vec![(0u32, 0u32); off[n]];
+        let mut fill = off.clone();
+        for (i, l) in lists.iter().enumerate() {
+            for (t, &j) in l.idx.iter().enumerate() {
+                if l.new[t] == want_new {
+                    // 32-bit priorities, ties broken by index.
+                    let pr = (hash3(key, i as u64, j as u64) >> 32) as u32;
+                    items[fill[i]] = (pr, j);
+                    fill[i] += 1;
+                    items[fill[j as usize]] = (pr, i as u32);
+                    fill[j as usize] += 1;
+                }
+            }
+        }
+        let mut segs: Vec<&mut [(u32, u32)]> = Vec::with_capacity(n);
+        let mut rest: &mut [(u32, u32)] = &mut items;
+        for i in 0..n {
+            let (a, b) = rest.split_at_mut(off[i + 1] - off[i]);
+            segs.push(a);
+            rest = b;
+        }
+        let len: Vec<u32> = segs
+            .into_par_iter()
+            .map(|c| {
+                // One entry per neighbour (its lowest priority), then the lowest priorities.
+                c.sort_unstable_by_key(|e| (e.1, e.0));
+                let mut w = 0;
+                for r in 0..c.len() {
+                    if w == 0 || c[r].1 != c[w - 1].1 {
+                        c[w] = c[r];
+                        w += 1;
+                    }
+                }
+                c[..w].sort_unstable();
+                w.min(cap) as u32
+            })
+            .collect();
+        Self { off, len, items }
+    }
+
+    fn get(&self, i: usize) -> &[(u32, u32)] {
+        &self.items[self.off[i]..self.off[i] + self.len[i] as usize]
+    }
+}
+
 fn apply_updates(lists: &mut [NeighborList], updates: &[(u32, u32, f32)]) -> usize {
     let mut changed = 0;
     for &(a, b, d) in updates {
@@ -360,59 +429,55 @@ fn nn_descent(
         if cancelled() {
             return Err(KnnError::Cancelled);
         }
-        // Candidate lists: forward and reverse neighbours, "new" ones separately, each capped at
-        // max_candidates by a hashed priority so the choice is reproducible.
-        let mut new_c: Vec<Vec<(u64, u32)>> = vec![Vec::new(); n];
-        let mut old_c: Vec<Vec<(u64, u32)>> = vec![Vec::new(); n];
-        for (i, l) in lists.iter().enumerate() {
-            for (t, &j) in l.idx.iter().enumerate() {
-                let pr = hash3(params.seed ^ iter as u64, i as u64, j as u64);
-                let target = if l.new[t] { &mut new_c } else { &mut old_c };
-                target[i].push((pr, j));
-                target[j as usize].push((pr, i as u32));
-            }
-        }
-        let trim = |c: &mut Vec<(u64, u32)>| {
-            c.sort_unstable();
-            c.dedup_by_key(|e| e.1);
-            if c.len() > max_candidates {
-                c.truncate(max_candidates);
-            }
-        };
-        new_c.par_iter_mut().for_each(trim);
-        old_c.par_iter_mut().for_each(trim);
+        let key = params.seed ^ iter as u64;
+        let new_c = Candidates::build(&lists, true, key, max_candidates);
+        let old_c = Candidates::build(&lists, false, key, max_candidates);
         // Sampled "new" entries become old.
         lists.par_iter_mut().enumerate().for_each(|(i, l)| {
             for t in 0..l.idx.len() {
-                if l.new[t] && new_c[i].iter().any(|e| e.1 == l.idx[t]) {
+                if l.new[t] && new_c.get(i).iter().any(|e| e.1 == l.idx[t]) {
                     l.new[t] = false;
                 }
             }
         });
         let worst: Vec<f32> = lists.iter().map(|l| l.worst()).collect();
-        let updates: Vec<(u32, u32, f32)> = (0..n)
-            .into_par_iter()
-            .flat_map_iter(|i| {
-                let nc = &new_c[i];
-                let oc = &old_c[i];
-                let mut u = Vec::new();
-                for (p, &(_, a)) in nc.iter().enumerate() {
-                    let xa = data.row(a as usize);
-                    for &(_, b) in nc[p + 1..].iter().chain(oc.iter()) {
-                        if a == b {
-                            continue;
-                        }
-                        let d = sq_dist(xa, data.row(b as usize));
-                        if d < worst[a as usize] || d < worst[b as usize] {
-                            u.push((a.min(b), a.max(b), d));
+        // Joins run in blocks of items whose updates are applied before the next block, so
+        // the update buffer stays small at a million items. Thresholds come from the start of
+        // the iteration, so the result does not depend on the block size or thread count.
+        let mut changed = 0;
+        let mut n_updates = 0;
+        for block in (0..n).collect::<Vec<_>>().chunks(1 << 16) {
+            let updates: Vec<(u32, u32, f32)> = block
+                .par_iter()
+                .flat_map_iter(|&i| {
+                    let nc = new_c.get(i);
+                    let oc = old_c.get(i);
+                    let mut u = Vec::new();
+                    for (p, &(_, a)) in nc.iter().enumerate() {
+                        let xa = data.row(a as usize);
+                        for &(_, b) in nc[p + 1..].iter().chain(oc.iter()) {
+                            if a == b {
+                                continue;
+                            }
+                            let d = sq_dist(xa, data.row(b as usize));
+                            if d < worst[a as usize] || d < worst[b as usize] {
+                                u.push((a.min(b), a.max(b), d));
+                            }
                         }
                     }
-                }
-                u.into_iter()
-            })
-            .collect();
-        let changed = apply_updates(&mut lists, &updates);
-        tracing::debug!(iter, updates = updates.len(), changed, secs = t0.elapsed().as_secs_f64(), "nn-descent");
+                    u.into_iter()
+                })
+                .collect();
+            n_updates += updates.len();
+            changed += apply_updates(&mut lists, &updates);
+        }
+        tracing::debug!(
+            iter,
+            updates = n_updates,
+            changed,
+            secs = t0.elapsed().as_secs_f64(),
+            "nn-descent"
+        );
         progress(0.2 + 0.8 * (iter + 1) as f64 / params.max_iters as f64);
         if (changed as f64) <= 0.001 * (m * n) as f64 {
             break;

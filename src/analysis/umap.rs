@@ -247,7 +247,10 @@ pub fn spectral_2d(g: &CsrGraph, seed: u64) -> Vec<[f32; 2]> {
         }
     };
     orthonormalise(&mut q);
-    let iters = (n as f64).sqrt().clamp(100.0, 400.0) as usize;
+    // A few dozen sweeps give the cluster-level structure the initialisation is for; more
+    // cost O(nnz) each (on 100k scaled PBMCs, 30 sweeps gave trustworthiness 0.930, 316 gave
+    // 0.929, and the sweeps were a quarter of the layout time).
+    let iters = 50;
     for _ in 0..iters {
         q = q.iter().map(|x| apply(x)).collect();
         orthonormalise(&mut q);
@@ -297,6 +300,54 @@ fn normalise_init(mut y: Vec<[f32; 2]>, seed: u64) -> Vec<[f32; 2]> {
 
 /// One item's slice of the per-edge schedules and its output position, for one epoch.
 type RowState<'a> = (usize, &'a mut [f32], &'a mut [f32], &'a mut [f32; 2]);
+
+/// log2 for x > 0: exponent bits plus the atanh series of the mantissa (|error| < 1e-5).
+#[inline]
+fn fast_log2(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let e = ((bits >> 23) & 0xff) as i32 - 127;
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    let t = (m - 1.0) / (m + 1.0);
+    let t2 = t * t;
+    e as f32 + 2.885_39 * t * (1.0 + t2 * (1.0 / 3.0 + t2 * (0.2 + t2 * (1.0 / 7.0 + t2 / 9.0))))
+}
+
+/// 2^x: integer part into the exponent bits, Taylor polynomial for the fraction (rel. error
+/// < 2e-6).
+#[inline]
+fn fast_exp2(x: f32) -> f32 {
+    let x = x.clamp(-126.0, 126.0);
+    // floor without a libm call (baseline x86-64 has no rounding instruction).
+    let t = x as i32;
+    let i = (if (t as f32) > x { t - 1 } else { t }) as f32;
+    let f = x - i;
+    let p = 1.0
+        + f * (std::f32::consts::LN_2
+            + f * (0.240_226_5
+                + f * (0.055_504_1
+                    + f * (0.009_618_13
+                        + f * (0.001_333_36 + f * (0.000_154_04 + f * 0.000_015_25))))));
+    f32::from_bits(((i as i32 + 127) as u32) << 23) * p
+}
+
+/// d^b for d > 0. The SGD evaluates this ~10⁸–10⁹ times; `powf` dominated the epoch.
+#[inline]
+fn pow_b(d: f32, b: f32) -> f32 {
+    fast_exp2(b * fast_log2(d))
+}
+
+#[inline]
+fn prefetch<T>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, and `p` is a valid reference anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (p as *const T).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 #[inline]
 fn clip(v: f32) -> f32 {
@@ -389,6 +440,9 @@ pub fn umap_layout(
                 let mut cur = yi;
                 let mut rng = mix64(params.seed ^ mix64(((epoch as u64) << 32) | i as u64));
                 for (t, &j) in nb.iter().enumerate() {
+                    if let Some(&ahead) = nb.get(t + 4) {
+                        prefetch(&y_old[ahead as usize]);
+                    }
                     let e = eps[e0 + t];
                     if e <= 0.0 || ns[t] > ep {
                         continue;
@@ -397,27 +451,42 @@ pub fn umap_layout(
                     let (dx, dy) = (yi[0] - yj[0], yi[1] - yj[1]);
                     let dist2 = dx * dx + dy * dy;
                     if dist2 > 0.0 {
-                        let coef = -2.0 * a * b * dist2.powf(b - 1.0) / (a * dist2.powf(b) + 1.0);
+                        let pb = pow_b(dist2, b);
+                        let coef = -2.0 * a * b * (pb / dist2) / (a * pb + 1.0);
                         cur[0] += att * clip(coef * dx) * alpha;
                         cur[1] += att * clip(coef * dy) * alpha;
                     }
                     ns[t] += e;
-                    let n_neg = ((ep - nn[t]) / (e / nsr)).floor().max(0.0) as usize;
-                    for _ in 0..n_neg {
-                        rng = mix64(rng);
-                        let k = (rng % n as u64) as usize;
-                        if k == i {
-                            continue;
+                    // Truncation is floor here: negative values are clamped to 0 first.
+                    let n_neg = ((ep - nn[t]) / (e / nsr)).max(0.0) as usize;
+                    // Draw the negative samples first and prefetch their positions: at a million
+                    // items the positions no longer fit in L2 and these loads dominate.
+                    let mut ks = [0u32; 16];
+                    let mut done = 0;
+                    while done < n_neg {
+                        let m = (n_neg - done).min(16);
+                        for slot in ks.iter_mut().take(m) {
+                            rng = mix64(rng);
+                            // Lemire's multiply-shift instead of a 64-bit modulo.
+                            *slot = (((rng >> 32) * n as u64) >> 32) as u32;
+                            prefetch(&y_old[*slot as usize]);
                         }
-                        let yk = y_old[k];
-                        let (dx, dy) = (yi[0] - yk[0], yi[1] - yk[1]);
-                        let dist2 = dx * dx + dy * dy;
-                        if dist2 > 0.0 {
-                            let coef =
-                                2.0 * gamma * b / ((0.001 + dist2) * (a * dist2.powf(b) + 1.0));
-                            cur[0] += clip(coef * dx) * alpha;
-                            cur[1] += clip(coef * dy) * alpha;
+                        for &k in &ks[..m] {
+                            let k = k as usize;
+                            if k == i {
+                                continue;
+                            }
+                            let yk = y_old[k];
+                            let (dx, dy) = (yi[0] - yk[0], yi[1] - yk[1]);
+                            let dist2 = dx * dx + dy * dy;
+                            if dist2 > 0.0 {
+                                let coef = 2.0 * gamma * b
+                                    / ((0.001 + dist2) * (a * pow_b(dist2, b) + 1.0));
+                                cur[0] += clip(coef * dx) * alpha;
+                                cur[1] += clip(coef * dy) * alpha;
+                            }
                         }
+                        done += m;
                     }
                     nn[t] += n_neg as f32 * (e / nsr);
                 }
@@ -432,6 +501,19 @@ pub fn umap_layout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_pow_is_accurate() {
+        for &d in &[1e-6f32, 0.01, 0.5, 1.0, 3.7, 150.0, 1e5] {
+            for &b in &[0.79f32, 0.895, 1.0, 1.3] {
+                let (exact, fast) = (d.powf(b), pow_b(d, b));
+                assert!(
+                    ((fast - exact) / exact).abs() < 2e-5,
+                    "{d}^{b}: {fast} vs {exact}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn ab_fit_matches_umap_learn() {

@@ -15,7 +15,11 @@ use std::time::Instant;
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
@@ -60,7 +64,13 @@ fn parse() -> Result<Args, String> {
             _ => input = Some(PathBuf::from(x)),
         }
     }
-    Ok(Args { input: input.ok_or("missing INPUT")?, labels, repeats, threads, steps: steps.split(',').map(str::to_string).collect() })
+    Ok(Args {
+        input: input.ok_or("missing INPUT")?,
+        labels,
+        repeats,
+        threads,
+        steps: steps.split(',').map(str::to_string).collect(),
+    })
 }
 
 fn main() {
@@ -71,22 +81,35 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if std::env::var_os("BIOLENS_BENCH_TRACE").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(tracing::Level::DEBUG)
+            .try_init();
+    }
     pipeline::with_threads(args.threads, || run(args));
 }
 
 fn run(args: Args) {
     let has = |s: &str| args.steps.iter().any(|x| x == s);
     let t0 = Instant::now();
-    let opts = LoadOptions { meta: args.labels.clone(), ..Default::default() };
+    let opts = LoadOptions {
+        meta: args.labels.clone(),
+        ..Default::default()
+    };
     let ds = data::load(&args.input, &opts).unwrap_or_else(|e| {
         eprintln!("error: {e}");
         std::process::exit(2)
     });
     let load_s = t0.elapsed().as_secs_f64();
-    let labels: Option<Vec<String>> = ds.meta.iter().find(|c| c.name == "label" || c.name == "bulk_labels").map(|c| match &c.values {
-        MetaValues::Text(v) => v.clone(),
-        MetaValues::Number(_) => (0..c.len()).map(|i| c.display(i)).collect(),
-    });
+    let labels: Option<Vec<String>> = ds
+        .meta
+        .iter()
+        .find(|c| c.name == "label" || c.name == "bulk_labels")
+        .map(|c| match &c.values {
+            MetaValues::Text(v) => v.clone(),
+            MetaValues::Number(_) => (0..c.len()).map(|i| c.display(i)).collect(),
+        });
     let n = ds.len();
     let x = &ds.embedding;
     let p = PipelineParams::default();
@@ -103,7 +126,9 @@ fn run(args: Args) {
         out.push((format!("{name}_s"), format!("{m:.3}")));
         m
     };
-    let (g, t) = time(args.repeats, || knn::knn_graph(x, &p.knn, &|_| {}, &|| false).expect("knn"));
+    let (g, t) = time(args.repeats, || {
+        knn::knn_graph(x, &p.knn, &|_| {}, &|| false).expect("knn")
+    });
     push_times("knn", t, &mut out);
     let knn = Arc::new(g);
     let sample: Vec<usize> = (0..n).step_by((n / 1000).max(1)).take(1000).collect();
@@ -114,19 +139,32 @@ fn run(args: Args) {
     let graph = Arc::new(graph);
     let mut clusters = Arc::new(vec![0u32; n]);
     if has("leiden") {
-        let (c, t) = time(args.repeats, || leiden::leiden(&graph, &leiden::LeidenParams::default()).expect("leiden"));
+        let (c, t) = time(args.repeats, || {
+            leiden::leiden(&graph, &leiden::LeidenParams::default()).expect("leiden")
+        });
         push_times("leiden", t, &mut out);
-        out.push(("leiden_clusters".into(), (c.iter().max().map_or(0, |m| m + 1)).to_string()));
+        out.push((
+            "leiden_clusters".into(),
+            (c.iter().max().map_or(0, |m| m + 1)).to_string(),
+        ));
         if let Some(l) = &labels {
             out.push(("leiden_ari".into(), format!("{:.4}", metrics::ari(l, &c))));
             out.push(("leiden_nmi".into(), format!("{:.4}", metrics::nmi(l, &c))));
         }
-        out.push(("leiden_modularity".into(), format!("{:.4}", leiden::modularity(&graph, &c, 1.0))));
+        out.push((
+            "leiden_modularity".into(),
+            format!("{:.4}", leiden::modularity(&graph, &c, 1.0)),
+        ));
         clusters = Arc::new(c);
     }
     if has("kmeans") {
-        let k = labels.as_ref().map_or(10, |l| l.iter().collect::<std::collections::HashSet<_>>().len());
-        let kp = kmeans::KMeansParams { k, ..Default::default() };
+        let k = labels.as_ref().map_or(10, |l| {
+            l.iter().collect::<std::collections::HashSet<_>>().len()
+        });
+        let kp = kmeans::KMeansParams {
+            k,
+            ..Default::default()
+        };
         let (c, t) = time(args.repeats, || kmeans::kmeans(x, &kp).expect("kmeans"));
         push_times("kmeans", t, &mut out);
         if let Some(l) = &labels {
@@ -135,14 +173,21 @@ fn run(args: Args) {
     }
     let (mut a_knn, mut a_if) = (Arc::new(vec![0.0; n]), Arc::new(vec![0.0; n]));
     if has("anomaly") {
-        let ((ak, ai), t) = time(args.repeats, || (anomaly::knn_distance_score(&knn, 10), anomaly::isolation_forest(x, &p.anomaly)));
+        let ((ak, ai), t) = time(args.repeats, || {
+            (
+                anomaly::knn_distance_score(&knn, 10),
+                anomaly::isolation_forest(x, &p.anomaly),
+            )
+        });
         push_times("anomaly", t, &mut out);
         a_knn = Arc::new(ak);
         a_if = Arc::new(ai);
     }
     let mut layout = Arc::new(vec![[0.0f32; 2]; n]);
     if has("umap") {
-        let (l, t) = time(args.repeats, || umap::umap_layout(x, &graph, &p.umap, &|_| {}, &|| false).expect("umap"));
+        let (l, t) = time(args.repeats, || {
+            umap::umap_layout(x, &graph, &p.umap, &|_| {}, &|| false).expect("umap")
+        });
         push_times("umap", t, &mut out);
         let tr = metrics::trustworthiness(x, &l, 15, 5000);
         out.push(("umap_trust15".into(), format!("{tr:.4}")));
@@ -152,7 +197,9 @@ fn run(args: Args) {
     out.push(("peak_rss_mb".into(), format!("{peak_pipeline:.0}")));
     if has("raster") {
         let vp = Viewport::fit(&layout);
-        let (_, t) = time(args.repeats.max(20), || rasterize(&layout, &vp, 160, 50, &Coloring::Category(&clusters)));
+        let (_, t) = time(args.repeats.max(20), || {
+            rasterize(&layout, &vp, 160, 50, &Coloring::Category(&clusters))
+        });
         let m = median(&mut t.clone());
         eprintln!("raster 160x50: median {:.2} ms", m * 1e3);
         out.push(("raster_ms".into(), format!("{:.2}", m * 1e3)));
@@ -170,11 +217,29 @@ fn run(args: Args) {
             anomaly_iforest: a_if,
             timings: Vec::new(),
         };
-        let sd = biolens::session::SessionDataset { dataset: ds.clone(), analysis };
-        let (_, t) = time(1, || biolens::session::write(&path, &p, rayon::current_num_threads(), std::slice::from_ref(&sd)).expect("write session"));
+        let sd = biolens::session::SessionDataset {
+            dataset: ds.clone(),
+            analysis,
+        };
+        let (_, t) = time(1, || {
+            biolens::session::write(
+                &path,
+                &p,
+                rayon::current_num_threads(),
+                std::slice::from_ref(&sd),
+            )
+            .expect("write session")
+        });
         push_times("session_write", t, &mut out);
-        let (_, t) = time(args.repeats, || biolens::session::read(&path).expect("read session"));
+        // What `biolens open` does: everything but the embedding vectors.
+        let (_, t) = time(args.repeats, || {
+            biolens::session::read_for_view(&path).expect("read session")
+        });
         push_times("session_open", t, &mut out);
+        let (_, t) = time(args.repeats, || {
+            biolens::session::read(&path).expect("read session")
+        });
+        push_times("session_read_all", t, &mut out);
         let _ = std::fs::remove_dir_all(&dir);
     }
     out.push(("peak_rss_mb_all".into(), format!("{:.0}", peak_rss_mb())));

@@ -40,13 +40,28 @@ pub enum Action {
     InputSubmit,
     InputComplete,
     Resize(u16, u16),
-    Click { col: u16, row: u16 },
-    Scroll { up: bool, col: u16, row: u16 },
+    Click {
+        col: u16,
+        row: u16,
+    },
+    Scroll {
+        up: bool,
+        col: u16,
+        row: u16,
+    },
     Job(JobMsg),
     /// The loop spawned a job for `tab` (pipeline or recluster).
-    JobStarted { id: JobId, name: String, tab: usize, pipeline: bool },
+    JobStarted {
+        id: JobId,
+        name: String,
+        tab: usize,
+        pipeline: bool,
+    },
     /// The outcome of an effect the loop carried out (an export).
-    Notify { text: String, error: bool },
+    Notify {
+        text: String,
+        error: bool,
+    },
     Tick,
 }
 

@@ -181,7 +181,7 @@ impl App {
                             };
                             Arc::new(data::load(&path, &opts).map_err(|e| e.to_string())?)
                         }
-                        (None, TabSource::Session(p)) => {
+                        (None, TabSource::Session { path: p, .. }) => {
                             return Err(format!(
                                 "{}: session has no data for this tab",
                                 p.display()
@@ -199,7 +199,12 @@ impl App {
                     Ok(())
                 });
                 self.cancels.insert(id, cancel);
-                self.dispatch(Action::JobStarted { id, name: "pipeline".into(), tab, pipeline: true });
+                self.dispatch(Action::JobStarted {
+                    id,
+                    name: "pipeline".into(),
+                    tab,
+                    pipeline: true,
+                });
             }
             Effect::Recluster { tab, method } => {
                 let Some(t) = self.state.tabs.get(tab) else {
@@ -209,6 +214,7 @@ impl App {
                     return;
                 };
                 let graph = t.graph.clone();
+                let source = t.source.clone();
                 let name = match &method {
                     ClusterMethod::Leiden(_) => "leiden",
                     ClusterMethod::Kmeans(_) => "k-means",
@@ -219,9 +225,19 @@ impl App {
                         Some(g) => g,
                         None => Arc::new(crate::analysis::fuzzy::fuzzy_simplicial_set(&knn)),
                     };
+                    let mut embedding = std::borrow::Cow::Borrowed(&ds.embedding);
+                    if let (ClusterMethod::Kmeans(_), 0, TabSource::Session { path, index }) =
+                        (&method, ds.embedding.cols, &source)
+                    {
+                        ctx.progress("loading embedding", 0.2);
+                        embedding = std::borrow::Cow::Owned(
+                            crate::session::read_embedding(path, *index)
+                                .map_err(|e| e.to_string())?,
+                        );
+                    }
                     ctx.progress("clustering", 0.5);
                     let c =
-                        pipeline::cluster(&ds.embedding, &g, &method).map_err(|e| e.to_string())?;
+                        pipeline::cluster(&embedding, &g, &method).map_err(|e| e.to_string())?;
                     if ctx.is_cancelled() {
                         return Ok(());
                     }
@@ -229,12 +245,23 @@ impl App {
                     Ok(())
                 });
                 self.cancels.insert(id, cancel);
-                self.dispatch(Action::JobStarted { id, name: name.into(), tab, pipeline: false });
+                self.dispatch(Action::JobStarted {
+                    id,
+                    name: name.into(),
+                    tab,
+                    pipeline: false,
+                });
             }
             Effect::Export { tab, kind, path } => {
                 let action = match self.export(tab, &kind, &path) {
-                    Ok(n) => Action::Notify { text: format!("wrote {n} rows to {}", path.display()), error: false },
-                    Err(e) => Action::Notify { text: e, error: true },
+                    Ok(n) => Action::Notify {
+                        text: format!("wrote {n} rows to {}", path.display()),
+                        error: false,
+                    },
+                    Err(e) => Action::Notify {
+                        text: e,
+                        error: true,
+                    },
                 };
                 self.dispatch(action);
             }

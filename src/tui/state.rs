@@ -78,7 +78,8 @@ pub enum TabSource {
         path: PathBuf,
         meta: Option<PathBuf>,
     },
-    Session(PathBuf),
+    /// Dataset `index` of a saved session.
+    Session { path: PathBuf, index: usize },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -267,8 +268,8 @@ impl Tab {
     }
 
     /// A tab over a saved session dataset: everything present, nothing to compute.
-    pub fn from_session(path: PathBuf, sd: crate::session::SessionDataset) -> Self {
-        let mut t = Tab::new(sd.dataset.name.clone(), TabSource::Session(path));
+    pub fn from_session(path: PathBuf, index: usize, sd: crate::session::SessionDataset) -> Self {
+        let mut t = Tab::new(sd.dataset.name.clone(), TabSource::Session { path, index });
         let a = sd.analysis;
         t.dataset = Some(Arc::new(sd.dataset));
         t.knn = Some(a.knn);

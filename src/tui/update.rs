@@ -40,7 +40,12 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::Job(msg) => on_job(s, msg),
-        Action::JobStarted { id, name, tab, pipeline } => {
+        Action::JobStarted {
+            id,
+            name,
+            tab,
+            pipeline,
+        } => {
             job_started(s, id, &name, tab, pipeline);
             vec![]
         }
