@@ -83,6 +83,10 @@ pub struct CommonOpts {
     /// Log file (default: $XDG_STATE_HOME/biolens/biolens.log or ~/.local/state/…).
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
+    /// Key file merged over the default keys (default: $XDG_CONFIG_HOME/biolens/keys.toml or
+    /// ~/.config/biolens/keys.toml when it exists).
+    #[arg(long, global = true)]
+    pub keys: Option<PathBuf>,
 }
 
 impl Default for CommonOpts {
@@ -97,6 +101,7 @@ impl Default for CommonOpts {
             clusters: 10,
             k: 15,
             log: None,
+            keys: None,
         }
     }
 }

@@ -278,7 +278,24 @@ fn demo_paths() -> Result<Vec<PathBuf>> {
     Ok(vec![dir])
 }
 
+fn install_keys(opts: &CommonOpts) -> Result<()> {
+    let default = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .map(|d| d.join("biolens").join("keys.toml"));
+    let path = match (&opts.keys, default) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(d)) if d.exists() => Some(d),
+        _ => None,
+    };
+    if let Some(p) = path {
+        biolens::tui::keymap::install_key_file(&p)?;
+    }
+    Ok(())
+}
+
 fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
+    install_keys(opts)?;
     let paths = if paths.is_empty() {
         demo_paths()?
     } else {

@@ -4,9 +4,12 @@
 use super::action::{Action, Dir};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+#[derive(Debug)]
 pub struct Binding {
-    pub keys: &'static [(KeyCode, KeyModifiers)],
-    pub label: &'static str,
+    /// Stable name used in the user's key file (`[keys] zoom_in = ["+", "="]`).
+    pub name: &'static str,
+    pub keys: Vec<(KeyCode, KeyModifiers)>,
+    pub label: String,
     pub desc: &'static str,
     pub group: &'static str,
     /// Shown in the hint bar (short form).
@@ -19,10 +22,11 @@ const S: KeyModifiers = KeyModifiers::SHIFT;
 const C: KeyModifiers = KeyModifiers::CONTROL;
 
 macro_rules! b {
-    ($keys:expr, $label:expr, $desc:expr, $group:expr, $hint:expr, $act:expr) => {
+    ($name:expr, $keys:expr, $label:expr, $desc:expr, $group:expr, $hint:expr, $act:expr) => {
         Binding {
-            keys: $keys,
-            label: $label,
+            name: $name,
+            keys: $keys.to_vec(),
+            label: $label.to_string(),
             desc: $desc,
             group: $group,
             hint: $hint,
@@ -31,225 +35,388 @@ macro_rules! b {
     };
 }
 
-/// The default key map (normal mode).
+/// The built-in key map (normal mode).
+pub fn defaults() -> Vec<Binding> {
+    vec![
+        b!(
+            "move_left",
+            [(KeyCode::Char('h'), N), (KeyCode::Left, N)],
+            "h ←",
+            "move left (map)",
+            "Move",
+            None,
+            Action::Move(Dir::Left)
+        ),
+        b!(
+            "move_down",
+            [(KeyCode::Char('j'), N), (KeyCode::Down, N)],
+            "j ↓",
+            "move down / next row",
+            "Move",
+            None,
+            Action::Move(Dir::Down)
+        ),
+        b!(
+            "move_up",
+            [(KeyCode::Char('k'), N), (KeyCode::Up, N)],
+            "k ↑",
+            "move up / previous row",
+            "Move",
+            None,
+            Action::Move(Dir::Up)
+        ),
+        b!(
+            "move_right",
+            [(KeyCode::Char('l'), N), (KeyCode::Right, N)],
+            "l →",
+            "move right (map)",
+            "Move",
+            None,
+            Action::Move(Dir::Right)
+        ),
+        b!(
+            "page_down",
+            [(KeyCode::PageDown, N), (KeyCode::Char('d'), C)],
+            "PgDn",
+            "page down in lists",
+            "Move",
+            None,
+            Action::PageDown
+        ),
+        b!(
+            "page_up",
+            [(KeyCode::PageUp, N), (KeyCode::Char('u'), C)],
+            "PgUp",
+            "page up in lists",
+            "Move",
+            None,
+            Action::PageUp
+        ),
+        b!(
+            "zoom_in",
+            [
+                (KeyCode::Char('+'), N),
+                (KeyCode::Char('+'), S),
+                (KeyCode::Char('='), N)
+            ],
+            "+",
+            "zoom in around the cursor",
+            "View",
+            None,
+            Action::ZoomIn
+        ),
+        b!(
+            "zoom_out",
+            [(KeyCode::Char('-'), N)],
+            "-",
+            "zoom out",
+            "View",
+            None,
+            Action::ZoomOut
+        ),
+        b!(
+            "reset_view",
+            [(KeyCode::Char('0'), N)],
+            "0",
+            "reset the view to all points",
+            "View",
+            None,
+            Action::ResetView
+        ),
+        b!(
+            "cycle_color",
+            [(KeyCode::Char('c'), N)],
+            "c",
+            "cycle colour: cluster, anomalies, metadata",
+            "View",
+            Some("c color"),
+            Action::CycleColor
+        ),
+        b!(
+            "focus_next",
+            [(KeyCode::Tab, N)],
+            "Tab",
+            "next pane: map, clusters, anomalies, jobs",
+            "Panes",
+            Some("Tab focus"),
+            Action::FocusNext
+        ),
+        b!(
+            "focus_prev",
+            [(KeyCode::BackTab, S), (KeyCode::BackTab, N)],
+            "S-Tab",
+            "focus previous pane",
+            "Panes",
+            None,
+            Action::FocusPrev
+        ),
+        b!(
+            "focus_anomalies",
+            [(KeyCode::Char('a'), N)],
+            "a",
+            "focus the anomalies pane",
+            "Panes",
+            Some("a anomalies"),
+            Action::FocusAnomalies
+        ),
+        b!(
+            "open",
+            [(KeyCode::Enter, N)],
+            "Enter",
+            "go to the selected cluster/anomaly",
+            "Panes",
+            None,
+            Action::Open
+        ),
+        b!(
+            "tab_1",
+            [(KeyCode::Char('1'), N)],
+            "1",
+            "first tab (dataset)",
+            "Panes",
+            None,
+            Action::SelectTab(0)
+        ),
+        b!(
+            "tab_2",
+            [(KeyCode::Char('2'), N)],
+            "2",
+            "second tab",
+            "Panes",
+            None,
+            Action::SelectTab(1)
+        ),
+        b!(
+            "tab_3",
+            [(KeyCode::Char('3'), N)],
+            "3",
+            "third tab",
+            "Panes",
+            None,
+            Action::SelectTab(2)
+        ),
+        b!(
+            "search",
+            [(KeyCode::Char('/'), N)],
+            "/",
+            "search ids and metadata",
+            "Find",
+            Some("/ search"),
+            Action::StartSearch
+        ),
+        b!(
+            "search_next",
+            [(KeyCode::Char('n'), N)],
+            "n",
+            "next search match",
+            "Find",
+            None,
+            Action::SearchNext
+        ),
+        b!(
+            "search_prev",
+            [(KeyCode::Char('N'), S), (KeyCode::Char('N'), N)],
+            "N",
+            "previous search match",
+            "Find",
+            None,
+            Action::SearchPrev
+        ),
+        b!(
+            "command",
+            [(KeyCode::Char(':'), N), (KeyCode::Char(':'), S)],
+            ":",
+            "command line (commands below)",
+            "Commands",
+            Some(": command"),
+            Action::StartCommand
+        ),
+        b!(
+            "export_cluster",
+            [(KeyCode::Char('e'), N)],
+            "e",
+            "export the selected cluster's ids",
+            "Commands",
+            Some("e export"),
+            Action::ExportCluster
+        ),
+        b!(
+            "cancel_job",
+            [(KeyCode::Char('x'), N)],
+            "x",
+            "cancel the running job",
+            "Commands",
+            None,
+            Action::CancelJob
+        ),
+        b!(
+            "help",
+            [(KeyCode::Char('?'), N), (KeyCode::Char('?'), S)],
+            "?",
+            "show or hide this help",
+            "General",
+            Some("? help"),
+            Action::ToggleHelp
+        ),
+        b!(
+            "escape",
+            [(KeyCode::Esc, N)],
+            "Esc",
+            "close help, search or command",
+            "General",
+            None,
+            Action::Escape
+        ),
+        b!(
+            "quit",
+            [(KeyCode::Char('q'), N), (KeyCode::Char('c'), C)],
+            "q",
+            "quit",
+            "General",
+            Some("q quit"),
+            Action::Quit
+        ),
+    ]
+}
+
+static USER: std::sync::OnceLock<Vec<Binding>> = std::sync::OnceLock::new();
+static DEFAULTS: std::sync::OnceLock<Vec<Binding>> = std::sync::OnceLock::new();
+
+/// The key map in force: the defaults, with the user's key file merged over them.
 pub fn bindings() -> &'static [Binding] {
-    static B: std::sync::OnceLock<Vec<Binding>> = std::sync::OnceLock::new();
-    B.get_or_init(|| {
-        vec![
-            b!(
-                &[(KeyCode::Char('h'), N), (KeyCode::Left, N)],
-                "h ←",
-                "move left (map)",
-                "Move",
-                None,
-                Action::Move(Dir::Left)
-            ),
-            b!(
-                &[(KeyCode::Char('j'), N), (KeyCode::Down, N)],
-                "j ↓",
-                "move down / next row",
-                "Move",
-                None,
-                Action::Move(Dir::Down)
-            ),
-            b!(
-                &[(KeyCode::Char('k'), N), (KeyCode::Up, N)],
-                "k ↑",
-                "move up / previous row",
-                "Move",
-                None,
-                Action::Move(Dir::Up)
-            ),
-            b!(
-                &[(KeyCode::Char('l'), N), (KeyCode::Right, N)],
-                "l →",
-                "move right (map)",
-                "Move",
-                None,
-                Action::Move(Dir::Right)
-            ),
-            b!(
-                &[(KeyCode::PageDown, N), (KeyCode::Char('d'), C)],
-                "PgDn",
-                "page down in lists",
-                "Move",
-                None,
-                Action::PageDown
-            ),
-            b!(
-                &[(KeyCode::PageUp, N), (KeyCode::Char('u'), C)],
-                "PgUp",
-                "page up in lists",
-                "Move",
-                None,
-                Action::PageUp
-            ),
-            b!(
-                &[
-                    (KeyCode::Char('+'), N),
-                    (KeyCode::Char('+'), S),
-                    (KeyCode::Char('='), N)
-                ],
-                "+",
-                "zoom in around the cursor",
-                "View",
-                None,
-                Action::ZoomIn
-            ),
-            b!(
-                &[(KeyCode::Char('-'), N)],
-                "-",
-                "zoom out",
-                "View",
-                None,
-                Action::ZoomOut
-            ),
-            b!(
-                &[(KeyCode::Char('0'), N)],
-                "0",
-                "reset the view to all points",
-                "View",
-                None,
-                Action::ResetView
-            ),
-            b!(
-                &[(KeyCode::Char('c'), N)],
-                "c",
-                "cycle colour: cluster, anomalies, metadata",
-                "View",
-                Some("c color"),
-                Action::CycleColor
-            ),
-            b!(
-                &[(KeyCode::Tab, N)],
-                "Tab",
-                "next pane: map, clusters, anomalies, jobs",
-                "Panes",
-                Some("Tab focus"),
-                Action::FocusNext
-            ),
-            b!(
-                &[(KeyCode::BackTab, S), (KeyCode::BackTab, N)],
-                "S-Tab",
-                "focus previous pane",
-                "Panes",
-                None,
-                Action::FocusPrev
-            ),
-            b!(
-                &[(KeyCode::Char('a'), N)],
-                "a",
-                "focus the anomalies pane",
-                "Panes",
-                Some("a anomalies"),
-                Action::FocusAnomalies
-            ),
-            b!(
-                &[(KeyCode::Enter, N)],
-                "Enter",
-                "go to the selected cluster/anomaly",
-                "Panes",
-                None,
-                Action::Open
-            ),
-            b!(
-                &[(KeyCode::Char('1'), N)],
-                "1",
-                "first tab (dataset)",
-                "Panes",
-                None,
-                Action::SelectTab(0)
-            ),
-            b!(
-                &[(KeyCode::Char('2'), N)],
-                "2",
-                "second tab",
-                "Panes",
-                None,
-                Action::SelectTab(1)
-            ),
-            b!(
-                &[(KeyCode::Char('3'), N)],
-                "3",
-                "third tab",
-                "Panes",
-                None,
-                Action::SelectTab(2)
-            ),
-            b!(
-                &[(KeyCode::Char('/'), N)],
-                "/",
-                "search ids and metadata",
-                "Find",
-                Some("/ search"),
-                Action::StartSearch
-            ),
-            b!(
-                &[(KeyCode::Char('n'), N)],
-                "n",
-                "next search match",
-                "Find",
-                None,
-                Action::SearchNext
-            ),
-            b!(
-                &[(KeyCode::Char('N'), S), (KeyCode::Char('N'), N)],
-                "N",
-                "previous search match",
-                "Find",
-                None,
-                Action::SearchPrev
-            ),
-            b!(
-                &[(KeyCode::Char(':'), N), (KeyCode::Char(':'), S)],
-                ":",
-                "command line (commands below)",
-                "Commands",
-                Some(": command"),
-                Action::StartCommand
-            ),
-            b!(
-                &[(KeyCode::Char('e'), N)],
-                "e",
-                "export the selected cluster's ids",
-                "Commands",
-                Some("e export"),
-                Action::ExportCluster
-            ),
-            b!(
-                &[(KeyCode::Char('x'), N)],
-                "x",
-                "cancel the running job",
-                "Commands",
-                None,
-                Action::CancelJob
-            ),
-            b!(
-                &[(KeyCode::Char('?'), N), (KeyCode::Char('?'), S)],
-                "?",
-                "show or hide this help",
-                "General",
-                Some("? help"),
-                Action::ToggleHelp
-            ),
-            b!(
-                &[(KeyCode::Esc, N)],
-                "Esc",
-                "close help, search or command",
-                "General",
-                None,
-                Action::Escape
-            ),
-            b!(
-                &[(KeyCode::Char('q'), N), (KeyCode::Char('c'), C)],
-                "q",
-                "quit",
-                "General",
-                Some("q quit"),
-                Action::Quit
-            ),
-        ]
-    })
+    USER.get().unwrap_or_else(|| DEFAULTS.get_or_init(defaults))
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum KeyFileError {
+    #[error(
+        "{path}: not valid TOML: {reason} (expected a [keys] table like: zoom_in = [\"+\", \"=\"])"
+    )]
+    Toml { path: String, reason: String },
+    #[error("{path}: [keys] {name}: unknown action; known actions: {known}")]
+    UnknownAction {
+        path: String,
+        name: String,
+        known: String,
+    },
+    #[error(
+        "{path}: [keys] {name}: cannot read key '{key}' (use a character like \"q\", or C-x, Tab, S-Tab, Enter, Esc, Space, Left, Right, Up, Down, PgUp, PgDn)"
+    )]
+    BadKey {
+        path: String,
+        name: String,
+        key: String,
+    },
+    #[error("{path}: key '{key}' is bound to both {first} and {second}; give each key one action")]
+    Clash {
+        path: String,
+        key: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// Parses one key as written in the key file.
+pub fn parse_key(s: &str) -> Option<(KeyCode, KeyModifiers)> {
+    let named = |n: &str| match n {
+        "Tab" => Some(KeyCode::Tab),
+        "Enter" => Some(KeyCode::Enter),
+        "Esc" => Some(KeyCode::Esc),
+        "Space" => Some(KeyCode::Char(' ')),
+        "Left" => Some(KeyCode::Left),
+        "Right" => Some(KeyCode::Right),
+        "Up" => Some(KeyCode::Up),
+        "Down" => Some(KeyCode::Down),
+        "PgUp" => Some(KeyCode::PageUp),
+        "PgDn" => Some(KeyCode::PageDown),
+        "BS" => Some(KeyCode::Backspace),
+        _ => None,
+    };
+    if s == "S-Tab" {
+        return Some((KeyCode::BackTab, S));
+    }
+    if let Some(rest) = s.strip_prefix("C-") {
+        let mut c = rest.chars();
+        return match (c.next(), c.next()) {
+            (Some(ch), None) => Some((KeyCode::Char(ch), C)),
+            _ => named(rest).map(|k| (k, C)),
+        };
+    }
+    let mut c = s.chars();
+    match (c.next(), c.next()) {
+        (Some(ch), None) => Some((
+            KeyCode::Char(ch),
+            if ch.is_ascii_uppercase() { S } else { N },
+        )),
+        _ => named(s).map(|k| (k, N)),
+    }
+}
+
+/// Merges a key file's `[keys]` table over the defaults.
+pub fn merge_key_file(text: &str, path: &str) -> Result<Vec<Binding>, KeyFileError> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(default)]
+        keys: std::collections::BTreeMap<String, Vec<String>>,
+    }
+    let f: File = toml::from_str(text).map_err(|e| KeyFileError::Toml {
+        path: path.into(),
+        reason: e.message().to_string(),
+    })?;
+    let mut map = defaults();
+    for (name, keys) in &f.keys {
+        let Some(b) = map.iter_mut().find(|b| b.name == name) else {
+            let known = defaults()
+                .iter()
+                .map(|b| b.name)
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(KeyFileError::UnknownAction {
+                path: path.into(),
+                name: name.clone(),
+                known,
+            });
+        };
+        let mut parsed = Vec::new();
+        for k in keys {
+            let key = parse_key(k).ok_or_else(|| KeyFileError::BadKey {
+                path: path.into(),
+                name: name.clone(),
+                key: k.clone(),
+            })?;
+            parsed.push(key);
+        }
+        b.keys = parsed;
+        b.label = keys.join(" ");
+    }
+    let mut seen: std::collections::HashMap<(KeyCode, KeyModifiers), &str> = Default::default();
+    for b in &map {
+        for k in &b.keys {
+            if let Some(first) = seen.insert(*k, b.name)
+                && first != b.name
+            {
+                return Err(KeyFileError::Clash {
+                    path: path.into(),
+                    key: format!("{k:?}"),
+                    first: first.into(),
+                    second: b.name.into(),
+                });
+            }
+        }
+    }
+    Ok(map)
+}
+
+/// Reads and installs the user's key file (once, at start-up).
+pub fn install_key_file(path: &std::path::Path) -> Result<(), KeyFileError> {
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| KeyFileError::Toml {
+        path: p.clone(),
+        reason: e.to_string(),
+    })?;
+    let map = merge_key_file(&text, &p)?;
+    let _ = USER.set(map);
+    Ok(())
 }
 
 /// Commands of the `:` line, for help and completion.
@@ -270,10 +437,23 @@ pub const COMMANDS: &[(&str, &str)] = &[
 
 /// Maps a key in normal mode to its action.
 pub fn normal_action(key: &KeyEvent) -> Option<Action> {
-    let mods = key.modifiers & (KeyModifiers::SHIFT | KeyModifiers::CONTROL | KeyModifiers::ALT);
+    // For characters, Shift is already in the character ('N', '?'); terminals differ in
+    // whether they also report it, so it is ignored there.
+    let norm = |c: KeyCode, m: KeyModifiers| {
+        let m = m & (KeyModifiers::SHIFT | KeyModifiers::CONTROL | KeyModifiers::ALT);
+        if matches!(c, KeyCode::Char(_)) {
+            m - KeyModifiers::SHIFT
+        } else {
+            m
+        }
+    };
     bindings()
         .iter()
-        .find(|b| b.keys.iter().any(|&(c, m)| c == key.code && m == mods))
+        .find(|b| {
+            b.keys
+                .iter()
+                .any(|&(c, m)| c == key.code && norm(c, m) == norm(key.code, key.modifiers))
+        })
         .map(|b| (b.action)())
 }
 
@@ -341,10 +521,38 @@ mod tests {
     fn no_key_is_bound_twice() {
         let mut seen = std::collections::HashSet::new();
         for b in bindings() {
-            for k in b.keys {
-                assert!(seen.insert(*k), "{:?} bound twice", k);
+            for k in &b.keys {
+                assert!(seen.insert(k), "{:?} bound twice", k);
             }
         }
+    }
+
+    #[test]
+    fn key_file_remaps_and_reports_mistakes() {
+        let map = merge_key_file(
+            "[keys]\nzoom_in = [\"i\"]\nquit = [\"C-q\", \"Q\"]\n",
+            "k.toml",
+        )
+        .unwrap();
+        let zoom = map.iter().find(|b| b.name == "zoom_in").unwrap();
+        assert_eq!(zoom.keys, vec![(KeyCode::Char('i'), N)]);
+        assert_eq!(zoom.label, "i");
+        let e = merge_key_file("[keys]\nzoom = [\"i\"]\n", "k.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("k.toml: [keys] zoom: unknown action; known actions: move_left"),
+            "{e}"
+        );
+        let e = merge_key_file("[keys]\nzoom_in = [\"F13x\"]\n", "k.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot read key 'F13x'"), "{e}");
+        let e = merge_key_file("[keys]\nzoom_in = [\"q\"]\n", "k.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is bound to both"), "{e}");
+        assert!(merge_key_file("keys = 3", "k.toml").is_err());
     }
 
     #[test]

@@ -533,7 +533,8 @@ fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
         // Tabs are drawn as " N name " segments; pick by running width.
         let mut x = 0u16;
         for (i, t) in s.tabs.iter().enumerate() {
-            let w = (t.title.chars().count() + 5) as u16;
+            // Matches draw_tabs: " N title " then two spaces.
+            let w = (format!(" {} {} ", i + 1, t.title).chars().count() + 2) as u16;
             if col >= x && col < x + w {
                 s.active = i;
                 break;
