@@ -371,17 +371,29 @@ impl Candidates {
     }
 }
 
+/// Applies candidate pairs to both ends' lists. Items are split into one range per thread and
+/// each thread scans all updates for its own range: every list sees its updates in the same
+/// order whatever the thread count, and a list's final content does not depend on that order.
 fn apply_updates(lists: &mut [NeighborList], updates: &[(u32, u32, f32)]) -> usize {
-    let mut changed = 0;
-    for &(a, b, d) in updates {
-        if lists[a as usize].push(d, b) {
-            changed += 1;
-        }
-        if lists[b as usize].push(d, a) {
-            changed += 1;
-        }
-    }
-    changed
+    let parts = rayon::current_num_threads().max(1);
+    let chunk = lists.len().div_ceil(parts).max(1);
+    lists
+        .par_chunks_mut(chunk)
+        .enumerate()
+        .map(|(c, part)| {
+            let (lo, hi) = ((c * chunk) as u32, (c * chunk + part.len()) as u32);
+            let mut changed = 0;
+            for &(a, b, d) in updates {
+                if a >= lo && a < hi && part[(a - lo) as usize].push(d, b) {
+                    changed += 1;
+                }
+                if b >= lo && b < hi && part[(b - lo) as usize].push(d, a) {
+                    changed += 1;
+                }
+            }
+            changed
+        })
+        .sum()
 }
 
 fn nn_descent(
@@ -422,6 +434,10 @@ fn nn_descent(
         apply_updates(&mut lists, &updates);
     }
     progress(0.2);
+    tracing::debug!(
+        trees = n_trees,
+        "nn-descent initialised from random projection trees"
+    );
     let t0 = std::time::Instant::now();
 
     let max_candidates = params.max_candidates.max(m);
