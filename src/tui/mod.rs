@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod app;
+mod commands;
 pub mod draw;
 pub mod keymap;
 pub mod raster;

@@ -455,7 +455,13 @@ impl Tab {
                 let top = match (label_col, &labels[j]) {
                     (Some(col), l) if !l.is_empty() => {
                         let MetaValues::Text(t) = &col.values else {
-                            unreachable!("text column")
+                            return ClusterRow {
+                                id: j as u32,
+                                size: size[j],
+                                share: size[j] as f64 / c.len().max(1) as f64,
+                                top: String::new(),
+                                center_item: center[j],
+                            };
                         };
                         let hits = c
                             .iter()
