@@ -52,12 +52,13 @@ fn update_moves_focus_and_cycles_colour() {
     assert_eq!(t.color, ColorBy::Cluster);
     update(&mut s, Action::CycleColor);
     assert_eq!(s.tab().unwrap().color, ColorBy::AnomalyKnn);
-    let v = s.tab().unwrap().version;
+    let (v, cv) = (s.tab().unwrap().version, s.tab().unwrap().color_version);
+    let raster = s.tab().unwrap().derived.raster.clone();
     update(&mut s, Action::CycleColor);
-    assert!(
-        s.tab().unwrap().version > v,
-        "colour change bumps the cache key"
-    );
+    let t = s.tab().unwrap();
+    assert!(t.color_version > cv, "colour change bumps the colour key");
+    assert_eq!(t.version, v, "data caches stay valid");
+    assert_ne!(t.derived.raster, raster, "the map is recoloured");
 }
 
 #[test]

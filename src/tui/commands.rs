@@ -65,7 +65,7 @@ pub(super) fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
             match t.color_choices().into_iter().find(|c| c.name() == name) {
                 Some(c) => {
                     t.color = c;
-                    t.version += 1;
+                    t.color_version += 1;
                     info(s, format!("colour: {name}"));
                 }
                 None => {

@@ -204,12 +204,13 @@ impl Grid {
 #[derive(Debug, Clone, Default)]
 pub struct Derived {
     pub raster: Option<Raster>,
-    pub raster_key: Option<(u64, Viewport, u16, u16)>,
-    pub colors: Option<(u64, ColorValues)>,
+    pub raster_key: Option<(u64, u64, Viewport, u16, u16)>,
+    pub colors: Option<((u64, u64), ColorValues)>,
     pub cluster_rows: Vec<ClusterRow>,
     pub rows_version: u64,
     pub anomaly_rank: Vec<usize>,
-    pub rank_version: u64,
+    /// (data version, ranked by isolation forest)
+    pub rank_key: (u64, bool),
     pub grid: Option<Grid>,
     pub grid_version: u64,
 }
@@ -235,8 +236,10 @@ pub struct Tab {
     pub pipeline_job: Option<JobId>,
     pub recluster_job: Option<JobId>,
     pub error: Option<String>,
-    /// Bumped whenever data or colouring changes; keys the caches.
+    /// Bumped whenever data changes; keys the caches.
     pub version: u64,
+    /// Bumped when the colouring changes: recolours the map without redoing data-only work.
+    pub color_version: u64,
     pub derived: Derived,
 }
 
@@ -263,6 +266,7 @@ impl Tab {
             recluster_job: None,
             error: None,
             version: 1,
+            color_version: 0,
             derived: Derived::default(),
         }
     }
@@ -378,14 +382,21 @@ impl Tab {
     /// Recomputes whatever derived data is stale for a map of `w × h` cells.
     pub fn refresh(&mut self, w: u16, h: u16) {
         let v = self.version;
-        if self.derived.colors.as_ref().is_none_or(|(cv, _)| *cv != v) {
-            self.derived.colors = Some((v, self.color_values()));
+        let cv = self.color_version;
+        if self
+            .derived
+            .colors
+            .as_ref()
+            .is_none_or(|(k, _)| *k != (v, cv))
+        {
+            self.derived.colors = Some(((v, cv), self.color_values()));
         }
         if self.derived.rows_version != v {
             self.derived.cluster_rows = self.cluster_rows();
             self.derived.rows_version = v;
         }
-        if self.derived.rank_version != v {
+        let rank_key = (v, self.color == ColorBy::AnomalyIforest);
+        if self.derived.rank_key != rank_key {
             self.derived.anomaly_rank = match self.anomaly_scores() {
                 Some(s) => {
                     let mut r: Vec<usize> = (0..s.len()).collect();
@@ -395,7 +406,7 @@ impl Tab {
                 }
                 None => Vec::new(),
             };
-            self.derived.rank_version = v;
+            self.derived.rank_key = rank_key;
         }
         if let Some(layout) = &self.layout {
             if self.derived.grid_version != v || self.derived.grid.is_none() {
@@ -403,7 +414,7 @@ impl Tab {
                 self.derived.grid_version = v;
             }
             let view = *self.view.get_or_insert_with(|| Viewport::fit(layout));
-            let key = (v, view, w, h);
+            let key = (v, cv, view, w, h);
             if self.derived.raster_key != Some(key) {
                 let coloring = match self.derived.colors.as_ref().map(|c| &c.1) {
                     Some(ColorValues::Category { idx, .. }) => Coloring::Category(idx),

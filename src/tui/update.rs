@@ -141,7 +141,7 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
                 let choices = t.color_choices();
                 let i = choices.iter().position(|c| *c == t.color).unwrap_or(0);
                 t.color = choices[(i + 1) % choices.len()].clone();
-                t.version += 1;
+                t.color_version += 1;
                 let name = t.color.name().to_string();
                 info(s, format!("colour: {name}"));
             }
