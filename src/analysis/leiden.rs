@@ -7,6 +7,7 @@
 use super::graph::CsrGraph;
 use rand::{Rng, SeedableRng, seq::SliceRandom};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LeidenParams {
@@ -52,19 +53,36 @@ impl LeidenParams {
 
 /// The network as the algorithm sees it: node weights (degrees in the original graph, summed
 /// on aggregation) and edges without self-loops.
-struct Network {
+///
+/// The first level borrows the graph's arrays when it has no self-loops (the fuzzy graph
+/// never does): at a million items a copy would cost ~180 MB.
+struct Network<'g> {
     node_weight: Vec<f64>,
-    indptr: Vec<usize>,
-    nbr: Vec<u32>,
-    w: Vec<f64>,
+    indptr: Cow<'g, [usize]>,
+    nbr: Cow<'g, [u32]>,
+    /// Edge weights in f32 (the graph's own precision; a million items have ~20 M edges).
+    /// Node and cluster weights, which sum many edges, stay f64.
+    w: Cow<'g, [f32]>,
 }
 
-impl Network {
+impl<'g> Network<'g> {
     fn n(&self) -> usize {
         self.node_weight.len()
     }
 
-    fn from_graph(g: &CsrGraph) -> Self {
+    fn from_graph(g: &'g CsrGraph) -> Self {
+        let self_loops = (0..g.n).any(|i| g.row(i).0.iter().any(|&j| j as usize == i));
+        if !self_loops {
+            let node_weight = (0..g.n)
+                .map(|i| g.row(i).1.iter().map(|&x| x as f64).sum())
+                .collect();
+            return Self {
+                node_weight,
+                indptr: Cow::Borrowed(&g.indptr),
+                nbr: Cow::Borrowed(&g.indices),
+                w: Cow::Borrowed(&g.weights),
+            };
+        }
         let mut indptr = vec![0usize; g.n + 1];
         let mut nbr = Vec::with_capacity(g.nnz());
         let mut w = Vec::with_capacity(g.nnz());
@@ -75,16 +93,16 @@ impl Network {
                 node_weight[i] += x as f64;
                 if j as usize != i {
                     nbr.push(j);
-                    w.push(x as f64);
+                    w.push(x);
                 }
             }
             indptr[i + 1] = nbr.len();
         }
         Self {
             node_weight,
-            indptr,
-            nbr,
-            w,
+            indptr: Cow::Owned(indptr),
+            nbr: Cow::Owned(nbr),
+            w: Cow::Owned(w),
         }
     }
 
@@ -93,24 +111,23 @@ impl Network {
         self.nbr[a..b]
             .iter()
             .zip(&self.w[a..b])
-            .map(|(&j, &x)| (j as usize, x))
+            .map(|(&j, &x)| (j as usize, x as f64))
     }
 
     /// Collapses nodes by `cluster` (0..nc), summing node weights and edge weights.
-    fn aggregate(&self, cluster: &[usize], nc: usize) -> Network {
+    fn aggregate(&self, cluster: &[usize], nc: usize) -> Network<'static> {
         let mut node_weight = vec![0.0; nc];
-        let mut members: Vec<Vec<usize>> = vec![Vec::new(); nc];
         for i in 0..self.n() {
             node_weight[cluster[i]] += self.node_weight[i];
-            members[cluster[i]].push(i);
         }
+        let members = Members::new(cluster, nc);
         let mut indptr = vec![0usize; nc + 1];
         let mut nbr = Vec::new();
         let mut w = Vec::new();
         let mut acc = vec![0.0f64; nc];
         let mut touched: Vec<usize> = Vec::new();
         for c in 0..nc {
-            for &i in &members[c] {
+            for &i in members.of(c) {
                 for (j, x) in self.edges(i) {
                     let cj = cluster[j];
                     if cj == c {
@@ -125,7 +142,7 @@ impl Network {
             touched.sort_unstable();
             for &cj in &touched {
                 nbr.push(cj as u32);
-                w.push(acc[cj]);
+                w.push(acc[cj] as f32);
                 acc[cj] = 0.0;
             }
             touched.clear();
@@ -133,10 +150,39 @@ impl Network {
         }
         Network {
             node_weight,
-            indptr,
-            nbr,
-            w,
+            indptr: Cow::Owned(indptr),
+            nbr: Cow::Owned(nbr),
+            w: Cow::Owned(w),
         }
+    }
+}
+
+/// Items grouped by cluster, in one array (a vector per cluster costs too much at 1M items).
+struct Members {
+    start: Vec<usize>,
+    items: Vec<usize>,
+}
+
+impl Members {
+    fn new(cluster: &[usize], nc: usize) -> Self {
+        let mut start = vec![0usize; nc + 1];
+        for &c in cluster {
+            start[c + 1] += 1;
+        }
+        for c in 0..nc {
+            start[c + 1] += start[c];
+        }
+        let mut fill = start.clone();
+        let mut items = vec![0usize; cluster.len()];
+        for (i, &c) in cluster.iter().enumerate() {
+            items[fill[c]] = i;
+            fill[c] += 1;
+        }
+        Self { start, items }
+    }
+
+    fn of(&self, c: usize) -> &[usize] {
+        &self.items[self.start[c]..self.start[c + 1]]
     }
 }
 
@@ -234,10 +280,7 @@ impl Leiden {
     /// singletons into well-connected sub-clusters, picking randomly among non-negative moves.
     fn refine(&mut self, net: &Network, cluster: &[usize], nc: usize) -> (Vec<usize>, usize) {
         let n = net.n();
-        let mut members: Vec<Vec<usize>> = vec![Vec::new(); nc];
-        for i in 0..n {
-            members[cluster[i]].push(i);
-        }
+        let members = Members::new(cluster, nc);
         let mut refined: Vec<usize> = (0..n).collect();
         // Refined-cluster weight, and its edge weight to the rest of its parent cluster.
         let mut rw: Vec<f64> = net.node_weight.clone();
@@ -245,7 +288,8 @@ impl Leiden {
         let mut rcount = vec![1usize; n];
         let mut ew = vec![0.0f64; n];
         let mut cand: Vec<usize> = Vec::new();
-        for mem in &members {
+        for c in 0..nc {
+            let mem = members.of(c);
             if mem.len() < 2 {
                 continue;
             }
@@ -258,7 +302,7 @@ impl Leiden {
                     .map(|(_, x)| x)
                     .sum();
             }
-            let mut order = mem.clone();
+            let mut order = mem.to_vec();
             order.shuffle(&mut self.rng);
             for &j in &order {
                 if rcount[refined[j]] != 1 {

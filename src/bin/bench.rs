@@ -119,6 +119,10 @@ fn run(args: Args) {
         ("d".into(), x.cols.to_string()),
         ("threads".into(), rayon::current_num_threads().to_string()),
         ("load_s".into(), format!("{load_s:.3}")),
+        (
+            "peak_rss_mb_after_load".into(),
+            format!("{:.0}", peak_rss_mb()),
+        ),
     ];
     let push_times = |name: &str, mut t: Vec<f64>, out: &mut Vec<(String, String)>| {
         let m = median(&mut t);
@@ -131,12 +135,20 @@ fn run(args: Args) {
     });
     push_times("knn", t, &mut out);
     let knn = Arc::new(g);
+    out.push((
+        "peak_rss_mb_after_knn".into(),
+        format!("{:.0}", peak_rss_mb()),
+    ));
     let sample: Vec<usize> = (0..n).step_by((n / 1000).max(1)).take(1000).collect();
     let recall = knn::recall(x, &knn, &sample);
     out.push(("knn_recall15".into(), format!("{recall:.4}")));
     let (graph, t) = time(args.repeats, || fuzzy::fuzzy_simplicial_set(&knn));
     push_times("graph", t, &mut out);
     let graph = Arc::new(graph);
+    out.push((
+        "peak_rss_mb_after_graph".into(),
+        format!("{:.0}", peak_rss_mb()),
+    ));
     let mut clusters = Arc::new(vec![0u32; n]);
     if has("leiden") {
         let (c, t) = time(args.repeats, || {
@@ -156,6 +168,10 @@ fn run(args: Args) {
             format!("{:.4}", leiden::modularity(&graph, &c, 1.0)),
         ));
         clusters = Arc::new(c);
+        out.push((
+            "peak_rss_mb_after_leiden".into(),
+            format!("{:.0}", peak_rss_mb()),
+        ));
     }
     if has("kmeans") {
         let k = labels.as_ref().map_or(10, |l| {

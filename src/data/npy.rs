@@ -8,19 +8,31 @@ use std::path::Path;
 
 /// Parses an .npy byte stream into a matrix.
 pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Matrix, DataError> {
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+    read_npy(bytes, path)
+}
+
+/// Reads an .npy stream, converting the body in chunks so a large file is never held twice
+/// in memory.
+pub fn read_npy<R: Read>(mut r: R, path: &Path) -> Result<Matrix, DataError> {
+    let short = |what: &str| DataError::file(path, format!("file ends early ({what})"));
+    let mut pre = [0u8; 10];
+    r.read_exact(&mut pre)
+        .map_err(|_| DataError::file(path, "not an .npy file (missing the \\x93NUMPY magic)"))?;
+    if &pre[..6] != b"\x93NUMPY" {
         return Err(DataError::file(
             path,
             "not an .npy file (missing the \\x93NUMPY magic)",
         ));
     }
-    let major = bytes[6];
-    let (hlen, start) = match major {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
+    let major = pre[6];
+    let hlen = match major {
+        1 => u16::from_le_bytes([pre[8], pre[9]]) as usize,
+        2 | 3 => {
+            let mut more = [0u8; 2];
+            r.read_exact(&mut more)
+                .map_err(|_| short("header length"))?;
+            u32::from_le_bytes([pre[8], pre[9], more[0], more[1]]) as usize
+        }
         _ => {
             return Err(DataError::file(
                 path,
@@ -28,12 +40,11 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Matrix, DataError> {
             ));
         }
     };
-    let header = std::str::from_utf8(
-        bytes
-            .get(start..start + hlen)
-            .ok_or_else(|| DataError::file(path, "truncated header"))?,
-    )
-    .map_err(|_| DataError::file(path, "header is not text"))?;
+    let mut hbytes = vec![0u8; hlen];
+    r.read_exact(&mut hbytes)
+        .map_err(|_| DataError::file(path, "truncated header"))?;
+    let header =
+        std::str::from_utf8(&hbytes).map_err(|_| DataError::file(path, "header is not text"))?;
     let field = |key: &str| -> Option<String> {
         let k = header.find(&format!("'{key}'"))?;
         let rest = header[k + key.len() + 2..]
@@ -76,54 +87,52 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Matrix, DataError> {
             ));
         }
     };
-    let body = &bytes[start + hlen..];
-    let need = rows * cols * width;
-    if body.len() < need {
-        return Err(DataError::file(
-            path,
-            format!(
-                "data ends early: {} bytes for a {rows} × {cols} array that needs {need}",
-                body.len()
-            ),
-        ));
-    }
-    let val = |k: usize| -> f32 {
-        let b = &body[k * width..(k + 1) * width];
-        if float64 {
-            let a: [u8; 8] = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
-            (if big {
-                f64::from_be_bytes(a)
+    let total = rows * cols;
+    let mut data = vec![0.0f32; total];
+    let per_chunk = (1 << 20) / width;
+    let mut buf = vec![0u8; per_chunk * width];
+    let mut k = 0usize;
+    while k < total {
+        let m = per_chunk.min(total - k);
+        r.read_exact(&mut buf[..m * width]).map_err(|_| {
+            DataError::file(
+                path,
+                format!("data ends early: {k} of {total} values for a {rows} × {cols} array"),
+            )
+        })?;
+        for (t, b) in buf[..m * width].chunks_exact(width).enumerate() {
+            let v = if float64 {
+                let a = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+                (if big {
+                    f64::from_be_bytes(a)
+                } else {
+                    f64::from_le_bytes(a)
+                }) as f32
             } else {
-                f64::from_le_bytes(a)
-            }) as f32
-        } else {
-            let a: [u8; 4] = [b[0], b[1], b[2], b[3]];
-            if big {
-                f32::from_be_bytes(a)
-            } else {
-                f32::from_le_bytes(a)
-            }
-        }
-    };
-    let mut data = vec![0.0f32; rows * cols];
-    for i in 0..rows {
-        for j in 0..cols {
-            data[i * cols + j] = if fortran {
-                val(j * rows + i)
-            } else {
-                val(i * cols + j)
+                let a = [b[0], b[1], b[2], b[3]];
+                if big {
+                    f32::from_be_bytes(a)
+                } else {
+                    f32::from_le_bytes(a)
+                }
             };
+            let idx = k + t;
+            // Fortran order stores column by column.
+            let dst = if fortran {
+                (idx % rows) * cols + idx / rows
+            } else {
+                idx
+            };
+            data[dst] = v;
         }
+        k += m;
     }
     Ok(Matrix::from_vec(rows, cols, data))
 }
 
 pub fn read_embedding_npy(path: &Path, name: &str) -> Result<Dataset, DataError> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| DataError::io(path, e))?;
-    let m = parse_npy(&bytes, path)?;
+    let f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let m = read_npy(std::io::BufReader::new(f), path)?;
     let ids: Vec<String> = (0..m.rows).map(|i| i.to_string()).collect();
     check_finite(path, &m, &ids)?;
     Ok(Dataset {
@@ -169,6 +178,13 @@ mod tests {
         write_npy_f32(&p, &m).unwrap();
         let bytes = std::fs::read(&p).unwrap();
         assert_eq!(parse_npy(&bytes, &p).unwrap(), m);
+        let e = parse_npy(&bytes[..bytes.len() - 3], &p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("data ends early: 0 of 6 values for a 2 × 3 array"),
+            "{e}"
+        );
         // Same array as float64 in Fortran order.
         let mut h = "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }".to_string();
         while !(10 + h.len() + 1).is_multiple_of(64) {
