@@ -463,19 +463,22 @@ fn read_with(
         ));
     }
     let ppath = dir.join("points.parquet");
-    let pts = if with_embedding {
-        read_parquet(&ppath)?
-    } else {
+    let read_points = || -> Result<Table, SessionError> {
+        if with_embedding {
+            return Ok(read_parquet(&ppath)?);
+        }
         let names = crate::table_io::parquet_column_names(&ppath)?;
         let keep: Vec<&str> = names
             .iter()
             .map(String::as_str)
             .filter(|n| *n != "embedding")
             .collect();
-        crate::table_io::read_parquet_columns(&ppath, Some(&keep))?
+        Ok(crate::table_io::read_parquet_columns(&ppath, Some(&keep))?)
     };
     let npath = dir.join("neighbors.parquet");
-    let nbt = read_parquet(&npath)?;
+    // The two files decode independently: read them on two cores.
+    let (pts, nbt) = rayon::join(read_points, || read_parquet(&npath));
+    let (pts, nbt) = (pts?, nbt?);
     let n_total: usize = manifest.datasets.iter().map(|d| d.n_items).sum();
     if pts.n_rows() != n_total || nbt.n_rows() != n_total {
         return Err(bad(

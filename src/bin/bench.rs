@@ -87,6 +87,25 @@ fn main() {
             .with_max_level(tracing::Level::DEBUG)
             .try_init();
     }
+    if let Some(dir) = args.input.to_str().filter(|p| p.ends_with(".biolens")) {
+        // Time opening an existing session only.
+        let dir = PathBuf::from(dir);
+        pipeline::with_threads(args.threads, || {
+            let (_, t) = time(args.repeats, || {
+                biolens::session::read_for_view(&dir).expect("read session")
+            });
+            let (_, t2) = time(args.repeats, || {
+                biolens::session::read(&dir).expect("read session")
+            });
+            println!(
+                "{{\"session\": \"{}\", \"session_open_s\": {:.3}, \"session_read_all_s\": {:.3}}}",
+                dir.display(),
+                median(&mut t.clone()),
+                median(&mut t2.clone())
+            );
+        });
+        return;
+    }
     pipeline::with_threads(args.threads, || run(args));
 }
 
