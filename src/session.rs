@@ -125,14 +125,17 @@ pub fn checksum(path: &Path) -> Result<InputFile, SessionError> {
     })
 }
 
-/// Most common value of the first text metadata column per cluster (for the `label` column).
-pub fn cluster_labels(ds: &Dataset, clusters: &[u32]) -> Vec<String> {
+/// The metadata column clusters are labelled by: the first text column.
+pub fn label_column(ds: &Dataset) -> Option<&MetaColumn> {
+    ds.meta.iter().find(|c| c.is_text())
+}
+
+/// Per cluster, the most common value of the label column and how many members carry it
+/// (empty and 0 without a label column).
+pub fn cluster_labels(ds: &Dataset, clusters: &[u32]) -> Vec<(String, usize)> {
     let k = clusters.iter().max().map_or(0, |m| *m as usize + 1);
-    let Some(col) = ds.meta.iter().find(|c| c.is_text()) else {
-        return vec![String::new(); k];
-    };
-    let MetaValues::Text(v) = &col.values else {
-        return vec![String::new(); k];
+    let Some(MetaValues::Text(v)) = label_column(ds).map(|c| &c.values) else {
+        return vec![(String::new(), 0); k];
     };
     let mut counts: Vec<std::collections::BTreeMap<&str, usize>> = vec![Default::default(); k];
     for (i, &c) in clusters.iter().enumerate() {
@@ -143,7 +146,7 @@ pub fn cluster_labels(ds: &Dataset, clusters: &[u32]) -> Vec<String> {
         .map(|m| {
             m.iter()
                 .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-                .map(|(s, _)| s.to_string())
+                .map(|(s, n)| (s.to_string(), *n))
                 .unwrap_or_default()
         })
         .collect()
@@ -284,7 +287,7 @@ fn clusters_table(items: &[SessionDataset]) -> Table {
             id.push(j as i32);
             size.push(n[j] as i64);
             share.push(n[j] as f64 / c.len().max(1) as f64);
-            label.push(labels[j].clone());
+            label.push(labels[j].0.clone());
             cx.push((sx[j] / n[j].max(1) as f64) as f32);
             cy.push((sy[j] / n[j].max(1) as f64) as f32);
         }

@@ -313,12 +313,7 @@ fn draw_clusters(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
             .style(st)
         })
         .collect();
-    let label = t
-        .dataset
-        .as_ref()
-        .and_then(|d| d.meta.iter().find(|m| m.is_text()))
-        .map(|m| m.name.clone())
-        .unwrap_or_else(|| "top".into());
+    let label = t.derived.label_column.as_str();
     let table = Table::new(
         rows,
         [
@@ -329,7 +324,7 @@ fn draw_clusters(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
         ],
     )
     .header(
-        Row::new(vec!["id", "size", "share", label.as_str()])
+        Row::new(vec!["id", "size", "share", label])
             .style(Style::default().add_modifier(Modifier::BOLD)),
     )
     .block(block);

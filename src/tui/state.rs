@@ -207,6 +207,8 @@ pub struct Derived {
     pub raster_key: Option<(u64, u64, Viewport, u16, u16)>,
     pub colors: Option<((u64, u64), ColorValues)>,
     pub cluster_rows: Vec<ClusterRow>,
+    /// Header of the clusters pane's label column (the metadata column labels come from).
+    pub label_column: String,
     pub rows_version: u64,
     pub anomaly_rank: Vec<usize>,
     /// (data version, ranked by isolation forest)
@@ -393,6 +395,11 @@ impl Tab {
         }
         if self.derived.rows_version != v {
             self.derived.cluster_rows = self.cluster_rows();
+            self.derived.label_column = self
+                .dataset
+                .as_deref()
+                .and_then(crate::session::label_column)
+                .map_or_else(|| "top".to_string(), |c| c.name.clone());
             self.derived.rows_version = v;
         }
         let rank_key = (v, self.color == ColorBy::AnomalyIforest);
@@ -437,7 +444,6 @@ impl Tab {
         };
         let k = c.iter().max().map_or(0, |m| *m as usize + 1);
         let labels = crate::session::cluster_labels(d, c);
-        let label_col = d.meta.iter().find(|m| m.is_text());
         let mut size = vec![0usize; k];
         let mut cx = vec![0.0f64; k];
         let mut cy = vec![0.0f64; k];
@@ -463,25 +469,11 @@ impl Tab {
         }
         (0..k)
             .map(|j| {
-                let top = match (label_col, &labels[j]) {
-                    (Some(col), l) if !l.is_empty() => {
-                        let MetaValues::Text(t) = &col.values else {
-                            return ClusterRow {
-                                id: j as u32,
-                                size: size[j],
-                                share: size[j] as f64 / c.len().max(1) as f64,
-                                top: String::new(),
-                                center_item: center[j],
-                            };
-                        };
-                        let hits = c
-                            .iter()
-                            .zip(t)
-                            .filter(|(ci, s)| **ci as usize == j && *s == l)
-                            .count();
-                        format!("{l} {:.0}%", 100.0 * hits as f64 / size[j].max(1) as f64)
-                    }
-                    _ => String::new(),
+                let (l, hits) = &labels[j];
+                let top = if l.is_empty() {
+                    String::new()
+                } else {
+                    format!("{l} {:.0}%", 100.0 * *hits as f64 / size[j].max(1) as f64)
                 };
                 ClusterRow {
                     id: j as u32,
