@@ -84,7 +84,7 @@ pub(super) fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
             Ok(r) if r.is_finite() && r > 0.0 => {
                 let p = LeidenParams {
                     resolution: r,
-                    seed: s.seed,
+                    seed: s.params.seed,
                     ..Default::default()
                 };
                 recluster(s, tab, ClusterMethod::Leiden(p))
@@ -103,7 +103,7 @@ pub(super) fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
                 Ok(k) if k >= 1 && k <= n => {
                     let p = KMeansParams {
                         k,
-                        seed: s.seed,
+                        seed: s.params.seed,
                         ..Default::default()
                     };
                     recluster(s, tab, ClusterMethod::Kmeans(p))

@@ -503,8 +503,6 @@ pub struct State {
     pub message: Option<Message>,
     pub size: (u16, u16),
     pub quit: bool,
-    pub threads: usize,
-    pub seed: u64,
     pub params: crate::pipeline::PipelineParams,
     /// Colours: full RGB, the 16 basic colours, or none (NO_COLOR).
     pub palette: Palette,
@@ -606,8 +604,6 @@ impl State {
             message: None,
             size,
             quit: false,
-            threads: params.threads,
-            seed: params.seed,
             params,
             palette: Palette::detect(),
         };

@@ -2,7 +2,7 @@
 
 use super::action::{Action, Dir, Effect, ExportKind};
 use super::raster::Viewport;
-use super::state::{ColorBy, Focus, JobState, JobView, Message, Mode, Search, State, Tab};
+use super::state::{Focus, JobState, JobView, Message, Mode, Search, State, Tab};
 use crate::jobs::{JobId, JobMsg, JobOutcome, JobOutput};
 use crate::pipeline::PipelineEvent;
 use std::path::PathBuf;
@@ -321,11 +321,6 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
             match output {
                 JobOutput::Loaded(ds) => {
                     t.title = ds.name.clone();
-                    if t.color == ColorBy::Cluster
-                        && let Some(c) = ds.meta.iter().find(|c| c.is_text())
-                    {
-                        tracing::debug!(column = %c.name, "first text column available for colouring");
-                    }
                     t.dataset = Some(ds);
                 }
                 JobOutput::Pipeline(ev) => match ev {
