@@ -361,15 +361,9 @@ fn export(session_dir: &Path, what: ExportWhat, format: ExportFormat, out: &Path
         if table.names.is_empty() {
             table = t;
         } else {
-            for (dst, src) in table.columns.iter_mut().zip(t.columns) {
-                use biolens::table_io::Column::*;
-                match (dst, src) {
-                    (Str(a), Str(b)) => a.extend(b),
-                    (I32(a), I32(b)) => a.extend(b),
-                    (F32(a), F32(b)) => a.extend(b),
-                    _ => {}
-                }
-            }
+            table
+                .append(t)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", session_dir.display()))?;
         }
     }
     let out = match (format, out.extension().and_then(|e| e.to_str())) {

@@ -100,6 +100,55 @@ impl Table {
     pub fn n_rows(&self) -> usize {
         self.columns.first().map_or(0, Column::len)
     }
+
+    /// Appends the rows of a table with the same columns (names and kinds).
+    pub fn append(&mut self, other: Table) -> Result<(), String> {
+        if self.names != other.names {
+            return Err(format!(
+                "columns differ: {:?} vs {:?}",
+                self.names, other.names
+            ));
+        }
+        for (dst, src) in self.columns.iter_mut().zip(other.columns) {
+            match (dst, src) {
+                (Column::Str(a), Column::Str(b)) => a.extend(b),
+                (Column::F32(a), Column::F32(b)) => a.extend(b),
+                (Column::F64(a), Column::F64(b)) => a.extend(b),
+                (Column::I32(a), Column::I32(b)) => a.extend(b),
+                (Column::I64(a), Column::I64(b)) => a.extend(b),
+                (
+                    Column::ListF32 {
+                        offsets: ao,
+                        values: av,
+                    },
+                    Column::ListF32 {
+                        offsets: bo,
+                        values: bv,
+                    },
+                ) => {
+                    let base = av.len();
+                    ao.extend(bo.iter().skip(1).map(|o| o + base));
+                    av.extend(bv);
+                }
+                (
+                    Column::ListI32 {
+                        offsets: ao,
+                        values: av,
+                    },
+                    Column::ListI32 {
+                        offsets: bo,
+                        values: bv,
+                    },
+                ) => {
+                    let base = av.len();
+                    ao.extend(bo.iter().skip(1).map(|o| o + base));
+                    av.extend(bv);
+                }
+                _ => return Err("a column's kind differs between the tables".into()),
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -344,6 +393,18 @@ fn assemble<V: Clone>(
     (offsets, out)
 }
 
+/// A nullable integer column as f64, nulls as NaN.
+fn nullable_numbers(
+    v: Vec<f64>,
+    d: &[i16],
+    r: &[i16],
+    max_def: i16,
+    max_rep: i16,
+    opt: bool,
+) -> Column {
+    Column::F64(assemble(v, d, r, max_def, max_rep, f64::NAN, opt).1)
+}
+
 /// Reads a Parquet file into a table. Nulls in numeric columns become NaN, in strings "".
 pub fn read_parquet(path: &Path) -> Result<Table, TableError> {
     read_parquet_columns(path, None)
@@ -433,58 +494,45 @@ pub fn read_parquet_columns(path: &Path, only: Option<&[&str]>) -> Result<Table,
             }
             PhysicalType::INT32 => {
                 let (v, d, r) = read_leaf::<Int32Type>(&reader, c, path)?;
-                if is_list {
-                    let (o, s) = assemble(v, &d, &r, max_def, max_rep, 0, opt);
-                    Column::ListI32 {
-                        offsets: o,
-                        values: s,
+                match (is_list, max_def) {
+                    (true, _) => {
+                        let (o, s) = assemble(v, &d, &r, max_def, max_rep, 0, opt);
+                        Column::ListI32 {
+                            offsets: o,
+                            values: s,
+                        }
                     }
-                } else {
-                    let (_, s) = assemble(
-                        v.into_iter().map(|x| x as f64).collect(),
+                    (false, 0) => Column::I32(v),
+                    (false, _) => nullable_numbers(
+                        v.into_iter().map(f64::from).collect(),
                         &d,
                         &r,
                         max_def,
                         max_rep,
-                        f64::NAN,
                         opt,
-                    );
-                    if max_def == 0 {
-                        Column::I32(s.iter().map(|&x| x as i32).collect())
-                    } else {
-                        Column::F64(s)
-                    }
+                    ),
                 }
             }
             PhysicalType::INT64 => {
                 let (v, d, r) = read_leaf::<Int64Type>(&reader, c, path)?;
-                if is_list {
-                    let (o, s) = assemble(
-                        v.into_iter().map(|x| x as f32).collect(),
-                        &d,
-                        &r,
-                        max_def,
-                        max_rep,
-                        f32::NAN,
-                        opt,
-                    );
-                    Column::ListF32 {
-                        offsets: o,
-                        values: s,
+                match (is_list, max_def) {
+                    (true, _) => {
+                        let vals = v.into_iter().map(|x| x as f32).collect();
+                        let (o, s) = assemble(vals, &d, &r, max_def, max_rep, f32::NAN, opt);
+                        Column::ListF32 {
+                            offsets: o,
+                            values: s,
+                        }
                     }
-                } else if max_def == 0 {
-                    Column::I64(v)
-                } else {
-                    let (_, s) = assemble(
+                    (false, 0) => Column::I64(v),
+                    (false, _) => nullable_numbers(
                         v.into_iter().map(|x| x as f64).collect(),
                         &d,
                         &r,
                         max_def,
                         max_rep,
-                        f64::NAN,
                         opt,
-                    );
-                    Column::F64(s)
+                    ),
                 }
             }
             PhysicalType::BOOLEAN => {
@@ -528,6 +576,25 @@ pub fn read_parquet_columns(path: &Path, only: Option<&[&str]>) -> Result<Table,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn append_concatenates_rows_and_list_offsets() {
+        let mk = |ids: &[&str], emb: Vec<f32>| {
+            let mut t = Table::default();
+            t.push(
+                "id",
+                Column::Str(ids.iter().map(|s| s.to_string()).collect()),
+            );
+            t.push("embedding", Column::fixed_list_f32(2, emb));
+            t
+        };
+        let mut a = mk(&["a"], vec![1., 2.]);
+        a.append(mk(&["b", "c"], vec![3., 4., 5., 6.])).unwrap();
+        assert_eq!(a, mk(&["a", "b", "c"], vec![1., 2., 3., 4., 5., 6.]));
+        let mut other = Table::default();
+        other.push("x", Column::F32(vec![1.0]));
+        assert!(a.append(other).is_err());
+    }
 
     #[test]
     fn round_trip_every_column_kind() {
