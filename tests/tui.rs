@@ -15,15 +15,19 @@ use common::*;
 use ratatui::{Terminal, backend::TestBackend};
 use std::time::Duration;
 
-fn session_state(size: (u16, u16)) -> State {
+/// Tabs over the pbmc session, opened as `biolens open` does (without embedding vectors).
+fn session_tabs() -> Vec<Tab> {
     let path = pbmc_session();
     let (_, items) = biolens::session::read_for_view(&path).unwrap();
-    let tabs = items
+    items
         .into_iter()
         .enumerate()
         .map(|(i, sd)| Tab::from_session(path.clone(), i, sd))
-        .collect();
-    State::new(tabs, PipelineParams::default(), size)
+        .collect()
+}
+
+fn session_state(size: (u16, u16)) -> State {
+    State::new(session_tabs(), PipelineParams::default(), size)
 }
 
 fn screen(s: &State) -> String {
@@ -321,17 +325,12 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
 
 #[test]
 fn kmeans_on_a_reopened_session_loads_the_embedding_on_demand() {
-    let path = pbmc_session();
-    let (_, items) = biolens::session::read_for_view(&path).unwrap();
+    let tabs = session_tabs();
     assert_eq!(
-        items[0].dataset.embedding.cols, 0,
+        tabs[0].dataset.as_ref().unwrap().embedding.cols,
+        0,
         "open does not read the vectors"
     );
-    let tabs = items
-        .into_iter()
-        .enumerate()
-        .map(|(i, sd)| Tab::from_session(path.clone(), i, sd))
-        .collect();
     let mut app = App::new(tabs, PipelineParams::default(), (120, 40));
     app.press(":recluster kmeans 3<Enter>");
     assert!(app.wait_for_jobs(Duration::from_secs(120)));
