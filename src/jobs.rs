@@ -142,3 +142,45 @@ impl JobRunner {
         (id, cancel)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn a_cancelled_job_reports_cancelled_and_a_failing_one_its_reason() {
+        let (tx, rx) = mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let sink: Sink = Arc::new(move |m| {
+            let _ = tx.lock().map(|t| t.send(m));
+        });
+        let mut runner = JobRunner::new(sink, 1);
+        // Runs until cancelled (bounded, so a broken cancel fails the test instead of hanging).
+        let (id, cancel) = runner.spawn(|ctx| {
+            let end = Instant::now() + Duration::from_secs(30);
+            while !ctx.is_cancelled() && Instant::now() < end {
+                ctx.progress("waiting", 0.5);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if ctx.is_cancelled() {
+                Err("stopped".into())
+            } else {
+                Ok(())
+            }
+        });
+        let (bad, _) = runner.spawn(|_| Err("boom".into()));
+        cancel.cancel();
+        let mut outcomes = std::collections::HashMap::new();
+        while outcomes.len() < 2 {
+            if let JobMsg::Finished { id, outcome } =
+                rx.recv_timeout(Duration::from_secs(60)).unwrap()
+            {
+                outcomes.insert(id, outcome);
+            }
+        }
+        assert_eq!(outcomes[&id], JobOutcome::Cancelled);
+        assert_eq!(outcomes[&bad], JobOutcome::Failed("boom".into()));
+        assert_ne!(id, bad);
+    }
+}
