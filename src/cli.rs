@@ -41,6 +41,8 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
 pub enum ExportWhat {
     Clusters,
+    /// Marker genes per cluster (cells; the top 200 per cluster are kept in a session).
+    Markers,
     Anomalies,
 }
 
@@ -48,6 +50,17 @@ pub enum ExportWhat {
 pub enum ExportFormat {
     Csv,
     Parquet,
+}
+
+/// How cells are embedded.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum ModelChoice {
+    /// The count model for raw integer counts, the PCA baseline otherwise.
+    Auto,
+    /// log1p-CP10k → HVG → scale → PCA (scanpy's standard workflow).
+    Pca,
+    /// The scVI-style negative-binomial VAE (needs raw counts).
+    Scvi,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
@@ -83,6 +96,35 @@ pub struct CommonOpts {
     /// Log file (default: $XDG_STATE_HOME/biolens/biolens.log or ~/.local/state/…).
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
+    /// Cells: embedding model.
+    #[arg(long, value_enum, default_value = "auto", global = true)]
+    pub model: ModelChoice,
+    /// Cells: maximum training epochs of the count model (default: scvi-tools' heuristic,
+    /// at most 200).
+    #[arg(long, global = true)]
+    pub epochs: Option<usize>,
+    /// Cells: count likelihood.
+    #[arg(long, default_value = "nb", global = true)]
+    pub likelihood: crate::models::scvi::Likelihood,
+    /// Cells: epochs without a better validation ELBO before training stops (0: never).
+    #[arg(long, default_value_t = 45, global = true)]
+    pub patience: usize,
+    /// Cells: KL warm-up epochs (default: half the epochs, at most 400).
+    #[arg(long, global = true)]
+    pub kl_warmup: Option<usize>,
+    /// Cells: highly variable genes the count model reads (seurat_v3 flavour).
+    #[arg(long, default_value_t = 2000, global = true)]
+    pub n_top_genes: usize,
+    /// Cells: QC filter, minimum detected genes per cell (cells with zero counts are always
+    /// dropped).
+    #[arg(long, default_value_t = 0, global = true)]
+    pub min_genes: usize,
+    /// Cells: use this .h5ad obsm matrix (e.g. X_scVI, X_pca) as the embedding.
+    #[arg(long, global = true)]
+    pub obsm: Option<String>,
+    /// Where models train: cpu, or cuda (build with --features cuda).
+    #[arg(long, default_value = "cpu", global = true)]
+    pub device: crate::models::DeviceKind,
     /// Key file merged over the default keys (default: $XDG_CONFIG_HOME/biolens/keys.toml or
     /// ~/.config/biolens/keys.toml when it exists).
     #[arg(long, global = true)]
@@ -102,11 +144,55 @@ impl Default for CommonOpts {
             k: 15,
             log: None,
             keys: None,
+            model: ModelChoice::Auto,
+            epochs: None,
+            likelihood: crate::models::scvi::Likelihood::Nb,
+            patience: 45,
+            kl_warmup: None,
+            n_top_genes: 2000,
+            min_genes: 0,
+            obsm: None,
+            device: crate::models::DeviceKind::Cpu,
         }
     }
 }
 
 impl CommonOpts {
+    pub fn load_options(&self) -> crate::data::LoadOptions {
+        crate::data::LoadOptions {
+            meta: self.meta.clone(),
+            obsm: self.obsm.clone(),
+            min_genes: self.min_genes,
+            ..Default::default()
+        }
+    }
+
+    pub fn cells_params(&self) -> crate::cells::CellsParams {
+        crate::cells::CellsParams {
+            scvi: crate::models::scvi::ScviParams {
+                likelihood: self.likelihood,
+                max_epochs: self.epochs,
+                kl_warmup_epochs: self.kl_warmup,
+                patience: self.patience,
+                seed: self.seed,
+                ..Default::default()
+            },
+            n_top_genes: self.n_top_genes,
+            device: self.device,
+        }
+    }
+
+    /// Whether the count model is trained for `ds` (an error when asked for and impossible).
+    pub fn wants_model(&self, ds: &crate::data::Dataset) -> Result<bool, String> {
+        match self.model {
+            ModelChoice::Pca => Ok(false),
+            ModelChoice::Auto => Ok(self.obsm.is_none() && crate::cells::has_counts(ds)),
+            ModelChoice::Scvi => crate::cells::counts_of(ds)
+                .map(|_| true)
+                .map_err(|e| format!("{}: {e}", ds.name)),
+        }
+    }
+
     pub fn pipeline_params(&self) -> crate::pipeline::PipelineParams {
         use crate::analysis::{kmeans::KMeansParams, leiden::LeidenParams};
         let mut p = crate::pipeline::PipelineParams {

@@ -100,7 +100,15 @@ pub fn clusters_table(ds: &Dataset, clusters: &[u32]) -> Table {
 }
 
 /// Items ranked by kNN-distance anomaly score, with both scores and the cluster.
-pub fn anomalies_table(ds: &Dataset, knn: &[f32], iforest: &[f32], clusters: &[u32]) -> Table {
+/// Items ranked by kNN-distance score, with every score and, for cells, library size and
+/// detected genes beside the model's reconstruction score (so depth effects are visible).
+pub fn anomalies_table(
+    ds: &Dataset,
+    knn: &[f32],
+    iforest: &[f32],
+    recon: Option<&[f32]>,
+    clusters: &[u32],
+) -> Table {
     let mut order: Vec<usize> = (0..ds.len()).collect();
     order.sort_by(|&a, &b| knn[b].total_cmp(&knn[a]).then(a.cmp(&b)));
     let mut t = Table::default();
@@ -117,6 +125,17 @@ pub fn anomalies_table(ds: &Dataset, knn: &[f32], iforest: &[f32], clusters: &[u
         "anomaly_iforest",
         Column::F32(order.iter().map(|&i| iforest[i]).collect()),
     );
+    if let Some(r) = recon {
+        t.push(
+            "anomaly_recon",
+            Column::F32(order.iter().map(|&i| r[i]).collect()),
+        );
+    }
+    for name in ["total_counts", "n_genes"] {
+        if let Some(crate::data::MetaValues::Number(v)) = ds.meta_column(name).map(|c| &c.values) {
+            t.push(name, Column::F64(order.iter().map(|&i| v[i]).collect()));
+        }
+    }
     t.push(
         "cluster",
         Column::I32(order.iter().map(|&i| clusters[i] as i32).collect()),

@@ -15,6 +15,10 @@ pub enum JobOutput {
     Loaded(Arc<crate::data::Dataset>),
     Pipeline(PipelineEvent),
     PipelineDone(Box<Analysis>),
+    /// The count model's per-cell reconstruction NLL.
+    ModelScores(Arc<Vec<f32>>),
+    /// A `:compare` marker table.
+    Compared(Arc<crate::analysis::markers::MarkerTable>),
     Reclustered(
         Arc<Vec<u32>>,
         ClusterMethod,

@@ -5,6 +5,7 @@
 //! folders (`session`) and the terminal interface (`tui`). Only `tui` knows about a terminal.
 
 pub mod analysis;
+pub mod cells;
 
 pub mod data;
 pub mod export;
@@ -12,6 +13,7 @@ pub mod export;
 pub mod cli;
 pub mod jobs;
 pub mod matrix;
+pub mod models;
 pub mod pipeline;
 pub mod session;
 

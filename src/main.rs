@@ -120,10 +120,7 @@ fn load_all(paths: &[PathBuf], opts: &CommonOpts) -> Result<Vec<data::Dataset>> 
     if opts.meta.is_some() && paths.len() > 1 {
         bail!("--meta applies to one input; got {} inputs", paths.len());
     }
-    let lo = LoadOptions {
-        meta: opts.meta.clone(),
-        ..Default::default()
-    };
+    let lo: LoadOptions = opts.load_options();
     let mut out = Vec::new();
     for p in paths {
         if session::is_session(p) {
@@ -160,7 +157,41 @@ fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
     };
     let progress = Progress::new();
     let mut items = Vec::new();
-    for ds in datasets {
+    for mut ds in datasets {
+        for note in &ds.notes {
+            eprintln!("note: {note}");
+        }
+        let mut model_nll = None;
+        if opts.wants_model(&ds).map_err(anyhow::Error::msg)? {
+            let name = ds.name.clone();
+            let cp = opts.cells_params();
+            let out = pipeline::with_threads(threads, || {
+                biolens::cells::train(&ds, &cp, &mut |r| {
+                    progress.report(&name, "training vae", r.epoch as f64 / r.max_epochs as f64);
+                    true
+                })
+            })
+            .with_context(|| format!("{name}: training the count model"))?;
+            if progress.tty {
+                eprintln!();
+            }
+            let s = &out.model.summary;
+            eprintln!(
+                "{name}: scVI-style VAE, {} genes, {} epochs{} ({:.3} s/epoch), held-out ELBO {:.1} per cell (reconstruction {:.1})",
+                s.n_genes_used,
+                s.epochs_run,
+                if s.stopped_early {
+                    format!(", stopped early, best epoch {}", s.best_epoch)
+                } else {
+                    String::new()
+                },
+                s.seconds_per_epoch,
+                s.heldout_elbo,
+                s.heldout_reconstruction
+            );
+            biolens::cells::apply(&mut ds, &out);
+            model_nll = Some(std::sync::Arc::new(out.nll));
+        }
         params.check(ds.len()).with_context(|| {
             ds.inputs
                 .first()
@@ -178,9 +209,10 @@ fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
                 progress.report(&name, stage, fraction);
             }
         };
-        let analysis = pipeline::with_threads(threads, || {
+        let mut analysis = pipeline::with_threads(threads, || {
             pipeline::run(&ds, &params, &emit, &CancelToken::default())
         })?;
+        analysis.anomaly_model = model_nll;
         progress.report(&name, "done", 1.0);
         if progress.tty {
             eprintln!();
@@ -334,7 +366,12 @@ fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
             "the interactive view needs a terminal; use `biolens run … -o OUT.biolens` for batch work"
         );
     }
-    biolens::tui::app::run(tabs, opts.pipeline_params())
+    let cells = biolens::cells::CellsOptions {
+        train: (opts.model != biolens::cli::ModelChoice::Pca).then(|| opts.cells_params()),
+        obsm: opts.obsm.clone(),
+        min_genes: opts.min_genes,
+    };
+    biolens::tui::app::run(tabs, opts.pipeline_params(), cells)
 }
 
 fn export(session_dir: &Path, what: ExportWhat, format: ExportFormat, out: &Path) -> Result<()> {
@@ -351,10 +388,23 @@ fn export(session_dir: &Path, what: ExportWhat, format: ExportFormat, out: &Path
             ExportWhat::Clusters => {
                 biolens::export::clusters_table(&sd.dataset, &sd.analysis.clusters)
             }
+            ExportWhat::Markers => match &sd.analysis.markers {
+                Some(m) => {
+                    let mut t = session::markers_table(m, usize::MAX);
+                    t.columns.insert(
+                        0,
+                        biolens::table_io::Column::Str(vec![sd.dataset.name.clone(); t.n_rows()]),
+                    );
+                    t.names.insert(0, "dataset".into());
+                    t
+                }
+                None => continue,
+            },
             ExportWhat::Anomalies => biolens::export::anomalies_table(
                 &sd.dataset,
                 &sd.analysis.anomaly_knn,
                 &sd.analysis.anomaly_iforest,
+                sd.analysis.anomaly_model.as_deref().map(|v| v.as_slice()),
                 &sd.analysis.clusters,
             ),
         };

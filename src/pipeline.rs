@@ -111,6 +111,10 @@ pub struct Analysis {
     pub cluster_method: ClusterMethod,
     pub anomaly_knn: Arc<Vec<f32>>,
     pub anomaly_iforest: Arc<Vec<f32>>,
+    /// The count model's per-cell reconstruction NLL (cells trained with a model only).
+    pub anomaly_model: Option<Arc<Vec<f32>>>,
+    /// Marker genes per cluster (datasets with expression values).
+    pub markers: Option<Arc<crate::analysis::markers::Markers>>,
     pub timings: Vec<(String, f64)>,
 }
 
@@ -128,6 +132,7 @@ pub enum PipelineEvent {
         knn: Arc<Vec<f32>>,
         iforest: Arc<Vec<f32>>,
     },
+    Markers(Arc<crate::analysis::markers::Markers>),
 }
 
 /// A cancellation flag shared with a job.
@@ -231,6 +236,20 @@ pub fn run(
         return Err(PipelineError::Cancelled);
     }
 
+    let markers = ds.expression.as_ref().map(|e| {
+        emit(PipelineEvent::Stage {
+            name: "marker genes",
+            fraction: 0.0,
+        });
+        let m = Arc::new(crate::analysis::markers::cluster_markers(e, &clusters));
+        emit(PipelineEvent::Markers(m.clone()));
+        lap("markers", &mut timings);
+        m
+    });
+    if cancelled() {
+        return Err(PipelineError::Cancelled);
+    }
+
     let layout = umap::umap_layout(x, &graph, &params.umap, &stage("projection"), &cancelled)
         .map_err(|e| match e {
             umap::UmapError::Cancelled => PipelineError::Cancelled,
@@ -248,6 +267,8 @@ pub fn run(
         cluster_method: params.cluster.clone(),
         anomaly_knn: a_knn,
         anomaly_iforest: a_if,
+        anomaly_model: None,
+        markers,
         timings,
     })
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Columns of points.parquet that are not metadata.
-const FIXED: [&str; 9] = [
+const FIXED: [&str; 10] = [
     "id",
     "dataset",
     "modality",
@@ -25,8 +25,12 @@ const FIXED: [&str; 9] = [
     "cluster",
     "anomaly_knn",
     "anomaly_iforest",
+    "anomaly_recon",
     "embedding",
 ];
+
+/// Marker genes kept per group in a session (exports of a live session have them all).
+pub const MARKERS_KEPT: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -74,6 +78,19 @@ pub struct DatasetEntry {
     pub inputs: Vec<InputFile>,
     /// Seconds per stage.
     pub timings: std::collections::BTreeMap<String, f64>,
+    /// Expression, model and markers of a cells dataset, in the folder `cells.folder`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cells: Option<CellsEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CellsEntry {
+    pub folder: String,
+    pub expression_kind: crate::data::h5ad::ValueKind,
+    pub expression_source: String,
+    pub n_genes: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<crate::cells::ModelSummary>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -100,6 +117,11 @@ pub fn describe_embedding(src: &EmbeddingSource) -> String {
         EmbeddingSource::PcaBaseline { n_genes_used } => {
             format!("pca-baseline (CP10k, log1p, {n_genes_used} HVG seurat flavour, scale, PCA-50)")
         }
+        EmbeddingSource::Obsm { key } => format!("obsm {key}"),
+        EmbeddingSource::Scvi {
+            n_genes_used,
+            epochs,
+        } => format!("scvi-vae latent mean ({n_genes_used} HVG seurat_v3, {epochs} epochs)"),
     }
 }
 
@@ -165,8 +187,14 @@ fn points_table(items: &[SessionDataset]) -> Table {
     let mut id = Vec::new();
     let mut dsn = Vec::new();
     let mut modality = Vec::new();
-    let (mut x, mut y, mut cl, mut ak, mut ai) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut x, mut y, mut cl, mut ak, mut ai, mut am) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     let mut emb_off = vec![0usize];
     let mut emb = Vec::new();
     for sd in items {
@@ -182,6 +210,10 @@ fn points_table(items: &[SessionDataset]) -> Table {
         cl.extend(a.clusters.iter().map(|&c| c as i32));
         ak.extend(a.anomaly_knn.iter().copied());
         ai.extend(a.anomaly_iforest.iter().copied());
+        match &a.anomaly_model {
+            Some(v) => am.extend(v.iter().copied()),
+            None => am.extend(std::iter::repeat_n(f32::NAN, d.len())),
+        }
         for i in 0..d.len() {
             emb.extend_from_slice(d.embedding.row(i));
             emb_off.push(emb.len());
@@ -195,6 +227,7 @@ fn points_table(items: &[SessionDataset]) -> Table {
     t.push("cluster", Column::I32(cl));
     t.push("anomaly_knn", Column::F32(ak));
     t.push("anomaly_iforest", Column::F32(ai));
+    t.push("anomaly_recon", Column::F32(am));
     for (name, text) in &meta_names {
         if *text {
             let mut v = Vec::new();
@@ -302,6 +335,237 @@ fn clusters_table(items: &[SessionDataset]) -> Table {
     t
 }
 
+/// Writes a cells dataset's expression, model weights and markers into `cells-INDEX/`.
+fn write_cells(
+    tmp: &Path,
+    index: usize,
+    sd: &SessionDataset,
+) -> Result<Option<CellsEntry>, SessionError> {
+    let Some(e) = &sd.dataset.expression else {
+        return Ok(None);
+    };
+    let folder = format!("cells-{index}");
+    let dir = tmp.join(&folder);
+    std::fs::create_dir(&dir).map_err(io(&dir))?;
+    let mut model_index = vec![-1i32; e.genes.len()];
+    if let Some(m) = &sd.dataset.model {
+        for (j, &g) in m.genes.iter().enumerate() {
+            model_index[g] = j as i32;
+        }
+        let p = dir.join("model.safetensors");
+        m.vae
+            .save(&p)
+            .map_err(|err| bad(&p, format!("cannot write model weights: {err}")))?;
+    }
+    let mut genes = Table::default();
+    genes.push("gene", Column::Str(e.genes.clone()));
+    genes.push("model_index", Column::I32(model_index));
+    write_parquet(&dir.join("genes.parquet"), &genes)?;
+    let m = &e.matrix;
+    let mut cell = Vec::with_capacity(m.values.len());
+    for i in 0..m.n_cells {
+        cell.extend(std::iter::repeat_n(i as i32, m.indptr[i + 1] - m.indptr[i]));
+    }
+    let mut expr = Table::default();
+    expr.push("cell", Column::I32(cell));
+    expr.push(
+        "gene",
+        Column::I32(m.genes.iter().map(|&g| g as i32).collect()),
+    );
+    expr.push("value", Column::F32(m.values.clone()));
+    write_parquet(&dir.join("expression.parquet"), &expr)?;
+    if let Some(mk) = &sd.analysis.markers {
+        write_parquet(
+            &dir.join("markers.parquet"),
+            &markers_table(mk, MARKERS_KEPT),
+        )?;
+    }
+    Ok(Some(CellsEntry {
+        folder,
+        expression_kind: e.kind,
+        expression_source: e.source.clone(),
+        n_genes: e.genes.len(),
+        model: sd.dataset.model.as_ref().map(|m| m.summary.clone()),
+    }))
+}
+
+/// Marker tables as one long table (group, rank, gene, statistics), `keep` genes per group.
+pub fn markers_table(m: &crate::analysis::markers::Markers, keep: usize) -> Table {
+    let mut t = Table::default();
+    let (mut group, mut rank, mut gene, mut score, mut lfc, mut p, mut q, mut pi, mut po) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for tb in &m.tables {
+        for (r, mk) in tb.markers.iter().take(keep).enumerate() {
+            group.push(tb.group.clone());
+            rank.push(r as i32 + 1);
+            gene.push(m.genes[mk.gene].clone());
+            score.push(mk.score);
+            lfc.push(mk.log2_fc);
+            p.push(mk.pval);
+            q.push(mk.padj);
+            pi.push(mk.pct_in);
+            po.push(mk.pct_out);
+        }
+    }
+    t.push("group", Column::Str(group));
+    t.push("rank", Column::I32(rank));
+    t.push("gene", Column::Str(gene));
+    t.push("score", Column::F64(score));
+    t.push("logfc", Column::F64(lfc));
+    t.push("pvalue", Column::F64(p));
+    t.push("padj", Column::F64(q));
+    t.push("pct_in", Column::F64(pi));
+    t.push("pct_out", Column::F64(po));
+    t
+}
+
+type CellsParts = (
+    Option<Arc<crate::data::Expression>>,
+    Option<Arc<crate::cells::CellModel>>,
+    Option<Arc<crate::analysis::markers::Markers>>,
+);
+
+fn read_cells(dir: &Path, entry: &DatasetEntry, n: usize) -> Result<CellsParts, SessionError> {
+    let Some(c) = &entry.cells else {
+        return Ok((None, None, None));
+    };
+    let cdir = dir.join(&c.folder);
+    let gpath = cdir.join("genes.parquet");
+    let gt = read_parquet(&gpath)?;
+    let (Column::Str(genes), Column::I32(model_index)) = (
+        column(&gt, "gene", &gpath)?,
+        column(&gt, "model_index", &gpath)?,
+    ) else {
+        return Err(bad(&gpath, "unexpected column types"));
+    };
+    let epath = cdir.join("expression.parquet");
+    let et = read_parquet(&epath)?;
+    let (Column::I32(cell), Column::I32(gene), Column::F32(value)) = (
+        column(&et, "cell", &epath)?,
+        column(&et, "gene", &epath)?,
+        column(&et, "value", &epath)?,
+    ) else {
+        return Err(bad(&epath, "unexpected column types"));
+    };
+    let mut indptr = vec![0usize; n + 1];
+    for (k, &i) in cell.iter().enumerate() {
+        if i < 0 || i as usize >= n || gene[k] < 0 || gene[k] as usize >= genes.len() {
+            return Err(bad(
+                &epath,
+                format!("row {}: cell or gene out of range", k + 1),
+            ));
+        }
+        indptr[i as usize + 1] += 1;
+    }
+    for i in 0..n {
+        indptr[i + 1] += indptr[i];
+    }
+    let matrix = crate::data::mtx::SparseCounts {
+        n_cells: n,
+        n_genes: genes.len(),
+        indptr,
+        genes: gene.iter().map(|&g| g as u32).collect(),
+        values: value.clone(),
+    };
+    let expr = Arc::new(crate::data::Expression::new(
+        matrix,
+        genes.clone(),
+        c.expression_kind,
+        c.expression_source.clone(),
+    ));
+    let model = match &c.model {
+        Some(summary) => {
+            let mut used: Vec<(i32, usize)> = model_index
+                .iter()
+                .enumerate()
+                .filter(|(_, j)| **j >= 0)
+                .map(|(g, &j)| (j, g))
+                .collect();
+            used.sort_unstable();
+            let mgenes: Vec<usize> = used.into_iter().map(|(_, g)| g).collect();
+            let wpath = cdir.join("model.safetensors");
+            let dev = candle_core::Device::Cpu;
+            let vae = crate::models::scvi::Vae::load(&wpath, &summary.params, mgenes.len(), &dev)
+                .map_err(|e| bad(&wpath, e.to_string()))?;
+            Some(Arc::new(crate::cells::CellModel {
+                vae,
+                genes: mgenes,
+                summary: summary.clone(),
+                history: Vec::new(),
+            }))
+        }
+        None => None,
+    };
+    let mpath = cdir.join("markers.parquet");
+    let markers = if mpath.exists() {
+        let mt = read_parquet(&mpath)?;
+        let index: std::collections::HashMap<&str, usize> = genes
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.as_str(), i))
+            .collect();
+        let col = |name: &str| -> Result<Vec<f64>, SessionError> {
+            column(&mt, name, &mpath)?
+                .as_f64()
+                .ok_or_else(|| bad(&mpath, format!("column '{name}' is not numeric")))
+        };
+        let (Column::Str(group), Column::Str(gname)) =
+            (column(&mt, "group", &mpath)?, column(&mt, "gene", &mpath)?)
+        else {
+            return Err(bad(&mpath, "unexpected column types"));
+        };
+        let (score, lfc, p, q, pi, po) = (
+            col("score")?,
+            col("logfc")?,
+            col("pvalue")?,
+            col("padj")?,
+            col("pct_in")?,
+            col("pct_out")?,
+        );
+        let mut tables: Vec<crate::analysis::markers::MarkerTable> = Vec::new();
+        for k in 0..group.len() {
+            if tables.last().is_none_or(|t| t.group != group[k]) {
+                tables.push(crate::analysis::markers::MarkerTable {
+                    group: group[k].clone(),
+                    n_in: 0,
+                    n_out: 0,
+                    markers: Vec::new(),
+                });
+            }
+            let g = *index
+                .get(gname[k].as_str())
+                .ok_or_else(|| bad(&mpath, format!("unknown gene '{}'", gname[k])))?;
+            if let Some(t) = tables.last_mut() {
+                t.markers.push(crate::analysis::markers::Marker {
+                    gene: g,
+                    score: score[k],
+                    log2_fc: lfc[k],
+                    pval: p[k],
+                    padj: q[k],
+                    pct_in: pi[k],
+                    pct_out: po[k],
+                });
+            }
+        }
+        Some(Arc::new(crate::analysis::markers::Markers {
+            genes: genes.clone(),
+            tables,
+        }))
+    } else {
+        None
+    };
+    Ok((Some(expr), model, markers))
+}
+
 /// Writes a session folder atomically. Replaces an existing session at `out` only after the
 /// new one is complete.
 pub fn write(
@@ -343,6 +607,7 @@ pub fn write(
                 cluster: sd.analysis.cluster_method.clone(),
                 inputs,
                 timings: sd.analysis.timings.iter().cloned().collect(),
+                cells: write_cells(&tmp, datasets.len(), sd)?,
             });
         }
         let manifest = Manifest {
@@ -586,6 +851,13 @@ fn read_with(
                 },
             })
             .collect();
+        let (expression, model, markers) = read_cells(dir, entry, n)?;
+        let anomaly_model = match pts.get("anomaly_recon") {
+            Some(Column::F32(v)) if v[r.clone()].iter().any(|x| !x.is_nan()) => {
+                Some(Arc::new(v[r.clone()].to_vec()))
+            }
+            _ => None,
+        };
         let dataset = Dataset {
             name: entry.name.clone(),
             modality: entry.modality,
@@ -598,6 +870,9 @@ fn read_with(
                 .iter()
                 .map(|i| PathBuf::from(&i.path))
                 .collect(),
+            expression,
+            notes: Vec::new(),
+            model,
         };
         let analysis = Analysis {
             knn: Arc::new(knn),
@@ -607,6 +882,8 @@ fn read_with(
             cluster_method: entry.cluster.clone(),
             anomaly_knn: Arc::new(ak[r.clone()].to_vec()),
             anomaly_iforest: Arc::new(ai[r.clone()].to_vec()),
+            anomaly_model,
+            markers,
             timings: entry.timings.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         };
         out.push(SessionDataset { dataset, analysis });

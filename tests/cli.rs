@@ -34,6 +34,8 @@ fn run_then_read_back_without_recomputing() {
         "bulk_labels",
         "--threads",
         "2",
+        "--model",
+        "pca",
     ]);
     assert_eq!(code, 0, "{stderr}");
     println!("{stdout}");
@@ -83,7 +85,9 @@ fn same_inputs_seed_give_byte_identical_points_across_thread_counts() {
             "-o",
             a.to_str().unwrap(),
             "--threads",
-            "1"
+            "1",
+            "--epochs",
+            "4"
         ])
         .0,
         0
@@ -95,12 +99,20 @@ fn same_inputs_seed_give_byte_identical_points_across_thread_counts() {
             "-o",
             b.to_str().unwrap(),
             "--threads",
-            "2"
+            "2",
+            "--epochs",
+            "4"
         ])
         .0,
         0
     );
-    for f in ["points.parquet", "neighbors.parquet", "clusters.parquet"] {
+    for f in [
+        "points.parquet",
+        "neighbors.parquet",
+        "clusters.parquet",
+        "cells-0/model.safetensors",
+        "cells-0/markers.parquet",
+    ] {
         assert!(
             std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
             "{f} differs"
@@ -115,7 +127,9 @@ fn same_inputs_seed_give_byte_identical_points_across_thread_counts() {
             "-o",
             c.to_str().unwrap(),
             "--seed",
-            "7"
+            "7",
+            "--epochs",
+            "4"
         ])
         .0,
         0
@@ -374,4 +388,117 @@ fn existing_non_session_output_is_not_replaced() {
         std::fs::read_to_string(out.join("data.txt")).unwrap(),
         "keep me"
     );
+}
+
+#[test]
+fn a_cells_session_keeps_model_markers_and_expression() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v.biolens");
+    let (code, _, stderr) = run(&[
+        "run",
+        pbmc().to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--epochs",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("scVI-style VAE") && stderr.contains("held-out ELBO"),
+        "{stderr}"
+    );
+    let (manifest, items) = biolens::session::read(&out).unwrap();
+    let entry = manifest.datasets[0].cells.as_ref().expect("cells entry");
+    let summary = entry.model.as_ref().expect("model summary");
+    assert_eq!(summary.epochs_run, 3);
+    assert!(manifest.datasets[0].embedding.starts_with("scvi-vae"));
+    let sd = &items[0];
+    assert_eq!(sd.dataset.embedding.cols, 10);
+    let model = sd.dataset.model.as_ref().expect("weights reloaded");
+    let expr = sd.dataset.expression.as_ref().expect("expression");
+    assert_eq!((expr.matrix.n_cells, expr.genes.len()), (700, 765));
+    // The reloaded weights reproduce the stored latent exactly: reopening never retrains.
+    let (latent, nll) = biolens::cells::score(model, expr).unwrap();
+    assert_eq!(latent.data, sd.dataset.embedding.data);
+    let stored = sd.analysis.anomaly_model.as_ref().expect("anomaly_recon");
+    assert_eq!(&nll, stored.as_ref());
+    let markers = sd.analysis.markers.as_ref().expect("markers");
+    let k = sd.analysis.clusters.iter().max().unwrap() + 1;
+    assert_eq!(markers.tables.len(), k as usize);
+    let csv = dir.path().join("markers.csv");
+    let (code, _, stderr) = run(&[
+        "export",
+        out.to_str().unwrap(),
+        "markers",
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        text.starts_with("dataset,group,rank,gene,score,logfc,pvalue,padj,pct_in,pct_out\n"),
+        "{}",
+        &text[..200.min(text.len())]
+    );
+    let anomalies = dir.path().join("anomalies.csv");
+    let (code, _, _) = run(&[
+        "export",
+        out.to_str().unwrap(),
+        "anomalies",
+        "-o",
+        anomalies.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let head = std::fs::read_to_string(&anomalies).unwrap();
+    assert!(
+        head.lines()
+            .next()
+            .unwrap()
+            .contains("anomaly_recon,total_counts,n_genes")
+    );
+}
+
+#[test]
+fn the_count_model_refuses_non_counts_and_names_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let fpkm = biolens_shared("cells/hsmm_myoblast_fpkm");
+    let out = dir.path().join("x.biolens");
+    let (code, _, stderr) = run(&[
+        "run",
+        fpkm.to_str().unwrap(),
+        "--model",
+        "scvi",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("raw integer counts") && stderr.contains("hsmm_myoblast_fpkm"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    // Not HDF5 at all, and a truncated h5ad: one error line each, naming the file.
+    let fake = dir.path().join("fake.h5ad");
+    std::fs::write(&fake, b"not hdf5").unwrap();
+    let (code, _, stderr) = run(&["run", fake.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("fake.h5ad") && stderr.contains("HDF5"),
+        "{stderr}"
+    );
+    let full = std::fs::read(biolens_shared("cells/h5ad_variants/counts_csr.h5ad")).unwrap();
+    let cut = dir.path().join("cut.h5ad");
+    std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
+    let (code, _, stderr) = run(&["run", cut.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.starts_with("error:") && stderr.contains("cut.h5ad"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!out.exists());
+}
+
+fn biolens_shared(p: &str) -> std::path::PathBuf {
+    common::shared(p)
 }

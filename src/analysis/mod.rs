@@ -7,6 +7,7 @@ pub mod graph;
 pub mod kmeans;
 pub mod knn;
 pub mod leiden;
+pub mod markers;
 pub mod metrics;
 pub mod preprocess;
 pub mod umap;

@@ -193,3 +193,229 @@ pub fn baseline_embedding(x: &SparseCounts, p: &BaselineParams) -> Result<Matrix
     scale(&mut m, p.scale_clip);
     pca(&m, p.n_components)
 }
+
+/// The baseline for whatever the expression holds: counts get the full workflow; log-normalised
+/// values skip normalisation; scaled values (negative entries) go straight to PCA.
+pub fn baseline_for(
+    e: &crate::data::Expression,
+    p: &BaselineParams,
+) -> Result<Matrix, BaselineError> {
+    use crate::data::h5ad::ValueKind;
+    let x = &e.matrix;
+    match e.kind {
+        ValueKind::Counts => baseline_embedding(x, p),
+        ValueKind::Normalised | ValueKind::Scaled => {
+            if x.n_cells < 3 {
+                return Err(BaselineError::TooFewCells { n_cells: x.n_cells });
+            }
+            // Highly variable by plain variance of the given values (no counts to model).
+            let genes = top_variance_genes(x, p.n_top_genes);
+            let mut col = vec![usize::MAX; x.n_genes];
+            for (c, &g) in genes.iter().enumerate() {
+                col[g] = c;
+            }
+            let mut m = Matrix::zeros(x.n_cells, genes.len());
+            for i in 0..x.n_cells {
+                let (gi, v) = x.row(i);
+                for (&g, &val) in gi.iter().zip(v) {
+                    if col[g as usize] != usize::MAX {
+                        m.data[i * genes.len() + col[g as usize]] = val;
+                    }
+                }
+            }
+            if e.kind == ValueKind::Normalised {
+                scale(&mut m, p.scale_clip);
+            }
+            pca(&m, p.n_components)
+        }
+    }
+}
+
+fn gene_moments(x: &SparseCounts) -> (Vec<f64>, Vec<f64>) {
+    let n = x.n_cells as f64;
+    let mut sum = vec![0.0f64; x.n_genes];
+    let mut sq = vec![0.0f64; x.n_genes];
+    for (&g, &v) in x.genes.iter().zip(&x.values) {
+        sum[g as usize] += v as f64;
+        sq[g as usize] += (v as f64) * (v as f64);
+    }
+    let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+    let var: Vec<f64> = (0..x.n_genes)
+        .map(|j| ((sq[j] - n * mean[j] * mean[j]) / (n - 1.0).max(1.0)).max(0.0))
+        .collect();
+    (mean, var)
+}
+
+fn top_variance_genes(x: &SparseCounts, n_top: usize) -> Vec<usize> {
+    if x.n_genes <= n_top {
+        return (0..x.n_genes).collect();
+    }
+    let (_, var) = gene_moments(x);
+    let mut order: Vec<usize> = (0..x.n_genes).collect();
+    order.sort_by(|&a, &b| var[b].total_cmp(&var[a]).then(a.cmp(&b)));
+    let mut top: Vec<usize> = order.into_iter().take(n_top).collect();
+    top.sort_unstable();
+    top
+}
+
+/// Local quadratic regression (loess, tricube weights) of `y` on `x`, evaluated at every x.
+fn loess(x: &[f64], y: &[f64], span: f64) -> Vec<f64> {
+    let n = x.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let xs: Vec<f64> = order.iter().map(|&i| x[i]).collect();
+    let ys: Vec<f64> = order.iter().map(|&i| y[i]).collect();
+    let q = ((span * n as f64).ceil() as usize).clamp(3.min(n), n);
+    let mut fit_sorted = vec![0.0; n];
+    let mut lo = 0usize;
+    for i in 0..n {
+        let x0 = xs[i];
+        // Slide the window of the q nearest points.
+        while lo + q < n && (x0 - xs[lo]) > (xs[lo + q] - x0) {
+            lo += 1;
+        }
+        let hi = lo + q;
+        let dmax = (x0 - xs[lo]).abs().max((xs[hi - 1] - x0).abs()).max(1e-12) * 1.000_001;
+        // Weighted least squares for a + b·d + c·d² in d = x − x0.
+        let mut s = [0.0f64; 5];
+        let mut t = [0.0f64; 3];
+        for k in lo..hi {
+            let d = xs[k] - x0;
+            let u = (d.abs() / dmax).min(1.0);
+            let w = (1.0 - u * u * u).powi(3);
+            let (d2, yk) = (d * d, ys[k]);
+            s[0] += w;
+            s[1] += w * d;
+            s[2] += w * d2;
+            s[3] += w * d2 * d;
+            s[4] += w * d2 * d2;
+            t[0] += w * yk;
+            t[1] += w * d * yk;
+            t[2] += w * d2 * yk;
+        }
+        let a = [[s[0], s[1], s[2]], [s[1], s[2], s[3]], [s[2], s[3], s[4]]];
+        fit_sorted[i] = solve3(a, t).unwrap_or(t[0] / s[0].max(1e-300));
+    }
+    let mut fit = vec![0.0; n];
+    for (k, &i) in order.iter().enumerate() {
+        fit[i] = fit_sorted[k];
+    }
+    fit
+}
+
+/// The intercept of a 3×3 linear system (Cramer's rule); None when singular.
+fn solve3(a: [[f64; 3]; 3], b: [f64; 3]) -> Option<f64> {
+    let det = |m: [[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let d = det(a);
+    if d.abs() < 1e-12 * (a[0][0] * a[1][1] * a[2][2]).abs().max(1e-300) {
+        return None;
+    }
+    let mut m = a;
+    for r in 0..3 {
+        m[r][0] = b[r];
+    }
+    Some(det(m) / d)
+}
+
+/// Highly variable genes by the seurat_v3 flavour on raw counts (Stuart et al. 2019, as
+/// scanpy's `flavor="seurat_v3"`): loess of log10 variance on log10 mean (span 0.3), counts
+/// standardised by the fitted standard deviation and clipped at √n, genes ranked by the
+/// variance of the standardised values. Genes with zero variance are never chosen.
+pub fn highly_variable_genes_seurat_v3(x: &SparseCounts, n_top: usize) -> Vec<usize> {
+    let g = x.n_genes;
+    let (mean, var) = gene_moments(x);
+    let usable: Vec<usize> = (0..g).filter(|&j| var[j] > 0.0).collect();
+    if usable.len() <= n_top {
+        return usable;
+    }
+    let lx: Vec<f64> = usable.iter().map(|&j| mean[j].log10()).collect();
+    let ly: Vec<f64> = usable.iter().map(|&j| var[j].log10()).collect();
+    let fit = loess(&lx, &ly, 0.3);
+    let n = x.n_cells as f64;
+    let clip = n.sqrt();
+    let mut sd = vec![0.0f64; g];
+    for (k, &j) in usable.iter().enumerate() {
+        sd[j] = 10f64.powf(fit[k]).sqrt();
+    }
+    // Σ z and Σ z² per gene; zeros contribute (−mean/sd) each.
+    let mut nz = vec![0usize; g];
+    let mut s1 = vec![0.0f64; g];
+    let mut s2 = vec![0.0f64; g];
+    for (&j, &v) in x.genes.iter().zip(&x.values) {
+        let j = j as usize;
+        if sd[j] <= 0.0 {
+            continue;
+        }
+        let z = ((v as f64 - mean[j]) / sd[j]).min(clip);
+        nz[j] += 1;
+        s1[j] += z;
+        s2[j] += z * z;
+    }
+    let mut score = vec![f64::NEG_INFINITY; g];
+    for &j in &usable {
+        let z0 = ((0.0 - mean[j]) / sd[j]).min(clip);
+        let zeros = n - nz[j] as f64;
+        let t1 = s1[j] + zeros * z0;
+        let t2 = s2[j] + zeros * z0 * z0;
+        score[j] = (t2 - t1 * t1 / n) / (n - 1.0);
+    }
+    let mut order = usable;
+    order.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(a.cmp(&b)));
+    let mut top: Vec<usize> = order.into_iter().take(n_top).collect();
+    top.sort_unstable();
+    top
+}
+
+#[cfg(test)]
+mod hvg_tests {
+    use super::*;
+
+    #[test]
+    fn loess_reproduces_a_quadratic() {
+        let x: Vec<f64> = (0..200).map(|i| i as f64 / 20.0).collect();
+        let y: Vec<f64> = x.iter().map(|v| 1.0 + 0.5 * v - 0.1 * v * v).collect();
+        for (f, w) in loess(&x, &y, 0.3).iter().zip(&y) {
+            assert!((f - w).abs() < 1e-8);
+        }
+    }
+
+    #[test]
+    fn seurat_v3_prefers_overdispersed_genes() {
+        // Gene 0: on in half the cells at high level (overdispersed); genes 1..: constant-ish.
+        let n = 100;
+        let mut indptr = vec![0];
+        let (mut genes, mut values) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            for j in 0..30u32 {
+                let v = match j {
+                    0 => {
+                        if i % 2 == 0 {
+                            20.0
+                        } else {
+                            0.0
+                        }
+                    }
+                    _ => 1.0 + ((i + j as usize) % 3) as f32,
+                };
+                if v > 0.0 {
+                    genes.push(j);
+                    values.push(v);
+                }
+            }
+            indptr.push(genes.len());
+        }
+        let x = SparseCounts {
+            n_cells: n,
+            n_genes: 30,
+            indptr,
+            genes,
+            values,
+        };
+        let top = highly_variable_genes_seurat_v3(&x, 3);
+        assert!(top.contains(&0), "{top:?}");
+    }
+}

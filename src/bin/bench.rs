@@ -45,6 +45,114 @@ struct Args {
     repeats: usize,
     threads: usize,
     steps: Vec<String>,
+    /// Time the count model instead: epochs to train.
+    vae_epochs: Option<usize>,
+}
+
+/// Counts for the model benchmark: `synthetic:CELLSxGENES` draws gamma-Poisson counts from
+/// 5 cell types (seeded); anything else is loaded as a cells input.
+fn vae_input(spec: &str) -> Result<data::Dataset, String> {
+    use rand::{Rng, SeedableRng};
+    let Some(dims) = spec.strip_prefix("synthetic:") else {
+        return data::load(std::path::Path::new(spec), &LoadOptions::default())
+            .map_err(|e| e.to_string());
+    };
+    let (n, g) = dims
+        .split_once('x')
+        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
+        .ok_or("synthetic:CELLSxGENES")?;
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
+    let base: Vec<f64> = (0..g)
+        .map(|_| (rng.r#gen::<f64>() * 6.0 - 4.0).exp())
+        .collect();
+    let types: Vec<Vec<f64>> = (0..5)
+        .map(|_| {
+            (0..g)
+                .map(|_| (rng.r#gen::<f64>() * 2.0 - 1.0).exp())
+                .collect()
+        })
+        .collect();
+    let mut indptr = vec![0];
+    let (mut genes, mut values) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let depth = 0.5 + rng.r#gen::<f64>();
+        for j in 0..g {
+            let mu = base[j] * types[i % 5][j] * depth;
+            // Poisson by inversion (means here are small).
+            let (mut k, mut p, u) = (0u32, (-mu).exp(), rng.r#gen::<f64>());
+            let mut cdf = p;
+            while u > cdf && k < 10_000 {
+                k += 1;
+                p *= mu / k as f64;
+                cdf += p;
+            }
+            if k > 0 {
+                genes.push(j as u32);
+                values.push(k as f32);
+            }
+        }
+        indptr.push(genes.len());
+    }
+    let m = data::mtx::SparseCounts {
+        n_cells: n,
+        n_genes: g,
+        indptr,
+        genes,
+        values,
+    };
+    let expr = data::Expression::new(
+        m,
+        (0..g).map(|j| format!("g{j}")).collect(),
+        data::h5ad::ValueKind::Counts,
+        spec.to_string(),
+    );
+    Ok(data::Dataset {
+        name: spec.to_string(),
+        modality: data::Modality::Cells,
+        ids: (0..n).map(|i| format!("c{i}")).collect(),
+        meta: Vec::new(),
+        embedding: biolens::matrix::Matrix::zeros(n, 0),
+        embedding_source: data::EmbeddingSource::Precomputed,
+        inputs: Vec::new(),
+        expression: Some(Arc::new(expr)),
+        notes: Vec::new(),
+        model: None,
+    })
+}
+
+fn bench_vae(spec: &str, epochs: usize, threads: usize) -> Result<(), String> {
+    let ds = vae_input(spec)?;
+    let p = biolens::cells::CellsParams {
+        scvi: biolens::models::scvi::ScviParams {
+            max_epochs: Some(epochs),
+            patience: 0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut per_epoch = Vec::new();
+    let out = pipeline::with_threads(threads, || {
+        biolens::cells::train(&ds, &p, &mut |r| {
+            eprintln!(
+                "epoch {}: {:.3} s, train loss {:.1}",
+                r.epoch, r.seconds, r.train_loss
+            );
+            per_epoch.push(r.seconds);
+            true
+        })
+    })
+    .map_err(|e| e.to_string())?;
+    let s = &out.model.summary;
+    println!(
+        "{{\"tool\": \"biolens\", \"input\": \"{spec}\", \"cells\": {}, \"genes\": {}, \"epochs\": {epochs}, \"median_s_per_epoch\": {:.4}, \"mean_s_per_epoch\": {:.4}, \"heldout_elbo_per_cell\": {:.2}, \"peak_rss_mb\": {:.1}}}",
+        ds.len(),
+        s.n_genes_used,
+        median(&mut per_epoch.clone()),
+        per_epoch.iter().sum::<f64>() / per_epoch.len().max(1) as f64,
+        s.heldout_elbo,
+        peak_rss_mb()
+    );
+    Ok(())
 }
 
 fn parse() -> Result<Args, String> {
@@ -54,13 +162,17 @@ fn parse() -> Result<Args, String> {
     let mut repeats = 1;
     let mut threads = 0;
     let mut steps = "knn,graph,umap,leiden,kmeans,anomaly,raster,session".to_string();
+    let mut vae_epochs = None;
     while let Some(x) = a.next() {
         match x.as_str() {
             "--labels" => labels = a.next().map(PathBuf::from),
             "--repeats" => repeats = a.next().and_then(|v| v.parse().ok()).ok_or("--repeats N")?,
             "--threads" => threads = a.next().and_then(|v| v.parse().ok()).ok_or("--threads N")?,
             "--steps" => steps = a.next().ok_or("--steps a,b,c")?,
-            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,raster,session]".into()),
+            "--vae-epochs" => {
+                vae_epochs = Some(a.next().and_then(|v| v.parse().ok()).ok_or("--vae-epochs N")?)
+            }
+            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)".into()),
             _ => input = Some(PathBuf::from(x)),
         }
     }
@@ -70,6 +182,7 @@ fn parse() -> Result<Args, String> {
         repeats,
         threads,
         steps: steps.split(',').map(str::to_string).collect(),
+        vae_epochs,
     })
 }
 
@@ -81,6 +194,13 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(epochs) = args.vae_epochs {
+        if let Err(e) = bench_vae(&args.input.to_string_lossy(), epochs, args.threads) {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
     if std::env::var_os("BIOLENS_BENCH_TRACE").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
@@ -250,6 +370,8 @@ fn run(args: Args) {
             cluster_method: ClusterMethod::default(),
             anomaly_knn: a_knn,
             anomaly_iforest: a_if,
+            anomaly_model: None,
+            markers: None,
             timings: Vec::new(),
         };
         let sd = biolens::session::SessionDataset {

@@ -1,6 +1,7 @@
 //! Loaders and the `Dataset` type. One file per format family; every reader reports bad input
 //! with the file and, where it applies, the line or record.
 
+pub mod h5ad;
 pub mod meta;
 pub mod mtx;
 pub mod npy;
@@ -58,7 +59,7 @@ pub enum DataError {
     #[error("{path}: {reason}")]
     BadFile { path: PathBuf, reason: String },
     #[error(
-        "{path}: not a recognised input (expected a 10x Matrix Market folder, .csv, .parquet or .npy)"
+        "{path}: not a recognised input (expected a 10x Matrix Market folder, .h5ad, .csv, .parquet or .npy)"
     )]
     Unrecognised { path: PathBuf },
 }
@@ -92,6 +93,115 @@ pub enum EmbeddingSource {
     Precomputed,
     /// log1p-CP10k → HVG → scale → PCA from counts.
     PcaBaseline { n_genes_used: usize },
+    /// An `obsm` matrix of an .h5ad, used as given.
+    Obsm { key: String },
+    /// The posterior mean of the scVI-style count model.
+    Scvi { n_genes_used: usize, epochs: usize },
+}
+
+/// Expression values of a cells dataset: what gene colouring, markers and the count model use.
+#[derive(Debug, Clone)]
+pub struct Expression {
+    /// Cells × genes, CSR by cell, rows aligned with the dataset's ids.
+    pub matrix: mtx::SparseCounts,
+    /// The same values by gene: gene `g` has cells `by_gene_cells[by_gene_ptr[g]..by_gene_ptr[g+1]]`.
+    pub by_gene_ptr: Vec<usize>,
+    pub by_gene_cells: Vec<u32>,
+    pub by_gene_values: Vec<f32>,
+    pub genes: Vec<String>,
+    pub kind: h5ad::ValueKind,
+    /// Where the values came from (a file, or an .h5ad object such as `layers/counts`).
+    pub source: String,
+}
+
+impl Expression {
+    pub fn new(
+        matrix: mtx::SparseCounts,
+        genes: Vec<String>,
+        kind: h5ad::ValueKind,
+        source: String,
+    ) -> Self {
+        let g = matrix.n_genes;
+        let mut ptr = vec![0usize; g + 1];
+        for &j in &matrix.genes {
+            ptr[j as usize + 1] += 1;
+        }
+        for j in 0..g {
+            ptr[j + 1] += ptr[j];
+        }
+        let mut fill = ptr.clone();
+        let mut cells = vec![0u32; matrix.genes.len()];
+        let mut values = vec![0f32; matrix.genes.len()];
+        for i in 0..matrix.n_cells {
+            let (gi, v) = matrix.row(i);
+            for (&j, &x) in gi.iter().zip(v) {
+                let k = &mut fill[j as usize];
+                cells[*k] = i as u32;
+                values[*k] = x;
+                *k += 1;
+            }
+        }
+        Self {
+            matrix,
+            by_gene_ptr: ptr,
+            by_gene_cells: cells,
+            by_gene_values: values,
+            genes,
+            kind,
+            source,
+        }
+    }
+
+    pub fn gene_index(&self, name: &str) -> Option<usize> {
+        self.genes
+            .iter()
+            .position(|g| g == name)
+            .or_else(|| self.genes.iter().position(|g| g.eq_ignore_ascii_case(name)))
+    }
+
+    /// Per-cell total of the stored values.
+    pub fn totals(&self) -> Vec<f64> {
+        (0..self.matrix.n_cells)
+            .map(|i| self.matrix.row(i).1.iter().map(|&v| v as f64).sum())
+            .collect()
+    }
+
+    /// log1p(CP10k) of gene `g` for every cell (counts), or the stored values as they are
+    /// (already normalised data).
+    pub fn normalised_gene(&self, g: usize, totals: &[f64]) -> Vec<f32> {
+        let mut out = vec![0f32; self.matrix.n_cells];
+        for k in self.by_gene_ptr[g]..self.by_gene_ptr[g + 1] {
+            let i = self.by_gene_cells[k] as usize;
+            let v = self.by_gene_values[k];
+            out[i] = match self.kind {
+                h5ad::ValueKind::Counts if totals[i] > 0.0 => {
+                    ((v as f64) * 1e4 / totals[i]).ln_1p() as f32
+                }
+                _ => v,
+            };
+        }
+        out
+    }
+
+    /// Keeps the given cells (in order).
+    pub fn subset_cells(&self, keep: &[usize]) -> Self {
+        let mut indptr = vec![0usize];
+        let (mut genes, mut values) = (Vec::new(), Vec::new());
+        for &i in keep {
+            let (g, v) = self.matrix.row(i);
+            genes.extend_from_slice(g);
+            values.extend_from_slice(v);
+            indptr.push(genes.len());
+        }
+        let m = mtx::SparseCounts {
+            n_cells: keep.len(),
+            n_genes: self.matrix.n_genes,
+            indptr,
+            genes,
+            values,
+        };
+        Self::new(m, self.genes.clone(), self.kind, self.source.clone())
+    }
 }
 
 /// One modality's items: ids, metadata columns and their `n × d` embedding.
@@ -105,6 +215,12 @@ pub struct Dataset {
     pub embedding_source: EmbeddingSource,
     /// The files read, for the manifest.
     pub inputs: Vec<PathBuf>,
+    /// Expression values (cells only).
+    pub expression: Option<std::sync::Arc<Expression>>,
+    /// Things the loader did that the user should know (filters applied).
+    pub notes: Vec<String>,
+    /// The count model whose latent is the embedding (cells with `--model scvi`).
+    pub model: Option<std::sync::Arc<crate::cells::CellModel>>,
 }
 
 impl Dataset {
@@ -125,6 +241,10 @@ pub struct LoadOptions {
     /// A CSV of metadata aligned by id (first column or `id`) or, failing that, by row.
     pub meta: Option<PathBuf>,
     pub baseline: crate::analysis::preprocess::BaselineParams,
+    /// Use this `obsm` matrix of an .h5ad as the embedding.
+    pub obsm: Option<String>,
+    /// QC: drop cells with fewer detected genes (0 keeps all but zero-count cells).
+    pub min_genes: usize,
 }
 
 /// Detects the format from the path and loads it.
@@ -143,29 +263,44 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, LoadError> {
     let lower = name.to_lowercase();
     let mut ds = if path.is_dir() {
         if mtx::find_matrix(path).is_some() {
-            let counts = mtx::read_10x_folder(path).map_err(meta_err)?;
-            let emb =
-                crate::analysis::preprocess::baseline_embedding(&counts.counts, &opts.baseline)
-                    .map_err(|e| LoadError::Baseline {
-                        path: path.to_path_buf(),
-                        source: e,
-                    })?;
-            let n_genes_used = counts.counts.n_genes.min(opts.baseline.n_top_genes);
-            Dataset {
+            let tenx = mtx::read_10x_folder(path).map_err(meta_err)?;
+            let kind = h5ad::ValueKind::of(&tenx.counts.values);
+            let source = path.display().to_string();
+            let expr = Expression::new(tenx.counts, tenx.gene_names, kind, source);
+            cells_dataset(
+                path,
                 name,
-                modality: Modality::Cells,
-                ids: counts.barcodes,
-                meta: counts.meta,
-                embedding: emb,
-                embedding_source: EmbeddingSource::PcaBaseline { n_genes_used },
-                inputs: counts.files,
-            }
+                tenx.barcodes,
+                tenx.meta,
+                expr,
+                tenx.files,
+                opts,
+                vec![],
+            )?
         } else {
             return Err(LoadError::Data(DataError::file(
                 path,
                 "folder has no matrix.mtx or matrix.mtx.gz (expected a 10x Matrix Market folder)",
             )));
         }
+    } else if h5ad::is_h5ad(path) {
+        let a = h5ad::read_h5ad(path).map_err(meta_err)?;
+        let expr = Expression::new(
+            a.matrix,
+            a.var_names,
+            a.kind,
+            format!("{}:{}", path.display(), a.matrix_source),
+        );
+        cells_dataset(
+            path,
+            name,
+            a.obs_names,
+            a.obs,
+            expr,
+            vec![path.to_path_buf()],
+            opts,
+            a.obsm,
+        )?
     } else if lower.ends_with(".csv") || lower.ends_with(".tsv") || lower.ends_with(".csv.gz") {
         tables::read_embedding_csv(path, &name).map_err(meta_err)?
     } else if lower.ends_with(".parquet") {
@@ -183,6 +318,94 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, LoadError> {
     }
     check_ids(&ds)?;
     Ok(ds)
+}
+
+/// A cells dataset: QC filters, then the embedding (an obsm matrix or the PCA baseline).
+#[allow(clippy::too_many_arguments)]
+fn cells_dataset(
+    path: &Path,
+    name: String,
+    mut ids: Vec<String>,
+    mut meta: Vec<MetaColumn>,
+    mut expr: Expression,
+    inputs: Vec<PathBuf>,
+    opts: &LoadOptions,
+    mut obsm: Vec<(String, Matrix)>,
+) -> Result<Dataset, LoadError> {
+    let mut notes = Vec::new();
+    let n = expr.matrix.n_cells;
+    let keep: Vec<usize> = (0..n)
+        .filter(|&i| {
+            let (g, v) = expr.matrix.row(i);
+            let detected = v.iter().filter(|&&x| x != 0.0).count();
+            !g.is_empty() && v.iter().any(|&x| x != 0.0) && detected >= opts.min_genes
+        })
+        .collect();
+    if keep.len() < n {
+        notes.push(format!(
+            "{}: dropped {} of {n} cells with zero counts{} (QC filter)",
+            path.display(),
+            n - keep.len(),
+            if opts.min_genes > 0 {
+                format!(" or fewer than {} detected genes", opts.min_genes)
+            } else {
+                String::new()
+            }
+        ));
+        expr = expr.subset_cells(&keep);
+        ids = keep.iter().map(|&i| ids[i].clone()).collect();
+        for c in &mut meta {
+            c.values = match &c.values {
+                MetaValues::Text(v) => {
+                    MetaValues::Text(keep.iter().map(|&i| v[i].clone()).collect())
+                }
+                MetaValues::Number(v) => MetaValues::Number(keep.iter().map(|&i| v[i]).collect()),
+            };
+        }
+        for (_, m) in &mut obsm {
+            *m = m.select_rows(&keep);
+        }
+    }
+    if ids.is_empty() {
+        return Err(LoadError::Data(DataError::file(
+            path,
+            "no cell has a non-zero count",
+        )));
+    }
+    let (embedding, embedding_source) =
+        match &opts.obsm {
+            Some(key) => {
+                let Some((_, m)) = obsm.into_iter().find(|(k, _)| k == key) else {
+                    return Err(LoadError::Data(DataError::file(
+                        path,
+                        format!("--obsm {key}: no such obsm matrix in this file"),
+                    )));
+                };
+                check_finite(path, &m, &ids)?;
+                (m, EmbeddingSource::Obsm { key: key.clone() })
+            }
+            None => {
+                let emb = crate::analysis::preprocess::baseline_for(&expr, &opts.baseline)
+                    .map_err(|e| LoadError::Baseline {
+                        path: path.to_path_buf(),
+                        source: e,
+                    })?;
+                let n_genes_used = expr.matrix.n_genes.min(opts.baseline.n_top_genes);
+                (emb, EmbeddingSource::PcaBaseline { n_genes_used })
+            }
+        };
+    Ok(Dataset {
+        name,
+        modality: Modality::Cells,
+        ids,
+        meta,
+        embedding,
+        embedding_source,
+        inputs,
+        expression: Some(std::sync::Arc::new(expr)),
+        notes,
+        model: None,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

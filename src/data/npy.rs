@@ -143,6 +143,9 @@ pub fn read_embedding_npy(path: &Path, name: &str) -> Result<Dataset, DataError>
         embedding: m,
         embedding_source: EmbeddingSource::Precomputed,
         inputs: vec![path.to_path_buf()],
+        expression: None,
+        notes: Vec::new(),
+        model: None,
     })
 }
 

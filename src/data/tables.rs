@@ -141,6 +141,9 @@ pub fn read_embedding_csv(path: &Path, name: &str) -> Result<Dataset, DataError>
         embedding,
         embedding_source: EmbeddingSource::Precomputed,
         inputs: vec![path.to_path_buf()],
+        expression: None,
+        notes: Vec::new(),
+        model: None,
     })
 }
 
@@ -241,5 +244,8 @@ pub fn read_embedding_parquet(path: &Path, name: &str) -> Result<Dataset, DataEr
         embedding,
         embedding_source: EmbeddingSource::Precomputed,
         inputs: vec![path.to_path_buf()],
+        expression: None,
+        notes: Vec::new(),
+        model: None,
     })
 }

@@ -30,6 +30,7 @@ pub enum Action {
     SearchPrev,
     StartCommand,
     FocusAnomalies,
+    ShowMarkers,
     ExportCluster,
     CancelJob,
     ToggleHelp,
@@ -74,6 +75,8 @@ pub enum ExportKind {
     Anomalies,
     /// The ids of one cluster.
     ClusterIds(u32),
+    /// Marker genes of every cluster (or the `:compare` result shown).
+    Markers,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +90,13 @@ pub enum Effect {
         method: ClusterMethod,
     },
     Cancel(JobId),
+    /// Marker genes of cells in clusters `a` against clusters `b` (empty `b`: all others).
+    Compare {
+        tab: usize,
+        a: Vec<u32>,
+        b: Vec<u32>,
+        label: String,
+    },
     Export {
         tab: usize,
         kind: ExportKind,

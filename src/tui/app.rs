@@ -170,6 +170,7 @@ impl App {
                 let dataset = t.dataset.clone();
                 let source = t.source.clone();
                 let params = self.state.params.clone();
+                let cells = self.state.cells.clone();
                 let (id, cancel) = self.runner.spawn(move |ctx| {
                     let ds = match (dataset, source) {
                         (Some(d), _) => d,
@@ -177,6 +178,8 @@ impl App {
                             ctx.progress("loading", 0.0);
                             let opts = LoadOptions {
                                 meta,
+                                obsm: cells.obsm.clone(),
+                                min_genes: cells.min_genes,
                                 ..Default::default()
                             };
                             Arc::new(data::load(&path, &opts).map_err(|e| e.to_string())?)
@@ -194,6 +197,32 @@ impl App {
                         other => ctx.output(JobOutput::Pipeline(other)),
                     };
                     let a = pipeline::run(&ds, &params, &emit, &ctx.cancel)
+                        .map_err(|e| e.to_string())?;
+                    ctx.output(JobOutput::PipelineDone(Box::new(a)));
+                    // The PCA map is on screen; now train the count model and replace it.
+                    let Some(cp) = cells.train.filter(|_| cells.obsm.is_none()) else {
+                        return Ok(());
+                    };
+                    if ds.model.is_some() || !crate::cells::has_counts(&ds) {
+                        return Ok(());
+                    }
+                    let t0 = std::time::Instant::now();
+                    let out = crate::cells::train(&ds, &cp, &mut |r| {
+                        ctx.progress("training vae", r.epoch as f64 / r.max_epochs as f64);
+                        !ctx.is_cancelled()
+                    })
+                    .map_err(|e| e.to_string())?;
+                    tracing::info!(
+                        "count model trained in {:.1}s: {:?}",
+                        t0.elapsed().as_secs_f64(),
+                        out.model.summary
+                    );
+                    let mut d2 = (*ds).clone();
+                    crate::cells::apply(&mut d2, &out);
+                    let d2 = Arc::new(d2);
+                    ctx.output(JobOutput::Loaded(d2.clone()));
+                    ctx.output(JobOutput::ModelScores(Arc::new(out.nll)));
+                    let a = pipeline::run(&d2, &params, &emit, &ctx.cancel)
                         .map_err(|e| e.to_string())?;
                     ctx.output(JobOutput::PipelineDone(Box::new(a)));
                     Ok(())
@@ -241,13 +270,64 @@ impl App {
                     if ctx.is_cancelled() {
                         return Ok(());
                     }
-                    ctx.output(JobOutput::Reclustered(Arc::new(c), method, Some(g)));
+                    let c = Arc::new(c);
+                    ctx.output(JobOutput::Reclustered(c.clone(), method, Some(g)));
+                    if let Some(e) = &ds.expression {
+                        ctx.progress("marker genes", 0.8);
+                        let m = crate::analysis::markers::cluster_markers(e, &c);
+                        ctx.output(JobOutput::Pipeline(PipelineEvent::Markers(Arc::new(m))));
+                    }
                     Ok(())
                 });
                 self.cancels.insert(id, cancel);
                 self.dispatch(Action::JobStarted {
                     id,
                     name: name.into(),
+                    tab,
+                    pipeline: false,
+                });
+            }
+            Effect::Compare { tab, a, b, label } => {
+                let Some(t) = self.state.tabs.get(tab) else {
+                    return;
+                };
+                let (Some(ds), Some(clusters)) = (t.dataset.clone(), t.clusters.clone()) else {
+                    return;
+                };
+                if let Some(old) = t.model_job
+                    && let Some(c) = self.cancels.get(&old)
+                {
+                    c.cancel();
+                }
+                let (id, cancel) = self.runner.spawn(move |ctx| {
+                    let e = ds
+                        .expression
+                        .as_ref()
+                        .ok_or("marker genes need expression values")?;
+                    ctx.progress("wilcoxon", 0.0);
+                    let pick = |set: &[u32], other: &[u32]| -> Vec<usize> {
+                        (0..clusters.len())
+                            .filter(|&i| {
+                                if set.is_empty() {
+                                    !other.contains(&clusters[i])
+                                } else {
+                                    set.contains(&clusters[i])
+                                }
+                            })
+                            .collect()
+                    };
+                    let (ia, ib) = (pick(&a, &b), pick(&b, &a));
+                    if ia.is_empty() || ib.is_empty() {
+                        return Err(format!("{label}: a side has no cells"));
+                    }
+                    let m = crate::analysis::markers::compare(e, &ia, &ib, &label);
+                    ctx.output(JobOutput::Compared(Arc::new(m)));
+                    Ok(())
+                });
+                self.cancels.insert(id, cancel);
+                self.dispatch(Action::JobStarted {
+                    id,
+                    name: "compare".into(),
                     tab,
                     pipeline: false,
                 });
@@ -286,11 +366,37 @@ impl App {
                 crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
                 Ok(table.n_rows())
             }
+            ExportKind::Markers => {
+                let table = if let Some(c) = &t.comparison {
+                    crate::session::markers_table(
+                        &crate::analysis::markers::Markers {
+                            genes: ds
+                                .expression
+                                .as_ref()
+                                .map(|e| e.genes.clone())
+                                .unwrap_or_default(),
+                            tables: vec![(**c).clone()],
+                        },
+                        usize::MAX,
+                    )
+                } else {
+                    let m = t.markers.as_ref().ok_or("no marker genes (cells only)")?;
+                    crate::session::markers_table(m, usize::MAX)
+                };
+                crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
+                Ok(table.n_rows())
+            }
             ExportKind::Anomalies => {
                 let (Some(k), Some(i)) = (&t.anomaly_knn, &t.anomaly_iforest) else {
                     return Err("no anomaly scores yet".into());
                 };
-                let table = crate::export::anomalies_table(ds, k, i, clusters);
+                let table = crate::export::anomalies_table(
+                    ds,
+                    k,
+                    i,
+                    t.anomaly_model.as_deref().map(|v| v.as_slice()),
+                    clusters,
+                );
                 crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
                 Ok(table.n_rows())
             }
@@ -299,10 +405,15 @@ impl App {
 }
 
 /// Runs the interactive app in the real terminal until the user quits.
-pub fn run(tabs: Vec<Tab>, params: PipelineParams) -> anyhow::Result<()> {
+pub fn run(
+    tabs: Vec<Tab>,
+    params: PipelineParams,
+    cells: crate::cells::CellsOptions,
+) -> anyhow::Result<()> {
     let mut term = super::terminal::enter()?;
     let size = term.size()?;
     let mut app = App::new(tabs, params, (size.width, size.height));
+    app.state.cells = cells;
     app.start();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let input = {

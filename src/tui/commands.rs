@@ -17,7 +17,63 @@ pub(super) fn complete(s: &mut State) {
                 .collect()
         })
         .unwrap_or_default();
+    let genes: Vec<String> = s
+        .tab()
+        .and_then(|t| t.dataset.as_ref())
+        .and_then(|d| d.expression.as_ref())
+        .map(|e| e.genes.clone())
+        .unwrap_or_default();
     if let Mode::Command(q) = &mut s.mode {
+        let gene_prefix = q
+            .strip_prefix("color gene ")
+            .map(|p| (p, "color gene ".to_string()))
+            .or_else(|| {
+                q.strip_prefix("color genes ").map(|p| {
+                    // Complete the last name of a comma-separated list.
+                    let (done, last) = p.rsplit_once(',').map_or(("", p), |(a, b)| (a, b));
+                    let head = if done.is_empty() {
+                        "color genes ".to_string()
+                    } else {
+                        format!("color genes {done},")
+                    };
+                    (last, head)
+                })
+            });
+        if let Some((prefix, head)) = gene_prefix {
+            let lower = prefix.to_lowercase();
+            let hits: Vec<&String> = genes
+                .iter()
+                .filter(|g| g.to_lowercase().starts_with(&lower))
+                .collect();
+            if hits.len() == 1 {
+                *q = format!("{head}{}", hits[0]);
+            } else if !hits.is_empty() {
+                // Extend to the longest common prefix, show the first few.
+                let first = hits[0].to_lowercase();
+                let common = hits.iter().fold(first.len(), |n, h| {
+                    first
+                        .chars()
+                        .zip(h.to_lowercase().chars())
+                        .take(n)
+                        .take_while(|(a, b)| a == b)
+                        .count()
+                });
+                if common > prefix.len() {
+                    *q = format!("{head}{}", &hits[0][..common]);
+                }
+                let shown: Vec<&str> = hits.iter().take(12).map(|h| h.as_str()).collect();
+                let more = if hits.len() > 12 {
+                    format!(" … ({} genes)", hits.len())
+                } else {
+                    String::new()
+                };
+                s.message = Some(Message {
+                    text: format!("{}{more}", shown.join(" ")),
+                    error: false,
+                });
+            }
+            return;
+        }
         if let Some(prefix) = q.strip_prefix("color ") {
             let hits: Vec<&String> = choices.iter().filter(|c| c.starts_with(prefix)).collect();
             if hits.len() == 1 {
@@ -36,6 +92,10 @@ pub(super) fn complete(s: &mut State) {
         } else {
             let cmds = [
                 "color ",
+                "color gene ",
+                "color genes ",
+                "compare ",
+                "export markers ",
                 "recluster leiden ",
                 "recluster kmeans ",
                 "export clusters ",
@@ -58,6 +118,84 @@ pub(super) fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
         ["q"] | ["quit"] | ["q!"] => {
             s.quit = true;
             vec![Effect::Quit]
+        }
+        ["color", kind @ ("gene" | "genes"), rest @ ..] if !rest.is_empty() => {
+            let names: Vec<String> = rest
+                .join(",")
+                .split(',')
+                .map(|g| g.trim().to_string())
+                .filter(|g| !g.is_empty())
+                .collect();
+            let Some(t) = s.tab_mut() else { return vec![] };
+            let Some(e) = t.dataset.as_ref().and_then(|d| d.expression.clone()) else {
+                error(s, "gene colouring needs expression values (cells datasets)");
+                return vec![];
+            };
+            let mut idx = Vec::new();
+            for n in &names {
+                match e.gene_index(n) {
+                    Some(g) => idx.push(g),
+                    None => {
+                        error(s, format!("no gene '{n}' (Tab completes gene names)"));
+                        return vec![];
+                    }
+                }
+            }
+            let label = if *kind == "gene" && idx.len() == 1 {
+                format!("gene {}", e.genes[idx[0]])
+            } else {
+                format!(
+                    "genes {}",
+                    idx.iter()
+                        .map(|&g| e.genes[g].as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            };
+            t.color = super::state::ColorBy::Genes(label.clone(), idx);
+            t.color_version += 1;
+            info(s, format!("colour: {label} (log1p CP10k; mean over genes)"));
+            vec![]
+        }
+        ["compare", a, b] => {
+            let parse = |w: &str| -> Option<Vec<u32>> {
+                if w == "rest" {
+                    return Some(Vec::new());
+                }
+                w.split(',').map(|x| x.trim().parse::<u32>().ok()).collect()
+            };
+            let Some(t) = s.tab() else { return vec![] };
+            let k = t
+                .clusters
+                .as_ref()
+                .map_or(0, |c| c.iter().max().map_or(0, |m| m + 1));
+            match (parse(a), parse(b)) {
+                (Some(x), Some(y))
+                    if x.iter().chain(&y).all(|&c| c < k) && !(x.is_empty() && y.is_empty()) =>
+                {
+                    if t.dataset.as_ref().is_some_and(|d| d.expression.is_none()) {
+                        error(s, "marker genes need expression values (cells datasets)");
+                        return vec![];
+                    }
+                    info(s, format!("comparing {a} vs {b} …"));
+                    vec![Effect::Compare {
+                        tab,
+                        a: x,
+                        b: y,
+                        label: format!("{a} vs {b}"),
+                    }]
+                }
+                _ => {
+                    error(
+                        s,
+                        format!(
+                            "usage: :compare A B with cluster ids (0–{}), comma lists, or 'rest'",
+                            k.saturating_sub(1)
+                        ),
+                    );
+                    vec![]
+                }
+            }
         }
         ["color", rest @ ..] if !rest.is_empty() => {
             let name = rest.join(" ");
@@ -120,11 +258,12 @@ pub(super) fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
         ["export", what, path] => {
             let kind = match *what {
                 "clusters" => ExportKind::Clusters,
+                "markers" => ExportKind::Markers,
                 "anomalies" => ExportKind::Anomalies,
                 other => {
                     error(
                         s,
-                        format!("cannot export '{other}': use clusters or anomalies"),
+                        format!("cannot export '{other}': use clusters, markers or anomalies"),
                     );
                     return vec![];
                 }
@@ -146,7 +285,7 @@ pub(super) fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
             error(
                 s,
                 format!(
-                    "unknown command ':{line}' (try :color COLUMN, :recluster leiden RES, :recluster kmeans K, :export clusters|anomalies PATH, :q)"
+                    "unknown command ':{line}' (try :color COLUMN, :color gene NAME, :compare A B, :recluster leiden RES, :recluster kmeans K, :export clusters|markers|anomalies PATH, :q)"
                 ),
             );
             vec![]

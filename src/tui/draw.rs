@@ -398,11 +398,88 @@ fn draw_detail(t: &Tab, f: &mut Frame, r: Rect) {
     f.render_widget(Paragraph::new(lines).block(block), r);
 }
 
-fn draw_anomalies(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
-    let which = if t.color == super::state::ColorBy::AnomalyIforest {
-        "isolation forest"
+fn draw_markers(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
+    let focused = s.focus == Focus::Anomalies;
+    let Some(m) = t.marker_table() else {
+        let text = if t.markers.is_none() {
+            "marker genes appear when the clusters land"
+        } else {
+            "select a cluster (Tab to the clusters pane, j/k)"
+        };
+        f.render_widget(Paragraph::new(text).block(pane(" markers ", focused)), r);
+        return;
+    };
+    let genes = t.markers.as_ref().map(|m| &m.genes);
+    let title = if t.comparison.is_some() {
+        format!(" markers · {} · Wilcoxon, BH ", m.group)
     } else {
-        "kNN distance z"
+        format!(" markers · cluster {} vs rest · Wilcoxon, BH ", m.group)
+    };
+    let rows_h = r.height.saturating_sub(3) as usize;
+    let first = scrolled(t.marker_sel, rows_h);
+    let gene_name = |g: usize| -> String {
+        genes
+            .and_then(|v| v.get(g).cloned())
+            .or_else(|| {
+                t.dataset
+                    .as_ref()
+                    .and_then(|d| d.expression.as_ref())
+                    .and_then(|e| e.genes.get(g).cloned())
+            })
+            .unwrap_or_default()
+    };
+    let rows: Vec<Row> = m
+        .markers
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(rows_h)
+        .map(|(k, mk)| {
+            let st = if k == t.marker_sel && focused {
+                Style::default().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::default()
+            };
+            Row::new(vec![
+                Cell::from((k + 1).to_string()),
+                Cell::from(gene_name(mk.gene)),
+                Cell::from(format!("{:.2}", mk.score)),
+                Cell::from(format!("{:+.2}", mk.log2_fc)),
+                Cell::from(format!("{:.1e}", mk.padj)),
+                Cell::from(format!("{:.0}%", mk.pct_in * 100.0)),
+                Cell::from(format!("{:.0}%", mk.pct_out * 100.0)),
+            ])
+            .style(st)
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(4),
+            Constraint::Min(8),
+            Constraint::Length(7),
+            Constraint::Length(6),
+            Constraint::Length(8),
+            Constraint::Length(5),
+            Constraint::Length(5),
+        ],
+    )
+    .header(
+        Row::new(vec!["#", "gene", "z", "lfc", "padj", "in", "out"])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    )
+    .block(pane(&title, focused));
+    f.render_widget(table, r);
+}
+
+fn draw_anomalies(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
+    if t.show_markers {
+        return draw_markers(s, t, f, r);
+    }
+    let which = match t.color {
+        super::state::ColorBy::AnomalyIforest => "isolation forest",
+        super::state::ColorBy::AnomalyRecon => "reconstruction NLL",
+        _ => "kNN distance z",
     };
     let title = format!(" anomalies · {which} ");
     let block = pane(&title, s.focus == Focus::Anomalies);

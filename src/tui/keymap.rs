@@ -160,6 +160,15 @@ pub fn defaults() -> Vec<Binding> {
             Action::FocusAnomalies
         ),
         b!(
+            "markers",
+            [(KeyCode::Char('m'), N)],
+            "m",
+            "marker genes of the selected cluster (cells) in the bottom pane",
+            "Panes",
+            Some("m markers"),
+            Action::ShowMarkers
+        ),
+        b!(
             "open",
             [(KeyCode::Enter, N)],
             "Enter",

@@ -35,7 +35,11 @@ pub enum ColorBy {
     Cluster,
     AnomalyKnn,
     AnomalyIforest,
+    /// The count model's reconstruction NLL.
+    AnomalyRecon,
     Meta(String),
+    /// Mean log-normalised expression of these genes (display name first).
+    Genes(String, Vec<usize>),
 }
 
 impl ColorBy {
@@ -44,7 +48,9 @@ impl ColorBy {
             ColorBy::Cluster => "cluster",
             ColorBy::AnomalyKnn => "anomaly_knn",
             ColorBy::AnomalyIforest => "anomaly_iforest",
+            ColorBy::AnomalyRecon => "anomaly_recon",
             ColorBy::Meta(n) => n,
+            ColorBy::Genes(n, _) => n,
         }
     }
 }
@@ -212,7 +218,7 @@ pub struct Derived {
     pub rows_version: u64,
     pub anomaly_rank: Vec<usize>,
     /// (data version, ranked by isolation forest)
-    pub rank_key: (u64, bool),
+    pub rank_key: (u64, u8),
     pub grid: Option<Grid>,
     pub grid_version: u64,
 }
@@ -229,6 +235,14 @@ pub struct Tab {
     pub cluster_method: Option<ClusterMethod>,
     pub anomaly_knn: Option<Arc<Vec<f32>>>,
     pub anomaly_iforest: Option<Arc<Vec<f32>>>,
+    pub anomaly_model: Option<Arc<Vec<f32>>>,
+    pub markers: Option<Arc<crate::analysis::markers::Markers>>,
+    /// A `:compare` result, shown in the markers pane instead of the selected cluster's.
+    pub comparison: Option<Arc<crate::analysis::markers::MarkerTable>>,
+    pub model_job: Option<JobId>,
+    /// The bottom pane shows marker genes instead of anomalies.
+    pub show_markers: bool,
+    pub marker_sel: usize,
     pub color: ColorBy,
     pub cursor: Option<usize>,
     pub view: Option<Viewport>,
@@ -258,6 +272,12 @@ impl Tab {
             cluster_method: None,
             anomaly_knn: None,
             anomaly_iforest: None,
+            anomaly_model: None,
+            markers: None,
+            comparison: None,
+            model_job: None,
+            show_markers: false,
+            marker_sel: 0,
             color: ColorBy::Cluster,
             cursor: None,
             view: None,
@@ -287,6 +307,8 @@ impl Tab {
         t.cluster_method = Some(a.cluster_method);
         t.anomaly_knn = Some(a.anomaly_knn);
         t.anomaly_iforest = Some(a.anomaly_iforest);
+        t.anomaly_model = a.anomaly_model;
+        t.markers = a.markers;
         t
     }
 
@@ -294,10 +316,25 @@ impl Tab {
         self.dataset.as_ref().map_or(0, |d| d.len())
     }
 
+    /// The marker table the bottom pane shows: a `:compare` result, else the selected
+    /// cluster's.
+    pub fn marker_table(&self) -> Option<&crate::analysis::markers::MarkerTable> {
+        if let Some(c) = &self.comparison {
+            return Some(c);
+        }
+        let id = self.derived.cluster_rows.get(self.cluster_sel)?.id;
+        self.markers
+            .as_ref()?
+            .tables
+            .iter()
+            .find(|t| t.group == id.to_string())
+    }
+
     /// The anomaly score shown in the anomalies pane: the one being coloured, else kNN distance.
     pub fn anomaly_scores(&self) -> Option<&Arc<Vec<f32>>> {
         match self.color {
             ColorBy::AnomalyIforest => self.anomaly_iforest.as_ref(),
+            ColorBy::AnomalyRecon => self.anomaly_model.as_ref(),
             _ => self.anomaly_knn.as_ref(),
         }
     }
@@ -309,6 +346,9 @@ impl Tab {
             ColorBy::AnomalyKnn,
             ColorBy::AnomalyIforest,
         ];
+        if self.anomaly_model.is_some() {
+            v.push(ColorBy::AnomalyRecon);
+        }
         if let Some(d) = &self.dataset {
             v.extend(d.meta.iter().map(|c| ColorBy::Meta(c.name.clone())));
         }
@@ -349,6 +389,31 @@ impl Tab {
                 .anomaly_iforest
                 .as_ref()
                 .map_or(ColorValues::Empty, |v| value(v)),
+            ColorBy::AnomalyRecon => self
+                .anomaly_model
+                .as_ref()
+                .map_or(ColorValues::Empty, |v| value(v)),
+            ColorBy::Genes(_, genes) => {
+                match self.dataset.as_ref().and_then(|d| d.expression.as_ref()) {
+                    Some(e) if !genes.is_empty() => {
+                        let totals = e.totals();
+                        let mut acc = vec![0f32; e.matrix.n_cells];
+                        for &g in genes {
+                            for (a, x) in acc.iter_mut().zip(e.normalised_gene(g, &totals)) {
+                                *a += x / genes.len() as f32;
+                            }
+                        }
+                        // Expression is mostly zeros: scale to the top, not to percentiles.
+                        let hi = acc.iter().fold(0f32, |m, &x| m.max(x));
+                        ColorValues::Value {
+                            v: acc,
+                            lo: 0.0,
+                            hi: if hi > 0.0 { hi } else { 1.0 },
+                        }
+                    }
+                    _ => ColorValues::Empty,
+                }
+            }
             ColorBy::Meta(name) => match self
                 .dataset
                 .as_ref()
@@ -402,7 +467,12 @@ impl Tab {
                 .map_or_else(|| "top".to_string(), |c| c.name.clone());
             self.derived.rows_version = v;
         }
-        let rank_key = (v, self.color == ColorBy::AnomalyIforest);
+        let which = match self.color {
+            ColorBy::AnomalyIforest => 1,
+            ColorBy::AnomalyRecon => 2,
+            _ => 0,
+        };
+        let rank_key = (v, which);
         if self.derived.rank_key != rank_key {
             self.derived.anomaly_rank = match self.anomaly_scores() {
                 Some(s) => {
@@ -506,6 +576,8 @@ pub struct State {
     pub params: crate::pipeline::PipelineParams,
     /// Colours: full RGB, the 16 basic colours, or none (NO_COLOR).
     pub palette: Palette,
+    /// Train the count model on cells tabs with raw counts (None: PCA baseline only).
+    pub cells: crate::cells::CellsOptions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -606,6 +678,7 @@ impl State {
             quit: false,
             params,
             palette: Palette::detect(),
+            cells: Default::default(),
         };
         s.refresh();
         s

@@ -128,6 +128,20 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::FocusAnomalies => {
             s.focus = Focus::Anomalies;
+            if let Some(t) = s.tab_mut() {
+                t.show_markers = false;
+            }
+            vec![]
+        }
+        Action::ShowMarkers => {
+            let Some(t) = s.tab_mut() else { return vec![] };
+            if t.dataset.as_ref().is_some_and(|d| d.expression.is_none()) {
+                error(s, "marker genes need expression values (cells datasets)");
+                return vec![];
+            }
+            t.show_markers = true;
+            t.marker_sel = 0;
+            s.focus = Focus::Anomalies;
             vec![]
         }
         Action::SelectTab(i) => {
@@ -151,6 +165,7 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             match s.focus {
                 Focus::Map => move_cursor(s, d),
                 Focus::Clusters => move_sel(s, d, 1, true),
+                Focus::Anomalies if s.tab().is_some_and(|t| t.show_markers) => move_marker(s, d, 1),
                 Focus::Anomalies => move_sel(s, d, 1, false),
                 Focus::Jobs => {}
             }
@@ -164,6 +179,9 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             };
             match s.focus {
                 Focus::Clusters => move_sel(s, d, 10, true),
+                Focus::Anomalies if s.tab().is_some_and(|t| t.show_markers) => {
+                    move_marker(s, d, 10)
+                }
                 Focus::Anomalies => move_sel(s, d, 10, false),
                 _ => {}
             }
@@ -277,6 +295,8 @@ pub fn job_started(s: &mut State, id: JobId, name: &str, tab: usize, pipeline: b
     if let Some(t) = s.tabs.get_mut(tab) {
         if pipeline {
             t.pipeline_job = Some(id);
+        } else if name == "compare" {
+            t.model_job = Some(id);
         } else {
             t.recluster_job = Some(id);
         }
@@ -310,11 +330,9 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
             tick_jobs(s);
         }
         JobMsg::Output { id, output } => {
-            let Some(ti) = s
-                .tabs
-                .iter()
-                .position(|t| t.pipeline_job == Some(id) || t.recluster_job == Some(id))
-            else {
+            let Some(ti) = s.tabs.iter().position(|t| {
+                t.pipeline_job == Some(id) || t.recluster_job == Some(id) || t.model_job == Some(id)
+            }) else {
                 return vec![]; // stale: a newer job replaced it
             };
             let t = &mut s.tabs[ti];
@@ -334,6 +352,10 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                         t.anomaly_knn = Some(knn);
                         t.anomaly_iforest = Some(iforest);
                     }
+                    PipelineEvent::Markers(m) => {
+                        t.markers = Some(m);
+                        t.comparison = None;
+                    }
                     PipelineEvent::Layout(l) => {
                         t.view = Some(Viewport::fit(&l));
                         t.layout = Some(l);
@@ -344,6 +366,16 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                 },
                 JobOutput::PipelineDone(a) => {
                     t.graph = a.graph.clone();
+                }
+                JobOutput::ModelScores(v) => t.anomaly_model = Some(v),
+                JobOutput::Compared(m) => {
+                    let (n, label) = (m.markers.len(), m.group.clone());
+                    t.comparison = Some(m);
+                    t.show_markers = true;
+                    t.marker_sel = 0;
+                    s.focus = Focus::Anomalies;
+                    info(s, format!("{label}: {n} genes ranked (Wilcoxon)"));
+                    return vec![];
                 }
                 JobOutput::Reclustered(c, m, g) => {
                     let k = c.iter().max().map_or(0, |x| x + 1);
@@ -459,6 +491,18 @@ fn zoom(s: &mut State, f: f32, at: Option<[f32; 2]>) {
     }
 }
 
+fn move_marker(s: &mut State, d: Dir, step: usize) {
+    let Some(t) = s.tab_mut() else { return };
+    let len = t.marker_table().map_or(0, |m| m.markers.len());
+    if len == 0 {
+        return;
+    }
+    t.marker_sel = match d {
+        Dir::Down | Dir::Right => (t.marker_sel + step).min(len - 1),
+        Dir::Up | Dir::Left => t.marker_sel.saturating_sub(step),
+    };
+}
+
 fn move_sel(s: &mut State, d: Dir, step: usize, clusters: bool) {
     let Some(t) = s.tab_mut() else { return };
     let (sel, len) = if clusters {
@@ -472,6 +516,10 @@ fn move_sel(s: &mut State, d: Dir, step: usize, clusters: bool) {
     match d {
         Dir::Down | Dir::Right => *sel = (*sel + step).min(len - 1),
         Dir::Up | Dir::Left => *sel = sel.saturating_sub(step),
+    }
+    if clusters {
+        t.marker_sel = 0;
+        t.comparison = None;
     }
 }
 
@@ -547,6 +595,15 @@ fn run_search(s: &mut State, q: &str) {
         t.search = None;
         return;
     }
+    // A gene name: colour the map by it (the search for ids and metadata still runs).
+    let gene = d
+        .expression
+        .as_ref()
+        .and_then(|e| e.gene_index(&q).map(|g| (g, e.genes[g].clone())));
+    if let Some((g, name)) = &gene {
+        t.color = super::state::ColorBy::Genes(format!("gene {name}"), vec![*g]);
+        t.color_version += 1;
+    }
     let mut matches = Vec::new();
     for i in 0..d.len() {
         if d.ids[i].to_lowercase().contains(&q)
@@ -563,7 +620,14 @@ fn run_search(s: &mut State, q: &str) {
         matches,
         pos: 0,
     });
-    if n == 0 {
+    if n == 0
+        && let Some((_, name)) = gene
+    {
+        info(
+            s,
+            format!("/{q}: gene {name}: map coloured by its expression"),
+        );
+    } else if n == 0 {
         error(s, format!("no match for '{q}'"));
     } else {
         go_to_match(s);

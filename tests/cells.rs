@@ -1,0 +1,210 @@
+//! Cells on real data: AnnData fixtures written by anndata itself, the count model's quality on
+//! pbmc68k_reduced against biolens' PCA baseline, reconstruction anomalies, markers and sessions.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use biolens::analysis::metrics::{ari, knn_label_accuracy, nmi};
+use biolens::cells::{self, CellsParams};
+use biolens::data::h5ad::{ValueKind, read_h5ad};
+use biolens::data::{self, Dataset, LoadOptions, MetaValues};
+use biolens::models::scvi::ScviParams;
+use biolens::pipeline::{self, CancelToken, PipelineParams};
+use common::shared;
+
+fn labels(ds: &Dataset, col: &str) -> Vec<String> {
+    match &ds.meta_column(col).expect("label column").values {
+        MetaValues::Text(v) => v.clone(),
+        MetaValues::Number(_) => panic!("{col} is numeric"),
+    }
+}
+
+fn total(m: &biolens::data::mtx::SparseCounts) -> f64 {
+    m.values.iter().map(|&v| v as f64).sum()
+}
+
+#[test]
+fn every_anndata_fixture_opens_with_the_right_values() {
+    let dir = shared("cells/h5ad_variants");
+    for f in [
+        "counts_csr.h5ad",
+        "counts_csc_gzip.h5ad",
+        "counts_dense_gzip.h5ad",
+        "counts_csr_lzf.h5ad",
+        "lognorm_with_counts_layer.h5ad",
+    ] {
+        let a = read_h5ad(&dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        println!(
+            "{f}: {} cells × {} genes from {} ({:?}), sum {}, nnz {}, obsm {:?}",
+            a.obs_names.len(),
+            a.var_names.len(),
+            a.matrix_source,
+            a.kind,
+            total(&a.matrix),
+            a.matrix.values.len(),
+            a.obsm.iter().map(|(k, m)| (k, m.cols)).collect::<Vec<_>>()
+        );
+        assert_eq!((a.matrix.n_cells, a.matrix.n_genes), (700, 765), "{f}");
+        assert_eq!(a.kind, ValueKind::Counts, "{f}");
+        assert!((total(&a.matrix) - 486_651.0).abs() < 0.5, "{f}");
+        assert_eq!(a.matrix.values.len(), 174_400, "{f}");
+        let bl = a.obs.iter().find(|c| c.name == "bulk_labels").expect(f);
+        let MetaValues::Text(v) = &bl.values else {
+            panic!("{f}: bulk_labels not text")
+        };
+        let distinct: std::collections::BTreeSet<&String> = v.iter().collect();
+        assert_eq!(distinct.len(), 10, "{f}");
+        let pca = a.obsm.iter().find(|(k, _)| k == "X_pca").expect("X_pca");
+        let s: f64 = pca.1.data.iter().map(|&x| x as f64).sum();
+        assert!((s - 26_859.722).abs() < 0.05, "{f}: X_pca sum {s}");
+        if f.starts_with("lognorm") {
+            assert_eq!(a.matrix_source, "layers/counts");
+        }
+    }
+    // The original (legacy layout): compound obs, raw.X h5sparse, only log-normalised values.
+    let legacy = read_h5ad(&shared("cells/pbmc68k_reduced/10x_pbmc68k_reduced.h5ad")).unwrap();
+    println!(
+        "legacy: {} from {} ({:?}), obs columns {:?}",
+        legacy.obs_names.len(),
+        legacy.matrix_source,
+        legacy.kind,
+        legacy.obs.iter().map(|c| &c.name).collect::<Vec<_>>()
+    );
+    assert_eq!(legacy.obs_names.len(), 700);
+    assert_ne!(legacy.kind, ValueKind::Counts);
+    let bl = legacy.obs.iter().find(|c| c.name == "bulk_labels").unwrap();
+    assert!(matches!(&bl.values, MetaValues::Text(v) if v.iter().any(|s| s == "CD14+ Monocyte")));
+    assert!(
+        legacy
+            .obsm
+            .iter()
+            .any(|(k, m)| k == "X_pca" && m.cols == 50)
+    );
+}
+
+#[test]
+fn obsm_embeddings_and_the_baseline_work_on_non_count_data() {
+    let legacy = shared("cells/pbmc68k_reduced/10x_pbmc68k_reduced.h5ad");
+    let ds = data::load(&legacy, &LoadOptions::default()).expect("PCA baseline on scaled data");
+    assert_eq!(ds.embedding.rows, 700);
+    assert!(!cells::has_counts(&ds));
+    let err = cells::counts_of(&ds).unwrap_err().to_string();
+    assert!(
+        err.contains("raw integer counts") && err.contains("--model pca"),
+        "{err}"
+    );
+    let opts = LoadOptions {
+        obsm: Some("X_pca".into()),
+        ..Default::default()
+    };
+    let ds = data::load(&legacy, &opts).unwrap();
+    assert_eq!(ds.embedding.cols, 50);
+    let missing = LoadOptions {
+        obsm: Some("X_scVI".into()),
+        ..Default::default()
+    };
+    let e = data::load(&legacy, &missing).unwrap_err().to_string();
+    assert!(
+        e.contains("X_scVI") && e.contains("10x_pbmc68k_reduced.h5ad"),
+        "{e}"
+    );
+}
+
+fn pbmc() -> Dataset {
+    data::load(&shared("cells/pbmc68k_reduced"), &LoadOptions::default()).expect("load")
+}
+
+fn leiden_scores(ds: &Dataset, lab: &[String]) -> (f64, f64, f64, usize) {
+    let a = pipeline::run(
+        ds,
+        &PipelineParams::default(),
+        &|_| {},
+        &CancelToken::default(),
+    )
+    .expect("pipeline");
+    let k = a.clusters.iter().max().map_or(0, |m| *m as usize + 1);
+    (
+        ari(lab, &a.clusters),
+        nmi(lab, &a.clusters),
+        knn_label_accuracy(&a.knn, lab),
+        k,
+    )
+}
+
+#[test]
+fn vae_latent_clusters_at_least_as_well_as_the_pca_baseline() {
+    let base = pbmc();
+    let lab = labels(&base, "bulk_labels");
+    let (pa, pn, pk, pc) = leiden_scores(&base, &lab);
+    let mut ds = base.clone();
+    let p = CellsParams::default();
+    let out = cells::train(&ds, &p, &mut |_| true).expect("train");
+    let s = out.model.summary.clone();
+    cells::apply(&mut ds, &out);
+    let (va, vn, vk, vc) = leiden_scores(&ds, &lab);
+    println!(
+        "pbmc68k_reduced, seed 0: PCA baseline Leiden ARI {pa:.4} NMI {pn:.4} 15-NN acc {pk:.4} ({pc} clusters); \
+         VAE ({} epochs{}, held-out ELBO {:.1}, reconstruction {:.1} per cell) ARI {va:.4} NMI {vn:.4} 15-NN acc {vk:.4} ({vc} clusters)",
+        s.epochs_run,
+        if s.stopped_early { ", early stop" } else { "" },
+        s.heldout_elbo,
+        s.heldout_reconstruction
+    );
+    assert!(va >= pa, "VAE ARI {va:.4} below the PCA baseline {pa:.4}");
+    assert!(s.heldout_elbo.is_finite() && s.heldout_elbo < 720.0);
+}
+
+fn auroc(score: &[f64], positive: &[bool]) -> f64 {
+    let mut idx: Vec<usize> = (0..score.len()).collect();
+    idx.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
+    let (mut rank_sum, mut i) = (0.0, 0);
+    while i < idx.len() {
+        let mut j = i;
+        while j < idx.len() && score[idx[j]] == score[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j + 1) as f64 / 2.0;
+        rank_sum += avg * idx[i..j].iter().filter(|&&k| positive[k]).count() as f64;
+        i = j;
+    }
+    let np = positive.iter().filter(|&&p| p).count() as f64;
+    let nn = positive.len() as f64 - np;
+    (rank_sum - np * (np + 1.0) / 2.0) / (np * nn)
+}
+
+#[test]
+fn reconstruction_flags_a_cell_type_the_model_never_saw() {
+    let ds = pbmc();
+    let lab = labels(&ds, "bulk_labels");
+    let held = "CD14+ Monocyte";
+    let keep: Vec<usize> = (0..ds.len()).filter(|&i| lab[i] != held).collect();
+    let e = ds.expression.clone().unwrap();
+    let mut train_ds = ds.clone();
+    train_ds.expression = Some(std::sync::Arc::new(e.subset_cells(&keep)));
+    train_ds.ids = keep.iter().map(|&i| ds.ids[i].clone()).collect();
+    let p = CellsParams {
+        scvi: ScviParams {
+            seed: 0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let out = cells::train(&train_ds, &p, &mut |_| true).expect("train");
+    let (_, nll) = cells::score(&out.model, &e).expect("score");
+    let positive: Vec<bool> = lab.iter().map(|l| l == held).collect();
+    let totals = e.totals();
+    let nll: Vec<f64> = nll.iter().map(|&v| v as f64).collect();
+    let a_model = auroc(&nll, &positive);
+    let a_lib = auroc(&totals, &positive);
+    let a_lib_best = a_lib.max(1.0 - a_lib);
+    println!(
+        "held-out type {held} ({} cells): AUROC reconstruction NLL {a_model:.4}, library size {a_lib:.4} (either direction {a_lib_best:.4})",
+        positive.iter().filter(|&&p| p).count()
+    );
+    assert!(a_model >= 0.75, "AUROC {a_model:.4}");
+    assert!(
+        a_model > a_lib_best,
+        "{a_model:.4} vs library size {a_lib_best:.4}"
+    );
+}
