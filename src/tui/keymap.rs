@@ -163,7 +163,7 @@ pub fn defaults() -> Vec<Binding> {
             "markers",
             [(KeyCode::Char('m'), N)],
             "m",
-            "marker genes of the selected cluster (cells) in the bottom pane",
+            "marker genes (cells) of the selected cluster",
             "Panes",
             Some("m markers"),
             Action::ShowMarkers
@@ -434,6 +434,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "color COLUMN",
         "colour by cluster, anomaly score or metadata",
     ),
+    ("color gene G[,G2]", "colour by a gene (mean of several)"),
+    ("compare A B", "markers of clusters A vs B (or rest)"),
     ("recluster leiden RES", "Leiden at resolution RES"),
     ("recluster kmeans K", "k-means with K clusters"),
     (
@@ -441,6 +443,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "each item's cluster (.csv/.parquet)",
     ),
     ("export anomalies PATH", "items ranked by anomaly score"),
+    ("export markers PATH", "marker genes shown (cells)"),
     ("q", "quit"),
 ];
 
