@@ -378,3 +378,59 @@ fn cancelling_a_running_pipeline() {
         j.state
     );
 }
+
+#[test]
+fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
+    let tab = Tab::new(
+        "demo".into(),
+        TabSource::Input {
+            path: pbmc(),
+            meta: None,
+        },
+    );
+    let mut app = App::new(
+        vec![tab],
+        PipelineParams {
+            threads: 2,
+            ..Default::default()
+        },
+        (120, 40),
+    );
+    let mut cp = biolens::cells::CellsParams::default();
+    cp.scvi.max_epochs = Some(3);
+    app.state.cells.train = Some(cp);
+    app.start();
+    assert!(
+        app.wait_for_jobs(Duration::from_secs(300)),
+        "jobs did not finish"
+    );
+    let t = app.state.tab().unwrap();
+    let ds = t.dataset.as_ref().unwrap();
+    assert!(ds.model.is_some(), "the VAE replaced the PCA embedding");
+    assert_eq!(ds.embedding.cols, 10);
+    assert!(t.anomaly_model.is_some() && t.markers.is_some());
+    assert!(t.color_choices().contains(&ColorBy::AnomalyRecon));
+
+    app.press("m");
+    let sc = screen(&app.state);
+    assert!(sc.contains("markers · cluster 0 vs rest"), "{sc}");
+
+    app.press(":color gene cd3<Tab>");
+    // Two genes start with CD3: completion stops at the common prefix and lists them.
+    app.press("E<Enter>");
+    let t = app.state.tab().unwrap();
+    assert_eq!(t.color.name(), "gene CD3E");
+    app.press(":color gene NOSUCHGENE<Enter>");
+    assert!(screen(&app.state).contains("no gene 'NOSUCHGENE'"));
+
+    app.press(":compare 0 rest<Enter>");
+    assert!(app.wait_for_jobs(Duration::from_secs(60)));
+    let t = app.state.tab().unwrap();
+    let c = t.comparison.as_ref().expect("comparison shown");
+    assert_eq!(c.group, "0 vs rest");
+    assert_eq!(c.n_in + c.n_out, 700);
+    // Against the rest it is the same test as the cluster's own markers.
+    let own = t.markers.as_ref().unwrap().tables[0].markers[0].gene;
+    assert_eq!(c.markers[0].gene, own);
+    assert!(screen(&app.state).contains("markers · 0 vs rest"));
+}

@@ -28,6 +28,65 @@ pub fn lgamma(z: &Tensor) -> Result<Tensor> {
     (stirling + series)? - shift_logs
 }
 
+/// Element-wise log Γ(z) for z > 0: one fused CPU operation whose backward is ψ(z) (also
+/// fused), the composite `lgamma` elsewhere. The likelihood calls it on every count of a
+/// mini-batch, where the composite's ~15 operations and their backward dominated the step.
+pub fn lgamma_fast(z: &Tensor) -> Result<Tensor> {
+    if z.device().is_cpu() && z.dtype() == candle_core::DType::F32 {
+        z.contiguous()?.apply_op1(LgammaOp)
+    } else {
+        lgamma(z)
+    }
+}
+
+struct LgammaOp;
+struct DigammaOp;
+
+fn map_f32(
+    storage: &candle_core::CpuStorage,
+    layout: &candle_core::Layout,
+    f: fn(f64) -> f64,
+) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+    let candle_core::CpuStorage::F32(v) = storage else {
+        candle_core::bail!("lgamma: f32 only");
+    };
+    let Some((a, b)) = layout.contiguous_offsets() else {
+        candle_core::bail!("lgamma: contiguous input expected");
+    };
+    let out: Vec<f32> = v[a..b].iter().map(|&x| f(x as f64) as f32).collect();
+    Ok((candle_core::CpuStorage::F32(out), layout.shape().clone()))
+}
+
+impl candle_core::CustomOp1 for LgammaOp {
+    fn name(&self) -> &'static str {
+        "lgamma"
+    }
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        map_f32(storage, layout, lgamma_f64)
+    }
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let psi = arg.contiguous()?.apply_op1_no_bwd(&DigammaOp)?;
+        Ok(Some(grad_res.mul(&psi)?))
+    }
+}
+
+impl candle_core::CustomOp1 for DigammaOp {
+    fn name(&self) -> &'static str {
+        "digamma"
+    }
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        map_f32(storage, layout, digamma_f64)
+    }
+}
+
 /// log Γ(x) in f64 on the host (for data constants such as lgamma(x+1), and as a reference).
 pub fn lgamma_f64(x: f64) -> f64 {
     libm::lgamma(x)
@@ -85,6 +144,36 @@ mod tests {
             assert!(
                 err < 2e-6,
                 "lgamma({x}) f32 = {g}, want {want}, rel err {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn fused_cpu_version_matches_the_composite_in_value_and_gradient() {
+        let xs: Vec<f32> = vec![0.05, 0.7, 3.0, 41.5, 2500.0];
+        let v = Var::new(xs.as_slice(), &Device::Cpu).unwrap();
+        let w = Var::new(xs.as_slice(), &Device::Cpu).unwrap();
+        let a = lgamma_fast(v.as_tensor()).unwrap();
+        let b = lgamma(w.as_tensor()).unwrap();
+        let (ga, gb) = (
+            a.sum_all().unwrap().backward().unwrap(),
+            b.sum_all().unwrap().backward().unwrap(),
+        );
+        let (a, b) = (a.to_vec1::<f32>().unwrap(), b.to_vec1::<f32>().unwrap());
+        let da = ga.get(v.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
+        let db = gb.get(w.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
+        for i in 0..xs.len() {
+            assert!(
+                (a[i] - b[i]).abs() <= 2e-6 * a[i].abs().max(1.0),
+                "{i}: {} {}",
+                a[i],
+                b[i]
+            );
+            assert!(
+                (da[i] - db[i]).abs() <= 1e-4 * da[i].abs().max(1.0),
+                "{i}: {} {}",
+                da[i],
+                db[i]
             );
         }
     }

@@ -8,7 +8,7 @@
 //! All randomness (initial weights, mini-batch order, dropout masks, reparameterisation noise)
 //! comes from one seeded host RNG, so a run is reproducible for a given seed and thread count.
 
-use super::lgamma::{lgamma, lgamma_f64};
+use super::lgamma::{lgamma_f64, lgamma_fast};
 use crate::data::mtx::SparseCounts;
 use crate::matrix::Matrix;
 use candle_core::{DType, Device, Module, ModuleT, Tensor, Var};
@@ -415,8 +415,8 @@ impl Vae {
         let theta_term = lse.neg()?.broadcast_add(&log_theta)?; // ln θ − ln(θ+μ)
         let nb_fixed = theta_term.broadcast_mul(&theta)?;
         let nb_x = (x * (log_mu - &lse)?)?;
-        let lg_xt = lgamma(&x.broadcast_add(&theta)?)?;
-        let lg_t = lgamma(&theta)?;
+        let lg_xt = lgamma_fast(&x.broadcast_add(&theta)?)?;
+        let lg_t = lgamma_fast(&theta)?;
         let nb = ((nb_fixed + nb_x)? + lg_xt.broadcast_sub(&lg_t)?)?;
         let ll = match (&self.dropout_head, &d.zero_mask) {
             (Some(head), Some(mask)) => {
