@@ -117,12 +117,7 @@ pub fn train(
         path: "device".into(),
         reason,
     })?;
-    let input = CountInput {
-        x: &e.matrix,
-        genes: &genes,
-    };
-    // A cell with no counts in the chosen genes has no library size; such cells are rare
-    // (the loader drops zero-count cells) but would make ln 0.
+    let input = CountInput::new(&e.matrix, &genes);
     let t0 = std::time::Instant::now();
     let trained = scvi::train(&input, &p.scvi, &dev, on_epoch)?;
     let secs = t0.elapsed().as_secs_f64();
@@ -171,9 +166,6 @@ pub fn apply(ds: &mut Dataset, out: &CellModelOutput) {
 
 /// Scores cells the model may not have seen (same genes) by reconstruction NLL.
 pub fn score(model: &CellModel, e: &Expression) -> Result<(Matrix, Vec<f32>), ScviError> {
-    let input = CountInput {
-        x: &e.matrix,
-        genes: &model.genes,
-    };
+    let input = CountInput::new(&e.matrix, &model.genes);
     model.vae.embed(&input)
 }

@@ -188,7 +188,7 @@ fn reconstruction_flags_a_cell_type_the_model_never_saw() {
     let ds = pbmc();
     let lab = labels(&ds, "bulk_labels");
     let e = ds.expression.clone().unwrap();
-    let totals = e.totals();
+    let totals = e.totals.clone();
     for held in ["CD19+ B", "CD14+ Monocyte"] {
         let keep: Vec<usize> = (0..ds.len()).filter(|&i| lab[i] != held).collect();
         let mut train_ds = ds.clone();

@@ -36,23 +36,6 @@ pub struct Markers {
     pub tables: Vec<MarkerTable>,
 }
 
-/// Per-gene log-normalised values by gene (CSC): the test's input.
-struct Normalised<'a> {
-    e: &'a Expression,
-    totals: Vec<f64>,
-}
-
-impl Normalised<'_> {
-    fn value(&self, k: usize) -> f64 {
-        let i = self.e.by_gene_cells[k] as usize;
-        let v = self.e.by_gene_values[k] as f64;
-        match self.e.kind {
-            ValueKind::Counts if self.totals[i] > 0.0 => (v * 1e4 / self.totals[i]).ln_1p(),
-            _ => v,
-        }
-    }
-}
-
 /// z, mean inside, mean outside, share expressing inside, outside.
 type GeneStats = (f64, f64, f64, f64, f64);
 
@@ -84,10 +67,6 @@ pub fn wilcoxon(
     n_groups: usize,
     names: &[String],
 ) -> Vec<MarkerTable> {
-    let x = Normalised {
-        e,
-        totals: e.totals(),
-    };
     let n_genes = e.matrix.n_genes;
     let mut size = vec![0usize; n_groups];
     for &g in group_of.iter().flatten() {
@@ -104,7 +83,8 @@ pub fn wilcoxon(
                 // Nonzero values among assigned cells, sorted, with their group.
                 let mut nz: Vec<(f64, u32)> = (a..b)
                     .filter_map(|k| {
-                        group_of[e.by_gene_cells[k] as usize].map(|grp| (x.value(k), grp))
+                        let i = e.by_gene_cells[k] as usize;
+                        group_of[i].map(|grp| (e.normalised(i, e.by_gene_values[k]), grp))
                     })
                     .filter(|(v, _)| *v != 0.0)
                     .collect();

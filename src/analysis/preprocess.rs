@@ -35,8 +35,9 @@ pub enum BaselineError {
     Pca(String),
 }
 
-/// Log-normalised values of the selected genes, dense cells × genes.
-pub fn lognorm_dense(x: &SparseCounts, genes: &[usize], target_sum: f64) -> Matrix {
+/// The selected genes as a dense cells × genes matrix, each stored value mapped by
+/// `f(cell, value)`.
+fn dense_genes(x: &SparseCounts, genes: &[usize], f: impl Fn(usize, f32) -> f32) -> Matrix {
     let mut col_of = vec![usize::MAX; x.n_genes];
     for (c, &g) in genes.iter().enumerate() {
         col_of[g] = c;
@@ -44,19 +45,23 @@ pub fn lognorm_dense(x: &SparseCounts, genes: &[usize], target_sum: f64) -> Matr
     let mut m = Matrix::zeros(x.n_cells, genes.len());
     for i in 0..x.n_cells {
         let (g, v) = x.row(i);
-        let total: f64 = v.iter().map(|&c| c as f64).sum();
-        if total <= 0.0 {
-            continue;
-        }
         let row = m.row_mut(i);
         for (&gi, &c) in g.iter().zip(v) {
             let col = col_of[gi as usize];
             if col != usize::MAX {
-                row[col] = ((c as f64 * target_sum / total).ln_1p()) as f32;
+                row[col] = f(i, c);
             }
         }
     }
     m
+}
+
+/// Log-normalised values of the selected genes, dense cells × genes.
+pub fn lognorm_dense(x: &SparseCounts, genes: &[usize], target_sum: f64) -> Matrix {
+    let totals = x.totals();
+    dense_genes(x, genes, |i, c| {
+        ((c as f64 * target_sum / totals[i].max(f64::MIN_POSITIVE)).ln_1p()) as f32
+    })
 }
 
 /// Indices of the top highly variable genes (seurat flavour), in gene order.
@@ -210,19 +215,7 @@ pub fn baseline_for(
             }
             // Highly variable by plain variance of the given values (no counts to model).
             let genes = top_variance_genes(x, p.n_top_genes);
-            let mut col = vec![usize::MAX; x.n_genes];
-            for (c, &g) in genes.iter().enumerate() {
-                col[g] = c;
-            }
-            let mut m = Matrix::zeros(x.n_cells, genes.len());
-            for i in 0..x.n_cells {
-                let (gi, v) = x.row(i);
-                for (&g, &val) in gi.iter().zip(v) {
-                    if col[g as usize] != usize::MAX {
-                        m.data[i * genes.len() + col[g as usize]] = val;
-                    }
-                }
-            }
+            let mut m = dense_genes(x, &genes, |_, v| v);
             if e.kind == ValueKind::Normalised {
                 scale(&mut m, p.scale_clip);
             }

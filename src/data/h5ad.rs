@@ -243,28 +243,9 @@ pub fn read_h5ad(path: &Path) -> Result<H5ad, DataError> {
     };
 
     let obsm = read_obsm(&cx, n_obs, legacy)?;
-    let total: Vec<f64> = (0..matrix.n_cells)
-        .map(|i| matrix.row(i).1.iter().map(|&v| v as f64).sum())
-        .collect();
-    let detected: Vec<f64> = (0..matrix.n_cells)
-        .map(|i| matrix.row(i).1.iter().filter(|&&v| v != 0.0).count() as f64)
-        .collect();
     if kind == ValueKind::Counts {
         obs.retain(|c| c.name != "total_counts" && c.name != "n_genes");
-        obs.insert(
-            0,
-            MetaColumn {
-                name: "total_counts".into(),
-                values: MetaValues::Number(total),
-            },
-        );
-        obs.insert(
-            1,
-            MetaColumn {
-                name: "n_genes".into(),
-                values: MetaValues::Number(detected),
-            },
-        );
+        obs.splice(0..0, matrix.qc_columns());
     }
     Ok(H5ad {
         obs_names,
@@ -371,65 +352,36 @@ fn read_matrix(cx: &Ctx, obj: &str, n_obs: usize) -> Result<SparseCounts, DataEr
             ),
         ));
     }
-    if csr {
-        let mut genes = Vec::with_capacity(data.len());
-        let mut values = Vec::with_capacity(data.len());
-        let mut out_ptr = Vec::with_capacity(r + 1);
-        out_ptr.push(0);
-        for i in 0..r {
-            let (a, b) = (indptr[i] as usize, indptr[i + 1] as usize);
-            let mut row: Vec<(u32, f32)> = (a..b)
-                .filter(|&k| data[k] != 0.0)
-                .map(|k| (indices[k] as u32, data[k]))
-                .collect();
-            row.sort_unstable_by_key(|e| e.0);
-            for (g, v) in row {
-                genes.push(g);
-                values.push(v);
-            }
-            out_ptr.push(genes.len());
-        }
-        Ok(SparseCounts {
-            n_cells: r,
-            n_genes: c,
-            indptr: out_ptr,
-            genes,
-            values,
-        })
-    } else {
-        // Transpose CSC (by gene) into CSR (by cell); genes come out sorted per cell.
-        let mut counts = vec![0usize; r + 1];
-        for (k, &i) in indices.iter().enumerate() {
-            if data[k] != 0.0 {
-                counts[i as usize + 1] += 1;
-            }
-        }
-        for i in 0..r {
-            counts[i + 1] += counts[i];
-        }
-        let nnz = counts[r];
-        let mut genes = vec![0u32; nnz];
-        let mut values = vec![0f32; nnz];
-        let mut fill = counts.clone();
-        for g in 0..c {
-            for k in indptr[g] as usize..indptr[g + 1] as usize {
-                if data[k] == 0.0 {
-                    continue;
-                }
-                let i = indices[k] as usize;
-                genes[fill[i]] = g as u32;
-                values[fill[i]] = data[k];
-                fill[i] += 1;
-            }
-        }
-        Ok(SparseCounts {
-            n_cells: r,
-            n_genes: c,
-            indptr: counts,
-            genes,
-            values,
-        })
+    // Stored zeros dropped, minor indices sorted within each major slice.
+    let mut ptr = Vec::with_capacity(n_major + 1);
+    ptr.push(0);
+    let (mut minor, mut values) = (
+        Vec::with_capacity(data.len()),
+        Vec::with_capacity(data.len()),
+    );
+    for m in 0..n_major {
+        let (a, b) = (indptr[m] as usize, indptr[m + 1] as usize);
+        let mut slice: Vec<(u32, f32)> = (a..b)
+            .filter(|&k| data[k] != 0.0)
+            .map(|k| (indices[k] as u32, data[k]))
+            .collect();
+        slice.sort_unstable_by_key(|e| e.0);
+        minor.extend(slice.iter().map(|e| e.0));
+        values.extend(slice.iter().map(|e| e.1));
+        ptr.push(minor.len());
     }
+    let (indptr, genes, values) = if csr {
+        (ptr, minor, values)
+    } else {
+        super::mtx::transpose(&ptr, &minor, &values, r)
+    };
+    Ok(SparseCounts {
+        n_cells: r,
+        n_genes: c,
+        indptr,
+        genes,
+        values,
+    })
 }
 
 /// An anndata data frame group: index names and columns in `column-order`.

@@ -108,6 +108,8 @@ pub struct Expression {
     pub by_gene_ptr: Vec<usize>,
     pub by_gene_cells: Vec<u32>,
     pub by_gene_values: Vec<f32>,
+    /// Per-cell total of the stored values (the library size for counts).
+    pub totals: Vec<f64>,
     pub genes: Vec<String>,
     pub kind: h5ad::ValueKind,
     /// Where the values came from (a file, or an .h5ad object such as `layers/counts`).
@@ -121,31 +123,19 @@ impl Expression {
         kind: h5ad::ValueKind,
         source: String,
     ) -> Self {
-        let g = matrix.n_genes;
-        let mut ptr = vec![0usize; g + 1];
-        for &j in &matrix.genes {
-            ptr[j as usize + 1] += 1;
-        }
-        for j in 0..g {
-            ptr[j + 1] += ptr[j];
-        }
-        let mut fill = ptr.clone();
-        let mut cells = vec![0u32; matrix.genes.len()];
-        let mut values = vec![0f32; matrix.genes.len()];
-        for i in 0..matrix.n_cells {
-            let (gi, v) = matrix.row(i);
-            for (&j, &x) in gi.iter().zip(v) {
-                let k = &mut fill[j as usize];
-                cells[*k] = i as u32;
-                values[*k] = x;
-                *k += 1;
-            }
-        }
+        let (ptr, cells, values) = mtx::transpose(
+            &matrix.indptr,
+            &matrix.genes,
+            &matrix.values,
+            matrix.n_genes,
+        );
+        let totals = matrix.totals();
         Self {
             matrix,
             by_gene_ptr: ptr,
             by_gene_cells: cells,
             by_gene_values: values,
+            totals,
             genes,
             kind,
             source,
@@ -159,48 +149,35 @@ impl Expression {
             .or_else(|| self.genes.iter().position(|g| g.eq_ignore_ascii_case(name)))
     }
 
-    /// Per-cell total of the stored values.
-    pub fn totals(&self) -> Vec<f64> {
-        (0..self.matrix.n_cells)
-            .map(|i| self.matrix.row(i).1.iter().map(|&v| v as f64).sum())
-            .collect()
+    /// The value markers and gene colouring use for a stored entry of `cell`: log1p(CP10k)
+    /// for counts, the value as it is for already normalised data.
+    pub fn normalised(&self, cell: usize, v: f32) -> f64 {
+        match self.kind {
+            h5ad::ValueKind::Counts if self.totals[cell] > 0.0 => {
+                (v as f64 * 1e4 / self.totals[cell]).ln_1p()
+            }
+            _ => v as f64,
+        }
     }
 
-    /// log1p(CP10k) of gene `g` for every cell (counts), or the stored values as they are
-    /// (already normalised data).
-    pub fn normalised_gene(&self, g: usize, totals: &[f64]) -> Vec<f32> {
+    /// `normalised` values of gene `g` for every cell.
+    pub fn normalised_gene(&self, g: usize) -> Vec<f32> {
         let mut out = vec![0f32; self.matrix.n_cells];
         for k in self.by_gene_ptr[g]..self.by_gene_ptr[g + 1] {
             let i = self.by_gene_cells[k] as usize;
-            let v = self.by_gene_values[k];
-            out[i] = match self.kind {
-                h5ad::ValueKind::Counts if totals[i] > 0.0 => {
-                    ((v as f64) * 1e4 / totals[i]).ln_1p() as f32
-                }
-                _ => v,
-            };
+            out[i] = self.normalised(i, self.by_gene_values[k]) as f32;
         }
         out
     }
 
     /// Keeps the given cells (in order).
     pub fn subset_cells(&self, keep: &[usize]) -> Self {
-        let mut indptr = vec![0usize];
-        let (mut genes, mut values) = (Vec::new(), Vec::new());
-        for &i in keep {
-            let (g, v) = self.matrix.row(i);
-            genes.extend_from_slice(g);
-            values.extend_from_slice(v);
-            indptr.push(genes.len());
-        }
-        let m = mtx::SparseCounts {
-            n_cells: keep.len(),
-            n_genes: self.matrix.n_genes,
-            indptr,
-            genes,
-            values,
-        };
-        Self::new(m, self.genes.clone(), self.kind, self.source.clone())
+        Self::new(
+            self.matrix.select_rows(keep),
+            self.genes.clone(),
+            self.kind,
+            self.source.clone(),
+        )
     }
 }
 
@@ -336,9 +313,8 @@ fn cells_dataset(
     let n = expr.matrix.n_cells;
     let keep: Vec<usize> = (0..n)
         .filter(|&i| {
-            let (g, v) = expr.matrix.row(i);
-            let detected = v.iter().filter(|&&x| x != 0.0).count();
-            !g.is_empty() && v.iter().any(|&x| x != 0.0) && detected >= opts.min_genes
+            let detected = expr.matrix.row(i).1.iter().filter(|&&x| x != 0.0).count();
+            detected > 0 && detected >= opts.min_genes
         })
         .collect();
     if keep.len() < n {

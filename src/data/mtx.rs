@@ -22,6 +22,80 @@ impl SparseCounts {
         let (a, b) = (self.indptr[i], self.indptr[i + 1]);
         (&self.genes[a..b], &self.values[a..b])
     }
+
+    /// The given cells, in that order.
+    pub fn select_rows(&self, keep: &[usize]) -> Self {
+        let mut indptr = Vec::with_capacity(keep.len() + 1);
+        indptr.push(0);
+        let (mut genes, mut values) = (Vec::new(), Vec::new());
+        for &i in keep {
+            let (g, v) = self.row(i);
+            genes.extend_from_slice(g);
+            values.extend_from_slice(v);
+            indptr.push(genes.len());
+        }
+        Self {
+            n_cells: keep.len(),
+            n_genes: self.n_genes,
+            indptr,
+            genes,
+            values,
+        }
+    }
+
+    /// Per-cell sum of the values.
+    pub fn totals(&self) -> Vec<f64> {
+        (0..self.n_cells)
+            .map(|i| self.row(i).1.iter().map(|&v| v as f64).sum())
+            .collect()
+    }
+
+    /// The per-cell QC columns every cells loader adds: `total_counts` and `n_genes`
+    /// (genes with a non-zero value).
+    pub fn qc_columns(&self) -> [MetaColumn; 2] {
+        let detected = (0..self.n_cells)
+            .map(|i| self.row(i).1.iter().filter(|&&v| v != 0.0).count() as f64)
+            .collect();
+        [
+            MetaColumn {
+                name: "total_counts".into(),
+                values: super::MetaValues::Number(self.totals()),
+            },
+            MetaColumn {
+                name: "n_genes".into(),
+                values: super::MetaValues::Number(detected),
+            },
+        ]
+    }
+}
+
+/// Transposes a compressed sparse matrix whose rows hold minor indices `0..n_minor`: returns
+/// the offsets, row indices and values by minor index (row indices ascending in each).
+pub fn transpose(
+    indptr: &[usize],
+    minor: &[u32],
+    values: &[f32],
+    n_minor: usize,
+) -> (Vec<usize>, Vec<u32>, Vec<f32>) {
+    let mut ptr = vec![0usize; n_minor + 1];
+    for &j in minor {
+        ptr[j as usize + 1] += 1;
+    }
+    for j in 0..n_minor {
+        ptr[j + 1] += ptr[j];
+    }
+    let mut fill = ptr.clone();
+    let mut rows = vec![0u32; minor.len()];
+    let mut out = vec![0f32; minor.len()];
+    for r in 0..indptr.len().saturating_sub(1) {
+        for k in indptr[r]..indptr[r + 1] {
+            let slot = &mut fill[minor[k] as usize];
+            rows[*slot] = r as u32;
+            out[*slot] = values[k];
+            *slot += 1;
+        }
+    }
+    (ptr, rows, out)
 }
 
 /// A 10x folder as read.
@@ -314,20 +388,7 @@ pub fn read_10x_folder(dir: &Path) -> Result<TenX, DataError> {
     }
     let mut files = vec![mpath, bpath, fpath];
     let mut meta = Vec::new();
-    let total: Vec<f64> = (0..counts.n_cells)
-        .map(|i| counts.row(i).1.iter().map(|&v| v as f64).sum())
-        .collect();
-    let detected: Vec<f64> = (0..counts.n_cells)
-        .map(|i| counts.row(i).0.len() as f64)
-        .collect();
-    meta.push(MetaColumn {
-        name: "total_counts".into(),
-        values: super::MetaValues::Number(total),
-    });
-    meta.push(MetaColumn {
-        name: "n_genes".into(),
-        values: super::MetaValues::Number(detected),
-    });
+    meta.extend(counts.qc_columns());
     if let Some(lpath) = first_existing(dir, &["labels.csv", "labels.csv.gz"]) {
         let (header, rows) = read_csv_rows(&lpath)?;
         if rows.len() != barcodes.len() {

@@ -140,36 +140,58 @@ struct Dense {
     zero_mask: Option<Tensor>,
 }
 
-/// The counts the model sees: the selected genes of the kept cells, CSR by cell.
+/// The counts the model sees: the selected genes of every cell, CSR by cell.
 #[derive(Debug, Clone)]
 pub struct CountInput<'a> {
     pub x: &'a SparseCounts,
     /// Model gene j is column `genes[j]` of `x`.
     pub genes: &'a [usize],
+    /// Model column of each column of `x` (usize::MAX: not read).
+    col: Vec<usize>,
+    /// Per cell: Σ_g lgamma(x_g + 1) over the model's genes, a data constant computed once.
+    lgamma_x1: Vec<f64>,
 }
 
-impl CountInput<'_> {
-    fn dense(&self, cells: &[usize], zinb: bool, dev: &Device) -> candle_core::Result<Dense> {
-        let g = self.genes.len();
-        let mut col = vec![usize::MAX; self.x.n_genes];
-        for (j, &gi) in self.genes.iter().enumerate() {
+impl<'a> CountInput<'a> {
+    pub fn new(x: &'a SparseCounts, genes: &'a [usize]) -> Self {
+        let mut col = vec![usize::MAX; x.n_genes];
+        for (j, &gi) in genes.iter().enumerate() {
             col[gi] = j;
         }
+        let lgamma_x1 = (0..x.n_cells)
+            .map(|i| {
+                let (gi, v) = x.row(i);
+                gi.iter()
+                    .zip(v)
+                    .filter(|(g, _)| col[**g as usize] != usize::MAX)
+                    .map(|(_, &c)| lgamma_f64(c as f64 + 1.0))
+                    .sum()
+            })
+            .collect();
+        Self {
+            x,
+            genes,
+            col,
+            lgamma_x1,
+        }
+    }
+
+    fn dense(&self, cells: &[usize], zinb: bool, dev: &Device) -> candle_core::Result<Dense> {
+        let g = self.genes.len();
         let b = cells.len();
         let mut counts = vec![0f32; b * g];
         let mut lib = vec![0f32; b];
-        let mut lg = vec![0f64; b];
         for (r, &i) in cells.iter().enumerate() {
             let (gi, v) = self.x.row(i);
             let mut total = 0f64;
             for (&gg, &c) in gi.iter().zip(v) {
-                let j = col[gg as usize];
+                let j = self.col[gg as usize];
                 if j != usize::MAX {
                     counts[r * g + j] = c;
                     total += c as f64;
-                    lg[r] += lgamma_f64(c as f64 + 1.0);
                 }
             }
+            // A cell without counts in the model's genes gets library 1 (ln 1 = 0), not ln 0.
             lib[r] = total.max(1.0).ln() as f32;
         }
         let log1p: Vec<f32> = counts.iter().map(|&c| (c as f64).ln_1p() as f32).collect();
@@ -186,7 +208,7 @@ impl CountInput<'_> {
             log1p: Tensor::from_vec(log1p, (b, g), dev)?,
             counts: Tensor::from_vec(counts, (b, g), dev)?,
             log_lib: Tensor::from_vec(lib, (b, 1), dev)?,
-            lgamma_x1: lg,
+            lgamma_x1: cells.iter().map(|&i| self.lgamma_x1[i]).collect(),
             zero_mask,
         })
     }
@@ -682,10 +704,7 @@ mod tests {
         for lik in [Likelihood::Nb, Likelihood::Zinb] {
             let x = toy(32, 20, 1);
             let genes: Vec<usize> = (0..20).collect();
-            let input = CountInput {
-                x: &x,
-                genes: &genes,
-            };
+            let input = CountInput::new(&x, &genes);
             let params = ScviParams {
                 likelihood: lik,
                 n_hidden: 16,
@@ -731,10 +750,7 @@ mod tests {
         // evaluating log NB directly for the μ and θ the network produced.
         let x = toy(16, 6, 2);
         let genes: Vec<usize> = (0..6).collect();
-        let input = CountInput {
-            x: &x,
-            genes: &genes,
-        };
+        let input = CountInput::new(&x, &genes);
         let params = ScviParams {
             n_hidden: 8,
             n_latent: 2,
@@ -780,10 +796,7 @@ mod tests {
     fn training_lowers_the_validation_elbo_and_saves_and_reloads() {
         let x = toy(200, 30, 4);
         let genes: Vec<usize> = (0..30).collect();
-        let input = CountInput {
-            x: &x,
-            genes: &genes,
-        };
+        let input = CountInput::new(&x, &genes);
         let params = ScviParams {
             n_hidden: 32,
             n_latent: 4,

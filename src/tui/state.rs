@@ -396,10 +396,9 @@ impl Tab {
             ColorBy::Genes(_, genes) => {
                 match self.dataset.as_ref().and_then(|d| d.expression.as_ref()) {
                     Some(e) if !genes.is_empty() => {
-                        let totals = e.totals();
                         let mut acc = vec![0f32; e.matrix.n_cells];
                         for &g in genes {
-                            for (a, x) in acc.iter_mut().zip(e.normalised_gene(g, &totals)) {
+                            for (a, x) in acc.iter_mut().zip(e.normalised_gene(g)) {
                                 *a += x / genes.len() as f32;
                             }
                         }
