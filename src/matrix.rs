@@ -56,6 +56,35 @@ impl Matrix {
     }
 }
 
+/// Transposes a compressed sparse matrix whose rows hold minor indices `0..n_minor`: returns
+/// the offsets, row indices and values by minor index (row indices ascending in each).
+pub fn sparse_transpose(
+    indptr: &[usize],
+    minor: &[u32],
+    values: &[f32],
+    n_minor: usize,
+) -> (Vec<usize>, Vec<u32>, Vec<f32>) {
+    let mut ptr = vec![0usize; n_minor + 1];
+    for &j in minor {
+        ptr[j as usize + 1] += 1;
+    }
+    for j in 0..n_minor {
+        ptr[j + 1] += ptr[j];
+    }
+    let mut fill = ptr.clone();
+    let mut rows = vec![0u32; minor.len()];
+    let mut out = vec![0f32; minor.len()];
+    for r in 0..indptr.len().saturating_sub(1) {
+        for k in indptr[r]..indptr[r + 1] {
+            let slot = &mut fill[minor[k] as usize];
+            rows[*slot] = r as u32;
+            out[*slot] = values[k];
+            *slot += 1;
+        }
+    }
+    (ptr, rows, out)
+}
+
 /// Squared Euclidean distance, written so the compiler vectorises it (8 independent lanes).
 #[inline]
 pub fn sq_dist(a: &[f32], b: &[f32]) -> f32 {

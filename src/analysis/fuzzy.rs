@@ -94,25 +94,8 @@ pub fn fuzzy_simplicial_set(knn: &KnnGraph) -> CsrGraph {
         }
         p_ptr[i + 1] = p_idx.len();
     }
-    // Pᵀ by counting sort; rows come out sorted by column because i runs in order.
-    let mut t_ptr = vec![0usize; n + 1];
-    for &j in &p_idx {
-        t_ptr[j as usize + 1] += 1;
-    }
-    for i in 0..n {
-        t_ptr[i + 1] += t_ptr[i];
-    }
-    let mut fill = t_ptr.clone();
-    let mut t_idx = vec![0u32; p_idx.len()];
-    let mut t_w = vec![0f32; p_idx.len()];
-    for i in 0..n {
-        for e in p_ptr[i]..p_ptr[i + 1] {
-            let j = p_idx[e] as usize;
-            t_idx[fill[j]] = i as u32;
-            t_w[fill[j]] = p_w[e];
-            fill[j] += 1;
-        }
-    }
+    // Pᵀ; its rows come out sorted by column.
+    let (t_ptr, t_idx, t_w) = crate::matrix::sparse_transpose(&p_ptr, &p_idx, &p_w, n);
     // Fuzzy union row by row: merge row i of P and of Pᵀ.
     let mut indptr = vec![0usize; n + 1];
     let mut indices = Vec::with_capacity(p_idx.len() * 3 / 2);

@@ -373,7 +373,7 @@ fn read_matrix(cx: &Ctx, obj: &str, n_obs: usize) -> Result<SparseCounts, DataEr
     let (indptr, genes, values) = if csr {
         (ptr, minor, values)
     } else {
-        super::mtx::transpose(&ptr, &minor, &values, r)
+        crate::matrix::sparse_transpose(&ptr, &minor, &values, r)
     };
     Ok(SparseCounts {
         n_cells: r,

@@ -123,7 +123,7 @@ impl Expression {
         kind: h5ad::ValueKind,
         source: String,
     ) -> Self {
-        let (ptr, cells, values) = mtx::transpose(
+        let (ptr, cells, values) = crate::matrix::sparse_transpose(
             &matrix.indptr,
             &matrix.genes,
             &matrix.values,
