@@ -7,7 +7,7 @@
 mod common;
 use biolens::jobs::{JobId, JobMsg, JobOutcome};
 use biolens::pipeline::PipelineParams;
-use biolens::tui::action::{Action, Dir, Effect, ExportKind};
+use biolens::tui::action::{Action, Dir, Effect, ExportKind, JobKind};
 use biolens::tui::app::App;
 use biolens::tui::state::{ColorBy, Focus, Mode, State, Tab, TabSource};
 use biolens::tui::update::{job_started, update};
@@ -176,8 +176,8 @@ fn update_ignores_results_of_replaced_jobs() {
         PipelineParams::default(),
         (80, 24),
     );
-    job_started(&mut s, JobId(1), "pipeline", 0, true);
-    job_started(&mut s, JobId(2), "pipeline", 0, true);
+    job_started(&mut s, JobId(1), "pipeline", 0, JobKind::Pipeline);
+    job_started(&mut s, JobId(2), "pipeline", 0, JobKind::Pipeline);
     let stale = JobMsg::Output {
         id: JobId(1),
         output: biolens::jobs::JobOutput::Pipeline(biolens::pipeline::PipelineEvent::Layout(

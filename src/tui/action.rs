@@ -51,12 +51,12 @@ pub enum Action {
         row: u16,
     },
     Job(JobMsg),
-    /// The loop spawned a job for `tab` (pipeline or recluster).
+    /// The loop spawned a job for `tab`.
     JobStarted {
         id: JobId,
         name: String,
         tab: usize,
-        pipeline: bool,
+        kind: JobKind,
     },
     /// The outcome of an effect the loop carried out (an export).
     Notify {
@@ -64,6 +64,16 @@ pub enum Action {
         error: bool,
     },
     Tick,
+}
+
+/// The jobs a tab can have running, one of each kind (a new one replaces the old).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Load, compute every stage, and train the count model where it applies.
+    Pipeline,
+    Recluster,
+    /// A `:compare` marker test.
+    Compare,
 }
 
 /// What to export.

@@ -2,7 +2,7 @@
 //! effects. The same `App` runs headless in tests (keys in, jobs awaited, screen on a
 //! TestBackend).
 
-use super::action::{Action, Effect, ExportKind};
+use super::action::{Action, Effect, ExportKind, JobKind};
 use super::keymap::{input_action, normal_action, parse_keys};
 use super::state::{Mode, State, Tab, TabSource};
 use super::update::update;
@@ -162,11 +162,6 @@ impl App {
                 let Some(t) = self.state.tabs.get(tab) else {
                     return;
                 };
-                if let Some(old) = t.pipeline_job
-                    && let Some(c) = self.cancels.get(&old)
-                {
-                    c.cancel();
-                }
                 let dataset = t.dataset.clone();
                 let source = t.source.clone();
                 let params = self.state.params.clone();
@@ -227,13 +222,7 @@ impl App {
                     ctx.output(JobOutput::PipelineDone(Box::new(a)));
                     Ok(())
                 });
-                self.cancels.insert(id, cancel);
-                self.dispatch(Action::JobStarted {
-                    id,
-                    name: "pipeline".into(),
-                    tab,
-                    pipeline: true,
-                });
+                self.started(tab, JobKind::Pipeline, "pipeline".into(), id, cancel);
             }
             Effect::Recluster { tab, method } => {
                 let Some(t) = self.state.tabs.get(tab) else {
@@ -279,13 +268,7 @@ impl App {
                     }
                     Ok(())
                 });
-                self.cancels.insert(id, cancel);
-                self.dispatch(Action::JobStarted {
-                    id,
-                    name: name.into(),
-                    tab,
-                    pipeline: false,
-                });
+                self.started(tab, JobKind::Recluster, name.into(), id, cancel);
             }
             Effect::Compare { tab, a, b, label } => {
                 let Some(t) = self.state.tabs.get(tab) else {
@@ -294,11 +277,6 @@ impl App {
                 let (Some(ds), Some(clusters)) = (t.dataset.clone(), t.clusters.clone()) else {
                     return;
                 };
-                if let Some(old) = t.model_job
-                    && let Some(c) = self.cancels.get(&old)
-                {
-                    c.cancel();
-                }
                 let (id, cancel) = self.runner.spawn(move |ctx| {
                     let e = ds
                         .expression
@@ -324,13 +302,7 @@ impl App {
                     ctx.output(JobOutput::Compared(Arc::new(m)));
                     Ok(())
                 });
-                self.cancels.insert(id, cancel);
-                self.dispatch(Action::JobStarted {
-                    id,
-                    name: "compare".into(),
-                    tab,
-                    pipeline: false,
-                });
+                self.started(tab, JobKind::Compare, "compare".into(), id, cancel);
             }
             Effect::Export { tab, kind, path } => {
                 let action = match self.export(tab, &kind, &path) {
@@ -346,6 +318,22 @@ impl App {
                 self.dispatch(action);
             }
         }
+    }
+
+    /// Records a spawned job: it replaces (and cancels) the tab's previous job of its kind.
+    fn started(&mut self, tab: usize, kind: JobKind, name: String, id: JobId, cancel: CancelToken) {
+        if let Some(old) = self.state.tabs.get_mut(tab).and_then(|t| *t.job_mut(kind))
+            && let Some(c) = self.cancels.get(&old)
+        {
+            c.cancel();
+        }
+        self.cancels.insert(id, cancel);
+        self.dispatch(Action::JobStarted {
+            id,
+            name,
+            tab,
+            kind,
+        });
     }
 
     fn export(

@@ -304,11 +304,7 @@ fn recluster(s: &mut State, tab: usize, method: ClusterMethod) -> Vec<Effect> {
         );
         return vec![];
     }
-    let mut fx = Vec::new();
-    if let Some(old) = t.recluster_job {
-        fx.push(Effect::Cancel(old));
-    }
+    // The loop cancels a recluster still running when it starts this one.
     info(s, format!("reclustering: {}", method.describe()));
-    fx.push(Effect::Recluster { tab, method });
-    fx
+    vec![Effect::Recluster { tab, method }]
 }

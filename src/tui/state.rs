@@ -1,6 +1,7 @@
 //! Everything the screen shows, and the data derived from it (raster, cluster table, anomaly
 //! ranking, spatial index). Derived data is refreshed in `update()`, never while drawing.
 
+use super::action::JobKind;
 use super::raster::{Coloring, Raster, Viewport, rasterize};
 use crate::analysis::{graph::CsrGraph, knn::KnnGraph};
 use crate::data::{Dataset, MetaValues};
@@ -239,7 +240,7 @@ pub struct Tab {
     pub markers: Option<Arc<crate::analysis::markers::Markers>>,
     /// A `:compare` result, shown in the markers pane instead of the selected cluster's.
     pub comparison: Option<Arc<crate::analysis::markers::MarkerTable>>,
-    pub model_job: Option<JobId>,
+    pub compare_job: Option<JobId>,
     /// The bottom pane shows marker genes instead of anomalies.
     pub show_markers: bool,
     pub marker_sel: usize,
@@ -275,7 +276,7 @@ impl Tab {
             anomaly_model: None,
             markers: None,
             comparison: None,
-            model_job: None,
+            compare_job: None,
             show_markers: false,
             marker_sel: 0,
             color: ColorBy::Cluster,
@@ -316,6 +317,27 @@ impl Tab {
         self.dataset.as_ref().map_or(0, |d| d.len())
     }
 
+    /// The slot holding this tab's job of `kind`.
+    pub fn job_mut(&mut self, kind: JobKind) -> &mut Option<JobId> {
+        match kind {
+            JobKind::Pipeline => &mut self.pipeline_job,
+            JobKind::Recluster => &mut self.recluster_job,
+            JobKind::Compare => &mut self.compare_job,
+        }
+    }
+
+    /// Which of this tab's current jobs `id` is, if any.
+    pub fn job_kind(&self, id: JobId) -> Option<JobKind> {
+        [
+            (self.pipeline_job, JobKind::Pipeline),
+            (self.recluster_job, JobKind::Recluster),
+            (self.compare_job, JobKind::Compare),
+        ]
+        .into_iter()
+        .find(|(j, _)| *j == Some(id))
+        .map(|(_, k)| k)
+    }
+
     /// The marker table the bottom pane shows: a `:compare` result, else the selected
     /// cluster's.
     pub fn marker_table(&self) -> Option<&crate::analysis::markers::MarkerTable> {
@@ -323,11 +345,12 @@ impl Tab {
             return Some(c);
         }
         let id = self.derived.cluster_rows.get(self.cluster_sel)?.id;
+        // Tables are in cluster order (`cluster_markers`, and sessions keep that order).
         self.markers
             .as_ref()?
             .tables
-            .iter()
-            .find(|t| t.group == id.to_string())
+            .get(id as usize)
+            .filter(|t| t.group.parse() == Ok(id))
     }
 
     /// The anomaly score shown in the anomalies pane: the one being coloured, else kNN distance.

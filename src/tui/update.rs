@@ -1,6 +1,6 @@
 //! The only code that changes state: `update(state, action) -> effects`.
 
-use super::action::{Action, Dir, Effect, ExportKind};
+use super::action::{Action, Dir, Effect, ExportKind, JobKind};
 use super::raster::Viewport;
 use super::state::{Focus, JobState, JobView, Message, Mode, Search, State, Tab};
 use crate::jobs::{JobId, JobMsg, JobOutcome, JobOutput};
@@ -43,9 +43,9 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             id,
             name,
             tab,
-            pipeline,
+            kind,
         } => {
-            job_started(s, id, &name, tab, pipeline);
+            job_started(s, id, &name, tab, kind);
             vec![]
         }
         Action::Notify { text, error } => {
@@ -279,7 +279,7 @@ fn tick_jobs(s: &mut State) {
 }
 
 /// Registers a job view for a newly spawned job (called by the app after it spawns one).
-pub fn job_started(s: &mut State, id: JobId, name: &str, tab: usize, pipeline: bool) {
+pub fn job_started(s: &mut State, id: JobId, name: &str, tab: usize, kind: JobKind) {
     let now = Instant::now();
     s.jobs.push(JobView {
         id,
@@ -293,13 +293,7 @@ pub fn job_started(s: &mut State, id: JobId, name: &str, tab: usize, pipeline: b
         elapsed: 0.0,
     });
     if let Some(t) = s.tabs.get_mut(tab) {
-        if pipeline {
-            t.pipeline_job = Some(id);
-        } else if name == "compare" {
-            t.model_job = Some(id);
-        } else {
-            t.recluster_job = Some(id);
-        }
+        *t.job_mut(kind) = Some(id);
     }
     // Keep the list short: finished jobs beyond the last 8 are dropped.
     while s.jobs.len() > 8 {
@@ -330,9 +324,7 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
             tick_jobs(s);
         }
         JobMsg::Output { id, output } => {
-            let Some(ti) = s.tabs.iter().position(|t| {
-                t.pipeline_job == Some(id) || t.recluster_job == Some(id) || t.model_job == Some(id)
-            }) else {
+            let Some(ti) = s.tabs.iter().position(|t| t.job_kind(id).is_some()) else {
                 return vec![]; // stale: a newer job replaced it
             };
             let t = &mut s.tabs[ti];
@@ -413,15 +405,13 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                 .map(|j| j.name.clone())
                 .unwrap_or_default();
             for t in &mut s.tabs {
-                if t.pipeline_job == Some(id) || t.recluster_job == Some(id) {
-                    if let JobOutcome::Failed(e) = &outcome {
+                if let Some(kind) = t.job_kind(id) {
+                    // A failed comparison is reported in the message line only; the tab's
+                    // data is untouched.
+                    if let (JobOutcome::Failed(e), false) = (&outcome, kind == JobKind::Compare) {
                         t.error = Some(e.clone());
                     }
-                    if t.pipeline_job == Some(id) {
-                        t.pipeline_job = None;
-                    } else {
-                        t.recluster_job = None;
-                    }
+                    *t.job_mut(kind) = None;
                 }
             }
             match outcome {
