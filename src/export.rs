@@ -89,6 +89,51 @@ pub fn write_table(path: &Path, t: &Table) -> Result<(), ExportError> {
 }
 
 /// id, cluster for every item.
+/// Marker genes as one long table (DESIGN's columns after `dataset`), `keep` genes per group.
+pub fn markers_table(
+    dataset: &str,
+    genes: &[String],
+    tables: &[crate::analysis::markers::MarkerTable],
+    keep: usize,
+) -> Table {
+    use crate::analysis::markers::Marker;
+    let rows: Vec<(&str, usize, &Marker)> = tables
+        .iter()
+        .flat_map(|t| {
+            t.markers
+                .iter()
+                .take(keep)
+                .enumerate()
+                .map(move |(r, m)| (t.group.as_str(), r + 1, m))
+        })
+        .collect();
+    let stat = |f: fn(&Marker) -> f64| Column::F64(rows.iter().map(|r| f(r.2)).collect());
+    let mut t = Table::default();
+    t.push(
+        "dataset",
+        Column::Str(vec![dataset.to_string(); rows.len()]),
+    );
+    t.push(
+        "group",
+        Column::Str(rows.iter().map(|r| r.0.to_string()).collect()),
+    );
+    t.push(
+        "rank",
+        Column::I32(rows.iter().map(|r| r.1 as i32).collect()),
+    );
+    t.push(
+        "gene",
+        Column::Str(rows.iter().map(|r| genes[r.2.gene].clone()).collect()),
+    );
+    t.push("score", stat(|m| m.score));
+    t.push("logfc", stat(|m| m.log2_fc));
+    t.push("pvalue", stat(|m| m.pval));
+    t.push("padj", stat(|m| m.padj));
+    t.push("pct_in", stat(|m| m.pct_in));
+    t.push("pct_out", stat(|m| m.pct_out));
+    t
+}
+
 pub fn clusters_table(ds: &Dataset, clusters: &[u32]) -> Table {
     let mut t = Table::default();
     t.push("id", Column::Str(ds.ids.clone()));

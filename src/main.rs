@@ -388,17 +388,14 @@ fn export(session_dir: &Path, what: ExportWhat, format: ExportFormat, out: &Path
             ExportWhat::Clusters => {
                 biolens::export::clusters_table(&sd.dataset, &sd.analysis.clusters)
             }
-            ExportWhat::Markers => match &sd.analysis.markers {
-                Some(m) => {
-                    let mut t = session::markers_table(m, usize::MAX);
-                    t.columns.insert(
-                        0,
-                        biolens::table_io::Column::Str(vec![sd.dataset.name.clone(); t.n_rows()]),
-                    );
-                    t.names.insert(0, "dataset".into());
-                    t
-                }
-                None => continue,
+            ExportWhat::Markers => match (&sd.analysis.markers, &sd.dataset.expression) {
+                (Some(m), Some(e)) => biolens::export::markers_table(
+                    &sd.dataset.name,
+                    &e.genes,
+                    &m.tables,
+                    usize::MAX,
+                ),
+                _ => continue,
             },
             ExportWhat::Anomalies => biolens::export::anomalies_table(
                 &sd.dataset,

@@ -377,7 +377,7 @@ fn write_cells(
     if let Some(mk) = &sd.analysis.markers {
         write_parquet(
             &dir.join("markers.parquet"),
-            &markers_table(mk, MARKERS_KEPT),
+            &crate::export::markers_table(&sd.dataset.name, &e.genes, &mk.tables, MARKERS_KEPT),
         )?;
     }
     Ok(Some(CellsEntry {
@@ -387,45 +387,6 @@ fn write_cells(
         n_genes: e.genes.len(),
         model: sd.dataset.model.as_ref().map(|m| m.summary.clone()),
     }))
-}
-
-/// Marker tables as one long table (group, rank, gene, statistics), `keep` genes per group.
-pub fn markers_table(m: &crate::analysis::markers::Markers, keep: usize) -> Table {
-    let mut t = Table::default();
-    let (mut group, mut rank, mut gene, mut score, mut lfc, mut p, mut q, mut pi, mut po) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
-    for tb in &m.tables {
-        for (r, mk) in tb.markers.iter().take(keep).enumerate() {
-            group.push(tb.group.clone());
-            rank.push(r as i32 + 1);
-            gene.push(m.genes[mk.gene].clone());
-            score.push(mk.score);
-            lfc.push(mk.log2_fc);
-            p.push(mk.pval);
-            q.push(mk.padj);
-            pi.push(mk.pct_in);
-            po.push(mk.pct_out);
-        }
-    }
-    t.push("group", Column::Str(group));
-    t.push("rank", Column::I32(rank));
-    t.push("gene", Column::Str(gene));
-    t.push("score", Column::F64(score));
-    t.push("logfc", Column::F64(lfc));
-    t.push("pvalue", Column::F64(p));
-    t.push("padj", Column::F64(q));
-    t.push("pct_in", Column::F64(pi));
-    t.push("pct_out", Column::F64(po));
-    t
 }
 
 type CellsParts = (
@@ -556,10 +517,7 @@ fn read_cells(dir: &Path, entry: &DatasetEntry, n: usize) -> Result<CellsParts, 
                 });
             }
         }
-        Some(Arc::new(crate::analysis::markers::Markers {
-            genes: genes.clone(),
-            tables,
-        }))
+        Some(Arc::new(crate::analysis::markers::Markers { tables }))
     } else {
         None
     };

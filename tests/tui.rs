@@ -433,4 +433,11 @@ fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
     let own = t.markers.as_ref().unwrap().tables[0].markers[0].gene;
     assert_eq!(c.markers[0].gene, own);
     assert!(screen(&app.state).contains("markers · 0 vs rest"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cmp.csv");
+    app.press(&format!(":export markers {}<Enter>", out.display()));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 766, "header + one row per gene");
+    assert!(text.starts_with("dataset,group,rank,gene,score,logfc,pvalue,padj,pct_in,pct_out\n"));
+    assert!(text.lines().nth(1).unwrap().contains(",0 vs rest,1,"));
 }

@@ -32,7 +32,6 @@ pub struct MarkerTable {
 /// Every cluster's markers, in cluster order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Markers {
-    pub genes: Vec<String>,
     pub tables: Vec<MarkerTable>,
 }
 
@@ -182,7 +181,6 @@ pub fn cluster_markers(e: &Expression, clusters: &[u32]) -> Markers {
     let group_of: Vec<Option<u32>> = clusters.iter().map(|&c| Some(c)).collect();
     let names: Vec<String> = (0..k).map(|c| c.to_string()).collect();
     Markers {
-        genes: e.genes.clone(),
         tables: wilcoxon(e, &group_of, k, &names),
     }
 }

@@ -355,22 +355,17 @@ impl App {
                 Ok(table.n_rows())
             }
             ExportKind::Markers => {
-                let table = if let Some(c) = &t.comparison {
-                    crate::session::markers_table(
-                        &crate::analysis::markers::Markers {
-                            genes: ds
-                                .expression
-                                .as_ref()
-                                .map(|e| e.genes.clone())
-                                .unwrap_or_default(),
-                            tables: vec![(**c).clone()],
-                        },
-                        usize::MAX,
-                    )
-                } else {
-                    let m = t.markers.as_ref().ok_or("no marker genes (cells only)")?;
-                    crate::session::markers_table(m, usize::MAX)
+                let e = ds
+                    .expression
+                    .as_ref()
+                    .ok_or("no marker genes (cells only)")?;
+                // The comparison on screen, else every cluster's markers.
+                let tables = match (&t.comparison, &t.markers) {
+                    (Some(c), _) => std::slice::from_ref(c.as_ref()),
+                    (None, Some(m)) => m.tables.as_slice(),
+                    (None, None) => return Err("no marker genes yet".into()),
                 };
+                let table = crate::export::markers_table(&ds.name, &e.genes, tables, usize::MAX);
                 crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
                 Ok(table.n_rows())
             }

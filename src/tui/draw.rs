@@ -409,7 +409,6 @@ fn draw_markers(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
         f.render_widget(Paragraph::new(text).block(pane(" markers ", focused)), r);
         return;
     };
-    let genes = t.markers.as_ref().map(|m| &m.genes);
     let title = if t.comparison.is_some() {
         format!(" markers · {} · Wilcoxon, BH ", m.group)
     } else {
@@ -417,17 +416,13 @@ fn draw_markers(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
     };
     let rows_h = r.height.saturating_sub(3) as usize;
     let first = scrolled(t.marker_sel, rows_h);
-    let gene_name = |g: usize| -> String {
-        genes
-            .and_then(|v| v.get(g).cloned())
-            .or_else(|| {
-                t.dataset
-                    .as_ref()
-                    .and_then(|d| d.expression.as_ref())
-                    .and_then(|e| e.genes.get(g).cloned())
-            })
-            .unwrap_or_default()
-    };
+    let genes = t
+        .dataset
+        .as_ref()
+        .and_then(|d| d.expression.as_ref())
+        .map(|e| e.genes.as_slice())
+        .unwrap_or_default();
+    let gene_name = |g: usize| genes.get(g).map_or("", String::as_str);
     let rows: Vec<Row> = m
         .markers
         .iter()
