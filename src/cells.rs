@@ -68,13 +68,51 @@ impl Default for CellsParams {
     }
 }
 
-/// What the interface does with cells inputs: the loader's options and, unless the user chose
-/// the PCA baseline, the count model's settings.
+/// How cells are embedded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ModelChoice {
+    /// The count model for raw integer counts (unless an obsm matrix is chosen), the PCA
+    /// baseline otherwise.
+    Auto,
+    /// The PCA baseline only.
+    #[default]
+    Pca,
+    /// The count model; an error for data that is not raw counts.
+    Scvi,
+}
+
+/// What the command line and the interface do with cells inputs: loader options, which
+/// embedding, and the count model's settings. One decision for both.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CellsOptions {
-    pub train: Option<CellsParams>,
+    pub model: ModelChoice,
+    pub params: CellsParams,
     pub obsm: Option<String>,
     pub min_genes: usize,
+}
+
+impl CellsOptions {
+    pub fn load_options(&self, meta: Option<std::path::PathBuf>) -> crate::data::LoadOptions {
+        crate::data::LoadOptions {
+            meta,
+            obsm: self.obsm.clone(),
+            min_genes: self.min_genes,
+            ..Default::default()
+        }
+    }
+
+    /// Whether the count model is trained for `ds`: an error when it was asked for and the
+    /// data is not raw counts; never for a dataset that already has a model.
+    pub fn trains(&self, ds: &Dataset) -> Result<bool, ScviError> {
+        if ds.model.is_some() {
+            return Ok(false);
+        }
+        match self.model {
+            ModelChoice::Pca => Ok(false),
+            ModelChoice::Auto => Ok(self.obsm.is_none() && has_counts(ds)),
+            ModelChoice::Scvi => counts_of(ds).map(|_| true),
+        }
+    }
 }
 
 /// True when the dataset holds counts the model can train on.

@@ -158,38 +158,28 @@ impl Default for CommonOpts {
 }
 
 impl CommonOpts {
-    pub fn load_options(&self) -> crate::data::LoadOptions {
-        crate::data::LoadOptions {
-            meta: self.meta.clone(),
+    pub fn cells_options(&self) -> crate::cells::CellsOptions {
+        use crate::cells::ModelChoice as M;
+        crate::cells::CellsOptions {
+            model: match self.model {
+                ModelChoice::Auto => M::Auto,
+                ModelChoice::Pca => M::Pca,
+                ModelChoice::Scvi => M::Scvi,
+            },
+            params: crate::cells::CellsParams {
+                scvi: crate::models::scvi::ScviParams {
+                    likelihood: self.likelihood,
+                    max_epochs: self.epochs,
+                    kl_warmup_epochs: self.kl_warmup,
+                    patience: self.patience,
+                    seed: self.seed,
+                    ..Default::default()
+                },
+                n_top_genes: self.n_top_genes,
+                device: self.device,
+            },
             obsm: self.obsm.clone(),
             min_genes: self.min_genes,
-            ..Default::default()
-        }
-    }
-
-    pub fn cells_params(&self) -> crate::cells::CellsParams {
-        crate::cells::CellsParams {
-            scvi: crate::models::scvi::ScviParams {
-                likelihood: self.likelihood,
-                max_epochs: self.epochs,
-                kl_warmup_epochs: self.kl_warmup,
-                patience: self.patience,
-                seed: self.seed,
-                ..Default::default()
-            },
-            n_top_genes: self.n_top_genes,
-            device: self.device,
-        }
-    }
-
-    /// Whether the count model is trained for `ds` (an error when asked for and impossible).
-    pub fn wants_model(&self, ds: &crate::data::Dataset) -> Result<bool, String> {
-        match self.model {
-            ModelChoice::Pca => Ok(false),
-            ModelChoice::Auto => Ok(self.obsm.is_none() && crate::cells::has_counts(ds)),
-            ModelChoice::Scvi => crate::cells::counts_of(ds)
-                .map(|_| true)
-                .map_err(|e| format!("{}: {e}", ds.name)),
         }
     }
 

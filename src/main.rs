@@ -120,7 +120,7 @@ fn load_all(paths: &[PathBuf], opts: &CommonOpts) -> Result<Vec<data::Dataset>> 
     if opts.meta.is_some() && paths.len() > 1 {
         bail!("--meta applies to one input; got {} inputs", paths.len());
     }
-    let lo: LoadOptions = opts.load_options();
+    let lo: LoadOptions = opts.cells_options().load_options(opts.meta.clone());
     let mut out = Vec::new();
     for p in paths {
         if session::is_session(p) {
@@ -162,9 +162,10 @@ fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
             eprintln!("note: {note}");
         }
         let mut model_nll = None;
-        if opts.wants_model(&ds).map_err(anyhow::Error::msg)? {
+        let cells = opts.cells_options();
+        if cells.trains(&ds).with_context(|| ds.name.clone())? {
             let name = ds.name.clone();
-            let cp = opts.cells_params();
+            let cp = cells.params.clone();
             let out = pipeline::with_threads(threads, || {
                 biolens::cells::train(&ds, &cp, &mut |r| {
                     progress.report(&name, "training vae", r.epoch as f64 / r.max_epochs as f64);
@@ -366,12 +367,7 @@ fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
             "the interactive view needs a terminal; use `biolens run … -o OUT.biolens` for batch work"
         );
     }
-    let cells = biolens::cells::CellsOptions {
-        train: (opts.model != biolens::cli::ModelChoice::Pca).then(|| opts.cells_params()),
-        obsm: opts.obsm.clone(),
-        min_genes: opts.min_genes,
-    };
-    biolens::tui::app::run(tabs, opts.pipeline_params(), cells)
+    biolens::tui::app::run(tabs, opts.pipeline_params(), opts.cells_options())
 }
 
 fn export(session_dir: &Path, what: ExportWhat, format: ExportFormat, out: &Path) -> Result<()> {

@@ -218,10 +218,8 @@ fn screen_snapshot_120x40_with_help() {
     insta::assert_snapshot!("help_120x40", help);
 }
 
-#[test]
-fn scenario_demo_move_help_search_recluster_export_quit() {
-    let dir = tempfile::tempdir().unwrap();
-    // The demo's data, computed live by the real job runner, as `biolens` does.
+/// The demo's data as a tab computed live by the real job runner, as `biolens` does.
+fn demo_app() -> App {
     let tab = Tab::new(
         "demo".into(),
         TabSource::Input {
@@ -229,14 +227,20 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
             meta: None,
         },
     );
-    let mut app = App::new(
+    App::new(
         vec![tab],
         PipelineParams {
             threads: 2,
             ..Default::default()
         },
         (120, 40),
-    );
+    )
+}
+
+#[test]
+fn scenario_demo_move_help_search_recluster_export_quit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = demo_app();
     app.start();
     assert_eq!(app.state.running_jobs().count(), 1);
     assert!(
@@ -381,24 +385,9 @@ fn cancelling_a_running_pipeline() {
 
 #[test]
 fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
-    let tab = Tab::new(
-        "demo".into(),
-        TabSource::Input {
-            path: pbmc(),
-            meta: None,
-        },
-    );
-    let mut app = App::new(
-        vec![tab],
-        PipelineParams {
-            threads: 2,
-            ..Default::default()
-        },
-        (120, 40),
-    );
-    let mut cp = biolens::cells::CellsParams::default();
-    cp.scvi.max_epochs = Some(3);
-    app.state.cells.train = Some(cp);
+    let mut app = demo_app();
+    app.state.cells.model = biolens::cells::ModelChoice::Auto;
+    app.state.cells.params.scvi.max_epochs = Some(3);
     app.start();
     assert!(
         app.wait_for_jobs(Duration::from_secs(300)),
@@ -416,7 +405,18 @@ fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
     assert!(sc.contains("markers · cluster 0 vs rest"), "{sc}");
 
     app.press(":color gene cd3<Tab>");
-    // Two genes start with CD3: completion stops at the common prefix and lists them.
+    // Six genes start with CD3 (CD3E, CD3D, CD3G, CD300A, CD37, CD33): completion keeps the
+    // common prefix and lists them.
+    let listed = app
+        .state
+        .message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
+    for g in ["CD3E", "CD3D", "CD3G", "CD300A", "CD37", "CD33"] {
+        assert!(listed.split(' ').any(|w| w == g), "{g} not in '{listed}'");
+    }
+    assert_eq!(app.state.mode, Mode::Command("color gene cd3".into()));
     app.press("E<Enter>");
     let t = app.state.tab().unwrap();
     assert_eq!(t.color.name(), "gene CD3E");

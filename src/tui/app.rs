@@ -6,7 +6,7 @@ use super::action::{Action, Effect, ExportKind, JobKind};
 use super::keymap::{input_action, normal_action, parse_keys};
 use super::state::{Mode, State, Tab, TabSource};
 use super::update::update;
-use crate::data::{self, LoadOptions};
+use crate::data;
 use crate::jobs::{JobId, JobMsg, JobOutput, JobRunner};
 use crate::pipeline::{self, CancelToken, ClusterMethod, PipelineEvent, PipelineParams};
 use crossterm::event::{Event as TermEvent, KeyEvent, KeyEventKind, MouseButton, MouseEventKind};
@@ -171,12 +171,7 @@ impl App {
                         (Some(d), _) => d,
                         (None, TabSource::Input { path, meta }) => {
                             ctx.progress("loading", 0.0);
-                            let opts = LoadOptions {
-                                meta,
-                                obsm: cells.obsm.clone(),
-                                min_genes: cells.min_genes,
-                                ..Default::default()
-                            };
+                            let opts = cells.load_options(meta);
                             Arc::new(data::load(&path, &opts).map_err(|e| e.to_string())?)
                         }
                         (None, TabSource::Session { path: p, .. }) => {
@@ -195,14 +190,11 @@ impl App {
                         .map_err(|e| e.to_string())?;
                     ctx.output(JobOutput::PipelineDone(Box::new(a)));
                     // The PCA map is on screen; now train the count model and replace it.
-                    let Some(cp) = cells.train.filter(|_| cells.obsm.is_none()) else {
-                        return Ok(());
-                    };
-                    if ds.model.is_some() || !crate::cells::has_counts(&ds) {
+                    if !cells.trains(&ds).map_err(|e| format!("{}: {e}", ds.name))? {
                         return Ok(());
                     }
                     let t0 = std::time::Instant::now();
-                    let out = crate::cells::train(&ds, &cp, &mut |r| {
+                    let out = crate::cells::train(&ds, &cells.params, &mut |r| {
                         ctx.progress("training vae", r.epoch as f64 / r.max_epochs as f64);
                         !ctx.is_cancelled()
                     })
