@@ -162,7 +162,13 @@ fn vae_latent_clusters_at_least_as_well_as_the_pca_baseline() {
         s.heldout_reconstruction
     );
     assert!(va >= pa, "VAE ARI {va:.4} below the PCA baseline {pa:.4}");
-    assert!(s.heldout_elbo.is_finite() && s.heldout_elbo < 720.0);
+    // scvi-tools 1.4.2 on the same counts: 681.9 per cell on its own 10 % split
+    // (docs/benchmarks.md); the bar is within 2 % (measured here: 692.9, +1.6 %).
+    assert!(
+        s.heldout_elbo.is_finite() && s.heldout_elbo <= 681.9 * 1.02,
+        "held-out ELBO {:.1} per cell",
+        s.heldout_elbo
+    );
 }
 
 fn auroc(score: &[f64], positive: &[bool]) -> f64 {

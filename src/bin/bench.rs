@@ -49,8 +49,9 @@ struct Args {
     vae_epochs: Option<usize>,
 }
 
-/// Counts for the model benchmark: `synthetic:CELLSxGENES` draws gamma-Poisson counts from
-/// 5 cell types (seeded); anything else is loaded as a cells input.
+/// Counts for the model benchmark: `synthetic:CELLSxGENES` draws Poisson counts from 5 cell
+/// types with log-normal gene means and varying depth (seeded); anything else is loaded as a
+/// cells input.
 fn vae_input(spec: &str) -> Result<data::Dataset, String> {
     use rand::{Rng, SeedableRng};
     let Some(dims) = spec.strip_prefix("synthetic:") else {

