@@ -151,10 +151,7 @@ pub fn train(
 ) -> Result<CellModelOutput, ScviError> {
     let e = counts_of(ds)?;
     let genes = model_genes(e, p.n_top_genes);
-    let dev = p.device.device().map_err(|reason| ScviError::Weights {
-        path: "device".into(),
-        reason,
-    })?;
+    let dev = p.device.device().map_err(ScviError::Device)?;
     let input = CountInput::new(&e.matrix, &genes);
     let t0 = std::time::Instant::now();
     let trained = scvi::train(&input, &p.scvi, &dev, on_epoch)?;

@@ -208,8 +208,8 @@ pub fn read_h5ad(path: &Path) -> Result<H5ad, DataError> {
         candidates.push(("raw.X", "raw.var".into()));
     }
     candidates.push(("X", "var".into()));
-    // Every candidate is read (they are small next to the file) so that a broken layer is
-    // reported rather than silently skipped.
+    // Candidates are read in order until one holds counts; one that cannot be read is
+    // reported, not silently skipped.
     let mut fallback = None;
     let mut chosen = None;
     for (obj, var_frame) in &candidates {

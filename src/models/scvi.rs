@@ -111,6 +111,8 @@ pub enum ScviError {
     NonFinite { epoch: usize, value: f32 },
     #[error("cancelled")]
     Cancelled,
+    #[error("{0}")]
+    Device(String),
     #[error("model: {0}")]
     Candle(#[from] candle_core::Error),
     #[error("{path}: {reason}")]

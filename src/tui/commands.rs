@@ -17,12 +17,12 @@ pub(super) fn complete(s: &mut State) {
                 .collect()
         })
         .unwrap_or_default();
-    let genes: Vec<String> = s
+    // An Arc to the expression, not a copy of every gene name per Tab press.
+    let expr = s
         .tab()
         .and_then(|t| t.dataset.as_ref())
-        .and_then(|d| d.expression.as_ref())
-        .map(|e| e.genes.clone())
-        .unwrap_or_default();
+        .and_then(|d| d.expression.clone());
+    let genes: &[String] = expr.as_ref().map_or(&[], |e| e.genes.as_slice());
     if let Mode::Command(q) = &mut s.mode {
         let gene_prefix = q
             .strip_prefix("color gene ")
