@@ -441,3 +441,24 @@ fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
     assert!(text.starts_with("dataset,group,rank,gene,score,logfc,pvalue,padj,pct_in,pct_out\n"));
     assert!(text.lines().nth(1).unwrap().contains(",0 vs rest,1,"));
 }
+
+#[test]
+fn loader_notes_reach_the_message_line() {
+    let mut s = session_state((120, 40));
+    job_started(&mut s, JobId(9), "pipeline", 0, JobKind::Pipeline);
+    let mut ds = (**s.tabs[0].dataset.as_ref().unwrap()).clone();
+    ds.notes = vec!["x: dropped 3 of 10 cells with zero counts (QC filter)".into()];
+    update(
+        &mut s,
+        Action::Job(JobMsg::Output {
+            id: JobId(9),
+            output: biolens::jobs::JobOutput::Loaded(std::sync::Arc::new(ds)),
+        }),
+    );
+    let m = s.message.expect("a message");
+    assert!(
+        !m.error && m.text.contains("dropped 3 of 10 cells"),
+        "{}",
+        m.text
+    );
+}

@@ -331,7 +331,14 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
             match output {
                 JobOutput::Loaded(ds) => {
                     t.title = ds.name.clone();
+                    // What the loader did to the data (QC filters) is said, as on the CLI.
+                    let notes = ds.notes.join("; ");
                     t.dataset = Some(ds);
+                    if !notes.is_empty() {
+                        t.version += 1;
+                        info(s, notes);
+                        return vec![];
+                    }
                 }
                 JobOutput::Pipeline(ev) => match ev {
                     PipelineEvent::Stage { .. } => {}
