@@ -399,6 +399,12 @@ fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
     assert_eq!(ds.embedding.cols, 10);
     assert!(t.anomaly_model.is_some() && t.markers.is_some());
     assert!(t.color_choices().contains(&ColorBy::AnomalyRecon));
+    let sc = screen(&app.state);
+    let recon = sc
+        .find("recon NLL")
+        .expect("detail shows the reconstruction NLL");
+    let depth = sc.find("total_counts").expect("and the library size");
+    assert!(recon < depth, "{sc}");
 
     app.press("m");
     let sc = screen(&app.state);

@@ -373,6 +373,14 @@ fn draw_detail(t: &Tab, f: &mut Frame, r: Rect) {
         facts.push(Span::raw(format!("{:.3}", a[i])));
     }
     lines.push(Line::from(facts));
+    // The model's score sits right above total_counts and n_genes (the first metadata of
+    // cells), so a depth effect is visible at a glance.
+    if let Some(a) = &t.anomaly_model {
+        lines.push(Line::from(vec![
+            Span::styled("recon NLL ", key),
+            Span::raw(format!("{:.1}", a[i])),
+        ]));
+    }
     for c in &d.meta {
         lines.push(Line::from(vec![
             Span::styled(format!("{} ", c.name), key),
