@@ -468,3 +468,32 @@ fn loader_notes_reach_the_message_line() {
         m.text
     );
 }
+
+#[test]
+fn command_completion_extends_to_the_common_prefix_and_lists_the_choices() {
+    let mut s = session_state((120, 40));
+    let mut complete = |typed: &str| -> (String, Option<String>) {
+        s.message = None;
+        update(&mut s, Action::StartCommand);
+        for ch in typed.chars() {
+            update(&mut s, Action::InputChar(ch));
+        }
+        update(&mut s, Action::InputComplete);
+        let Mode::Command(q) = std::mem::replace(&mut s.mode, Mode::Normal) else {
+            panic!("left command mode")
+        };
+        (q, s.message.as_ref().map(|m| m.text.clone()))
+    };
+    assert_eq!(complete("col").0, "color ");
+    let (q, listing) = complete("rec");
+    assert_eq!(q, "recluster ");
+    assert_eq!(
+        listing.as_deref(),
+        Some("recluster leiden  recluster kmeans ")
+    );
+    assert_eq!(complete("color bulk").0, "color bulk_labels");
+    assert_eq!(complete("color gen").0, "color gene");
+    assert_eq!(complete("color genes CD8A,cd3").0, "color genes CD8A,cd3");
+    assert_eq!(complete("color genes CD8A,cd3e").0, "color genes CD8A,CD3E");
+    assert_eq!(complete("xyz").0, "xyz");
+}

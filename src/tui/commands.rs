@@ -7,9 +7,65 @@ use crate::analysis::{kmeans::KMeansParams, leiden::LeidenParams};
 use crate::pipeline::ClusterMethod;
 use std::path::PathBuf;
 
+/// Command words, for completion.
+const COMMAND_WORDS: [&str; 10] = [
+    "color ",
+    "color gene ",
+    "color genes ",
+    "compare ",
+    "recluster leiden ",
+    "recluster kmeans ",
+    "export clusters ",
+    "export markers ",
+    "export anomalies ",
+    "quit",
+];
+
+/// Completes `prefix`, the word after `head`, from `candidates` (ignoring case): one match
+/// completes it, several extend it to their common prefix and are returned as a listing.
+fn complete_word<'a>(
+    q: &mut String,
+    head: &str,
+    prefix: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    let lower = prefix.to_lowercase();
+    let hits: Vec<&str> = candidates
+        .into_iter()
+        .filter(|c| c.to_lowercase().starts_with(&lower))
+        .collect();
+    match hits.as_slice() {
+        [] => None,
+        [one] => {
+            *q = format!("{head}{one}");
+            None
+        }
+        _ => {
+            let first: Vec<char> = hits[0].chars().collect();
+            let common = hits.iter().fold(first.len(), |n, h| {
+                first
+                    .iter()
+                    .zip(h.chars())
+                    .take(n)
+                    .take_while(|(a, b)| a.to_lowercase().eq(b.to_lowercase()))
+                    .count()
+            });
+            if common > prefix.chars().count() {
+                *q = format!("{head}{}", first[..common].iter().collect::<String>());
+            }
+            let more = if hits.len() > 12 {
+                format!(" … ({} in all)", hits.len())
+            } else {
+                String::new()
+            };
+            Some(format!("{}{more}", hits[..hits.len().min(12)].join(" ")))
+        }
+    }
+}
+
 pub(super) fn complete(s: &mut State) {
-    let choices: Vec<String> = s
-        .tab()
+    let tab = s.tab();
+    let mut columns: Vec<String> = tab
         .map(|t| {
             t.color_choices()
                 .iter()
@@ -18,95 +74,38 @@ pub(super) fn complete(s: &mut State) {
         })
         .unwrap_or_default();
     // An Arc to the expression, not a copy of every gene name per Tab press.
-    let expr = s
-        .tab()
+    let expr = tab
         .and_then(|t| t.dataset.as_ref())
         .and_then(|d| d.expression.clone());
+    if expr.is_some() {
+        columns.extend(["gene ".to_string(), "genes ".to_string()]);
+    }
     let genes: &[String] = expr.as_ref().map_or(&[], |e| e.genes.as_slice());
-    if let Mode::Command(q) = &mut s.mode {
-        let gene_prefix = q
-            .strip_prefix("color gene ")
-            .map(|p| (p, "color gene ".to_string()))
-            .or_else(|| {
-                q.strip_prefix("color genes ").map(|p| {
-                    // Complete the last name of a comma-separated list.
-                    let (done, last) = p.rsplit_once(',').map_or(("", p), |(a, b)| (a, b));
-                    let head = if done.is_empty() {
-                        "color genes ".to_string()
-                    } else {
-                        format!("color genes {done},")
-                    };
-                    (last, head)
-                })
-            });
-        if let Some((prefix, head)) = gene_prefix {
-            let lower = prefix.to_lowercase();
-            let hits: Vec<&String> = genes
-                .iter()
-                .filter(|g| g.to_lowercase().starts_with(&lower))
-                .collect();
-            if hits.len() == 1 {
-                *q = format!("{head}{}", hits[0]);
-            } else if !hits.is_empty() {
-                // Extend to the longest common prefix, show the first few.
-                let first = hits[0].to_lowercase();
-                let common = hits.iter().fold(first.len(), |n, h| {
-                    first
-                        .chars()
-                        .zip(h.to_lowercase().chars())
-                        .take(n)
-                        .take_while(|(a, b)| a == b)
-                        .count()
-                });
-                if common > prefix.len() {
-                    *q = format!("{head}{}", &hits[0][..common]);
-                }
-                let shown: Vec<&str> = hits.iter().take(12).map(|h| h.as_str()).collect();
-                let more = if hits.len() > 12 {
-                    format!(" … ({} genes)", hits.len())
-                } else {
-                    String::new()
-                };
-                s.message = Some(Message {
-                    text: format!("{}{more}", shown.join(" ")),
-                    error: false,
-                });
-            }
-            return;
-        }
-        if let Some(prefix) = q.strip_prefix("color ") {
-            let hits: Vec<&String> = choices.iter().filter(|c| c.starts_with(prefix)).collect();
-            if hits.len() == 1 {
-                *q = format!("color {}", hits[0]);
-            } else if !hits.is_empty() {
-                let list = hits
-                    .iter()
-                    .map(|h| h.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                s.message = Some(Message {
-                    text: list,
-                    error: false,
-                });
-            }
+    let Mode::Command(q) = &mut s.mode else {
+        return;
+    };
+    let listing = if let Some(p) = q.strip_prefix("color gene ") {
+        let p = p.to_string();
+        complete_word(q, "color gene ", &p, genes.iter().map(String::as_str))
+    } else if let Some(p) = q.strip_prefix("color genes ") {
+        // Complete the last name of a comma-separated list.
+        let (done, last) = p.rsplit_once(',').map_or(("", p), |(a, b)| (a, b));
+        let head = if done.is_empty() {
+            "color genes ".to_string()
         } else {
-            let cmds = [
-                "color ",
-                "color gene ",
-                "color genes ",
-                "compare ",
-                "export markers ",
-                "recluster leiden ",
-                "recluster kmeans ",
-                "export clusters ",
-                "export anomalies ",
-                "quit",
-            ];
-            let hits: Vec<&&str> = cmds.iter().filter(|c| c.starts_with(q.as_str())).collect();
-            if hits.len() == 1 {
-                *q = hits[0].to_string();
-            }
-        }
+            format!("color genes {done},")
+        };
+        let last = last.to_string();
+        complete_word(q, &head, &last, genes.iter().map(String::as_str))
+    } else if let Some(p) = q.strip_prefix("color ") {
+        let p = p.to_string();
+        complete_word(q, "color ", &p, columns.iter().map(String::as_str))
+    } else {
+        let p = q.clone();
+        complete_word(q, "", &p, COMMAND_WORDS)
+    };
+    if let Some(text) = listing {
+        s.message = Some(Message { text, error: false });
     }
 }
 
