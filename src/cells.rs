@@ -89,6 +89,11 @@ pub struct CellsOptions {
     pub params: CellsParams,
     pub obsm: Option<String>,
     pub min_genes: usize,
+    /// DNA inputs: windows, baseline k-mer length, motif file. (The loader options of every
+    /// modality travel together so the CLI and the interface load the same way.)
+    pub window: crate::data::seq::WindowParams,
+    pub kmer: crate::analysis::kmer::KmerParams,
+    pub motifs: Option<std::path::PathBuf>,
 }
 
 impl CellsOptions {
@@ -97,6 +102,9 @@ impl CellsOptions {
             meta,
             obsm: self.obsm.clone(),
             min_genes: self.min_genes,
+            window: self.window.clone(),
+            kmer: self.kmer.clone(),
+            motifs: self.motifs.clone(),
             ..Default::default()
         }
     }

@@ -64,6 +64,14 @@ pub enum ModelChoice {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum MotifBackground {
+    /// The sequences of the other clusters.
+    Others,
+    /// Dinucleotide-shuffled copies of the cluster's own sequences.
+    Shuffled,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
 pub enum ClusterChoice {
     Leiden,
     Kmeans,
@@ -125,6 +133,25 @@ pub struct CommonOpts {
     /// Where models train: cpu, or cuda (build with --features cuda).
     #[arg(long, default_value = "cpu", global = true)]
     pub device: crate::models::DeviceKind,
+    /// DNA: window length in bases (default: records up to 2,000 bases whole, longer ones
+    /// cut into 1,000-base windows).
+    #[arg(long, default_value_t = 0, global = true)]
+    pub window: usize,
+    /// DNA: step between windows (default: the window length).
+    #[arg(long, default_value_t = 0, global = true)]
+    pub stride: usize,
+    /// DNA: k-mer length of the baseline spectrum (4 to 6).
+    #[arg(long = "kmer", default_value_t = 4, global = true)]
+    pub kmer: usize,
+    /// DNA: JASPAR or MEME motif file that discovered motifs are matched against.
+    #[arg(long, global = true)]
+    pub motifs: Option<PathBuf>,
+    /// DNA: background of the motif enrichment tests.
+    #[arg(long, value_enum, default_value = "others", global = true)]
+    pub motif_background: MotifBackground,
+    /// DNA: seed k-mer length of motif discovery.
+    #[arg(long, default_value_t = 8, global = true)]
+    pub motif_k: usize,
     /// Key file merged over the default keys (default: $XDG_CONFIG_HOME/biolens/keys.toml or
     /// ~/.config/biolens/keys.toml when it exists).
     #[arg(long, global = true)]
@@ -153,6 +180,12 @@ impl Default for CommonOpts {
             min_genes: 0,
             obsm: None,
             device: crate::models::DeviceKind::Cpu,
+            window: 0,
+            stride: 0,
+            kmer: 4,
+            motifs: None,
+            motif_background: MotifBackground::Others,
+            motif_k: 8,
         }
     }
 }
@@ -180,6 +213,15 @@ impl CommonOpts {
             },
             obsm: self.obsm.clone(),
             min_genes: self.min_genes,
+            window: crate::data::seq::WindowParams {
+                window: self.window,
+                stride: self.stride,
+            },
+            kmer: crate::analysis::kmer::KmerParams {
+                k: self.kmer,
+                ..Default::default()
+            },
+            motifs: self.motifs.clone(),
         }
     }
 
@@ -190,6 +232,11 @@ impl CommonOpts {
             ..Default::default()
         };
         p.knn.k = self.k;
+        p.motifs.k = self.motif_k;
+        p.motifs.background = match self.motif_background {
+            MotifBackground::Others => crate::analysis::motifs::Background::Others,
+            MotifBackground::Shuffled => crate::analysis::motifs::Background::Shuffled,
+        };
         p.cluster = match self.cluster {
             ClusterChoice::Leiden => crate::pipeline::ClusterMethod::Leiden(LeidenParams {
                 resolution: self.resolution,

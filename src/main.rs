@@ -221,6 +221,9 @@ fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
         if let Some(col) = &opts.labels {
             report_metrics(&ds, &analysis, col)?;
         }
+        if let Some(m) = &analysis.motifs {
+            report_motifs(&name, m);
+        }
         items.push(SessionDataset {
             dataset: ds,
             analysis,
@@ -236,6 +239,42 @@ fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// One line per discovered motif: cluster, consensus, held-out enrichment, best match.
+fn report_motifs(name: &str, r: &biolens::analysis::motifs::MotifResults) {
+    eprintln!(
+        "{name}: {} motifs in {} clusters{}",
+        r.motifs.len(),
+        r.motifs
+            .iter()
+            .map(|m| m.cluster)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        r.database_name
+            .as_ref()
+            .map(|d| format!(", matched against {d}"))
+            .unwrap_or_default()
+    );
+    for m in &r.motifs {
+        let best = m.matches.first().map(|x| {
+            let t = &r.database[x.target];
+            format!("{} {} (E {:.2e})", t.id, t.name, x.evalue)
+        });
+        eprintln!(
+            "  cluster {:>2} #{} {:<16} held-out {}/{} vs {}/{}  p {:.2e}  E {:.2e}  {}",
+            m.cluster,
+            m.rank,
+            m.motif.consensus(),
+            m.test_fg.0,
+            m.test_fg.1,
+            m.test_bg.0,
+            m.test_bg.1,
+            m.pvalue,
+            m.evalue,
+            best.unwrap_or_default()
+        );
+    }
 }
 
 fn report_metrics(ds: &data::Dataset, a: &pipeline::Analysis, col: &str) -> Result<()> {

@@ -47,6 +47,8 @@ pub struct PipelineParams {
     pub umap: UmapParams,
     pub cluster: ClusterMethod,
     pub anomaly: AnomalyParams,
+    #[serde(default)]
+    pub motifs: crate::analysis::motifs::MotifParams,
 }
 
 impl PipelineParams {
@@ -56,6 +58,7 @@ impl PipelineParams {
         self.knn.seed = seed;
         self.umap.seed = seed;
         self.anomaly.seed = seed;
+        self.motifs.seed = seed;
         match &mut self.cluster {
             ClusterMethod::Leiden(p) => p.seed = seed,
             ClusterMethod::Kmeans(p) => p.seed = seed,
@@ -115,6 +118,8 @@ pub struct Analysis {
     pub anomaly_model: Option<Arc<Vec<f32>>>,
     /// Marker genes per cluster (datasets with expression values).
     pub markers: Option<Arc<crate::analysis::markers::Markers>>,
+    /// Motifs per cluster (DNA).
+    pub motifs: Option<Arc<crate::analysis::motifs::MotifResults>>,
     pub timings: Vec<(String, f64)>,
 }
 
@@ -133,6 +138,7 @@ pub enum PipelineEvent {
         iforest: Arc<Vec<f32>>,
     },
     Markers(Arc<crate::analysis::markers::Markers>),
+    Motifs(Arc<crate::analysis::motifs::MotifResults>),
 }
 
 /// A cancellation flag shared with a job.
@@ -250,6 +256,16 @@ pub fn run(
         return Err(PipelineError::Cancelled);
     }
 
+    let motifs = match &ds.sequences {
+        Some(s) => {
+            let m = find_motifs(s, &clusters, &params.motifs, emit, cancel)?;
+            emit(PipelineEvent::Motifs(m.clone()));
+            lap("motifs", &mut timings);
+            Some(m)
+        }
+        None => None,
+    };
+
     let layout = umap::umap_layout(x, &graph, &params.umap, &stage("projection"), &cancelled)
         .map_err(|e| match e {
             umap::UmapError::Cancelled => PipelineError::Cancelled,
@@ -269,6 +285,38 @@ pub fn run(
         anomaly_iforest: a_if,
         anomaly_model: None,
         markers,
+        motifs,
         timings,
     })
+}
+
+/// Motif discovery per cluster, compared with the dataset's motif file when it has one.
+pub fn find_motifs(
+    s: &crate::data::seq::Sequences,
+    clusters: &[u32],
+    p: &crate::analysis::motifs::MotifParams,
+    emit: &(dyn Fn(PipelineEvent) + Sync),
+    cancel: &CancelToken,
+) -> Result<Arc<crate::analysis::motifs::MotifResults>, PipelineError> {
+    let (name, db) = match &s.motif_db {
+        Some((n, d)) => (Some(n.clone()), d.clone()),
+        None => (None, Arc::new(Vec::new())),
+    };
+    let progress = |f: f64| {
+        emit(PipelineEvent::Stage {
+            name: "motifs",
+            fraction: f,
+        })
+    };
+    crate::analysis::motifs::discover(
+        &s.seqs,
+        clusters,
+        db,
+        name,
+        p,
+        &progress,
+        &|| cancel.is_cancelled(),
+    )
+    .map(Arc::new)
+    .ok_or(PipelineError::Cancelled)
 }

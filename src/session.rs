@@ -122,6 +122,10 @@ pub fn describe_embedding(src: &EmbeddingSource) -> String {
             n_genes_used,
             epochs,
         } => format!("scvi-vae latent mean ({n_genes_used} HVG seurat_v3, {epochs} epochs)"),
+        EmbeddingSource::KmerBaseline { k } => {
+            format!("k-mer baseline (canonical {k}-mers, centred log-ratio, PCA-50)")
+        }
+        EmbeddingSource::Encoder { model } => format!("{model} (mean-pooled last hidden state)"),
     }
 }
 
@@ -831,6 +835,7 @@ fn read_with(
             expression,
             notes: Vec::new(),
             model,
+            sequences: None,
         };
         let analysis = Analysis {
             knn: Arc::new(knn),
@@ -842,6 +847,7 @@ fn read_with(
             anomaly_iforest: Arc::new(ai[r.clone()].to_vec()),
             anomaly_model,
             markers,
+            motifs: None,
             timings: entry.timings.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         };
         out.push(SessionDataset { dataset, analysis });

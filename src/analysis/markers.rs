@@ -43,7 +43,7 @@ fn normal_sf2(z: f64) -> f64 {
     libm::erfc(z.abs() / std::f64::consts::SQRT_2).min(1.0)
 }
 
-fn bh(p: &[f64]) -> Vec<f64> {
+pub fn bh(p: &[f64]) -> Vec<f64> {
     let m = p.len();
     let mut order: Vec<usize> = (0..m).collect();
     order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));

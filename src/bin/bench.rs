@@ -118,6 +118,7 @@ fn vae_input(spec: &str) -> Result<data::Dataset, String> {
         expression: Some(Arc::new(expr)),
         notes: Vec::new(),
         model: None,
+        sequences: None,
     })
 }
 
@@ -364,6 +365,7 @@ fn run(args: Args) {
         let dir = std::env::temp_dir().join(format!("biolens-bench-{}", std::process::id()));
         let path = dir.join("bench.biolens");
         let analysis = Analysis {
+            motifs: None,
             knn: knn.clone(),
             graph: None,
             layout: layout.clone(),

@@ -3,8 +3,10 @@
 
 pub mod h5ad;
 pub mod meta;
+pub mod motif_db;
 pub mod mtx;
 pub mod npy;
+pub mod seq;
 pub mod tables;
 
 use crate::matrix::Matrix;
@@ -59,7 +61,7 @@ pub enum DataError {
     #[error("{path}: {reason}")]
     BadFile { path: PathBuf, reason: String },
     #[error(
-        "{path}: not a recognised input (expected a 10x Matrix Market folder, .h5ad, .csv, .parquet or .npy)"
+        "{path}: not a recognised input (expected a 10x Matrix Market folder, .h5ad, FASTA/FASTQ (.fa, .fasta, .fq, .fastq, optionally .gz), .csv, .parquet or .npy)"
     )]
     Unrecognised { path: PathBuf },
 }
@@ -97,6 +99,10 @@ pub enum EmbeddingSource {
     Obsm { key: String },
     /// The posterior mean of the scVI-style count model.
     Scvi { n_genes_used: usize, epochs: usize },
+    /// Canonical k-mer spectrum → centred log-ratio → PCA.
+    KmerBaseline { k: usize },
+    /// Mean-pooled last hidden state of a DNA encoder (trained here or loaded from a folder).
+    Encoder { model: String },
 }
 
 /// Expression values of a cells dataset: what gene colouring, markers and the count model use.
@@ -198,6 +204,8 @@ pub struct Dataset {
     pub notes: Vec<String>,
     /// The count model whose latent is the embedding (cells with `--model scvi`).
     pub model: Option<std::sync::Arc<crate::cells::CellModel>>,
+    /// The sequences (DNA only), aligned with the ids.
+    pub sequences: Option<std::sync::Arc<seq::Sequences>>,
 }
 
 impl Dataset {
@@ -222,6 +230,11 @@ pub struct LoadOptions {
     pub obsm: Option<String>,
     /// QC: drop cells with fewer detected genes (0 keeps all but zero-count cells).
     pub min_genes: usize,
+    /// How FASTA/FASTQ records are cut into items.
+    pub window: seq::WindowParams,
+    pub kmer: crate::analysis::kmer::KmerParams,
+    /// JASPAR or MEME file that discovered DNA motifs are compared with.
+    pub motifs: Option<PathBuf>,
 }
 
 /// Detects the format from the path and loads it.
@@ -278,6 +291,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, LoadError> {
             opts,
             a.obsm,
         )?
+    } else if seq::is_sequence_file(path) {
+        dna_dataset(path, name, opts)?
     } else if lower.ends_with(".csv") || lower.ends_with(".tsv") || lower.ends_with(".csv.gz") {
         tables::read_embedding_csv(path, &name).map_err(meta_err)?
     } else if lower.ends_with(".parquet") {
@@ -381,6 +396,43 @@ fn cells_dataset(
         expression: Some(std::sync::Arc::new(expr)),
         notes,
         model: None,
+        sequences: None,
+    })
+}
+
+/// A DNA dataset: records cut into windows, embedded by the k-mer baseline.
+fn dna_dataset(path: &Path, name: String, opts: &LoadOptions) -> Result<Dataset, LoadError> {
+    let mut r = seq::read_sequences(path, &opts.window)?;
+    if let Some(m) = &opts.motifs {
+        let db = motif_db::read_motifs(m)?;
+        let name = m
+            .file_name()
+            .map_or_else(|| m.display().to_string(), |s| s.to_string_lossy().to_string());
+        r.sequences.motif_db = Some((name, std::sync::Arc::new(db)));
+    }
+    if !(1..=8).contains(&opts.kmer.k) {
+        return Err(LoadError::Data(DataError::file(
+            path,
+            format!("k-mer length {} is out of range (1 to 8)", opts.kmer.k),
+        )));
+    }
+    let embedding = crate::analysis::kmer::kmer_embedding(&r.sequences.seqs, &opts.kmer)
+        .map_err(|e| LoadError::Baseline {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+    Ok(Dataset {
+        name,
+        modality: Modality::Dna,
+        ids: r.ids,
+        meta: r.meta,
+        embedding,
+        embedding_source: EmbeddingSource::KmerBaseline { k: opts.kmer.k },
+        inputs: vec![path.to_path_buf()],
+        expression: None,
+        notes: r.notes,
+        model: None,
+        sequences: Some(std::sync::Arc::new(r.sequences)),
     })
 }
 

@@ -146,6 +146,7 @@ pub fn read_embedding_npy(path: &Path, name: &str) -> Result<Dataset, DataError>
         expression: None,
         notes: Vec::new(),
         model: None,
+        sequences: None,
     })
 }
 

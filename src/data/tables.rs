@@ -144,6 +144,7 @@ pub fn read_embedding_csv(path: &Path, name: &str) -> Result<Dataset, DataError>
         expression: None,
         notes: Vec::new(),
         model: None,
+        sequences: None,
     })
 }
 
@@ -247,5 +248,6 @@ pub fn read_embedding_parquet(path: &Path, name: &str) -> Result<Dataset, DataEr
         expression: None,
         notes: Vec::new(),
         model: None,
+        sequences: None,
     })
 }

@@ -225,6 +225,7 @@ impl App {
                 };
                 let graph = t.graph.clone();
                 let source = t.source.clone();
+                let motif_params = self.state.params.motifs.clone();
                 let name = match &method {
                     ClusterMethod::Leiden(_) => "leiden",
                     ClusterMethod::Kmeans(_) => "k-means",
@@ -257,6 +258,15 @@ impl App {
                         ctx.progress("marker genes", 0.8);
                         let m = crate::analysis::markers::cluster_markers(e, &c);
                         ctx.output(JobOutput::Pipeline(PipelineEvent::Markers(Arc::new(m))));
+                    }
+                    if let Some(s) = &ds.sequences {
+                        let emit = |ev: PipelineEvent| match ev {
+                            PipelineEvent::Stage { name, fraction } => ctx.progress(name, fraction),
+                            other => ctx.output(JobOutput::Pipeline(other)),
+                        };
+                        let m = pipeline::find_motifs(s, &c, &motif_params, &emit, &ctx.cancel)
+                            .map_err(|e| e.to_string())?;
+                        ctx.output(JobOutput::Pipeline(PipelineEvent::Motifs(m)));
                     }
                     Ok(())
                 });

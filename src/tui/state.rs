@@ -241,6 +241,9 @@ pub struct Tab {
     /// A `:compare` result, shown in the markers pane instead of the selected cluster's.
     pub comparison: Option<Arc<crate::analysis::markers::MarkerTable>>,
     pub compare_job: Option<JobId>,
+    /// Motifs per cluster (DNA), shown in the bottom pane with `m`.
+    pub motifs: Option<Arc<crate::analysis::motifs::MotifResults>>,
+    pub motif_sel: usize,
     /// The bottom pane shows marker genes instead of anomalies.
     pub show_markers: bool,
     pub marker_sel: usize,
@@ -277,6 +280,8 @@ impl Tab {
             markers: None,
             comparison: None,
             compare_job: None,
+            motifs: None,
+            motif_sel: 0,
             show_markers: false,
             marker_sel: 0,
             color: ColorBy::Cluster,
@@ -310,6 +315,7 @@ impl Tab {
         t.anomaly_iforest = Some(a.anomaly_iforest);
         t.anomaly_model = a.anomaly_model;
         t.markers = a.markers;
+        t.motifs = a.motifs;
         t
     }
 

@@ -355,6 +355,10 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                         t.markers = Some(m);
                         t.comparison = None;
                     }
+                    PipelineEvent::Motifs(m) => {
+                        t.motifs = Some(m);
+                        t.motif_sel = 0;
+                    }
                     PipelineEvent::Layout(l) => {
                         t.view = Some(Viewport::fit(&l));
                         t.layout = Some(l);
