@@ -84,7 +84,7 @@ pub enum ModelChoice {
 /// What the command line and the interface do with cells inputs: loader options, which
 /// embedding, and the count model's settings. One decision for both.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct CellsOptions {
+pub struct InputOptions {
     pub model: ModelChoice,
     pub params: CellsParams,
     pub obsm: Option<String>,
@@ -94,9 +94,11 @@ pub struct CellsOptions {
     pub window: crate::data::seq::WindowParams,
     pub kmer: crate::analysis::kmer::KmerParams,
     pub motifs: Option<std::path::PathBuf>,
+    /// DNA: which encoder, and its pre-training settings.
+    pub dna: crate::dna::DnaOptions,
 }
 
-impl CellsOptions {
+impl InputOptions {
     pub fn load_options(&self, meta: Option<std::path::PathBuf>) -> crate::data::LoadOptions {
         crate::data::LoadOptions {
             meta,

@@ -64,6 +64,14 @@ pub enum ModelChoice {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum DnaModelChoice {
+    /// Canonical k-mer spectrum, centred log-ratio, PCA.
+    Kmer,
+    /// Pre-train a small encoder on the input by masked-language modelling.
+    Mlm,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
 pub enum MotifBackground {
     /// The sequences of the other clusters.
     Others,
@@ -146,12 +154,33 @@ pub struct CommonOpts {
     /// DNA: JASPAR or MEME motif file that discovered motifs are matched against.
     #[arg(long, global = true)]
     pub motifs: Option<PathBuf>,
-    /// DNA: background of the motif enrichment tests.
-    #[arg(long, value_enum, default_value = "others", global = true)]
+    /// DNA: background of the motif enrichment tests (shuffled: what a cluster has beyond
+    /// its base composition; others: what sets it apart from the other clusters).
+    #[arg(long, value_enum, default_value = "shuffled", global = true)]
     pub motif_background: MotifBackground,
     /// DNA: seed k-mer length of motif discovery.
     #[arg(long, default_value_t = 8, global = true)]
     pub motif_k: usize,
+    /// DNA: embedding model: the k-mer baseline, or a DNABERT-2-style encoder pre-trained
+    /// here by masked-language modelling.
+    #[arg(long, value_enum, default_value = "kmer", global = true)]
+    pub dna_model: DnaModelChoice,
+    /// DNA: a pretrained encoder folder (DNABERT-2 layout: config.json, model.safetensors or
+    /// pytorch_model.bin, tokenizer.json); implies --dna-model pretrained.
+    #[arg(long, global = true)]
+    pub encoder: Option<PathBuf>,
+    /// DNA: pre-training epochs of the encoder.
+    #[arg(long, default_value_t = 4, global = true)]
+    pub mlm_epochs: usize,
+    /// DNA: hidden size of the pre-trained encoder (heads: hidden / 32).
+    #[arg(long, default_value_t = 128, global = true)]
+    pub mlm_hidden: usize,
+    /// DNA: layers of the pre-trained encoder.
+    #[arg(long, default_value_t = 2, global = true)]
+    pub mlm_layers: usize,
+    /// DNA: BPE vocabulary size learnt for the pre-trained encoder.
+    #[arg(long, default_value_t = 512, global = true)]
+    pub mlm_vocab: usize,
     /// Key file merged over the default keys (default: $XDG_CONFIG_HOME/biolens/keys.toml or
     /// ~/.config/biolens/keys.toml when it exists).
     #[arg(long, global = true)]
@@ -184,16 +213,22 @@ impl Default for CommonOpts {
             stride: 0,
             kmer: 4,
             motifs: None,
-            motif_background: MotifBackground::Others,
+            motif_background: MotifBackground::Shuffled,
             motif_k: 8,
+            dna_model: DnaModelChoice::Kmer,
+            encoder: None,
+            mlm_epochs: 4,
+            mlm_hidden: 128,
+            mlm_layers: 2,
+            mlm_vocab: 512,
         }
     }
 }
 
 impl CommonOpts {
-    pub fn cells_options(&self) -> crate::cells::CellsOptions {
+    pub fn cells_options(&self) -> crate::cells::InputOptions {
         use crate::cells::ModelChoice as M;
-        crate::cells::CellsOptions {
+        crate::cells::InputOptions {
             model: match self.model {
                 ModelChoice::Auto => M::Auto,
                 ModelChoice::Pca => M::Pca,
@@ -222,6 +257,23 @@ impl CommonOpts {
                 ..Default::default()
             },
             motifs: self.motifs.clone(),
+            dna: crate::dna::DnaOptions {
+                model: match (&self.encoder, self.dna_model) {
+                    (Some(dir), _) => crate::dna::DnaModel::Pretrained(dir.clone()),
+                    (None, DnaModelChoice::Kmer) => crate::dna::DnaModel::Kmer,
+                    (None, DnaModelChoice::Mlm) => crate::dna::DnaModel::Mlm,
+                },
+                mlm: crate::models::dnabert::MlmParams {
+                    epochs: self.mlm_epochs,
+                    hidden: self.mlm_hidden,
+                    heads: (self.mlm_hidden / 32).max(1),
+                    layers: self.mlm_layers,
+                    vocab: self.mlm_vocab,
+                    seed: self.seed,
+                    ..Default::default()
+                },
+                device: self.device,
+            },
         }
     }
 

@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod cells;
 
 pub mod data;
+pub mod dna;
 pub mod export;
 
 pub mod cli;

@@ -193,6 +193,52 @@ fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
             biolens::cells::apply(&mut ds, &out);
             model_nll = Some(std::sync::Arc::new(out.nll));
         }
+        if cells.dna.runs(&ds) {
+            let name = ds.name.clone();
+            let out = pipeline::with_threads(threads, || {
+                biolens::dna::run(&ds, &cells.dna, &mut |stage, f, r| {
+                    if let Some(r) = r
+                        && r.validation_loss.is_finite()
+                    {
+                        if progress.tty {
+                            eprintln!();
+                        }
+                        eprintln!(
+                            "{name}: epoch {}: held-out masked-token loss {:.3}, accuracy {:.3}",
+                            r.epoch, r.validation_loss, r.validation_accuracy
+                        );
+                    }
+                    progress.report(&name, stage, f);
+                    true
+                })
+            })
+            .with_context(|| format!("{name}: the DNA encoder"))?
+            .context("cancelled")?;
+            if progress.tty {
+                eprintln!();
+            }
+            let s = &out.model.summary;
+            eprintln!(
+                "{name}: {}{}, {:.1}s{}",
+                biolens::dna::describe(s),
+                if s.unigram_loss.is_finite() {
+                    format!(", unigram baseline loss {:.3}", s.unigram_loss)
+                } else {
+                    String::new()
+                },
+                s.seconds,
+                if s.truncated_sequences > 0 {
+                    format!(
+                        "; {} sequences truncated to {} tokens",
+                        s.truncated_sequences, s.config.max_tokens
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            biolens::dna::apply(&mut ds, &out);
+            model_nll = Some(std::sync::Arc::new(out.perplexity));
+        }
         params.check(ds.len()).with_context(|| {
             ds.inputs
                 .first()

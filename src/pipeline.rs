@@ -308,15 +308,9 @@ pub fn find_motifs(
             fraction: f,
         })
     };
-    crate::analysis::motifs::discover(
-        &s.seqs,
-        clusters,
-        db,
-        name,
-        p,
-        &progress,
-        &|| cancel.is_cancelled(),
-    )
+    crate::analysis::motifs::discover(&s.seqs, clusters, db, name, p, &progress, &|| {
+        cancel.is_cancelled()
+    })
     .map(Arc::new)
     .ok_or(PipelineError::Cancelled)
 }

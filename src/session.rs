@@ -13,6 +13,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod dna;
+pub use dna::DnaEntry;
+
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Columns of points.parquet that are not metadata.
@@ -81,6 +84,9 @@ pub struct DatasetEntry {
     /// Expression, model and markers of a cells dataset, in the folder `cells.folder`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cells: Option<CellsEntry>,
+    /// Sequences, motifs and encoder of a DNA dataset, in the folder `dna.folder`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dna: Option<DnaEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -570,6 +576,7 @@ pub fn write(
                 inputs,
                 timings: sd.analysis.timings.iter().cloned().collect(),
                 cells: write_cells(&tmp, datasets.len(), sd)?,
+                dna: dna::write(&tmp, datasets.len(), sd)?,
             });
         }
         let manifest = Manifest {
@@ -814,6 +821,7 @@ fn read_with(
             })
             .collect();
         let (expression, model, markers) = read_cells(dir, entry, n)?;
+        let (sequences, motifs, dna_model) = dna::read(dir, entry.dna.as_ref(), n)?;
         let anomaly_model = match pts.get("anomaly_recon") {
             Some(Column::F32(v)) if v[r.clone()].iter().any(|x| !x.is_nan()) => {
                 Some(Arc::new(v[r.clone()].to_vec()))
@@ -835,7 +843,8 @@ fn read_with(
             expression,
             notes: Vec::new(),
             model,
-            sequences: None,
+            sequences,
+            dna_model,
         };
         let analysis = Analysis {
             knn: Arc::new(knn),
@@ -847,7 +856,7 @@ fn read_with(
             anomaly_iforest: Arc::new(ai[r.clone()].to_vec()),
             anomaly_model,
             markers,
-            motifs: None,
+            motifs,
             timings: entry.timings.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         };
         out.push(SessionDataset { dataset, analysis });

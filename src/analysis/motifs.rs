@@ -20,9 +20,11 @@ use rayon::prelude::*;
 #[serde(rename_all = "lowercase")]
 pub enum Background {
     /// The sequences of every other cluster.
-    #[default]
     Others,
-    /// Each foreground sequence shuffled preserving its dinucleotide counts.
+    /// Each foreground sequence shuffled preserving its dinucleotide counts. The default:
+    /// clusters of a composition-driven embedding differ mostly in composition, which the
+    /// other-clusters background reports as motifs.
+    #[default]
     Shuffled,
 }
 
@@ -440,7 +442,11 @@ pub fn discover(
                         })
                 })
                 .collect();
-            let rank = found.iter().filter(|f: &&FoundMotif| f.cluster == c).count() + 1;
+            let rank = found
+                .iter()
+                .filter(|f: &&FoundMotif| f.cluster == c)
+                .count()
+                + 1;
             let mut motif = m.0;
             motif.id = format!("c{c}-m{rank}");
             motif.name = motif.consensus();

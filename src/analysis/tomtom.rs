@@ -153,9 +153,10 @@ mod tests {
 
     #[test]
     fn a_database_motif_matches_itself_first_on_either_strand() {
-        let db = read_motifs(std::path::Path::new(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/assets/dna/JASPAR2024_CORE_insects_nonredundant.meme"),
-        ))
+        let db = read_motifs(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/dna/JASPAR2024_CORE_insects_nonredundant.meme"
+        )))
         .unwrap();
         for pick in [0usize, 40, 120] {
             let q = db[pick].clone();

@@ -119,6 +119,7 @@ fn vae_input(spec: &str) -> Result<data::Dataset, String> {
         notes: Vec::new(),
         model: None,
         sequences: None,
+        dna_model: None,
     })
 }
 

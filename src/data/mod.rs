@@ -206,6 +206,8 @@ pub struct Dataset {
     pub model: Option<std::sync::Arc<crate::cells::CellModel>>,
     /// The sequences (DNA only), aligned with the ids.
     pub sequences: Option<std::sync::Arc<seq::Sequences>>,
+    /// The DNA encoder whose embedding this is (DNA with an encoder).
+    pub dna_model: Option<std::sync::Arc<crate::dna::DnaEncoder>>,
 }
 
 impl Dataset {
@@ -397,6 +399,7 @@ fn cells_dataset(
         notes,
         model: None,
         sequences: None,
+        dna_model: None,
     })
 }
 
@@ -405,9 +408,10 @@ fn dna_dataset(path: &Path, name: String, opts: &LoadOptions) -> Result<Dataset,
     let mut r = seq::read_sequences(path, &opts.window)?;
     if let Some(m) = &opts.motifs {
         let db = motif_db::read_motifs(m)?;
-        let name = m
-            .file_name()
-            .map_or_else(|| m.display().to_string(), |s| s.to_string_lossy().to_string());
+        let name = m.file_name().map_or_else(
+            || m.display().to_string(),
+            |s| s.to_string_lossy().to_string(),
+        );
         r.sequences.motif_db = Some((name, std::sync::Arc::new(db)));
     }
     if !(1..=8).contains(&opts.kmer.k) {
@@ -416,10 +420,12 @@ fn dna_dataset(path: &Path, name: String, opts: &LoadOptions) -> Result<Dataset,
             format!("k-mer length {} is out of range (1 to 8)", opts.kmer.k),
         )));
     }
-    let embedding = crate::analysis::kmer::kmer_embedding(&r.sequences.seqs, &opts.kmer)
-        .map_err(|e| LoadError::Baseline {
-            path: path.to_path_buf(),
-            source: e,
+    let embedding =
+        crate::analysis::kmer::kmer_embedding(&r.sequences.seqs, &opts.kmer).map_err(|e| {
+            LoadError::Baseline {
+                path: path.to_path_buf(),
+                source: e,
+            }
         })?;
     Ok(Dataset {
         name,
@@ -433,6 +439,7 @@ fn dna_dataset(path: &Path, name: String, opts: &LoadOptions) -> Result<Dataset,
         notes: r.notes,
         model: None,
         sequences: Some(std::sync::Arc::new(r.sequences)),
+        dna_model: None,
     })
 }
 

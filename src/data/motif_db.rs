@@ -76,8 +76,7 @@ impl Motif {
 /// Reads a JASPAR or MEME file, telling them apart by content.
 pub fn read_motifs(path: &Path) -> Result<Vec<Motif>, DataError> {
     let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
-    let motifs = if text.contains("MEME version") || text.lines().any(|l| l.starts_with("MOTIF "))
-    {
+    let motifs = if text.contains("MEME version") || text.lines().any(|l| l.starts_with("MOTIF ")) {
         parse_meme(path, &text)?
     } else {
         parse_jaspar(path, &text)?

@@ -147,6 +147,7 @@ pub fn read_embedding_npy(path: &Path, name: &str) -> Result<Dataset, DataError>
         notes: Vec::new(),
         model: None,
         sequences: None,
+        dna_model: None,
     })
 }
 

@@ -155,9 +155,17 @@ pub fn read_sequences(path: &Path, w: &WindowParams) -> Result<SeqRead, DataErro
 
     let longest = records.iter().map(|r| r.seq.len()).max().unwrap_or(0);
     let (window, stride, explicit) = if w.window > 0 {
-        (w.window, if w.stride > 0 { w.stride } else { w.window }, true)
+        (
+            w.window,
+            if w.stride > 0 { w.stride } else { w.window },
+            true,
+        )
     } else {
-        (AUTO_WINDOW, if w.stride > 0 { w.stride } else { AUTO_WINDOW }, false)
+        (
+            AUTO_WINDOW,
+            if w.stride > 0 { w.stride } else { AUTO_WINDOW },
+            false,
+        )
     };
     if explicit && window > longest {
         return Err(DataError::file(
@@ -324,7 +332,11 @@ fn read_records(path: &Path) -> Result<Vec<Record>, DataError> {
             let line = rec.start_line_number() as usize
                 + 1
                 + raw[..pos].iter().filter(|&&b| b == b'\n').count();
-            let col = pos - raw[..pos].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            let col = pos
+                - raw[..pos]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1);
             return Err(DataError::line(
                 path,
                 line,
@@ -384,7 +396,11 @@ mod tests {
     #[test]
     fn windows_metadata_and_masking() {
         let d = tempfile::tempdir().unwrap();
-        let p = write(d.path(), "a.fa", ">r1 first one\nACGTacgtNN\nGGCC\n>r2\nAAAA\n");
+        let p = write(
+            d.path(),
+            "a.fa",
+            ">r1 first one\nACGTacgtNN\nGGCC\n>r2\nAAAA\n",
+        );
         let r = read_sequences(
             &p,
             &WindowParams {
@@ -398,7 +414,11 @@ mod tests {
         assert_eq!(r.sequences.seqs[1], b"acgtNN".to_vec());
         let masked = r.meta.iter().find(|c| c.name == "soft_masked").unwrap();
         assert_eq!(masked.display(1), "0.6667");
-        assert!(r.notes.iter().any(|n| n.contains("shorter than the 6-base window")));
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("shorter than the 6-base window"))
+        );
         let desc = r.meta.iter().find(|c| c.name == "description").unwrap();
         assert_eq!(desc.display(0), "first one");
         let whole = read_sequences(&p, &WindowParams::default()).unwrap();

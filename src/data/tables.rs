@@ -145,6 +145,7 @@ pub fn read_embedding_csv(path: &Path, name: &str) -> Result<Dataset, DataError>
         notes: Vec::new(),
         model: None,
         sequences: None,
+        dna_model: None,
     })
 }
 
@@ -249,5 +250,6 @@ pub fn read_embedding_parquet(path: &Path, name: &str) -> Result<Dataset, DataEr
         notes: Vec::new(),
         model: None,
         sequences: None,
+        dna_model: None,
     })
 }

@@ -393,7 +393,7 @@ impl App {
 pub fn run(
     tabs: Vec<Tab>,
     params: PipelineParams,
-    cells: crate::cells::CellsOptions,
+    cells: crate::cells::InputOptions,
 ) -> anyhow::Result<()> {
     let mut term = super::terminal::enter()?;
     let size = term.size()?;

@@ -605,7 +605,7 @@ pub struct State {
     /// Colours: full RGB, the 16 basic colours, or none (NO_COLOR).
     pub palette: Palette,
     /// Train the count model on cells tabs with raw counts (None: PCA baseline only).
-    pub cells: crate::cells::CellsOptions,
+    pub cells: crate::cells::InputOptions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
