@@ -74,7 +74,7 @@ pub enum DnaModelChoice {
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
 pub enum MotifBackground {
     /// The sequences of the other clusters.
-    Others,
+    Clusters,
     /// Dinucleotide-shuffled copies of the cluster's own sequences.
     Shuffled,
 }
@@ -156,7 +156,12 @@ pub struct CommonOpts {
     pub motifs: Option<PathBuf>,
     /// DNA: background of the motif enrichment tests (shuffled: what a cluster has beyond
     /// its base composition; others: what sets it apart from the other clusters).
-    #[arg(long, value_enum, default_value = "shuffled", global = true)]
+    #[arg(
+        long = "background",
+        value_enum,
+        default_value = "shuffled",
+        global = true
+    )]
     pub motif_background: MotifBackground,
     /// DNA: seed k-mer length of motif discovery.
     #[arg(long, default_value_t = 8, global = true)]
@@ -286,7 +291,7 @@ impl CommonOpts {
         p.knn.k = self.k;
         p.motifs.k = self.motif_k;
         p.motifs.background = match self.motif_background {
-            MotifBackground::Others => crate::analysis::motifs::Background::Others,
+            MotifBackground::Clusters => crate::analysis::motifs::Background::Clusters,
             MotifBackground::Shuffled => crate::analysis::motifs::Background::Shuffled,
         };
         p.cluster = match self.cluster {

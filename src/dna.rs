@@ -101,7 +101,13 @@ pub fn run(
             ));
         }
         DnaModel::Mlm => {
-            let mut cb = |r: &MlmReport| progress("pre-training", r.step as f64 / r.total_steps as f64, Some(r));
+            let mut cb = |r: &MlmReport| {
+                progress(
+                    "pre-training",
+                    r.step as f64 / r.total_steps as f64,
+                    Some(r),
+                )
+            };
             let Some(tr) = dnabert::pretrain(seqs, &o.mlm, &dev, &mut cb)? else {
                 return Ok(None);
             };
@@ -158,8 +164,9 @@ fn embed_with(
     let max = model.encoder.cfg.max_tokens;
     let t = dnabert::tokenize(&model.tokenizer, seqs, max)?;
     model.summary.truncated_sequences = t.truncated;
-    let Some((embedding, perplexity)) =
-        dnabert::embed(&model.encoder, &t, 32, seed, &mut |f| progress("embedding", f, None))?
+    let Some((embedding, perplexity)) = dnabert::embed(&model.encoder, &t, 32, seed, &mut |f| {
+        progress("embedding", f, None)
+    })?
     else {
         return Ok(None);
     };

@@ -155,14 +155,20 @@ pub fn motifs_table(dataset: &str, r: &crate::analysis::motifs::MotifResults) ->
     t.push("dataset", Column::Str(vec![dataset.to_string(); m.len()]));
     t.push("cluster", int(&|x| x.cluster as usize));
     t.push("rank", int(&|x| x.rank));
-    t.push("motif", Column::Str(m.iter().map(|x| x.motif.id.clone()).collect()));
+    t.push(
+        "motif",
+        Column::Str(m.iter().map(|x| x.motif.id.clone()).collect()),
+    );
     t.push(
         "consensus",
         Column::Str(m.iter().map(|x| x.motif.consensus()).collect()),
     );
-    t.push("seed", Column::Str(m.iter().map(|x| x.seed.clone()).collect()));
+    t.push(
+        "seed",
+        Column::Str(m.iter().map(|x| x.seed.clone()).collect()),
+    );
     t.push("width", int(&|x| x.motif.width()));
-    t.push("n_sites", int(&|x| x.sites.len()));
+    t.push("sites", int(&|x| x.sites.len()));
     t.push("test_fg_hits", int(&|x| x.test_fg.0));
     t.push("test_fg_n", int(&|x| x.test_fg.1));
     t.push("test_bg_hits", int(&|x| x.test_bg.0));
@@ -189,6 +195,10 @@ pub fn motifs_table(dataset: &str, r: &crate::analysis::motifs::MotifResults) ->
                 .collect(),
         ),
     );
+    t.push(
+        "strand",
+        best(&|b| if b.reverse { "-" } else { "+" }.to_string()),
+    );
     let mut offsets = vec![0usize];
     let mut values = Vec::new();
     for x in m {
@@ -203,7 +213,10 @@ pub fn motifs_table(dataset: &str, r: &crate::analysis::motifs::MotifResults) ->
 
 /// Every site of every motif: the item, 1-based start/end, strand and log-odds score.
 pub fn sites_table(ds: &Dataset, r: &crate::analysis::motifs::MotifResults) -> Table {
-    let rows: Vec<(&crate::analysis::motifs::FoundMotif, &crate::analysis::motifs::Site)> = r
+    let rows: Vec<(
+        &crate::analysis::motifs::FoundMotif,
+        &crate::analysis::motifs::Site,
+    )> = r
         .motifs
         .iter()
         .flat_map(|m| m.sites.iter().map(move |s| (m, s)))
@@ -216,7 +229,11 @@ pub fn sites_table(ds: &Dataset, r: &crate::analysis::motifs::MotifResults) -> T
     );
     t.push(
         "id",
-        Column::Str(rows.iter().map(|(_, s)| ds.ids[s.item as usize].clone()).collect()),
+        Column::Str(
+            rows.iter()
+                .map(|(_, s)| ds.ids[s.item as usize].clone())
+                .collect(),
+        ),
     );
     t.push(
         "item",
@@ -242,7 +259,10 @@ pub fn sites_table(ds: &Dataset, r: &crate::analysis::motifs::MotifResults) -> T
                 .collect(),
         ),
     );
-    t.push("score", Column::F32(rows.iter().map(|(_, s)| s.score).collect()));
+    t.push(
+        "score",
+        Column::F32(rows.iter().map(|(_, s)| s.score).collect()),
+    );
     t
 }
 

@@ -159,7 +159,12 @@ pub fn checksum(path: &Path) -> Result<InputFile, SessionError> {
 
 /// The metadata column clusters are labelled by: the first text column.
 pub fn label_column(ds: &Dataset) -> Option<&MetaColumn> {
-    ds.meta.iter().find(|c| c.is_text())
+    // A sequence's record id and description are per item, not labels.
+    ds.meta.iter().find(|c| {
+        c.is_text()
+            && !(ds.modality == Modality::Dna
+                && matches!(c.name.as_str(), "record" | "description"))
+    })
 }
 
 /// Per cluster, the most common value of the label column and how many members carry it

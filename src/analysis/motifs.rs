@@ -20,7 +20,7 @@ use rayon::prelude::*;
 #[serde(rename_all = "lowercase")]
 pub enum Background {
     /// The sequences of every other cluster.
-    Others,
+    Clusters,
     /// Each foreground sequence shuffled preserving its dinucleotide counts. The default:
     /// clusters of a composition-driven embedding differ mostly in composition, which the
     /// other-clusters background reports as motifs.
@@ -49,7 +49,7 @@ impl Default for MotifParams {
             k: 8,
             max_per_cluster: 3,
             holdout: 0.1,
-            background: Background::Others,
+            background: Background::Shuffled,
             max_background: 6000,
             seed_q: 0.01,
             seed: 0,
@@ -391,7 +391,7 @@ pub fn discover(
             }
             set.fg.push(s);
         }
-        if p.background == Background::Others {
+        if p.background == Background::Clusters {
             for &i in &others {
                 let s = seqs[i].to_ascii_uppercase();
                 if rng.gen_bool(holdout) {

@@ -26,7 +26,11 @@ pub struct DnaEntry {
     pub encoder_saved: bool,
 }
 
-pub fn write(tmp: &Path, index: usize, sd: &SessionDataset) -> Result<Option<DnaEntry>, SessionError> {
+pub fn write(
+    tmp: &Path,
+    index: usize,
+    sd: &SessionDataset,
+) -> Result<Option<DnaEntry>, SessionError> {
     let Some(s) = &sd.dataset.sequences else {
         return Ok(None);
     };
@@ -113,7 +117,12 @@ pub fn read(dir: &Path, entry: Option<&DnaEntry>, n: usize) -> Result<DnaParts, 
     });
     let mpath = ddir.join("motifs.parquet");
     let motifs = if mpath.exists() {
-        Some(Arc::new(read_motifs(&mpath, &ddir.join("sites.parquet"), db, d)?))
+        Some(Arc::new(read_motifs(
+            &mpath,
+            &ddir.join("sites.parquet"),
+            db,
+            d,
+        )?))
     } else {
         None
     };
@@ -171,6 +180,7 @@ fn read_motifs(
     );
     let (id, seed, match_id) = (texts("motif")?, texts("seed")?, texts("match_id")?);
     let (mev, mqv) = (nums("match_evalue")?, nums("match_qvalue")?);
+    let strand = texts("strand")?;
     let Column::ListF32 { offsets, values } = column(&t, "probs", mpath)? else {
         return Err(bad(mpath, "column 'probs' is not a list"));
     };
@@ -178,7 +188,10 @@ fn read_motifs(
     for i in 0..id.len() {
         let v = &values[offsets[i]..offsets[i + 1]];
         if v.len() != width[i] as usize * 4 {
-            return Err(bad(mpath, format!("row {}: probs do not match width", i + 1)));
+            return Err(bad(
+                mpath,
+                format!("row {}: probs do not match width", i + 1),
+            ));
         }
         let probs: Vec<[f64; 4]> = v
             .chunks(4)
@@ -190,7 +203,7 @@ fn read_motifs(
             .map(|target| Match {
                 target,
                 offset: 0,
-                reverse: false,
+                reverse: strand[i] == "-",
                 overlap: 0,
                 pvalue: mev[i] / db.len().max(1) as f64,
                 evalue: mev[i],

@@ -31,6 +31,8 @@ pub enum Action {
     StartCommand,
     FocusAnomalies,
     ShowMarkers,
+    /// Scroll the detail pane's sequence by lines (negative: up).
+    ScrollDetail(i32),
     ExportCluster,
     CancelJob,
     ToggleHelp,

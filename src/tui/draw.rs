@@ -377,9 +377,55 @@ fn draw_detail(t: &Tab, f: &mut Frame, r: Rect) {
     // cells), so a depth effect is visible at a glance.
     if let Some(a) = &t.anomaly_model {
         lines.push(Line::from(vec![
-            Span::styled("recon NLL ", key),
+            Span::styled(format!("{} ", t.model_score_name()), key),
             Span::raw(format!("{:.1}", a[i])),
         ]));
+    }
+    if let Some(seq) = d.sequences.as_ref().and_then(|s| s.seqs.get(i)) {
+        // Half the pane at most, so metadata and neighbours stay in view.
+        let width = r.width.saturating_sub(2).max(10) as usize;
+        let max_rows = (r.height as usize / 2).max(3);
+        let n_rows = seq.len().div_ceil(width);
+        let scroll = if t.seq_scroll.1 == i {
+            t.seq_scroll.0
+        } else {
+            0
+        };
+        let first = scroll.min(n_rows.saturating_sub(max_rows));
+        lines.push(Line::from(vec![
+            Span::styled("sequence ", key),
+            Span::raw(format!(
+                "{} bp · rows {}-{} of {} ([ ] scroll) · motif sites highlighted",
+                seq.len(),
+                first + 1,
+                (first + max_rows).min(n_rows),
+                n_rows
+            )),
+        ]));
+        let hits = &t.derived.seq_hits;
+        for row in first..(first + max_rows).min(n_rows) {
+            let start = row * width;
+            let end = (start + width).min(seq.len());
+            let spans: Vec<Span> = (start..end)
+                .map(|p| {
+                    let b = seq[p];
+                    let mut st = Style::default().fg(base_color(b));
+                    if b.is_ascii_lowercase() {
+                        st = st.add_modifier(Modifier::DIM);
+                    }
+                    if let Some(h) = hits.iter().find(|h| p >= h.0 && p < h.1) {
+                        let bg = match h.2 {
+                            1 => Color::Magenta,
+                            2 => Color::Cyan,
+                            _ => Color::White,
+                        };
+                        st = st.bg(bg).fg(Color::Black).add_modifier(Modifier::BOLD);
+                    }
+                    Span::styled((b as char).to_string(), st)
+                })
+                .collect();
+            lines.push(Line::from(spans));
+        }
     }
     for c in &d.meta {
         lines.push(Line::from(vec![
@@ -475,13 +521,189 @@ fn draw_markers(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
     f.render_widget(table, r);
 }
 
+fn base_color(b: u8) -> Color {
+    match b.to_ascii_uppercase() {
+        b'A' => Color::Green,
+        b'C' => Color::Blue,
+        b'G' => Color::Yellow,
+        b'T' => Color::Red,
+        _ => Color::DarkGray,
+    }
+}
+
+/// A sequence logo `rows` high (2 bits at the top): each column's letters stacked by
+/// probability × information content, the most likely on top.
+fn logo_lines(m: &crate::data::motif_db::Motif, rows: usize) -> Vec<Line<'static>> {
+    let ic = m.information();
+    let bits_per_row = 2.0 / rows as f64;
+    let mut grid = vec![vec![Span::raw(" "); m.width()]; rows];
+    for (j, col) in m.probs.iter().enumerate() {
+        let mut order = [0usize, 1, 2, 3];
+        order.sort_by(|&a, &b| col[a].total_cmp(&col[b]));
+        // Stack from the bottom, smallest first; a row shows the letter covering its middle.
+        let mut top = 0.0;
+        let mut bands = Vec::new();
+        for &b in &order {
+            let h = col[b] * ic[j];
+            bands.push((top, top + h, b));
+            top += h;
+        }
+        for (r, row) in grid.iter_mut().enumerate() {
+            let mid = (rows - 1 - r) as f64 * bits_per_row + bits_per_row / 2.0;
+            if let Some(&(_, _, b)) = bands.iter().find(|(lo, hi, _)| mid >= *lo && mid < *hi) {
+                let letter = b"ACGT"[b];
+                row[j] = Span::styled(
+                    (letter as char).to_string(),
+                    Style::default()
+                        .fg(base_color(letter))
+                        .add_modifier(Modifier::BOLD),
+                );
+            }
+        }
+    }
+    grid.into_iter().map(Line::from).collect()
+}
+
+/// The consensus with each letter coloured by base and dimmed where the column says little.
+fn consensus_spans(m: &crate::data::motif_db::Motif) -> Vec<Span<'static>> {
+    let ic = m.information();
+    m.consensus()
+        .bytes()
+        .zip(ic)
+        .map(|(b, bits)| {
+            let st = Style::default().fg(base_color(b));
+            let st = if bits >= 1.0 {
+                st.add_modifier(Modifier::BOLD)
+            } else if bits < 0.5 {
+                st.add_modifier(Modifier::DIM)
+            } else {
+                st
+            };
+            Span::styled((b as char).to_string(), st)
+        })
+        .collect()
+}
+
+fn draw_motifs(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
+    let focused = s.focus == Focus::Anomalies;
+    let Some(res) = &t.motifs else {
+        f.render_widget(
+            Paragraph::new("motifs appear when the clusters land").block(pane(" motifs ", focused)),
+            r,
+        );
+        return;
+    };
+    let cluster = t.derived.cluster_rows.get(t.cluster_sel).map(|c| c.id);
+    let motifs = t.cluster_motifs();
+    let db = res
+        .database_name
+        .as_deref()
+        .map_or("no --motifs file".to_string(), |d| format!("vs {d}"));
+    let title = format!(
+        " motifs · cluster {} · held-out Fisher, E = p × {} · {db} ",
+        cluster.map_or("-".into(), |c| c.to_string()),
+        res.motifs.len()
+    );
+    let block = pane(&title, focused);
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    if motifs.is_empty() {
+        f.render_widget(
+            Paragraph::new("no motif passed the held-out test in this cluster"),
+            inner,
+        );
+        return;
+    }
+    let sel = t.marker_sel.min(motifs.len() - 1);
+    let m = motifs[sel];
+    let logo_h = 4u16.min(inner.height.saturating_sub(3));
+    let [logo_r, rest] =
+        ratatui::layout::Layout::vertical([Constraint::Length(logo_h), Constraint::Min(0)])
+            .areas(inner);
+    let key = Style::default().fg(Color::DarkGray);
+    let mut logo = logo_lines(&m.motif, logo_h as usize);
+    if let Some(first) = logo.first_mut() {
+        first.spans.push(Span::styled("  2 bits", key));
+    }
+    let best = m.matches.first().map(|b| {
+        let d = &res.database[b.target];
+        format!(
+            "{} {} E {:.1e} q {:.1e} ({})",
+            d.id,
+            d.name,
+            b.evalue,
+            b.qvalue,
+            if b.reverse { "−" } else { "+" }
+        )
+    });
+    if let Some(last) = logo.last_mut() {
+        last.spans.push(Span::styled(
+            format!(
+                "  {} sites · held-out {}/{} vs {}/{} · best match: {}",
+                m.sites.len(),
+                m.test_fg.0,
+                m.test_fg.1,
+                m.test_bg.0,
+                m.test_bg.1,
+                best.unwrap_or_else(|| "—".into())
+            ),
+            key,
+        ));
+    }
+    f.render_widget(Paragraph::new(logo), logo_r);
+    let rows: Vec<Row> = motifs
+        .iter()
+        .enumerate()
+        .map(|(k, x)| {
+            let st = if k == sel && focused {
+                Style::default().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::default()
+            };
+            let matched = x.matches.first().map_or(String::new(), |b| {
+                let d = &res.database[b.target];
+                format!("{} {} ({:.1e})", d.id, d.name, b.evalue)
+            });
+            Row::new(vec![
+                Cell::from(x.rank.to_string()),
+                Cell::from(Line::from(consensus_spans(&x.motif))),
+                Cell::from(format!("{:.1e}", x.pvalue)),
+                Cell::from(format!("{:.1e}", x.evalue)),
+                Cell::from(x.sites.len().to_string()),
+                Cell::from(matched),
+            ])
+            .style(st)
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(2),
+            Constraint::Length(16),
+            Constraint::Length(8),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Min(10),
+        ],
+    )
+    .header(
+        Row::new(vec!["#", "consensus", "p", "E", "sites", "best match (E)"])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    );
+    f.render_widget(table, rest);
+}
+
 fn draw_anomalies(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
     if t.show_markers {
-        return draw_markers(s, t, f, r);
+        return if t.motifs.is_some() {
+            draw_motifs(s, t, f, r)
+        } else {
+            draw_markers(s, t, f, r)
+        };
     }
     let which = match t.color {
         super::state::ColorBy::AnomalyIforest => "isolation forest",
-        super::state::ColorBy::AnomalyRecon => "reconstruction NLL",
+        super::state::ColorBy::AnomalyRecon => t.model_score_name(),
         _ => "kNN distance z",
     };
     let title = format!(" anomalies · {which} ");

@@ -163,10 +163,28 @@ pub fn defaults() -> Vec<Binding> {
             "markers",
             [(KeyCode::Char('m'), N)],
             "m",
-            "marker genes (cells) of the selected cluster",
+            "marker genes (cells) or motifs (DNA) of the selected cluster",
             "Panes",
-            Some("m markers"),
+            Some("m markers/motifs"),
             Action::ShowMarkers
+        ),
+        b!(
+            "detail_down",
+            [(KeyCode::Char(']'), N)],
+            "]",
+            "scroll the sequence in the detail pane down",
+            "Panes",
+            None,
+            Action::ScrollDetail(4)
+        ),
+        b!(
+            "detail_up",
+            [(KeyCode::Char('['), N)],
+            "[",
+            "scroll the sequence in the detail pane up",
+            "Panes",
+            None,
+            Action::ScrollDetail(-4)
         ),
         b!(
             "open",

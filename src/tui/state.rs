@@ -222,6 +222,10 @@ pub struct Derived {
     pub rank_key: (u64, u8),
     pub grid: Option<Grid>,
     pub grid_version: u64,
+    /// Motif sites in the sequence under the cursor, by start: (start, end, rank in its
+    /// cluster), for the detail pane's highlighting.
+    pub seq_hits: Vec<(usize, usize, usize)>,
+    pub seq_key: Option<(u64, usize)>,
 }
 
 #[derive(Debug, Clone)]
@@ -244,6 +248,8 @@ pub struct Tab {
     /// Motifs per cluster (DNA), shown in the bottom pane with `m`.
     pub motifs: Option<Arc<crate::analysis::motifs::MotifResults>>,
     pub motif_sel: usize,
+    /// Lines the detail pane's sequence is scrolled by, and for which item.
+    pub seq_scroll: (usize, usize),
     /// The bottom pane shows marker genes instead of anomalies.
     pub show_markers: bool,
     pub marker_sel: usize,
@@ -282,6 +288,7 @@ impl Tab {
             compare_job: None,
             motifs: None,
             motif_sel: 0,
+            seq_scroll: (0, 0),
             show_markers: false,
             marker_sel: 0,
             color: ColorBy::Cluster,
@@ -342,6 +349,25 @@ impl Tab {
         .into_iter()
         .find(|(j, _)| *j == Some(id))
         .map(|(_, k)| k)
+    }
+
+    /// The selected cluster's motifs, in rank order (DNA).
+    pub fn cluster_motifs(&self) -> Vec<&crate::analysis::motifs::FoundMotif> {
+        let (Some(m), Some(row)) = (
+            &self.motifs,
+            self.derived.cluster_rows.get(self.cluster_sel),
+        ) else {
+            return Vec::new();
+        };
+        m.of_cluster(row.id).collect()
+    }
+
+    /// What the model's per-item score is called for this tab's data.
+    pub fn model_score_name(&self) -> &'static str {
+        match self.dataset.as_ref().map(|d| d.modality) {
+            Some(crate::data::Modality::Dna) => "pseudo-perplexity",
+            _ => "reconstruction NLL",
+        }
     }
 
     /// The marker table the bottom pane shows: a `:compare` result, else the selected
@@ -488,11 +514,14 @@ impl Tab {
         }
         if self.derived.rows_version != v {
             self.derived.cluster_rows = self.cluster_rows();
-            self.derived.label_column = self
-                .dataset
-                .as_deref()
-                .and_then(crate::session::label_column)
-                .map_or_else(|| "top".to_string(), |c| c.name.clone());
+            self.derived.label_column = if self.motifs.is_some() {
+                "top motif".to_string()
+            } else {
+                self.dataset
+                    .as_deref()
+                    .and_then(crate::session::label_column)
+                    .map_or_else(|| "top".to_string(), |c| c.name.clone())
+            };
             self.derived.rows_version = v;
         }
         let which = match self.color {
@@ -512,6 +541,11 @@ impl Tab {
                 None => Vec::new(),
             };
             self.derived.rank_key = rank_key;
+        }
+        let seq_key = self.cursor.map(|c| (v, c));
+        if self.derived.seq_key != seq_key {
+            self.derived.seq_hits = self.sequence_hits();
+            self.derived.seq_key = seq_key;
         }
         if let Some(layout) = &self.layout {
             if self.derived.grid_version != v || self.derived.grid.is_none() {
@@ -534,6 +568,23 @@ impl Tab {
                 self.derived.raster_key = Some(key);
             }
         }
+    }
+
+    fn sequence_hits(&self) -> Vec<(usize, usize, usize)> {
+        let (Some(i), Some(m), Some(c)) = (self.cursor, &self.motifs, &self.clusters) else {
+            return Vec::new();
+        };
+        let mut hits: Vec<(usize, usize, usize)> = m
+            .of_cluster(c[i])
+            .flat_map(|f| {
+                f.sites
+                    .iter()
+                    .filter(move |s| s.item as usize == i)
+                    .map(move |s| (s.pos as usize, s.pos as usize + f.motif.width(), f.rank))
+            })
+            .collect();
+        hits.sort_unstable();
+        hits
     }
 
     fn cluster_rows(&self) -> Vec<ClusterRow> {
@@ -568,7 +619,17 @@ impl Tab {
         (0..k)
             .map(|j| {
                 let (l, hits) = &labels[j];
-                let top = if l.is_empty() {
+                let motif = self
+                    .motifs
+                    .as_ref()
+                    .and_then(|m| m.of_cluster(j as u32).next());
+                let top = if let Some(m) = motif {
+                    let name = self
+                        .motifs
+                        .as_ref()
+                        .and_then(|r| m.matches.first().map(|b| r.database[b.target].name.clone()));
+                    format!("{} {}", m.motif.consensus(), name.unwrap_or_default())
+                } else if l.is_empty() {
                     String::new()
                 } else {
                     format!("{l} {:.0}%", 100.0 * *hits as f64 / size[j].max(1) as f64)

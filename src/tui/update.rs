@@ -135,13 +135,31 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::ShowMarkers => {
             let Some(t) = s.tab_mut() else { return vec![] };
-            if t.dataset.as_ref().is_some_and(|d| d.expression.is_none()) {
-                error(s, "marker genes need expression values (cells datasets)");
+            if t.dataset
+                .as_ref()
+                .is_some_and(|d| d.expression.is_none() && d.sequences.is_none())
+            {
+                error(
+                    s,
+                    "markers need expression values (cells) and motifs need sequences (DNA)",
+                );
                 return vec![];
             }
             t.show_markers = true;
             t.marker_sel = 0;
             s.focus = Focus::Anomalies;
+            vec![]
+        }
+        Action::ScrollDetail(by) => {
+            let Some(t) = s.tab_mut() else { return vec![] };
+            let Some(c) = t.cursor else { return vec![] };
+            let from = if t.seq_scroll.1 == c {
+                t.seq_scroll.0
+            } else {
+                0
+            };
+            // The draw clamps at the sequence's end; here only the item and the offset change.
+            t.seq_scroll = ((from as i64 + by as i64).max(0) as usize, c);
             vec![]
         }
         Action::SelectTab(i) => {
@@ -494,7 +512,11 @@ fn zoom(s: &mut State, f: f32, at: Option<[f32; 2]>) {
 
 fn move_marker(s: &mut State, d: Dir, step: usize) {
     let Some(t) = s.tab_mut() else { return };
-    let len = t.marker_table().map_or(0, |m| m.markers.len());
+    let len = if t.motifs.is_some() {
+        t.cluster_motifs().len()
+    } else {
+        t.marker_table().map_or(0, |m| m.markers.len())
+    };
     if len == 0 {
         return;
     }
