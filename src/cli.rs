@@ -43,6 +43,10 @@ pub enum ExportWhat {
     Clusters,
     /// Marker genes per cluster (cells; the top 200 per cluster are kept in a session).
     Markers,
+    /// Discovered DNA motifs (table, or MEME format with --format meme).
+    Motifs,
+    /// Every site of every discovered motif.
+    Sites,
     Anomalies,
 }
 
@@ -50,6 +54,8 @@ pub enum ExportWhat {
 pub enum ExportFormat {
     Csv,
     Parquet,
+    /// MEME minimal format (motifs only).
+    Meme,
 }
 
 /// How cells are embedded.

@@ -35,6 +35,23 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// Writes discovered motifs in MEME minimal format (for the MEME suite), atomically.
+pub fn write_meme(
+    path: &Path,
+    r: &crate::analysis::motifs::MotifResults,
+) -> Result<usize, ExportError> {
+    let motifs: Vec<crate::data::motif_db::Motif> =
+        r.motifs.iter().map(|m| m.motif.clone()).collect();
+    let tmp = tmp_path(path);
+    std::fs::write(&tmp, crate::data::motif_db::meme_text(&motifs))
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            werr(path, e)
+        })?;
+    Ok(motifs.len())
+}
+
 /// Writes a table as CSV or, for a `.parquet` path, Parquet; atomically.
 pub fn write_table(path: &Path, t: &Table) -> Result<(), ExportError> {
     let tmp = tmp_path(path);

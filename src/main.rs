@@ -354,9 +354,11 @@ fn report_metrics(ds: &data::Dataset, a: &pipeline::Analysis, col: &str) -> Resu
     Ok(())
 }
 
-/// The built-in demo: the bundled data written to a cache folder once per version.
-fn demo_paths() -> Result<Vec<PathBuf>> {
-    const FILES: [(&str, &[u8]); 4] = [
+/// The built-in demo: the bundled data written to a cache folder once per version. Returns
+/// the inputs and the motif file the DNA tab is matched against.
+fn demo_paths() -> Result<(Vec<PathBuf>, PathBuf)> {
+    type Files = [(&'static str, &'static [u8])];
+    const CELLS: &Files = &[
         (
             "matrix.mtx.gz",
             include_bytes!("../assets/pbmc68k_reduced/matrix.mtx.gz"),
@@ -374,26 +376,44 @@ fn demo_paths() -> Result<Vec<PathBuf>> {
             include_bytes!("../assets/pbmc68k_reduced/labels.csv"),
         ),
     ];
+    const DNA: &Files = &[
+        (
+            "fly_promoters_3k.fa.gz",
+            include_bytes!("../assets/dna/fly_promoters_3k.fa.gz"),
+        ),
+        (
+            "JASPAR2024_CORE_insects_nonredundant.meme",
+            include_bytes!("../assets/dna/JASPAR2024_CORE_insects_nonredundant.meme"),
+        ),
+    ];
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = base
+        .unwrap_or_else(std::env::temp_dir)
         .join("biolens")
-        .join(format!("demo-{}", biolens::VERSION))
-        .join("pbmc68k_reduced");
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("{}: cannot create the demo folder", dir.display()))?;
-    for (name, bytes) in FILES {
-        let p = dir.join(name);
-        if std::fs::metadata(&p).map(|m| m.len() as usize).ok() != Some(bytes.len()) {
-            let tmp = dir.join(format!(".{name}.tmp"));
-            std::fs::write(&tmp, bytes)
-                .with_context(|| format!("{}: cannot write", tmp.display()))?;
-            std::fs::rename(&tmp, &p)?;
+        .join(format!("demo-{}", biolens::VERSION));
+    let write = |dir: &Path, files: &Files| -> Result<()> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create the demo folder", dir.display()))?;
+        for (name, bytes) in files {
+            let p = dir.join(name);
+            if std::fs::metadata(&p).map(|m| m.len() as usize).ok() != Some(bytes.len()) {
+                let tmp = dir.join(format!(".{name}.tmp"));
+                std::fs::write(&tmp, bytes)
+                    .with_context(|| format!("{}: cannot write", tmp.display()))?;
+                std::fs::rename(&tmp, &p)?;
+            }
         }
-    }
-    Ok(vec![dir])
+        Ok(())
+    };
+    let cells = base.join("pbmc68k_reduced");
+    write(&cells, CELLS)?;
+    let dna = base.join("dna");
+    write(&dna, DNA)?;
+    Ok((
+        vec![cells, dna.join("fly_promoters_3k.fa.gz")],
+        dna.join("JASPAR2024_CORE_insects_nonredundant.meme"),
+    ))
 }
 
 fn install_keys(opts: &CommonOpts) -> Result<()> {
@@ -414,8 +434,11 @@ fn install_keys(opts: &CommonOpts) -> Result<()> {
 
 fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
     install_keys(opts)?;
+    let mut inputs = opts.cells_options();
     let paths = if paths.is_empty() {
-        demo_paths()?
+        let (p, motifs) = demo_paths()?;
+        inputs.motifs.get_or_insert(motifs);
+        p
     } else {
         paths.to_vec()
     };
@@ -452,7 +475,7 @@ fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
             "the interactive view needs a terminal; use `biolens run … -o OUT.biolens` for batch work"
         );
     }
-    biolens::tui::app::run(tabs, opts.pipeline_params(), opts.cells_options())
+    biolens::tui::app::run(tabs, opts.pipeline_params(), inputs)
 }
 
 fn export(session_dir: &Path, what: ExportWhat, format: ExportFormat, out: &Path) -> Result<()> {
@@ -463,6 +486,20 @@ fn export(session_dir: &Path, what: ExportWhat, format: ExportFormat, out: &Path
         );
     }
     let (_, items) = session::read(session_dir)?;
+    if format == ExportFormat::Meme && what != ExportWhat::Motifs {
+        bail!("--format meme applies to motifs only");
+    }
+    if format == ExportFormat::Meme {
+        let mut all = biolens::analysis::motifs::MotifResults::default();
+        for sd in &items {
+            if let Some(m) = &sd.analysis.motifs {
+                all.motifs.extend(m.motifs.iter().cloned());
+            }
+        }
+        let n = biolens::export::write_meme(out, &all)?;
+        eprintln!("wrote {n} motifs to {}", out.display());
+        return Ok(());
+    }
     let mut table = biolens::table_io::Table::default();
     for sd in &items {
         let t = match what {
@@ -477,6 +514,14 @@ fn export(session_dir: &Path, what: ExportWhat, format: ExportFormat, out: &Path
                     usize::MAX,
                 ),
                 _ => continue,
+            },
+            ExportWhat::Motifs => match &sd.analysis.motifs {
+                Some(m) => biolens::export::motifs_table(&sd.dataset.name, m),
+                None => continue,
+            },
+            ExportWhat::Sites => match &sd.analysis.motifs {
+                Some(m) => biolens::export::sites_table(&sd.dataset, m),
+                None => continue,
             },
             ExportWhat::Anomalies => biolens::export::anomalies_table(
                 &sd.dataset,
@@ -495,7 +540,9 @@ fn export(session_dir: &Path, what: ExportWhat, format: ExportFormat, out: &Path
         }
     }
     let out = match (format, out.extension().and_then(|e| e.to_str())) {
-        (ExportFormat::Parquet, Some("parquet")) | (ExportFormat::Csv, _) => out.to_path_buf(),
+        (ExportFormat::Parquet, Some("parquet")) | (ExportFormat::Csv | ExportFormat::Meme, _) => {
+            out.to_path_buf()
+        }
         (ExportFormat::Parquet, _) => out.with_extension("parquet"),
     };
     biolens::export::write_table(&out, &table)?;

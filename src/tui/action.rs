@@ -89,6 +89,10 @@ pub enum ExportKind {
     ClusterIds(u32),
     /// Marker genes of every cluster (or the `:compare` result shown).
     Markers,
+    /// Discovered motifs: a table, or MEME format.
+    Motifs { meme: bool },
+    /// Every motif site.
+    Sites,
 }
 
 #[derive(Debug, Clone, PartialEq)]

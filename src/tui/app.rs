@@ -189,26 +189,43 @@ impl App {
                     let a = pipeline::run(&ds, &params, &emit, &ctx.cancel)
                         .map_err(|e| e.to_string())?;
                     ctx.output(JobOutput::PipelineDone(Box::new(a)));
-                    // The PCA map is on screen; now train the count model and replace it.
-                    if !cells.trains(&ds).map_err(|e| format!("{}: {e}", ds.name))? {
-                        return Ok(());
-                    }
-                    let t0 = std::time::Instant::now();
-                    let out = crate::cells::train(&ds, &cells.params, &mut |r| {
-                        ctx.progress("training vae", r.epoch as f64 / r.max_epochs as f64);
-                        !ctx.is_cancelled()
-                    })
-                    .map_err(|e| e.to_string())?;
-                    tracing::info!(
-                        "count model trained in {:.1}s: {:?}",
-                        t0.elapsed().as_secs_f64(),
-                        out.model.summary
-                    );
-                    let mut d2 = (*ds).clone();
-                    crate::cells::apply(&mut d2, &out);
+                    // The baseline map is on screen; now train the model (count model for
+                    // cells, the DNA encoder) and replace it.
+                    let (d2, scores) =
+                        if cells.trains(&ds).map_err(|e| format!("{}: {e}", ds.name))? {
+                            let t0 = std::time::Instant::now();
+                            let out = crate::cells::train(&ds, &cells.params, &mut |r| {
+                                ctx.progress("training vae", r.epoch as f64 / r.max_epochs as f64);
+                                !ctx.is_cancelled()
+                            })
+                            .map_err(|e| e.to_string())?;
+                            tracing::info!(
+                                "count model trained in {:.1}s: {:?}",
+                                t0.elapsed().as_secs_f64(),
+                                out.model.summary
+                            );
+                            let mut d2 = (*ds).clone();
+                            crate::cells::apply(&mut d2, &out);
+                            (d2, out.nll)
+                        } else if cells.dna.runs(&ds) {
+                            let out = crate::dna::run(&ds, &cells.dna, &mut |stage, f, _| {
+                                ctx.progress(stage, f);
+                                !ctx.is_cancelled()
+                            })
+                            .map_err(|e| format!("{}: {e}", ds.name))?;
+                            let Some(out) = out else {
+                                return Ok(());
+                            };
+                            tracing::info!("DNA encoder: {:?}", out.model.summary);
+                            let mut d2 = (*ds).clone();
+                            crate::dna::apply(&mut d2, &out);
+                            (d2, out.perplexity)
+                        } else {
+                            return Ok(());
+                        };
                     let d2 = Arc::new(d2);
                     ctx.output(JobOutput::Loaded(d2.clone()));
-                    ctx.output(JobOutput::ModelScores(Arc::new(out.nll)));
+                    ctx.output(JobOutput::ModelScores(Arc::new(scores)));
                     let a = pipeline::run(&d2, &params, &emit, &ctx.cancel)
                         .map_err(|e| e.to_string())?;
                     ctx.output(JobOutput::PipelineDone(Box::new(a)));
@@ -368,6 +385,27 @@ impl App {
                     (None, None) => return Err("no marker genes yet".into()),
                 };
                 let table = crate::export::markers_table(&ds.name, &e.genes, tables, usize::MAX);
+                crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
+                Ok(table.n_rows())
+            }
+            ExportKind::Motifs { meme } => {
+                let m = t
+                    .motifs
+                    .as_ref()
+                    .ok_or("no motifs (DNA only, once clusters land)")?;
+                if *meme {
+                    return crate::export::write_meme(path, m).map_err(|e| e.to_string());
+                }
+                let table = crate::export::motifs_table(&ds.name, m);
+                crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
+                Ok(table.n_rows())
+            }
+            ExportKind::Sites => {
+                let m = t
+                    .motifs
+                    .as_ref()
+                    .ok_or("no motifs (DNA only, once clusters land)")?;
+                let table = crate::export::sites_table(ds, m);
                 crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
                 Ok(table.n_rows())
             }

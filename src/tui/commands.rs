@@ -254,37 +254,33 @@ pub(super) fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
                 }
             }
         }
+        ["export", "motifs", "meme", path] => {
+            export(s, tab, ExportKind::Motifs { meme: true }, path)
+        }
         ["export", what, path] => {
             let kind = match *what {
+                "motifs" => ExportKind::Motifs { meme: false },
+                "sites" => ExportKind::Sites,
                 "clusters" => ExportKind::Clusters,
                 "markers" => ExportKind::Markers,
                 "anomalies" => ExportKind::Anomalies,
                 other => {
                     error(
                         s,
-                        format!("cannot export '{other}': use clusters, markers or anomalies"),
+                        format!(
+                            "cannot export '{other}': use clusters, markers, motifs, sites or anomalies"
+                        ),
                     );
                     return vec![];
                 }
             };
-            if s.tab().and_then(|t| t.clusters.as_ref()).is_none() {
-                error(
-                    s,
-                    "nothing to export yet: clusters are still being computed",
-                );
-                return vec![];
-            }
-            vec![Effect::Export {
-                tab,
-                kind,
-                path: PathBuf::from(path),
-            }]
+            export(s, tab, kind, path)
         }
         _ => {
             error(
                 s,
                 format!(
-                    "unknown command ':{line}' (try :color COLUMN, :color gene NAME, :compare A B, :recluster leiden RES, :recluster kmeans K, :export clusters|markers|anomalies PATH, :q)"
+                    "unknown command ':{line}' (try :color COLUMN, :color gene NAME, :compare A B, :recluster leiden RES, :recluster kmeans K, :export clusters|markers|motifs|sites|anomalies PATH, :export motifs meme PATH, :q)"
                 ),
             );
             vec![]
@@ -306,4 +302,19 @@ fn recluster(s: &mut State, tab: usize, method: ClusterMethod) -> Vec<Effect> {
     // The loop cancels a recluster still running when it starts this one.
     info(s, format!("reclustering: {}", method.describe()));
     vec![Effect::Recluster { tab, method }]
+}
+
+fn export(s: &mut State, tab: usize, kind: ExportKind, path: &str) -> Vec<Effect> {
+    if s.tab().and_then(|t| t.clusters.as_ref()).is_none() {
+        error(
+            s,
+            "nothing to export yet: clusters are still being computed",
+        );
+        return vec![];
+    }
+    vec![Effect::Export {
+        tab,
+        kind,
+        path: PathBuf::from(path),
+    }]
 }
