@@ -401,7 +401,7 @@ fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
     assert!(t.color_choices().contains(&ColorBy::AnomalyRecon));
     let sc = screen(&app.state);
     let recon = sc
-        .find("recon NLL")
+        .find("reconstruction NLL")
         .expect("detail shows the reconstruction NLL");
     let depth = sc.find("total_counts").expect("and the library size");
     assert!(recon < depth, "{sc}");
@@ -496,4 +496,65 @@ fn command_completion_extends_to_the_common_prefix_and_lists_the_choices() {
     assert_eq!(complete("color genes CD8A,cd3").0, "color genes CD8A,cd3");
     assert_eq!(complete("color genes CD8A,cd3e").0, "color genes CD8A,CD3E");
     assert_eq!(complete("xyz").0, "xyz");
+}
+
+#[test]
+fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
+    let dir = tempfile::tempdir().unwrap();
+    let assets = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/dna");
+    let tab = Tab::new(
+        "dna".into(),
+        TabSource::Input {
+            path: assets.join("fly_promoters_3k.fa.gz"),
+            meta: None,
+        },
+    );
+    let mut app = App::new(
+        vec![tab],
+        PipelineParams {
+            threads: 2,
+            ..Default::default()
+        },
+        (120, 40),
+    );
+    app.state.cells.motifs = Some(assets.join("JASPAR2024_CORE_insects_nonredundant.meme"));
+    app.start();
+    assert!(app.wait_for_jobs(Duration::from_secs(300)), "pipeline");
+    let t = app.state.tab().unwrap();
+    assert_eq!(t.n(), 2873);
+    let m = t.motifs.clone().expect("motifs");
+    assert!(
+        m.motifs
+            .iter()
+            .any(|f| f.matches.first().is_some_and(|b| b.evalue < 0.05))
+    );
+    let sc = screen(&app.state);
+    assert!(
+        sc.contains("top motif") && sc.contains("sequence 500 bp"),
+        "{sc}"
+    );
+
+    app.press("m");
+    let sc = screen(&app.state);
+    assert!(
+        sc.contains("motifs · cluster 0") && sc.contains("best match"),
+        "{sc}"
+    );
+    // The first motif's best match is on screen with its JASPAR id.
+    let first = app.state.tab().unwrap().cluster_motifs()[0].clone();
+    let id = &m.database[first.matches[0].target].id;
+    assert!(sc.contains(id.as_str()), "{id} not in\n{sc}");
+
+    // Go to an item of cluster 0 with a site: its detail highlights the site.
+    let item = first.sites[0].item as usize;
+    app.state.tab_mut().unwrap().cursor = Some(item);
+    app.press("]");
+    app.state.tab_mut().unwrap().refresh(80, 30);
+    assert!(!app.state.tab().unwrap().derived.seq_hits.is_empty());
+    assert_eq!(app.state.tab().unwrap().seq_scroll, (4, item));
+
+    let out = dir.path().join("m.meme");
+    app.press(&format!(":export motifs meme {}<Enter>", out.display()));
+    let back = biolens::data::motif_db::read_motifs(&out).unwrap();
+    assert_eq!(back.len(), m.motifs.len());
 }

@@ -47,6 +47,9 @@ struct Args {
     steps: Vec<String>,
     /// Time the count model instead: epochs to train.
     vae_epochs: Option<usize>,
+    /// Time the DNA stages instead (the input is FASTA/FASTQ).
+    dna: bool,
+    motifs: Option<PathBuf>,
 }
 
 /// Counts for the model benchmark: `synthetic:CELLSxGENES` draws Poisson counts from 5 cell
@@ -166,6 +169,8 @@ fn parse() -> Result<Args, String> {
     let mut threads = 0;
     let mut steps = "knn,graph,umap,leiden,kmeans,anomaly,raster,session".to_string();
     let mut vae_epochs = None;
+    let mut dna = false;
+    let mut motifs = None;
     while let Some(x) = a.next() {
         match x.as_str() {
             "--labels" => labels = a.next().map(PathBuf::from),
@@ -175,7 +180,9 @@ fn parse() -> Result<Args, String> {
             "--vae-epochs" => {
                 vae_epochs = Some(a.next().and_then(|v| v.parse().ok()).ok_or("--vae-epochs N")?)
             }
-            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)".into()),
+            "--dna" => dna = true,
+            "--motifs" => motifs = a.next().map(PathBuf::from),
+            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)".into()),
             _ => input = Some(PathBuf::from(x)),
         }
     }
@@ -186,6 +193,8 @@ fn parse() -> Result<Args, String> {
         threads,
         steps: steps.split(',').map(str::to_string).collect(),
         vae_epochs,
+        dna,
+        motifs,
     })
 }
 
@@ -199,6 +208,13 @@ fn main() {
     };
     if let Some(epochs) = args.vae_epochs {
         if let Err(e) = bench_vae(&args.input.to_string_lossy(), epochs, args.threads) {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
+    if args.dna {
+        if let Err(e) = pipeline::with_threads(args.threads, || bench_dna(&args)) {
             eprintln!("error: {e}");
             std::process::exit(2);
         }
@@ -406,4 +422,80 @@ fn run(args: Args) {
     out.push(("peak_rss_mb_all".into(), format!("{:.0}", peak_rss_mb())));
     let body: Vec<String> = out.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
     println!("{{{}}}", body.join(", "));
+}
+
+/// DNA: reading, the k-mer baseline, the graph and clusters, motif discovery on every cluster,
+/// and the encoder's forward pass in tokens per second for the default pre-training size and
+/// for a DNABERT-2-117M-sized model (random weights; speed does not depend on them).
+fn bench_dna(args: &Args) -> Result<(), String> {
+    use biolens::models::dnabert::{self, Encoder, EncoderConfig};
+    let t = Instant::now();
+    let opts = LoadOptions {
+        motifs: args.motifs.clone(),
+        ..Default::default()
+    };
+    let ds = data::load(&args.input, &opts).map_err(|e| e.to_string())?;
+    let load_s = t.elapsed().as_secs_f64();
+    let seqs = &ds.sequences.as_ref().ok_or("not a DNA input")?.seqs;
+    let params = PipelineParams::default();
+    let t = Instant::now();
+    let a = pipeline::run(&ds, &params, &|_| {}, &pipeline::CancelToken::default())
+        .map_err(|e| e.to_string())?;
+    let pipeline_s = t.elapsed().as_secs_f64();
+    let motifs_s = a
+        .timings
+        .iter()
+        .find(|(k, _)| k == "motifs")
+        .map_or(f64::NAN, |x| x.1);
+    let n_motifs = a.motifs.as_ref().map_or(0, |m| m.motifs.len());
+    let sample: Vec<Vec<u8>> = seqs.iter().take(64).cloned().collect();
+    let mut tps = Vec::new();
+    for (name, hidden, layers, heads, vocab) in [
+        ("small_128x2", 128, 2, 4, 512),
+        ("dnabert2_768x12", 768, 12, 12, 4096),
+    ] {
+        let tok = dnabert::train_tokenizer(seqs, vocab).map_err(|e| e.to_string())?;
+        let cfg = EncoderConfig {
+            vocab_size: tok.get_vocab_size(true),
+            hidden_size: hidden,
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            intermediate_size: 4 * hidden,
+            layer_norm_eps: 1e-12,
+            type_vocab_size: 2,
+            max_tokens: 512,
+        };
+        let vm = candle_nn::VarMap::new();
+        let enc = Encoder::new_trainable(&cfg, &vm, 0, &candle_core::Device::Cpu)
+            .map_err(|e| e.to_string())?
+            .detached();
+        let tk = dnabert::tokenize(&tok, &sample, 512).map_err(|e| e.to_string())?;
+        let n_tokens: usize = tk.ids.iter().map(|v| v.len()).sum();
+        let t = Instant::now();
+        // Forward only: the embedding pass (pseudo-perplexity adds two more).
+        for b in tk.ids.chunks(16) {
+            let len = b.iter().map(|v| v.len()).max().unwrap_or(1);
+            let lens: Vec<usize> = b.iter().map(|v| v.len()).collect();
+            let mut ids = vec![tk.pad_id; b.len() * len];
+            for (i, v) in b.iter().enumerate() {
+                ids[i * len..i * len + v.len()].copy_from_slice(v);
+            }
+            let x = candle_core::Tensor::from_vec(ids, (b.len(), len), &candle_core::Device::Cpu)
+                .map_err(|e| e.to_string())?;
+            enc.forward(&x, &lens).map_err(|e| e.to_string())?;
+        }
+        let s = t.elapsed().as_secs_f64();
+        tps.push(format!(
+            "\"encoder_{name}_tokens_per_s\": {:.0}, \"encoder_{name}_tokens\": {n_tokens}",
+            n_tokens as f64 / s
+        ));
+    }
+    println!(
+        "{{\"input\": \"{}\", \"items\": {}, \"load_kmer_s\": {load_s:.3}, \"pipeline_s\": {pipeline_s:.3}, \"motifs_s\": {motifs_s:.3}, \"motifs\": {n_motifs}, {}, \"peak_rss_mb\": {:.0}}}",
+        args.input.display(),
+        ds.len(),
+        tps.join(", "),
+        peak_rss_mb()
+    );
+    Ok(())
 }

@@ -158,8 +158,10 @@ fn parse_jaspar(path: &Path, text: &str) -> Result<Vec<Motif>, DataError> {
         }
         let mut probs = Vec::with_capacity(w);
         let mut nsites: f64 = 0.0;
-        for c in 0..w {
-            let s: f64 = (0..4).map(|r| rows[r][c]).sum();
+        let (a, cc, g, t) = (&rows[0], &rows[1], &rows[2], &rows[3]);
+        for (c, (((&xa, &xc), &xg), &xt)) in a.iter().zip(cc).zip(g).zip(t).enumerate() {
+            let col = [xa, xc, xg, xt];
+            let s: f64 = col.iter().sum();
             if s <= 0.0 {
                 return Err(DataError::line(
                     path,
@@ -168,12 +170,7 @@ fn parse_jaspar(path: &Path, text: &str) -> Result<Vec<Motif>, DataError> {
                 ));
             }
             nsites = nsites.max(s);
-            probs.push([
-                rows[0][c] / s,
-                rows[1][c] / s,
-                rows[2][c] / s,
-                rows[3][c] / s,
-            ]);
+            probs.push(col.map(|v| v / s));
         }
         out.push(Motif {
             id,
@@ -207,12 +204,7 @@ fn parse_meme(path: &Path, text: &str) -> Result<Vec<Motif>, DataError> {
             };
             let field = |key: &str| -> Option<f64> {
                 let pos = l.find(key)?;
-                l[pos + key.len()..]
-                    .trim_start()
-                    .split_whitespace()
-                    .next()?
-                    .parse()
-                    .ok()
+                l[pos + key.len()..].split_whitespace().next()?.parse().ok()
             };
             let w = field("w=").ok_or_else(|| {
                 DataError::line(path, i + 1, format!("motif '{id}': missing 'w= WIDTH'"))

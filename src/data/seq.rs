@@ -7,22 +7,13 @@ use super::{DataError, MetaColumn, MetaValues};
 use std::path::Path;
 
 /// How records become items.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WindowParams {
     /// Window length in bases; 0 = automatic: records up to `2 × AUTO_WINDOW` stay whole,
     /// longer ones are cut into `AUTO_WINDOW`-base windows.
     pub window: usize,
     /// Step between window starts; 0 = the window length (no overlap).
     pub stride: usize,
-}
-
-impl Default for WindowParams {
-    fn default() -> Self {
-        Self {
-            window: 0,
-            stride: 0,
-        }
-    }
 }
 
 pub const AUTO_WINDOW: usize = 1000;

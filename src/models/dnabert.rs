@@ -111,7 +111,7 @@ impl EncoderConfig {
     fn check(&self) -> Result<(), String> {
         if self.hidden_size == 0
             || self.num_attention_heads == 0
-            || self.hidden_size % self.num_attention_heads != 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
         {
             return Err(format!(
                 "hidden_size {} must be a positive multiple of num_attention_heads {}",
@@ -336,6 +336,12 @@ impl Encoder {
             let k = k.strip_prefix("bert.").unwrap_or(&k).to_string();
             map.insert(k, t.to_dtype(DType::F32)?.to_device(device)?);
         }
+        // Hugging Face BertForMaskedLM ties the output bias under two names; either serves.
+        if !map.contains_key("cls.predictions.bias")
+            && let Some(b) = map.get("cls.predictions.decoder.bias").cloned()
+        {
+            map.insert("cls.predictions.bias".into(), b);
+        }
         let with_head = map.contains_key("cls.predictions.transform.dense.weight");
         for (name, shape) in cfg.expected_tensors(with_head) {
             match map.get(&name) {
@@ -364,6 +370,40 @@ impl Encoder {
         Ok(Self::build(&cfg, &get, with_head, device)?)
     }
 
+    /// The same weights cut from the training graph: inference then keeps no intermediates
+    /// for a backward pass that never comes.
+    pub fn detached(&self) -> Self {
+        let n = |x: &Norm| Norm {
+            w: x.w.detach(),
+            b: x.b.detach(),
+        };
+        let l = |x: &Linear| Linear::new(x.weight().detach(), x.bias().map(|b| b.detach()));
+        Self {
+            cfg: self.cfg.clone(),
+            word: self.word.detach(),
+            token_type: self.token_type.detach(),
+            emb_ln: n(&self.emb_ln),
+            layers: self
+                .layers
+                .iter()
+                .map(|y| Layer {
+                    wqkv: l(&y.wqkv),
+                    out: l(&y.out),
+                    ln1: n(&y.ln1),
+                    gated: l(&y.gated),
+                    wo: l(&y.wo),
+                    ln2: n(&y.ln2),
+                })
+                .collect(),
+            head: self.head.as_ref().map(|h| Head {
+                dense: l(&h.dense),
+                ln: n(&h.ln),
+                bias: h.bias.detach(),
+            }),
+            device: self.device.clone(),
+        }
+    }
+
     pub fn has_head(&self) -> bool {
         self.head.is_some()
     }
@@ -384,12 +424,12 @@ impl Encoder {
         // ALiBi (−slope·|i−j|) plus −10⁴ on padded keys, built on the host once per batch.
         let slopes = alibi_slopes(nh);
         let mut bias = vec![0f32; b * nh * l * l];
-        for bi in 0..b {
+        for (bi, &len_b) in lens.iter().enumerate().take(b) {
             for (hi, s) in slopes.iter().enumerate() {
                 for i in 0..l {
                     let row = ((bi * nh + hi) * l + i) * l;
                     for j in 0..l {
-                        bias[row + j] = if j >= lens[bi] {
+                        bias[row + j] = if j >= len_b {
                             -1e4
                         } else {
                             -(s * (i as f64 - j as f64).abs()) as f32
@@ -771,7 +811,7 @@ pub fn pretrain(
                 return Ok(None);
             }
         }
-        let (vl, va) = evaluate(&enc, &t, &validation, p, epoch as u64)?;
+        let (vl, va) = evaluate(&enc.detached(), &t, &validation, p, epoch as u64)?;
         let r = MlmReport {
             step,
             total_steps,
@@ -787,7 +827,7 @@ pub fn pretrain(
         }
     }
     Ok(Some(Trained {
-        encoder: enc,
+        encoder: enc.detached(),
         varmap,
         tokenizer,
         history,

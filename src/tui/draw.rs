@@ -887,9 +887,10 @@ fn draw_help(f: &mut Frame, area: Rect) {
             .fg(Color::Cyan)
             .add_modifier(Modifier::BOLD),
     )));
+    let cw = COMMANDS.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
     for (c, d) in COMMANDS {
         lines.push(Line::from(vec![
-            Span::styled(format!(" :{c:<22}"), Style::default().fg(Color::Yellow)),
+            Span::styled(format!(" :{c:<cw$} "), Style::default().fg(Color::Yellow)),
             Span::raw(*d),
         ]));
     }

@@ -163,7 +163,7 @@ pub fn defaults() -> Vec<Binding> {
             "markers",
             [(KeyCode::Char('m'), N)],
             "m",
-            "marker genes (cells) or motifs (DNA) of the selected cluster",
+            "markers (cells) or motifs (DNA) of the cluster",
             "Panes",
             Some("m markers/motifs"),
             Action::ShowMarkers
@@ -172,7 +172,7 @@ pub fn defaults() -> Vec<Binding> {
             "detail_down",
             [(KeyCode::Char(']'), N)],
             "]",
-            "scroll the sequence in the detail pane down",
+            "scroll the detail sequence down",
             "Panes",
             None,
             Action::ScrollDetail(4)
@@ -181,7 +181,7 @@ pub fn defaults() -> Vec<Binding> {
             "detail_up",
             [(KeyCode::Char('['), N)],
             "[",
-            "scroll the sequence in the detail pane up",
+            "scroll the detail sequence up",
             "Panes",
             None,
             Action::ScrollDetail(-4)
@@ -462,6 +462,9 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("export anomalies PATH", "items ranked by anomaly score"),
     ("export markers PATH", "marker genes shown (cells)"),
+    ("export motifs PATH", "motifs per cluster (DNA)"),
+    ("export sites PATH", "every motif site (DNA)"),
+    ("export motifs meme PATH", "motifs in MEME format"),
     ("q", "quit"),
 ];
 
