@@ -204,8 +204,8 @@ fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
                             eprintln!();
                         }
                         eprintln!(
-                            "{name}: epoch {}: held-out masked-token loss {:.3}, accuracy {:.3}",
-                            r.epoch, r.validation_loss, r.validation_accuracy
+                            "{name}: epoch {}: held-out masked-token loss {:.3}, accuracy {:.3} ({:.0} training tokens/s)",
+                            r.epoch, r.validation_loss, r.validation_accuracy, r.tokens_per_second
                         );
                     }
                     progress.report(&name, stage, f);

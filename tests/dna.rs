@@ -435,3 +435,60 @@ fn bad_dna_inputs_are_reported_precisely() {
         assert!(!Path::new(o).exists());
     }
 }
+
+#[test]
+fn a_pretrained_encoder_is_saved_in_the_session_and_loads_back_with_encoder() {
+    let d = tempfile::tempdir().unwrap();
+    let fa = promoter_subset(d.path(), 80, 0);
+    let run_with = |out: &Path, threads: &str, extra: &[&str]| {
+        let mut a = vec![
+            "run",
+            fa.to_str().unwrap(),
+            "--threads",
+            threads,
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        a.extend(extra);
+        let (ok, err) = run(&a);
+        assert!(ok, "{err}");
+        err
+    };
+    let tiny = [
+        "--dna-model",
+        "mlm",
+        "--mlm-hidden",
+        "32",
+        "--mlm-layers",
+        "1",
+        "--mlm-vocab",
+        "64",
+        "--mlm-epochs",
+        "1",
+    ];
+    let s1 = d.path().join("t1.biolens");
+    let s2 = d.path().join("t2.biolens");
+    let log = run_with(&s1, "1", &tiny);
+    println!("{log}");
+    assert!(log.contains("held-out masked-token loss") && log.contains("unigram baseline"));
+    run_with(&s2, "2", &tiny);
+    // Same seed, any thread count: the same model and points.
+    for f in ["points.parquet", "dna-0/encoder/model.safetensors"] {
+        assert_eq!(
+            std::fs::read(s1.join(f)).unwrap(),
+            std::fs::read(s2.join(f)).unwrap(),
+            "{f} differs between --threads 1 and 2"
+        );
+    }
+    let (_, items) = biolens::session::read(&s1).unwrap();
+    let ds = &items[0].dataset;
+    assert!(ds.dna_model.is_some());
+    let ppl = items[0].analysis.anomaly_model.as_ref().unwrap();
+    assert!(ppl.iter().all(|v| v.is_finite() && *v > 1.0));
+    // The session's encoder folder is a checkpoint: `--encoder` embeds with it, identically.
+    let s3 = d.path().join("t3.biolens");
+    let enc = s1.join("dna-0/encoder");
+    run_with(&s3, "2", &["--encoder", enc.to_str().unwrap()]);
+    let (_, again) = biolens::session::read(&s3).unwrap();
+    assert_eq!(again[0].dataset.embedding.data, ds.embedding.data);
+}

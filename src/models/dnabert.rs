@@ -782,10 +782,13 @@ pub fn pretrain(
     for epoch in 1..=p.epochs {
         let mut b_order: Vec<usize> = (0..batches.len()).collect();
         b_order.shuffle(&mut rng);
+        let epoch_start = std::time::Instant::now();
+        let mut epoch_tokens = 0usize;
         for &bi in &b_order {
             let t0 = std::time::Instant::now();
             let batch: Vec<&Vec<u32>> = batches[bi].iter().map(|&i| &t.ids[i]).collect();
             let n_tokens: usize = batch.iter().map(|s| s.len()).sum();
+            epoch_tokens += n_tokens;
             // Linear warm-up over 5 % of the steps, then linear decay to zero.
             let lr = if step < warmup {
                 p.lr * (step + 1) as f64 / warmup as f64
@@ -811,6 +814,7 @@ pub fn pretrain(
                 return Ok(None);
             }
         }
+        let train_tps = epoch_tokens as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
         let (vl, va) = evaluate(&enc.detached(), &t, &validation, p, epoch as u64)?;
         let r = MlmReport {
             step,
@@ -819,7 +823,7 @@ pub fn pretrain(
             train_loss: f64::NAN,
             validation_loss: vl,
             validation_accuracy: va,
-            tokens_per_second: f64::NAN,
+            tokens_per_second: train_tps,
         };
         history.push(r.clone());
         if !report(&r) {
