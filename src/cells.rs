@@ -114,7 +114,8 @@ impl InputOptions {
     /// Whether the count model is trained for `ds`: an error when it was asked for and the
     /// data is not raw counts; never for a dataset that already has a model.
     pub fn trains(&self, ds: &Dataset) -> Result<bool, ScviError> {
-        if ds.model.is_some() {
+        // DNA has its own model choice (`dna`); a cells-model flag does not apply to it.
+        if ds.model.is_some() || ds.sequences.is_some() {
             return Ok(false);
         }
         match self.model {
