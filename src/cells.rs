@@ -94,6 +94,8 @@ pub struct InputOptions {
     pub window: crate::data::seq::WindowParams,
     pub kmer: crate::analysis::kmer::KmerParams,
     pub motifs: Option<std::path::PathBuf>,
+    /// Images: how files are cut into tiles.
+    pub tiles: crate::data::images::TileParams,
     /// DNA: which encoder, and its pre-training settings.
     pub dna: crate::dna::DnaOptions,
 }
@@ -107,6 +109,7 @@ impl InputOptions {
             window: self.window.clone(),
             kmer: self.kmer.clone(),
             motifs: self.motifs.clone(),
+            tiles: self.tiles.clone(),
             ..Default::default()
         }
     }

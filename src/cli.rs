@@ -151,9 +151,17 @@ pub struct CommonOpts {
     /// cut into 1,000-base windows).
     #[arg(long, default_value_t = 0, global = true)]
     pub window: usize,
-    /// DNA: step between windows (default: the window length).
+    /// DNA: step between windows; images: step between tiles (default: the window or tile
+    /// length, no overlap).
     #[arg(long, default_value_t = 0, global = true)]
     pub stride: usize,
+    /// Images: tile side in pixels.
+    #[arg(long, default_value_t = 64, global = true)]
+    pub tile: u32,
+    /// Images: keep tiles the foreground mask (Otsu on saturation or intensity) calls
+    /// background.
+    #[arg(long, global = true)]
+    pub keep_background: bool,
     /// DNA: k-mer length of the baseline spectrum (4 to 6).
     #[arg(long = "kmer", default_value_t = 4, global = true)]
     pub kmer: usize,
@@ -222,6 +230,8 @@ impl Default for CommonOpts {
             device: crate::models::DeviceKind::Cpu,
             window: 0,
             stride: 0,
+            tile: 64,
+            keep_background: false,
             kmer: 4,
             motifs: None,
             motif_background: MotifBackground::Shuffled,
@@ -268,6 +278,12 @@ impl CommonOpts {
                 ..Default::default()
             },
             motifs: self.motifs.clone(),
+            tiles: crate::data::images::TileParams {
+                tile: self.tile,
+                stride: self.stride as u32,
+                keep_background: self.keep_background,
+                ..Default::default()
+            },
             dna: crate::dna::DnaOptions {
                 model: match (&self.encoder, self.dna_model) {
                     (Some(dir), _) => crate::dna::DnaModel::Pretrained(dir.clone()),

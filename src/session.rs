@@ -132,6 +132,9 @@ pub fn describe_embedding(src: &EmbeddingSource) -> String {
             format!("k-mer baseline (canonical {k}-mers, centred log-ratio, PCA-50)")
         }
         EmbeddingSource::Encoder { model } => format!("{model} (mean-pooled last hidden state)"),
+        EmbeddingSource::ImageBaseline { tile } => format!(
+            "image baseline ({tile}-px tiles: RGB/grey statistics, HED stains, uniform LBP, 8×8 thumbnail; standardised, PCA-50)"
+        ),
     }
 }
 
@@ -850,6 +853,7 @@ fn read_with(
             model,
             sequences,
             dna_model,
+            tiles: None,
         };
         let analysis = Analysis {
             knn: Arc::new(knn),

@@ -123,6 +123,7 @@ fn vae_input(spec: &str) -> Result<data::Dataset, String> {
         model: None,
         sequences: None,
         dna_model: None,
+        tiles: None,
     })
 }
 

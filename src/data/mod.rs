@@ -2,6 +2,7 @@
 //! with the file and, where it applies, the line or record.
 
 pub mod h5ad;
+pub mod images;
 pub mod meta;
 pub mod motif_db;
 pub mod mtx;
@@ -61,7 +62,7 @@ pub enum DataError {
     #[error("{path}: {reason}")]
     BadFile { path: PathBuf, reason: String },
     #[error(
-        "{path}: not a recognised input (expected a 10x Matrix Market folder, .h5ad, FASTA/FASTQ (.fa, .fasta, .fq, .fastq, optionally .gz), .csv, .parquet or .npy)"
+        "{path}: not a recognised input (expected a 10x Matrix Market folder, .h5ad, FASTA/FASTQ (.fa, .fasta, .fq, .fastq, optionally .gz), PNG/JPEG/TIFF images or a folder of them, .csv, .parquet or .npy)"
     )]
     Unrecognised { path: PathBuf },
 }
@@ -103,6 +104,8 @@ pub enum EmbeddingSource {
     KmerBaseline { k: usize },
     /// Mean-pooled last hidden state of a DNA encoder (trained here or loaded from a folder).
     Encoder { model: String },
+    /// Colour, stain (HED), texture (LBP) and thumbnail features of image tiles → PCA.
+    ImageBaseline { tile: u32 },
 }
 
 /// Expression values of a cells dataset: what gene colouring, markers and the count model use.
@@ -208,6 +211,8 @@ pub struct Dataset {
     pub sequences: Option<std::sync::Arc<seq::Sequences>>,
     /// The DNA encoder whose embedding this is (DNA with an encoder).
     pub dna_model: Option<std::sync::Arc<crate::dna::DnaEncoder>>,
+    /// Tile pixels and boxes (images only), aligned with the ids.
+    pub tiles: Option<std::sync::Arc<images::Tiles>>,
 }
 
 impl Dataset {
@@ -237,6 +242,8 @@ pub struct LoadOptions {
     pub kmer: crate::analysis::kmer::KmerParams,
     /// JASPAR or MEME file that discovered DNA motifs are compared with.
     pub motifs: Option<PathBuf>,
+    /// How images are cut into tiles.
+    pub tiles: images::TileParams,
 }
 
 /// Detects the format from the path and loads it.
@@ -269,10 +276,12 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, LoadError> {
                 opts,
                 vec![],
             )?
+        } else if images::is_image_folder(path) {
+            images_dataset(path, name, opts)?
         } else {
             return Err(LoadError::Data(DataError::file(
                 path,
-                "folder has no matrix.mtx or matrix.mtx.gz (expected a 10x Matrix Market folder)",
+                "folder has no matrix.mtx or matrix.mtx.gz (a 10x Matrix Market folder) and no PNG, JPEG or TIFF images",
             )));
         }
     } else if h5ad::is_h5ad(path) {
@@ -293,6 +302,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, LoadError> {
             opts,
             a.obsm,
         )?
+    } else if images::is_image_file(path) {
+        images_dataset(path, name, opts)?
     } else if seq::is_sequence_file(path) {
         dna_dataset(path, name, opts)?
     } else if lower.ends_with(".csv") || lower.ends_with(".tsv") || lower.ends_with(".csv.gz") {
@@ -400,6 +411,33 @@ fn cells_dataset(
         model: None,
         sequences: None,
         dna_model: None,
+        tiles: None,
+    })
+}
+
+/// An images dataset: tiles with a foreground mask, embedded by the baseline features.
+fn images_dataset(path: &Path, name: String, opts: &LoadOptions) -> Result<Dataset, LoadError> {
+    let r = images::read_images(path, &opts.tiles)?;
+    let embedding = images::baseline_embedding(&r.tiles, 50).map_err(|e| LoadError::Baseline {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    Ok(Dataset {
+        name,
+        modality: Modality::Images,
+        ids: r.ids,
+        meta: r.meta,
+        embedding,
+        embedding_source: EmbeddingSource::ImageBaseline {
+            tile: opts.tiles.tile,
+        },
+        inputs: r.tiles.sources.clone(),
+        expression: None,
+        notes: r.notes,
+        model: None,
+        sequences: None,
+        dna_model: None,
+        tiles: Some(std::sync::Arc::new(r.tiles)),
     })
 }
 
@@ -440,6 +478,7 @@ fn dna_dataset(path: &Path, name: String, opts: &LoadOptions) -> Result<Dataset,
         model: None,
         sequences: Some(std::sync::Arc::new(r.sequences)),
         dna_model: None,
+        tiles: None,
     })
 }
 

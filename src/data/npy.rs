@@ -148,6 +148,7 @@ pub fn read_embedding_npy(path: &Path, name: &str) -> Result<Dataset, DataError>
         model: None,
         sequences: None,
         dna_model: None,
+        tiles: None,
     })
 }
 

@@ -146,6 +146,7 @@ pub fn read_embedding_csv(path: &Path, name: &str) -> Result<Dataset, DataError>
         model: None,
         sequences: None,
         dna_model: None,
+        tiles: None,
     })
 }
 
@@ -251,5 +252,6 @@ pub fn read_embedding_parquet(path: &Path, name: &str) -> Result<Dataset, DataEr
         model: None,
         sequences: None,
         dna_model: None,
+        tiles: None,
     })
 }

@@ -1,0 +1,502 @@
+//! Images (PNG, JPEG, TIFF; 8 or 16 bit; grey or RGB) through the `image` crate: a file or a
+//! folder of files, cut into tiles (`--tile`, `--stride`), background tiles dropped by a
+//! foreground mask, every tile keeping its source and box as metadata.
+//!
+//! Foreground mask: Otsu's threshold on saturation (max − min of R, G, B) for colour images
+//! — stained tissue is saturated, glass is white or grey — and on intensity for grey images
+//! (fluorescence: the signal is bright). A tile is kept when at least `min_foreground` of
+//! its pixels are foreground (default 5 %); `--keep-background` keeps every tile.
+
+use super::{DataError, MetaColumn, MetaValues};
+use image::{DynamicImage, RgbImage};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TileParams {
+    /// Tile side in pixels.
+    pub tile: u32,
+    /// Step between tiles (0: the tile side).
+    pub stride: u32,
+    /// Share of foreground pixels a tile needs to be kept.
+    pub min_foreground: f64,
+    pub keep_background: bool,
+}
+
+impl Default for TileParams {
+    fn default() -> Self {
+        Self {
+            tile: 64,
+            stride: 0,
+            min_foreground: 0.05,
+            keep_background: false,
+        }
+    }
+}
+
+/// The pixels of every tile (RGB, 8 bit) for previews and features, aligned with the ids.
+#[derive(Debug, Clone, Default)]
+pub struct Tiles {
+    pub sources: Vec<PathBuf>,
+    /// (source index, x, y, w, h)
+    pub boxes: Vec<(u32, u32, u32, u32, u32)>,
+    pub pixels: Vec<RgbImage>,
+    /// Whether each source is a colour image (features differ: HED only for colour).
+    pub colour: Vec<bool>,
+}
+
+pub fn is_image_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .is_some_and(|e| matches!(e.as_str(), "png" | "jpg" | "jpeg" | "tif" | "tiff"))
+}
+
+/// A folder holding at least one image file (and no 10x matrix).
+pub fn is_image_folder(path: &Path) -> bool {
+    std::fs::read_dir(path).is_ok_and(|rd| rd.flatten().any(|e| is_image_file(&e.path())))
+}
+
+pub struct ImagesRead {
+    pub ids: Vec<String>,
+    pub meta: Vec<MetaColumn>,
+    pub tiles: Tiles,
+    pub notes: Vec<String>,
+}
+
+/// Otsu's threshold of values in [0, 1] (256 bins).
+pub fn otsu(values: &[f32]) -> f32 {
+    let mut hist = [0f64; 256];
+    for &v in values {
+        hist[((v.clamp(0.0, 1.0)) * 255.0).round() as usize] += 1.0;
+    }
+    let total: f64 = hist.iter().sum();
+    let sum_all: f64 = hist.iter().enumerate().map(|(i, h)| i as f64 * h).sum();
+    let (mut w0, mut sum0, mut best, mut best_t) = (0.0, 0.0, -1.0, 0usize);
+    for (t, &h) in hist.iter().enumerate() {
+        w0 += h;
+        sum0 += t as f64 * h;
+        let w1 = total - w0;
+        if w0 == 0.0 || w1 == 0.0 {
+            continue;
+        }
+        let (m0, m1) = (sum0 / w0, (sum_all - sum0) / w1);
+        let between = w0 * w1 * (m0 - m1).powi(2);
+        if between > best {
+            best = between;
+            best_t = t;
+        }
+    }
+    // Foreground is strictly above the threshold bin.
+    (best_t as f32 + 0.5) / 255.0
+}
+
+fn decode(path: &Path) -> Result<DynamicImage, DataError> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| DataError::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| DataError::io(path, e))?;
+    let img = reader.decode().map_err(|e| {
+        DataError::file(
+            path,
+            match e {
+                image::ImageError::Unsupported(u) => format!(
+                    "unsupported image ({u}); expected PNG, JPEG or TIFF, 8 or 16 bit, grey or RGB"
+                ),
+                other => format!("cannot decode the image (corrupt or truncated?): {other}"),
+            },
+        )
+    })?;
+    use image::ColorType as C;
+    match img.color() {
+        C::L8 | C::L16 | C::La8 | C::La16 | C::Rgb8 | C::Rgb16 | C::Rgba8 | C::Rgba16 => Ok(img),
+        other => Err(DataError::file(
+            path,
+            format!("pixel format {other:?} is not supported (expected 8- or 16-bit grey or RGB)"),
+        )),
+    }
+}
+
+/// Reads one image or every image of a folder and cuts them into tiles. In a folder, an image
+/// that cannot be read is reported in the notes and the others still load.
+pub fn read_images(path: &Path, p: &TileParams) -> Result<ImagesRead, DataError> {
+    if p.tile == 0 {
+        return Err(DataError::file(path, "--tile must be at least 1 pixel"));
+    }
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| DataError::io(path, e))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| is_image_file(p))
+            .collect();
+        v.sort();
+        if v.is_empty() {
+            return Err(DataError::file(
+                path,
+                "the folder has no PNG, JPEG or TIFF images",
+            ));
+        }
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let stride = if p.stride > 0 { p.stride } else { p.tile };
+    let mut out = ImagesRead {
+        ids: Vec::new(),
+        meta: Vec::new(),
+        tiles: Tiles::default(),
+        notes: Vec::new(),
+    };
+    let (mut src_col, mut xs, mut ys, mut ws, mut hs, mut fg_col) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut errors = Vec::new();
+    for f in &files {
+        let img = match decode(f) {
+            Ok(i) => i,
+            Err(e) if files.len() > 1 => {
+                errors.push(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let (w, h) = (img.width(), img.height());
+        if p.tile > w || p.tile > h {
+            let e = DataError::file(
+                f,
+                format!(
+                    "--tile {} is larger than the image ({w} × {h} pixels)",
+                    p.tile
+                ),
+            );
+            if files.len() > 1 {
+                errors.push(e.to_string());
+                continue;
+            }
+            return Err(e);
+        }
+        let colour = img.color().has_color();
+        let rgb = img.to_rgb8();
+        // The mask's values: saturation for colour, intensity (16-bit kept) for grey.
+        let values: Vec<f32> = if colour {
+            rgb.pixels()
+                .map(|px| {
+                    let mx = px.0.iter().max().copied().unwrap_or(0) as f32;
+                    let mn = px.0.iter().min().copied().unwrap_or(0) as f32;
+                    (mx - mn) / 255.0
+                })
+                .collect()
+        } else {
+            img.to_luma32f().pixels().map(|px| px.0[0]).collect()
+        };
+        let t = otsu(&values);
+        let src = out.tiles.sources.len() as u32;
+        let stem = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let mut kept = 0usize;
+        let mut dropped = 0usize;
+        let mut y = 0;
+        while y + p.tile <= h {
+            let mut x = 0;
+            while x + p.tile <= w {
+                let mut fg = 0usize;
+                for yy in y..y + p.tile {
+                    let row = (yy * w) as usize;
+                    fg += values[row + x as usize..row + (x + p.tile) as usize]
+                        .iter()
+                        .filter(|&&v| v > t)
+                        .count();
+                }
+                let frac = fg as f64 / (p.tile * p.tile) as f64;
+                if p.keep_background || frac >= p.min_foreground {
+                    out.ids.push(format!("{stem}:{x},{y}"));
+                    out.tiles.boxes.push((src, x, y, p.tile, p.tile));
+                    out.tiles
+                        .pixels
+                        .push(image::imageops::crop_imm(&rgb, x, y, p.tile, p.tile).to_image());
+                    src_col.push(f.display().to_string());
+                    xs.push(x as f64);
+                    ys.push(y as f64);
+                    ws.push(p.tile as f64);
+                    hs.push(p.tile as f64);
+                    fg_col.push(frac);
+                    kept += 1;
+                } else {
+                    dropped += 1;
+                }
+                x += stride;
+            }
+            y += stride;
+        }
+        out.tiles.sources.push(f.clone());
+        out.tiles.colour.push(colour);
+        if dropped > 0 {
+            out.notes.push(format!(
+                "{}: {kept} tiles kept, {dropped} background tiles dropped (Otsu on {} at {:.3}; under {:.0} % foreground)",
+                f.display(),
+                if colour { "saturation" } else { "intensity" },
+                t,
+                p.min_foreground * 100.0
+            ));
+        }
+    }
+    for e in &errors {
+        out.notes.push(format!("skipped: {e}"));
+    }
+    if out.ids.is_empty() {
+        return Err(DataError::file(
+            path,
+            if errors.is_empty() {
+                "no tile has enough foreground (try --keep-background or a smaller --tile)"
+                    .to_string()
+            } else {
+                format!("no image could be read: {}", errors.join("; "))
+            },
+        ));
+    }
+    let num = |name: &str, v: Vec<f64>| MetaColumn {
+        name: name.into(),
+        values: MetaValues::Number(v),
+    };
+    out.meta = vec![
+        MetaColumn {
+            name: "source".into(),
+            values: MetaValues::Text(src_col),
+        },
+        num("tile_x", xs),
+        num("tile_y", ys),
+        num("tile_w", ws),
+        num("tile_h", hs),
+        num("foreground", fg_col),
+    ];
+    Ok(out)
+}
+
+/// Ruifrok & Johnston's stain vectors (rows: haematoxylin, eosin, DAB), as scikit-image's
+/// `rgb2hed` uses them; the separation matrix is their inverse.
+const RGB_FROM_HED: [[f64; 3]; 3] = [[0.65, 0.70, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]];
+
+fn inverse3(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    // Adjugate over determinant: entry (i, j) is the cofactor of (j, i).
+    std::array::from_fn(|i| {
+        std::array::from_fn(|j| {
+            let (a, b) = ((j + 1) % 3, (j + 2) % 3);
+            let (c, d) = ((i + 1) % 3, (i + 2) % 3);
+            (m[a][c] * m[b][d] - m[a][d] * m[b][c]) / det
+        })
+    })
+}
+
+/// Haematoxylin, eosin and DAB densities of one pixel (scikit-image's `rgb2hed`, clipped at 0).
+pub fn hed(px: [u8; 3], hed_from_rgb: &[[f64; 3]; 3]) -> [f64; 3] {
+    let log_adjust = (1e-6f64).ln();
+    let od: Vec<f64> = px
+        .iter()
+        .map(|&v| ((v as f64 / 255.0).max(1e-6)).ln() / log_adjust)
+        .collect();
+    let mut out = [0.0; 3];
+    for (k, o) in out.iter_mut().enumerate() {
+        *o = (0..3)
+            .map(|c| od[c] * hed_from_rgb[c][k])
+            .sum::<f64>()
+            .max(0.0);
+    }
+    out
+}
+
+/// Uniform local binary pattern (P = 8, R = 1) histogram of a grey tile: 10 bins (9 uniform
+/// patterns by number of set bits, 1 for the rest), normalised.
+pub fn lbp_histogram(grey: &[f32], w: usize, h: usize) -> [f64; 10] {
+    let mut hist = [0f64; 10];
+    let off: [(i32, i32); 8] = [
+        (-1, -1),
+        (0, -1),
+        (1, -1),
+        (1, 0),
+        (1, 1),
+        (0, 1),
+        (-1, 1),
+        (-1, 0),
+    ];
+    let mut n = 0.0;
+    for y in 1..h.saturating_sub(1) {
+        for x in 1..w.saturating_sub(1) {
+            let c = grey[y * w + x];
+            let mut bits = [false; 8];
+            for (k, (dx, dy)) in off.iter().enumerate() {
+                let v = grey[(y as i32 + dy) as usize * w + (x as i32 + dx) as usize];
+                bits[k] = v >= c;
+            }
+            let transitions = (0..8).filter(|&k| bits[k] != bits[(k + 1) % 8]).count();
+            let bin = if transitions <= 2 {
+                bits.iter().filter(|&&b| b).count()
+            } else {
+                9
+            };
+            hist[bin] += 1.0;
+            n += 1.0;
+        }
+    }
+    if n > 0.0 {
+        for v in &mut hist {
+            *v /= n;
+        }
+    }
+    hist
+}
+
+/// The baseline feature vector of a tile: per-channel mean, standard deviation and 10th,
+/// 50th, 90th percentiles; HED density means and standard deviations (colour images); the
+/// uniform LBP histogram; an 8 × 8 grey thumbnail.
+pub fn tile_features(tile: &RgbImage, colour: bool) -> Vec<f32> {
+    let (w, h) = (tile.width() as usize, tile.height() as usize);
+    let n = (w * h).max(1);
+    let mut f = Vec::with_capacity(100);
+    let channels: Vec<Vec<f32>> = (0..3)
+        .map(|c| tile.pixels().map(|p| p.0[c] as f32 / 255.0).collect())
+        .collect();
+    let grey: Vec<f32> = tile
+        .pixels()
+        .map(|p| (0.299 * p.0[0] as f32 + 0.587 * p.0[1] as f32 + 0.114 * p.0[2] as f32) / 255.0)
+        .collect();
+    let stats = |v: &[f32], f: &mut Vec<f32>| {
+        let mean = v.iter().sum::<f32>() / n as f32;
+        let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n as f32).sqrt();
+        let mut s = v.to_vec();
+        s.sort_by(f32::total_cmp);
+        let q = |p: f64| s[((s.len() - 1) as f64 * p).round() as usize];
+        f.extend([mean, sd, q(0.1), q(0.5), q(0.9)]);
+    };
+    if colour {
+        for c in &channels {
+            stats(c, &mut f);
+        }
+        let m = inverse3(RGB_FROM_HED);
+        let d: Vec<[f64; 3]> = tile.pixels().map(|p| hed(p.0, &m)).collect();
+        for k in 0..3 {
+            let mean = d.iter().map(|x| x[k]).sum::<f64>() / n as f64;
+            let sd = (d.iter().map(|x| (x[k] - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+            f.extend([mean as f32, sd as f32]);
+        }
+    } else {
+        stats(&grey, &mut f);
+    }
+    f.extend(lbp_histogram(&grey, w, h).iter().map(|&v| v as f32));
+    for ty in 0..8 {
+        for tx in 0..8 {
+            let (x0, x1) = (tx * w / 8, ((tx + 1) * w / 8).max(tx * w / 8 + 1));
+            let (y0, y1) = (ty * h / 8, ((ty + 1) * h / 8).max(ty * h / 8 + 1));
+            let mut s = 0.0;
+            let mut k = 0;
+            for y in y0..y1.min(h) {
+                for x in x0..x1.min(w) {
+                    s += grey[y * w + x];
+                    k += 1;
+                }
+            }
+            f.push(s / k.max(1) as f32);
+        }
+    }
+    f
+}
+
+/// Baseline features of every tile, standardised per feature, then PCA.
+pub fn baseline_embedding(
+    t: &Tiles,
+    n_components: usize,
+) -> Result<crate::matrix::Matrix, crate::analysis::preprocess::BaselineError> {
+    use rayon::prelude::*;
+    if t.pixels.len() < 3 {
+        return Err(crate::analysis::preprocess::BaselineError::TooFewCells {
+            n_cells: t.pixels.len(),
+        });
+    }
+    let rows: Vec<Vec<f32>> = t
+        .pixels
+        .par_iter()
+        .zip(t.boxes.par_iter())
+        .map(|(px, b)| tile_features(px, t.colour[b.0 as usize]))
+        .collect();
+    // Mixed folders (grey and colour) give rows of different lengths: pad with zeros.
+    let d = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut m = crate::matrix::Matrix::zeros(rows.len(), d);
+    for (i, r) in rows.iter().enumerate() {
+        m.row_mut(i)[..r.len()].copy_from_slice(r);
+    }
+    crate::analysis::preprocess::scale(&mut m, 10.0);
+    crate::analysis::preprocess::pca(&m, n_components)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn otsu_splits_two_levels() {
+        let mut v = vec![0.1f32; 100];
+        v.extend(vec![0.8f32; 50]);
+        let t = otsu(&v);
+        assert!(t > 0.1 && t < 0.8, "{t}");
+    }
+
+    #[test]
+    fn hed_of_white_is_zero_and_haematoxylin_is_first() {
+        let m = inverse3(RGB_FROM_HED);
+        assert_eq!(hed([255, 255, 255], &m), [0.0, 0.0, 0.0]);
+        // A haematoxylin-blue pixel has more H than E.
+        let x = hed([80, 70, 160], &m);
+        assert!(x[0] > x[1], "{x:?}");
+        // The inverse is an inverse.
+        let i = inverse3(m);
+        for r in 0..3 {
+            for c in 0..3 {
+                assert!((i[r][c] - RGB_FROM_HED[r][c]).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn lbp_of_a_flat_tile_is_all_ones_pattern() {
+        let h = lbp_histogram(&[0.5; 25], 5, 5);
+        assert_eq!(h[8], 1.0);
+    }
+
+    #[test]
+    fn bad_images_are_named_and_folders_keep_the_good_ones() {
+        let d = tempfile::tempdir().unwrap();
+        let good = d.path().join("a.png");
+        image::RgbImage::from_fn(40, 40, |x, _| image::Rgb([(x * 6) as u8, 10, 200]))
+            .save(&good)
+            .unwrap();
+        let bad = d.path().join("b.png");
+        let bytes = std::fs::read(&good).unwrap();
+        std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+        let p = TileParams {
+            tile: 16,
+            keep_background: true,
+            ..Default::default()
+        };
+        let e = read_images(&bad, &p).err().unwrap().to_string();
+        assert!(e.contains("b.png") && e.contains("cannot decode"), "{e}");
+        let r = read_images(d.path(), &p).unwrap();
+        assert_eq!(r.ids.len(), 4);
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("skipped") && n.contains("b.png"))
+        );
+        let big = TileParams {
+            tile: 64,
+            ..p.clone()
+        };
+        let e = read_images(&good, &big).err().unwrap().to_string();
+        assert!(e.contains("larger than the image (40 × 40"), "{e}");
+        let empty = tempfile::tempdir().unwrap();
+        let e = read_images(empty.path(), &p).err().unwrap().to_string();
+        assert!(e.contains("no PNG, JPEG or TIFF"), "{e}");
+    }
+}
