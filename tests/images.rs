@@ -114,7 +114,7 @@ fn he_tissue_and_background_tiles_land_in_different_clusters() {
     // Tissue: over half the tile saturated; background: under 5 % (the mask's own cut).
     let (mut labels, mut cl) = (Vec::new(), Vec::new());
     for (&f, &c) in fg.iter().zip(a.clusters.iter()) {
-        if f > 0.5 || f < 0.05 {
+        if !(0.05..=0.5).contains(&f) {
             labels.push(if f > 0.5 { "tissue" } else { "background" }.to_string());
             cl.push(c);
         }
