@@ -386,6 +386,16 @@ fn demo_paths() -> Result<(Vec<PathBuf>, PathBuf)> {
             include_bytes!("../assets/dna/JASPAR2024_CORE_insects_nonredundant.meme"),
         ),
     ];
+    const IMAGES: &Files = &[
+        (
+            "he_region_1024.jpg",
+            include_bytes!("../assets/images/he_region_1024.jpg"),
+        ),
+        (
+            "nuclei_dsb2018.png",
+            include_bytes!("../assets/images/nuclei_dsb2018.png"),
+        ),
+    ];
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
@@ -410,8 +420,10 @@ fn demo_paths() -> Result<(Vec<PathBuf>, PathBuf)> {
     write(&cells, CELLS)?;
     let dna = base.join("dna");
     write(&dna, DNA)?;
+    let images = base.join("images");
+    write(&images, IMAGES)?;
     Ok((
-        vec![cells, dna.join("fly_promoters_3k.fa.gz")],
+        vec![cells, dna.join("fly_promoters_3k.fa.gz"), images],
         dna.join("JASPAR2024_CORE_insects_nonredundant.meme"),
     ))
 }

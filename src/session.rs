@@ -167,6 +167,8 @@ pub fn label_column(ds: &Dataset) -> Option<&MetaColumn> {
         c.is_text()
             && !(ds.modality == Modality::Dna
                 && matches!(c.name.as_str(), "record" | "description"))
+            // An image tile's source file is not a grouping worth showing either.
+            && !(ds.modality == Modality::Images && c.name == "source")
     })
 }
 
@@ -855,6 +857,10 @@ fn read_with(
             dna_model,
             tiles: None,
         };
+        let mut dataset = dataset;
+        if dataset.modality == Modality::Images {
+            dataset.tiles = crate::data::images::tiles_from_meta(&dataset.meta).map(Arc::new);
+        }
         let analysis = Analysis {
             knn: Arc::new(knn),
             graph: None,

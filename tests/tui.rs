@@ -558,3 +558,41 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
     let back = biolens::data::motif_db::read_motifs(&out).unwrap();
     assert_eq!(back.len(), m.motifs.len());
 }
+
+#[test]
+fn images_tab_previews_the_tile_under_the_cursor_and_the_cluster_medoids() {
+    let assets = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/images");
+    let tab = Tab::new(
+        "images".into(),
+        TabSource::Input {
+            path: assets.clone(),
+            meta: None,
+        },
+    );
+    let mut app = App::new(
+        vec![tab],
+        PipelineParams {
+            threads: 2,
+            ..Default::default()
+        },
+        (120, 40),
+    );
+    app.start();
+    assert!(app.wait_for_jobs(Duration::from_secs(300)), "pipeline");
+    let t = app.state.tab().unwrap();
+    let ds = t.dataset.as_ref().unwrap();
+    assert_eq!(ds.tiles.as_ref().unwrap().sources.len(), 2);
+    assert_eq!(t.preview.as_ref().map(|p| p.item), t.cursor);
+    let strip = t.strip.as_ref().expect("medoid strip");
+    assert!(!strip.protocols.is_empty());
+    // The medoids belong to the selected cluster.
+    let c = t.derived.cluster_rows[t.cluster_sel].id;
+    let clusters = t.clusters.as_ref().unwrap();
+    assert!(strip.items.iter().all(|&i| clusters[i] == c));
+    let sc = screen(&app.state);
+    assert!(sc.contains("medoid tiles") && sc.contains('▀'), "{sc}");
+    // Moving the cursor re-encodes the preview for the new tile.
+    app.press("lll");
+    let t = app.state.tab().unwrap();
+    assert_eq!(t.preview.as_ref().map(|p| p.item), t.cursor);
+}

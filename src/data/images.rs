@@ -176,6 +176,12 @@ pub fn read_images(path: &Path, p: &TileParams) -> Result<ImagesRead, DataError>
         }
         let colour = img.color().has_color();
         let rgb = img.to_rgb8();
+        // Absolute, so a session's previews find the file from any working folder.
+        let source_name = f
+            .canonicalize()
+            .unwrap_or_else(|_| f.clone())
+            .display()
+            .to_string();
         // The mask's values: saturation for colour, intensity (16-bit kept) for grey.
         let values: Vec<f32> = if colour {
             rgb.pixels()
@@ -215,7 +221,7 @@ pub fn read_images(path: &Path, p: &TileParams) -> Result<ImagesRead, DataError>
                     out.tiles
                         .pixels
                         .push(image::imageops::crop_imm(&rgb, x, y, p.tile, p.tile).to_image());
-                    src_col.push(f.display().to_string());
+                    src_col.push(source_name.clone());
                     xs.push(x as f64);
                     ys.push(y as f64);
                     ws.push(p.tile as f64);
@@ -271,6 +277,50 @@ pub fn read_images(path: &Path, p: &TileParams) -> Result<ImagesRead, DataError>
         num("foreground", fg_col),
     ];
     Ok(out)
+}
+
+/// Re-reads tile pixels from their source files by the boxes in the metadata: a session keeps
+/// the boxes, not the pixels. None when a source can no longer be read (previews then stay
+/// off; everything else in the session is unaffected).
+pub fn tiles_from_meta(meta: &[MetaColumn]) -> Option<Tiles> {
+    let col = |n: &str| meta.iter().find(|c| c.name == n).map(|c| &c.values);
+    let Some(MetaValues::Text(src)) = col("source") else {
+        return None;
+    };
+    let num = |n: &str| match col(n) {
+        Some(MetaValues::Number(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let (xs, ys, ws, hs) = (
+        num("tile_x")?,
+        num("tile_y")?,
+        num("tile_w")?,
+        num("tile_h")?,
+    );
+    let mut t = Tiles::default();
+    let mut opened: Vec<RgbImage> = Vec::new();
+    for i in 0..src.len() {
+        let p = PathBuf::from(&src[i]);
+        let k = match t.sources.iter().position(|s| *s == p) {
+            Some(k) => k,
+            None => {
+                let img = image::open(&p).ok()?;
+                t.colour.push(img.color().has_color());
+                opened.push(img.to_rgb8());
+                t.sources.push(p);
+                t.sources.len() - 1
+            }
+        };
+        let (x, y, w, h) = (xs[i] as u32, ys[i] as u32, ws[i] as u32, hs[i] as u32);
+        let img = &opened[k];
+        if x + w > img.width() || y + h > img.height() {
+            return None;
+        }
+        t.boxes.push((k as u32, x, y, w, h));
+        t.pixels
+            .push(image::imageops::crop_imm(img, x, y, w, h).to_image());
+    }
+    Some(t)
 }
 
 /// Ruifrok & Johnston's stain vectors (rows: haematoxylin, eosin, DAB), as scikit-image's

@@ -427,6 +427,37 @@ impl App {
     }
 }
 
+/// How tiles are drawn. The terminal is asked for kitty/sixel/iTerm2 support only where the
+/// environment names a terminal that has one (the query reads stdin and some terminals and
+/// multiplexers never answer it); everything else, plain SSH included, gets half blocks.
+/// `BIOLENS_GRAPHICS=halfblocks` or `=query` overrides the guess.
+fn graphics_picker() -> ratatui_image::picker::Picker {
+    use ratatui_image::picker::Picker;
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    let capable = !var("KITTY_WINDOW_ID").is_empty()
+        || var("TERM").contains("kitty")
+        || var("TERM").contains("foot")
+        || matches!(
+            var("TERM_PROGRAM").as_str(),
+            "WezTerm" | "iTerm.app" | "ghostty" | "mlterm" | "contour"
+        );
+    let query = match var("BIOLENS_GRAPHICS").as_str() {
+        "halfblocks" => false,
+        "query" => true,
+        _ => capable,
+    };
+    if query {
+        match Picker::from_query_stdio() {
+            Ok(p) => {
+                tracing::info!("terminal graphics: {:?}", p.protocol_type());
+                return p;
+            }
+            Err(e) => tracing::info!("terminal graphics query failed ({e}); half blocks"),
+        }
+    }
+    Picker::halfblocks()
+}
+
 /// Runs the interactive app in the real terminal until the user quits.
 pub fn run(
     tabs: Vec<Tab>,
@@ -435,8 +466,10 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let mut term = super::terminal::enter()?;
     let size = term.size()?;
+    let picker = graphics_picker();
     let mut app = App::new(tabs, params, (size.width, size.height));
     app.state.cells = cells;
+    app.state.picker = picker;
     app.start();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let input = {

@@ -329,6 +329,28 @@ fn draw_clusters(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
     )
     .block(block);
     f.render_widget(table, r);
+    if let Some(strip) = &t.strip {
+        let area = super::state::strip_rect(inner(r));
+        f.render_widget(
+            Clear,
+            Rect::new(
+                area.x,
+                area.y.saturating_sub(1),
+                area.width,
+                area.height + 1,
+            ),
+        );
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                "medoid tiles of the selected cluster",
+                Style::default().fg(Color::DarkGray),
+            )),
+            Rect::new(area.x, area.y.saturating_sub(1), area.width, 1),
+        );
+        for (rect, p) in &strip.protocols {
+            f.render_widget(ratatui_image::Image::new(p), *rect);
+        }
+    }
     if t.derived.cluster_rows.is_empty() {
         let msg = if t.pipeline_job.is_some() {
             "computing…"
@@ -343,7 +365,18 @@ fn draw_clusters(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
 }
 
 fn draw_detail(t: &Tab, f: &mut Frame, r: Rect) {
-    let block = pane(" detail ", false);
+    let mut block = pane(" detail ", false);
+    // An image tile sits at the top; the text goes below it, inside the same frame.
+    let r = match &t.preview {
+        Some(p) if t.cursor == Some(p.item) => {
+            f.render_widget(block, r);
+            f.render_widget(ratatui_image::Image::new(&p.protocol), p.area);
+            block = Block::default().borders(Borders::LEFT | Borders::RIGHT | Borders::BOTTOM);
+            let top = p.area.y + p.area.height;
+            Rect::new(r.x, top, r.width, (r.y + r.height).saturating_sub(top))
+        }
+        _ => r,
+    };
     let (Some(d), Some(i)) = (&t.dataset, t.cursor) else {
         f.render_widget(
             Paragraph::new("move the cursor over the map").block(block),

@@ -228,6 +228,38 @@ pub struct Derived {
     pub seq_key: Option<(u64, usize)>,
 }
 
+/// A tile encoded for the terminal, for one item and one area.
+#[derive(Clone)]
+pub struct Preview {
+    pub item: usize,
+    pub area: Rect,
+    pub protocol: ratatui_image::protocol::Protocol,
+}
+
+/// Representative tiles of one cluster: its medoids (the members nearest the cluster's mean
+/// in the embedding; on the map when a session was opened without the vectors).
+#[derive(Clone)]
+pub struct Strip {
+    pub key: (u64, u32, Rect),
+    pub items: Vec<usize>,
+    pub protocols: Vec<(Rect, ratatui_image::protocol::Protocol)>,
+}
+
+impl std::fmt::Debug for Strip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Strip").field("items", &self.items).finish()
+    }
+}
+
+impl std::fmt::Debug for Preview {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preview")
+            .field("item", &self.item)
+            .field("area", &self.area)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Tab {
     pub title: String,
@@ -250,6 +282,10 @@ pub struct Tab {
     pub motif_sel: usize,
     /// Lines the detail pane's sequence is scrolled by, and for which item.
     pub seq_scroll: (usize, usize),
+    /// The tile under the cursor, encoded for the terminal (images).
+    pub preview: Option<Preview>,
+    /// The selected cluster's most central tiles, encoded for the clusters pane (images).
+    pub strip: Option<Strip>,
     /// The bottom pane shows marker genes instead of anomalies.
     pub show_markers: bool,
     pub marker_sel: usize,
@@ -289,6 +325,8 @@ impl Tab {
             motifs: None,
             motif_sel: 0,
             seq_scroll: (0, 0),
+            preview: None,
+            strip: None,
             show_markers: false,
             marker_sel: 0,
             color: ColorBy::Cluster,
@@ -570,6 +608,118 @@ impl Tab {
         }
     }
 
+    /// Encodes the tile under the cursor for `area` when either changed.
+    pub fn refresh_preview(&mut self, picker: &ratatui_image::picker::Picker, area: Rect) {
+        let (Some(i), Some(tiles)) = (
+            self.cursor,
+            self.dataset.as_ref().and_then(|d| d.tiles.clone()),
+        ) else {
+            self.preview = None;
+            return;
+        };
+        if self
+            .preview
+            .as_ref()
+            .is_some_and(|p| p.item == i && p.area == area)
+        {
+            return;
+        }
+        let Some(px) = tiles.pixels.get(i) else {
+            self.preview = None;
+            return;
+        };
+        let img = image::DynamicImage::ImageRgb8(px.clone());
+        self.preview = picker
+            .new_protocol(
+                img,
+                ratatui::layout::Size::new(area.width, area.height),
+                ratatui_image::Resize::Scale(None),
+            )
+            .ok()
+            .map(|protocol| Preview {
+                item: i,
+                area,
+                protocol,
+            });
+    }
+
+    /// Encodes the selected cluster's medoid tiles for `area` (one row of square-ish tiles).
+    pub fn refresh_strip(&mut self, picker: &ratatui_image::picker::Picker, area: Rect) {
+        let (Some(tiles), Some(c), Some(row)) = (
+            self.dataset.as_ref().and_then(|d| d.tiles.clone()),
+            self.clusters.clone(),
+            self.derived.cluster_rows.get(self.cluster_sel),
+        ) else {
+            self.strip = None;
+            return;
+        };
+        let key = (self.version, row.id, area);
+        if self.strip.as_ref().is_some_and(|s| s.key == key) {
+            return;
+        }
+        let members: Vec<usize> = (0..c.len()).filter(|&i| c[i] == row.id).collect();
+        let tile_w = (2 * area.height).max(2);
+        let n = ((area.width + 1) / (tile_w + 1)) as usize;
+        let items = self.medoids(&members, n);
+        let protocols = items
+            .iter()
+            .enumerate()
+            .filter_map(|(k, &i)| {
+                let r = Rect::new(
+                    area.x + k as u16 * (tile_w + 1),
+                    area.y,
+                    tile_w,
+                    area.height,
+                );
+                let img = image::DynamicImage::ImageRgb8(tiles.pixels.get(i)?.clone());
+                picker
+                    .new_protocol(
+                        img,
+                        ratatui::layout::Size::new(r.width, r.height),
+                        ratatui_image::Resize::Scale(None),
+                    )
+                    .ok()
+                    .map(|p| (r, p))
+            })
+            .collect();
+        self.strip = Some(Strip {
+            key,
+            items,
+            protocols,
+        });
+    }
+
+    /// The `n` members nearest their mean: in the embedding when it is loaded, else on the map.
+    fn medoids(&self, members: &[usize], n: usize) -> Vec<usize> {
+        let Some(d) = &self.dataset else {
+            return Vec::new();
+        };
+        let point = |i: usize| -> Vec<f32> {
+            if d.embedding.cols > 0 {
+                d.embedding.row(i).to_vec()
+            } else {
+                self.layout
+                    .as_ref()
+                    .map_or(vec![0.0, 0.0], |l| l[i].to_vec())
+            }
+        };
+        let Some(first) = members.first() else {
+            return Vec::new();
+        };
+        let mut mean = vec![0f32; point(*first).len()];
+        for &i in members {
+            for (m, v) in mean.iter_mut().zip(point(i)) {
+                *m += v / members.len() as f32;
+            }
+        }
+        let mut by: Vec<(f32, usize)> = members
+            .iter()
+            .map(|&i| (crate::matrix::sq_dist(&point(i), &mean), i))
+            .collect();
+        by.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        by.into_iter().take(n).map(|x| x.1).collect()
+    }
+
     fn sequence_hits(&self) -> Vec<(usize, usize, usize)> {
         let (Some(i), Some(m), Some(c)) = (self.cursor, &self.motifs, &self.clusters) else {
             return Vec::new();
@@ -667,6 +817,9 @@ pub struct State {
     pub palette: Palette,
     /// Train the count model on cells tabs with raw counts (None: PCA baseline only).
     pub cells: crate::cells::InputOptions,
+    /// How images reach the terminal: kitty, sixel or iTerm2 graphics where detected, Unicode
+    /// half blocks otherwise (what plain SSH gets).
+    pub picker: ratatui_image::picker::Picker,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -745,6 +898,32 @@ impl Areas {
     }
 }
 
+/// The top of the detail pane where a tile is shown: as wide as the pane, half its height
+/// at most, about square on screen (a cell is twice as tall as wide).
+pub fn preview_rect(detail_inner: Rect) -> Rect {
+    let h = (detail_inner.height * 3 / 5)
+        .min(detail_inner.width / 2)
+        .max(1);
+    Rect::new(
+        detail_inner.x,
+        detail_inner.y,
+        (2 * h).min(detail_inner.width),
+        h,
+    )
+}
+
+/// The bottom rows of the clusters pane where an images tab shows the selected cluster's
+/// medoid tiles.
+pub fn strip_rect(clusters_inner: Rect) -> Rect {
+    let h = 4.min(clusters_inner.height / 3);
+    Rect::new(
+        clusters_inner.x,
+        clusters_inner.y + clusters_inner.height - h,
+        clusters_inner.width,
+        h,
+    )
+}
+
 pub fn inner(r: Rect) -> Rect {
     Rect::new(
         r.x + 1,
@@ -768,6 +947,7 @@ impl State {
             params,
             palette: Palette::detect(),
             cells: Default::default(),
+            picker: ratatui_image::picker::Picker::halfblocks(),
         };
         s.refresh();
         s
@@ -788,8 +968,13 @@ impl State {
     pub fn refresh(&mut self) {
         let m = self.areas().map_inner();
         let (w, h) = (m.width.max(1), m.height.max(1));
+        let preview_area = preview_rect(inner(self.areas().detail));
+        let strip_area = strip_rect(inner(self.areas().clusters));
+        let picker = &self.picker;
         if let Some(t) = self.tabs.get_mut(self.active) {
             t.refresh(w, h);
+            t.refresh_preview(picker, preview_area);
+            t.refresh_strip(picker, strip_area);
         }
     }
 
