@@ -220,13 +220,12 @@ fn screen_snapshot_120x40_with_help() {
 
 /// The demo's data as a tab computed live by the real job runner, as `biolens` does.
 fn demo_app() -> App {
-    let tab = Tab::new(
-        "demo".into(),
-        TabSource::Input {
-            path: pbmc(),
-            meta: None,
-        },
-    );
+    input_app(pbmc())
+}
+
+/// One input as a tab computed live by the real job runner, 120 × 40, two threads.
+fn input_app(path: std::path::PathBuf) -> App {
+    let tab = Tab::new("input".into(), TabSource::Input { path, meta: None });
     App::new(
         vec![tab],
         PipelineParams {
@@ -502,21 +501,7 @@ fn command_completion_extends_to_the_common_prefix_and_lists_the_choices() {
 fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
     let dir = tempfile::tempdir().unwrap();
     let assets = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/dna");
-    let tab = Tab::new(
-        "dna".into(),
-        TabSource::Input {
-            path: assets.join("fly_promoters_3k.fa.gz"),
-            meta: None,
-        },
-    );
-    let mut app = App::new(
-        vec![tab],
-        PipelineParams {
-            threads: 2,
-            ..Default::default()
-        },
-        (120, 40),
-    );
+    let mut app = input_app(assets.join("fly_promoters_3k.fa.gz"));
     app.state.cells.motifs = Some(assets.join("JASPAR2024_CORE_insects_nonredundant.meme"));
     app.start();
     assert!(app.wait_for_jobs(Duration::from_secs(300)), "pipeline");
@@ -562,21 +547,7 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
 #[test]
 fn images_tab_previews_the_tile_under_the_cursor_and_the_cluster_medoids() {
     let assets = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/images");
-    let tab = Tab::new(
-        "images".into(),
-        TabSource::Input {
-            path: assets.clone(),
-            meta: None,
-        },
-    );
-    let mut app = App::new(
-        vec![tab],
-        PipelineParams {
-            threads: 2,
-            ..Default::default()
-        },
-        (120, 40),
-    );
+    let mut app = input_app(assets);
     app.start();
     assert!(app.wait_for_jobs(Duration::from_secs(300)), "pipeline");
     let t = app.state.tab().unwrap();
