@@ -96,6 +96,9 @@ pub struct InputOptions {
     pub motifs: Option<std::path::PathBuf>,
     /// Images: how files are cut into tiles.
     pub tiles: crate::data::images::TileParams,
+    /// Images: a pretrained DINOv2-style ViT folder, and the side tiles are resized to.
+    pub vit: Option<std::path::PathBuf>,
+    pub vit_size: u32,
     /// DNA: which encoder, and its pre-training settings.
     pub dna: crate::dna::DnaOptions,
 }

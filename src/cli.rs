@@ -158,6 +158,13 @@ pub struct CommonOpts {
     /// Images: tile side in pixels.
     #[arg(long, default_value_t = 64, global = true)]
     pub tile: u32,
+    /// Images: a pretrained DINOv2-style ViT folder (Hugging Face names: config.json,
+    /// model.safetensors); tiles are embedded by its CLS token.
+    #[arg(long, global = true)]
+    pub image_encoder: Option<PathBuf>,
+    /// Images: side in pixels tiles are resized to for the ViT (rounded to its patch size).
+    #[arg(long, default_value_t = 224, global = true)]
+    pub vit_size: u32,
     /// Images: keep tiles the foreground mask (Otsu on saturation or intensity) calls
     /// background.
     #[arg(long, global = true)]
@@ -232,6 +239,8 @@ impl Default for CommonOpts {
             stride: 0,
             tile: 64,
             keep_background: false,
+            image_encoder: None,
+            vit_size: 224,
             kmer: 4,
             motifs: None,
             motif_background: MotifBackground::Shuffled,
@@ -284,6 +293,8 @@ impl CommonOpts {
                 keep_background: self.keep_background,
                 ..Default::default()
             },
+            vit: self.image_encoder.clone(),
+            vit_size: self.vit_size,
             dna: crate::dna::DnaOptions {
                 model: match (&self.encoder, self.dna_model) {
                     (Some(dir), _) => crate::dna::DnaModel::Pretrained(dir.clone()),

@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod session;
 
 pub mod table_io;
+pub mod tiles;
 pub mod tui;
 
 /// Version string recorded in session manifests.

@@ -239,6 +239,27 @@ fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
             biolens::dna::apply(&mut ds, &out);
             model_nll = Some(std::sync::Arc::new(out.perplexity));
         }
+        if let (Some(dir), Some(_)) = (&cells.vit, &ds.tiles) {
+            let name = ds.name.clone();
+            let t0 = std::time::Instant::now();
+            let out = pipeline::with_threads(threads, || {
+                biolens::tiles::embed(&ds, dir, cells.vit_size, cells.params.device, &mut |f| {
+                    progress.report(&name, "vit embedding", f);
+                    true
+                })
+            })
+            .with_context(|| format!("{name}: the image encoder"))?
+            .context("cancelled")?;
+            if progress.tty {
+                eprintln!();
+            }
+            eprintln!(
+                "{name}: {} tiles embedded in {:.1}s",
+                out.len(),
+                t0.elapsed().as_secs_f64()
+            );
+            ds = out;
+        }
         params.check(ds.len()).with_context(|| {
             ds.inputs
                 .first()

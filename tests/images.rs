@@ -145,3 +145,90 @@ fn he_tissue_and_background_tiles_land_in_different_clusters() {
     println!("{:?}", ds2.notes);
     assert!(ds2.len() < ds.len());
 }
+
+/// A tiny random DINOv2 checkpoint in the Hugging Face layout, written by the test.
+fn write_tiny_vit(dir: &std::path::Path) {
+    use candle_core::{Device, Tensor};
+    use rand::{Rng, SeedableRng};
+    let cfg = biolens::models::vit::VitConfig {
+        hidden_size: 24,
+        num_hidden_layers: 2,
+        num_attention_heads: 3,
+        mlp_ratio: 4,
+        patch_size: 8,
+        image_size: 32,
+        layer_norm_eps: 1e-6,
+    };
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
+    let mut m = std::collections::HashMap::new();
+    for (name, shape) in cfg.expected_tensors() {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| rng.gen_range(-0.2..0.2)).collect();
+        m.insert(
+            name,
+            Tensor::from_vec(v, shape.as_slice(), &Device::Cpu).unwrap(),
+        );
+    }
+    candle_core::safetensors::save(&m, dir.join("model.safetensors")).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_string(&cfg).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_pretrained_vit_folder_embeds_the_tiles() {
+    let d = tempfile::tempdir().unwrap();
+    let vit = d.path().join("vit");
+    std::fs::create_dir(&vit).unwrap();
+    write_tiny_vit(&vit);
+    let out = d.path().join("n.biolens");
+    let img = shared("images/nuclei_dsb2018/image.png");
+    let status = std::process::Command::new(common::bin())
+        .args([
+            "run",
+            img.to_str().unwrap(),
+            "--image-encoder",
+            vit.to_str().unwrap(),
+            "--vit-size",
+            "40",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&status.stderr);
+    assert!(status.status.success(), "{err}");
+    let (m, items) = biolens::session::read(&out).unwrap();
+    assert_eq!(items[0].dataset.embedding.cols, 24);
+    assert!(
+        m.datasets[0].embedding.contains("ViT 2 layers × 24"),
+        "{}",
+        m.datasets[0].embedding
+    );
+    // A missing tensor is named with its expected shape.
+    let t =
+        candle_core::safetensors::load(vit.join("model.safetensors"), &candle_core::Device::Cpu)
+            .unwrap();
+    let mut t: std::collections::HashMap<_, _> = t.into_iter().collect();
+    t.remove("encoder.layer.0.mlp.fc2.bias");
+    candle_core::safetensors::save(&t, vit.join("model.safetensors")).unwrap();
+    let o = std::process::Command::new(common::bin())
+        .args([
+            "run",
+            img.to_str().unwrap(),
+            "--image-encoder",
+            vit.to_str().unwrap(),
+            "-o",
+            d.path().join("bad.biolens").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("encoder.layer.0.mlp.fc2.bias' is missing (expected shape [24])"),
+        "{err}"
+    );
+}

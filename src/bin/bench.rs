@@ -50,6 +50,8 @@ struct Args {
     /// Time the DNA stages instead (the input is FASTA/FASTQ).
     dna: bool,
     motifs: Option<PathBuf>,
+    /// Time the image stages instead (the input is an image or a folder).
+    images: bool,
 }
 
 /// Counts for the model benchmark: `synthetic:CELLSxGENES` draws Poisson counts from 5 cell
@@ -171,6 +173,7 @@ fn parse() -> Result<Args, String> {
     let mut steps = "knn,graph,umap,leiden,kmeans,anomaly,raster,session".to_string();
     let mut vae_epochs = None;
     let mut dna = false;
+    let mut images = false;
     let mut motifs = None;
     while let Some(x) = a.next() {
         match x.as_str() {
@@ -182,8 +185,9 @@ fn parse() -> Result<Args, String> {
                 vae_epochs = Some(a.next().and_then(|v| v.parse().ok()).ok_or("--vae-epochs N")?)
             }
             "--dna" => dna = true,
+            "--images" => images = true,
             "--motifs" => motifs = a.next().map(PathBuf::from),
-            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)".into()),
+            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)\n       biolens-bench IMAGES --images [--threads N]   (tiles/s: baseline features, a ViT-S/14-sized model)".into()),
             _ => input = Some(PathBuf::from(x)),
         }
     }
@@ -196,6 +200,7 @@ fn parse() -> Result<Args, String> {
         vae_epochs,
         dna,
         motifs,
+        images,
     })
 }
 
@@ -209,6 +214,13 @@ fn main() {
     };
     if let Some(epochs) = args.vae_epochs {
         if let Err(e) = bench_vae(&args.input.to_string_lossy(), epochs, args.threads) {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
+    if args.images {
+        if let Err(e) = pipeline::with_threads(args.threads, || bench_images(&args)) {
             eprintln!("error: {e}");
             std::process::exit(2);
         }
@@ -496,6 +508,61 @@ fn bench_dna(args: &Args) -> Result<(), String> {
         args.input.display(),
         ds.len(),
         tps.join(", "),
+        peak_rss_mb()
+    );
+    Ok(())
+}
+
+/// Images: tiles per second of reading + baseline features, and of a ViT-S/14-sized model
+/// (12 layers × 384, 6 heads, random weights written to a temporary folder) at 224 px.
+fn bench_images(args: &Args) -> Result<(), String> {
+    use biolens::models::vit::{Vit, VitConfig};
+    let t = Instant::now();
+    let ds = data::load(&args.input, &LoadOptions::default()).map_err(|e| e.to_string())?;
+    let baseline_s = t.elapsed().as_secs_f64();
+    let tiles = ds.tiles.as_ref().ok_or("not an images input")?;
+    let cfg = VitConfig {
+        hidden_size: 384,
+        num_hidden_layers: 12,
+        num_attention_heads: 6,
+        mlp_ratio: 4,
+        patch_size: 14,
+        image_size: 518,
+        layer_norm_eps: 1e-6,
+    };
+    let dir = std::env::temp_dir().join(format!("biolens-bench-vit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut m = std::collections::HashMap::new();
+    for (name, shape) in cfg.expected_tensors() {
+        m.insert(
+            name,
+            candle_core::Tensor::zeros(
+                shape.as_slice(),
+                candle_core::DType::F32,
+                &candle_core::Device::Cpu,
+            )
+            .map_err(|e| e.to_string())?,
+        );
+    }
+    candle_core::safetensors::save(&m, dir.join("model.safetensors")).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_string(&cfg).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let vit = Vit::load(&dir, &candle_core::Device::Cpu).map_err(|e| e.to_string())?;
+    let sample: Vec<image::RgbImage> = tiles.pixels.iter().take(32).cloned().collect();
+    let t = Instant::now();
+    vit.embed(&sample, 224, &mut |_| true)
+        .map_err(|e| e.to_string())?;
+    let vit_s = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "{{\"input\": \"{}\", \"tiles\": {}, \"baseline_tiles_per_s\": {:.0}, \"vit_s14_224px_tiles_per_s\": {:.2}, \"peak_rss_mb\": {:.0}}}",
+        args.input.display(),
+        ds.len(),
+        ds.len() as f64 / baseline_s,
+        sample.len() as f64 / vit_s,
         peak_rss_mb()
     );
     Ok(())

@@ -343,24 +343,12 @@ impl Encoder {
             map.insert("cls.predictions.bias".into(), b);
         }
         let with_head = map.contains_key("cls.predictions.transform.dense.weight");
-        for (name, shape) in cfg.expected_tensors(with_head) {
-            match map.get(&name) {
-                None => {
-                    return Err(EncoderError::Tensor {
-                        path,
-                        name,
-                        problem: format!("is missing (expected shape {shape:?})"),
-                    });
-                }
-                Some(t) if t.dims() != shape.as_slice() => {
-                    return Err(EncoderError::Tensor {
-                        path,
-                        name,
-                        problem: format!("has shape {:?}, expected {shape:?}", t.dims()),
-                    });
-                }
-                _ => {}
-            }
+        if let Err((name, problem)) = super::check_tensors(&map, cfg.expected_tensors(with_head)) {
+            return Err(EncoderError::Tensor {
+                path,
+                name,
+                problem,
+            });
         }
         let get = |n: &str| {
             map.get(n)

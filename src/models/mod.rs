@@ -4,8 +4,29 @@
 pub mod dnabert;
 pub mod lgamma;
 pub mod scvi;
+pub mod vit;
 
-use candle_core::Device;
+use candle_core::{Device, Tensor};
+use std::collections::HashMap;
+
+/// Checks a checkpoint's tensors against the shapes a config implies; on the first missing
+/// or mis-shaped one returns its name and what is wrong, for an error naming the file.
+pub fn check_tensors(
+    map: &HashMap<String, Tensor>,
+    expected: Vec<(String, Vec<usize>)>,
+) -> Result<(), (String, String)> {
+    for (name, shape) in expected {
+        match map.get(&name) {
+            None => return Err((name, format!("is missing (expected shape {shape:?})"))),
+            Some(t) if t.dims() != shape.as_slice() => {
+                let problem = format!("has shape {:?}, expected {shape:?}", t.dims());
+                return Err((name, problem));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// Where models run: `cpu` always; `cuda` when built with the `cuda` feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

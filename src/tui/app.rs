@@ -220,12 +220,30 @@ impl App {
                             let mut d2 = (*ds).clone();
                             crate::dna::apply(&mut d2, &out);
                             (d2, out.perplexity)
+                        } else if let (Some(dir), Some(_)) = (&cells.vit, &ds.tiles) {
+                            let out = crate::tiles::embed(
+                                &ds,
+                                dir,
+                                cells.vit_size,
+                                cells.params.device,
+                                &mut |f| {
+                                    ctx.progress("vit embedding", f);
+                                    !ctx.is_cancelled()
+                                },
+                            )
+                            .map_err(|e| format!("{}: {e}", ds.name))?;
+                            let Some(d2) = out else {
+                                return Ok(());
+                            };
+                            (d2, Vec::new())
                         } else {
                             return Ok(());
                         };
                     let d2 = Arc::new(d2);
                     ctx.output(JobOutput::Loaded(d2.clone()));
-                    ctx.output(JobOutput::ModelScores(Arc::new(scores)));
+                    if !scores.is_empty() {
+                        ctx.output(JobOutput::ModelScores(Arc::new(scores)));
+                    }
                     let a = pipeline::run(&d2, &params, &emit, &ctx.cancel)
                         .map_err(|e| e.to_string())?;
                     ctx.output(JobOutput::PipelineDone(Box::new(a)));
