@@ -99,6 +99,8 @@ pub struct InputOptions {
     /// Images: a pretrained DINOv2-style ViT folder, and the side tiles are resized to.
     pub vit: Option<std::path::PathBuf>,
     pub vit_size: u32,
+    /// Images: train the SimCLR CNN on the tiles (when no ViT is given).
+    pub ssl: Option<crate::models::ssl::SslParams>,
     /// DNA: which encoder, and its pre-training settings.
     pub dna: crate::dna::DnaOptions,
 }

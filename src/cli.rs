@@ -78,6 +78,14 @@ pub enum DnaModelChoice {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum ImageModelChoice {
+    /// Colour, stain, texture and thumbnail features, PCA.
+    Baseline,
+    /// A small CNN trained on the tiles with SimCLR.
+    Simclr,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
 pub enum MotifBackground {
     /// The sequences of the other clusters.
     Clusters,
@@ -165,6 +173,13 @@ pub struct CommonOpts {
     /// Images: side in pixels tiles are resized to for the ViT (rounded to its patch size).
     #[arg(long, default_value_t = 224, global = true)]
     pub vit_size: u32,
+    /// Images: embedding model: the baseline features, or a small CNN trained here with
+    /// SimCLR.
+    #[arg(long, value_enum, default_value = "baseline", global = true)]
+    pub image_model: ImageModelChoice,
+    /// Images: SimCLR training epochs.
+    #[arg(long, default_value_t = 30, global = true)]
+    pub ssl_epochs: usize,
     /// Images: keep tiles the foreground mask (Otsu on saturation or intensity) calls
     /// background.
     #[arg(long, global = true)]
@@ -241,6 +256,8 @@ impl Default for CommonOpts {
             keep_background: false,
             image_encoder: None,
             vit_size: 224,
+            image_model: ImageModelChoice::Baseline,
+            ssl_epochs: 30,
             kmer: 4,
             motifs: None,
             motif_background: MotifBackground::Shuffled,
@@ -295,6 +312,13 @@ impl CommonOpts {
             },
             vit: self.image_encoder.clone(),
             vit_size: self.vit_size,
+            ssl: (self.image_model == ImageModelChoice::Simclr).then(|| {
+                crate::models::ssl::SslParams {
+                    epochs: self.ssl_epochs,
+                    seed: self.seed,
+                    ..Default::default()
+                }
+            }),
             dna: crate::dna::DnaOptions {
                 model: match (&self.encoder, self.dna_model) {
                     (Some(dir), _) => crate::dna::DnaModel::Pretrained(dir.clone()),

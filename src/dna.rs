@@ -190,7 +190,7 @@ pub fn apply(ds: &mut Dataset, out: &DnaOutput) {
 pub fn describe(s: &EncoderSummary) -> String {
     let c = &s.config;
     format!(
-        "dnabert-2-style encoder, {} layers × {} hidden, vocab {} ({})",
+        "dnabert-2-style encoder, {} layers × {} hidden, vocab {} ({}; mean-pooled last hidden state)",
         c.num_hidden_layers, c.hidden_size, c.vocab_size, s.origin
     )
 }

@@ -260,6 +260,27 @@ fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
             );
             ds = out;
         }
+        if let (Some(p), None, Some(_)) = (&cells.ssl, &cells.vit, &ds.tiles) {
+            let name = ds.name.clone();
+            let t0 = std::time::Instant::now();
+            let out = pipeline::with_threads(threads, || {
+                biolens::tiles::train_cnn(&ds, p, cells.params.device, &mut |f| {
+                    progress.report(&name, "training cnn", f);
+                    true
+                })
+            })
+            .map_err(|e| anyhow::anyhow!("{name}: the SimCLR CNN: {e}"))?
+            .context("cancelled")?;
+            if progress.tty {
+                eprintln!();
+            }
+            eprintln!(
+                "{name}: {} in {:.1}s",
+                biolens::session::describe_embedding(&out.embedding_source),
+                t0.elapsed().as_secs_f64()
+            );
+            ds = out;
+        }
         params.check(ds.len()).with_context(|| {
             ds.inputs
                 .first()

@@ -87,6 +87,40 @@ pub struct DatasetEntry {
     /// Sequences, motifs and encoder of a DNA dataset, in the folder `dna.folder`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dna: Option<DnaEntry>,
+    /// The CNN trained on an images dataset's tiles, in the folder `images.folder`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<ImagesEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImagesEntry {
+    pub folder: String,
+    /// SimCLR settings and the mean NT-Xent loss of each epoch; weights in `cnn.safetensors`.
+    pub params: crate::models::ssl::SslParams,
+    pub losses: Vec<f64>,
+}
+
+/// Writes an images dataset's trained CNN into `images-INDEX/cnn.safetensors`.
+fn write_images(
+    tmp: &Path,
+    index: usize,
+    sd: &SessionDataset,
+) -> Result<Option<ImagesEntry>, SessionError> {
+    let Some(m) = &sd.dataset.image_model else {
+        return Ok(None);
+    };
+    let folder = format!("images-{index}");
+    let dir = tmp.join(&folder);
+    std::fs::create_dir(&dir).map_err(io(&dir))?;
+    let p = dir.join("cnn.safetensors");
+    m.varmap
+        .save(&p)
+        .map_err(|e| bad(&p, format!("cannot write the CNN's weights: {e}")))?;
+    Ok(Some(ImagesEntry {
+        folder,
+        params: m.params.clone(),
+        losses: m.losses.clone(),
+    }))
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -131,7 +165,7 @@ pub fn describe_embedding(src: &EmbeddingSource) -> String {
         EmbeddingSource::KmerBaseline { k } => {
             format!("k-mer baseline (canonical {k}-mers, centred log-ratio, PCA-50)")
         }
-        EmbeddingSource::Encoder { model } => format!("{model} (mean-pooled last hidden state)"),
+        EmbeddingSource::Encoder { model } => model.clone(),
         EmbeddingSource::ImageBaseline { tile } => format!(
             "image baseline ({tile}-px tiles: RGB/grey statistics, HED stains, uniform LBP, 8×8 thumbnail; standardised, PCA-50)"
         ),
@@ -587,6 +621,7 @@ pub fn write(
                 timings: sd.analysis.timings.iter().cloned().collect(),
                 cells: write_cells(&tmp, datasets.len(), sd)?,
                 dna: dna::write(&tmp, datasets.len(), sd)?,
+                images: write_images(&tmp, datasets.len(), sd)?,
             });
         }
         let manifest = Manifest {
@@ -856,6 +891,7 @@ fn read_with(
             sequences,
             dna_model,
             tiles: None,
+            image_model: None,
         };
         let mut dataset = dataset;
         if dataset.modality == Modality::Images {

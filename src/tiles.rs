@@ -1,5 +1,6 @@
-//! The images workflow around a pretrained ViT: load a checkpoint folder, embed every tile
-//! by its CLS token, make that the dataset's embedding. Knows nothing about the terminal.
+//! The images workflow around the models: a SimCLR CNN trained on the tiles, or a pretrained
+//! ViT loaded from a folder; either embeds every tile and becomes the dataset's embedding.
+//! Knows nothing about the terminal.
 
 use crate::data::{Dataset, EmbeddingSource};
 use crate::models::vit::{Vit, VitError};
@@ -34,5 +35,61 @@ pub fn embed(
             dir.display()
         ),
     };
+    Ok(Some(out))
+}
+
+/// A CNN trained here, kept for the session.
+pub struct TrainedCnn {
+    pub model: crate::models::ssl::Cnn,
+    pub varmap: candle_nn::VarMap,
+    pub params: crate::models::ssl::SslParams,
+    pub losses: Vec<f64>,
+}
+
+impl std::fmt::Debug for TrainedCnn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainedCnn")
+            .field("losses", &self.losses)
+            .finish()
+    }
+}
+
+/// Trains the SimCLR CNN on `ds`'s tiles and embeds them; None when cancelled.
+pub fn train_cnn(
+    ds: &Dataset,
+    p: &crate::models::ssl::SslParams,
+    device: crate::models::DeviceKind,
+    progress: &mut dyn FnMut(f64) -> bool,
+) -> Result<Option<Dataset>, String> {
+    let Some(tiles) = &ds.tiles else {
+        return Ok(None);
+    };
+    let dev = device.device()?;
+    let trained = crate::models::ssl::train(&tiles.pixels, p, &dev, &mut |r| {
+        progress(r.epoch as f64 / r.epochs.max(1) as f64)
+    })
+    .map_err(|e| e.to_string())?;
+    let Some((model, varmap, losses)) = trained else {
+        return Ok(None);
+    };
+    let m = crate::models::ssl::embed(&model, &tiles.pixels, p.input, &dev)
+        .map_err(|e| e.to_string())?;
+    let mut out = ds.clone();
+    out.embedding = m;
+    out.embedding_source = EmbeddingSource::Encoder {
+        model: format!(
+            "SimCLR CNN trained here ({} epochs, {} px views, NT-Xent {:.3} → {:.3})",
+            p.epochs,
+            p.input,
+            losses.first().copied().unwrap_or(f64::NAN),
+            losses.last().copied().unwrap_or(f64::NAN)
+        ),
+    };
+    out.image_model = Some(std::sync::Arc::new(TrainedCnn {
+        model,
+        varmap,
+        params: p.clone(),
+        losses,
+    }));
     Ok(Some(out))
 }

@@ -22,6 +22,19 @@ fn purity(labels: &[String], clusters: &[u32]) -> f64 {
         / labels.len() as f64
 }
 
+/// The nuclei image in 32-px tiles, background kept (the labels need both classes).
+fn nuclei_tiles() -> data::Dataset {
+    let opts = LoadOptions {
+        tiles: TileParams {
+            tile: 32,
+            keep_background: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    data::load(&shared("images/nuclei_dsb2018/image.png"), &opts).unwrap()
+}
+
 fn num(ds: &data::Dataset, name: &str) -> Vec<f64> {
     match &ds.meta_column(name).unwrap().values {
         MetaValues::Number(v) => v.clone(),
@@ -31,15 +44,7 @@ fn num(ds: &data::Dataset, name: &str) -> Vec<f64> {
 
 #[test]
 fn nuclei_tiles_cluster_by_nucleus_and_background() {
-    let opts = LoadOptions {
-        tiles: TileParams {
-            tile: 32,
-            keep_background: true,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let ds = data::load(&shared("images/nuclei_dsb2018/image.png"), &opts).unwrap();
+    let ds = nuclei_tiles();
     assert_eq!(ds.len(), 256);
     let lab = image::open(shared("images/nuclei_dsb2018/labels.png"))
         .unwrap()
@@ -231,4 +236,89 @@ fn a_pretrained_vit_folder_embeds_the_tiles() {
         err.contains("encoder.layer.0.mlp.fc2.bias' is missing (expected shape [24])"),
         "{err}"
     );
+}
+
+/// Nucleus/background labels of the nuclei image's 32-px tiles (ambiguous ones: None).
+fn nuclei_labels(ds: &data::Dataset) -> Vec<Option<String>> {
+    let lab = image::open(shared("images/nuclei_dsb2018/labels.png"))
+        .unwrap()
+        .to_luma16();
+    let (xs, ys) = (num(ds, "tile_x"), num(ds, "tile_y"));
+    (0..ds.len())
+        .map(|i| {
+            let (x0, y0) = (xs[i] as u32, ys[i] as u32);
+            let n: usize = (y0..y0 + 32)
+                .flat_map(|y| (x0..x0 + 32).map(move |x| (x, y)))
+                .filter(|&(x, y)| lab.get_pixel(x, y).0[0] > 0)
+                .count();
+            match n {
+                0 => Some("background".to_string()),
+                n if n as f64 / 1024.0 > 0.2 => Some("nucleus".to_string()),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Leave-one-out 15-NN accuracy over the labelled items only.
+fn knn_accuracy(m: &biolens::matrix::Matrix, labels: &[Option<String>]) -> f64 {
+    let idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i].is_some()).collect();
+    let mut ok = 0;
+    for &i in &idx {
+        let mut d: Vec<(f32, usize)> = idx
+            .iter()
+            .filter(|&&j| j != i)
+            .map(|&j| (biolens::matrix::sq_dist(m.row(i), m.row(j)), j))
+            .collect();
+        d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let votes = d
+            .iter()
+            .take(15)
+            .filter(|x| labels[x.1] == labels[i])
+            .count();
+        ok += (votes > 7) as usize;
+    }
+    ok as f64 / idx.len() as f64
+}
+
+#[test]
+fn simclr_cnn_on_nuclei_tiles_against_the_baseline_features() {
+    use biolens::models::ssl;
+    let ds = nuclei_tiles();
+    let labels = nuclei_labels(&ds);
+    let tiles = &ds.tiles.as_ref().unwrap().pixels;
+    let dev = candle_core::Device::Cpu;
+    // Ten epochs keep the test short; the default is 30.
+    let p = ssl::SslParams {
+        epochs: 10,
+        ..Default::default()
+    };
+    let (model, _, history) = ssl::train(tiles, &p, &dev, &mut |_| true).unwrap().unwrap();
+    println!(
+        "SimCLR loss by epoch: first {:.3}, last {:.3}",
+        history[0],
+        history[history.len() - 1]
+    );
+    let ssl_emb = ssl::embed(&model, tiles, p.input, &dev).unwrap();
+    // The same network untrained: what a learned model must beat.
+    let untrained = ssl::SslParams {
+        epochs: 0,
+        ..p.clone()
+    };
+    let (random, _, _) = ssl::train(tiles, &untrained, &dev, &mut |_| true)
+        .unwrap()
+        .unwrap();
+    let random_emb = ssl::embed(&random, tiles, p.input, &dev).unwrap();
+    let (a_base, a_ssl, a_rand) = (
+        knn_accuracy(&ds.embedding, &labels),
+        knn_accuracy(&ssl_emb, &labels),
+        knn_accuracy(&random_emb, &labels),
+    );
+    println!(
+        "nuclei nucleus/background, leave-one-out 15-NN accuracy: baseline features {a_base:.3}, SimCLR CNN {a_ssl:.3}, untrained CNN {a_rand:.3}"
+    );
+    // Measured (30 epochs): baseline 0.975, SimCLR 1.000, untrained CNN 1.000 — nucleus vs
+    // background is easy enough that any convolutional feature separates it.
+    assert!(history[history.len() - 1] < history[0]);
+    assert!(a_ssl >= a_base, "{a_ssl} < {a_base}");
 }

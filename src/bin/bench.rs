@@ -126,6 +126,7 @@ fn vae_input(spec: &str) -> Result<data::Dataset, String> {
         sequences: None,
         dna_model: None,
         tiles: None,
+        image_model: None,
     })
 }
 

@@ -213,6 +213,8 @@ pub struct Dataset {
     pub dna_model: Option<std::sync::Arc<crate::dna::DnaEncoder>>,
     /// Tile pixels and boxes (images only), aligned with the ids.
     pub tiles: Option<std::sync::Arc<images::Tiles>>,
+    /// The CNN trained on the tiles whose representation is the embedding.
+    pub image_model: Option<std::sync::Arc<crate::tiles::TrainedCnn>>,
 }
 
 impl Dataset {
@@ -412,6 +414,7 @@ fn cells_dataset(
         sequences: None,
         dna_model: None,
         tiles: None,
+        image_model: None,
     })
 }
 
@@ -438,6 +441,7 @@ fn images_dataset(path: &Path, name: String, opts: &LoadOptions) -> Result<Datas
         sequences: None,
         dna_model: None,
         tiles: Some(std::sync::Arc::new(r.tiles)),
+        image_model: None,
     })
 }
 
@@ -479,6 +483,7 @@ fn dna_dataset(path: &Path, name: String, opts: &LoadOptions) -> Result<Dataset,
         sequences: Some(std::sync::Arc::new(r.sequences)),
         dna_model: None,
         tiles: None,
+        image_model: None,
     })
 }
 

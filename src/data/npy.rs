@@ -149,6 +149,7 @@ pub fn read_embedding_npy(path: &Path, name: &str) -> Result<Dataset, DataError>
         sequences: None,
         dna_model: None,
         tiles: None,
+        image_model: None,
     })
 }
 

@@ -147,6 +147,7 @@ pub fn read_embedding_csv(path: &Path, name: &str) -> Result<Dataset, DataError>
         sequences: None,
         dna_model: None,
         tiles: None,
+        image_model: None,
     })
 }
 
@@ -253,5 +254,6 @@ pub fn read_embedding_parquet(path: &Path, name: &str) -> Result<Dataset, DataEr
         sequences: None,
         dna_model: None,
         tiles: None,
+        image_model: None,
     })
 }

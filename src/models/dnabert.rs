@@ -1109,19 +1109,7 @@ mod tests {
         let grads = loss.backward().unwrap();
         let data = vm.data().lock().unwrap();
         assert_eq!(data.len(), cfg.expected_tensors(true).len());
-        for (name, v) in data.iter() {
-            let g = grads
-                .get(v.as_tensor())
-                .unwrap_or_else(|| panic!("{name}: no gradient"));
-            let n = g
-                .sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            assert!(n.is_finite() && n > 0.0, "{name}: gradient norm² {n}");
-        }
+        crate::models::assert_gradients(&grads, data.iter().map(|(k, v)| (k.clone(), v)));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod dnabert;
 pub mod lgamma;
 pub mod scvi;
+pub mod ssl;
 pub mod vit;
 
 use candle_core::{Device, Tensor};
@@ -59,5 +60,25 @@ impl DeviceKind {
                  cargo build --release --features cuda (requires the CUDA toolkit)"
                 .into()),
         }
+    }
+}
+
+/// Test helper: every named variable got a gradient whose squared norm is finite and above
+/// zero (methods.md §0.2 — fused no-backward operations cut the graph silently).
+#[cfg(test)]
+pub fn assert_gradients<'a>(
+    grads: &candle_core::backprop::GradStore,
+    vars: impl IntoIterator<Item = (String, &'a candle_core::Var)>,
+) {
+    for (name, v) in vars {
+        let g = grads
+            .get(v.as_tensor())
+            .unwrap_or_else(|| panic!("{name}: no gradient"));
+        let n = g
+            .sqr()
+            .and_then(|x| x.sum_all())
+            .and_then(|x| x.to_scalar::<f32>())
+            .unwrap_or(f32::NAN);
+        assert!(n.is_finite() && n > 0.0, "{name}: gradient norm² {n}");
     }
 }

@@ -236,6 +236,17 @@ impl App {
                                 return Ok(());
                             };
                             (d2, Vec::new())
+                        } else if let (Some(p), Some(_)) = (&cells.ssl, &ds.tiles) {
+                            let out =
+                                crate::tiles::train_cnn(&ds, p, cells.params.device, &mut |f| {
+                                    ctx.progress("training cnn", f);
+                                    !ctx.is_cancelled()
+                                })
+                                .map_err(|e| format!("{}: {e}", ds.name))?;
+                            let Some(d2) = out else {
+                                return Ok(());
+                            };
+                            (d2, Vec::new())
                         } else {
                             return Ok(());
                         };
