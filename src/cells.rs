@@ -101,6 +101,8 @@ pub struct InputOptions {
     pub vit_size: u32,
     /// Images: train the SimCLR CNN on the tiles (when no ViT is given).
     pub ssl: Option<crate::models::ssl::SslParams>,
+    /// Images: epochs of the autoencoder whose reconstruction error scores tiles (0: none).
+    pub ae_epochs: usize,
     /// DNA: which encoder, and its pre-training settings.
     pub dna: crate::dna::DnaOptions,
 }

@@ -180,6 +180,10 @@ pub struct CommonOpts {
     /// Images: SimCLR training epochs.
     #[arg(long, default_value_t = 30, global = true)]
     pub ssl_epochs: usize,
+    /// Images: epochs of the autoencoder whose reconstruction error is an anomaly score
+    /// (0: off).
+    #[arg(long, default_value_t = 10, global = true)]
+    pub ae_epochs: usize,
     /// Images: keep tiles the foreground mask (Otsu on saturation or intensity) calls
     /// background.
     #[arg(long, global = true)]
@@ -258,6 +262,7 @@ impl Default for CommonOpts {
             vit_size: 224,
             image_model: ImageModelChoice::Baseline,
             ssl_epochs: 30,
+            ae_epochs: 10,
             kmer: 4,
             motifs: None,
             motif_background: MotifBackground::Shuffled,
@@ -312,6 +317,7 @@ impl CommonOpts {
             },
             vit: self.image_encoder.clone(),
             vit_size: self.vit_size,
+            ae_epochs: self.ae_epochs,
             ssl: (self.image_model == ImageModelChoice::Simclr).then(|| {
                 crate::models::ssl::SslParams {
                     epochs: self.ssl_epochs,

@@ -281,6 +281,26 @@ fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
             );
             ds = out;
         }
+        if cells.ae_epochs > 0 && ds.tiles.is_some() {
+            let name = ds.name.clone();
+            let scores = pipeline::with_threads(threads, || {
+                biolens::tiles::anomaly_scores(
+                    &ds,
+                    cells.ae_epochs,
+                    opts.seed,
+                    cells.params.device,
+                    &mut |f| {
+                        progress.report(&name, "autoencoder", f);
+                        true
+                    },
+                )
+            })
+            .map_err(|e| anyhow::anyhow!("{name}: the autoencoder: {e}"))?;
+            if progress.tty {
+                eprintln!();
+            }
+            model_nll = scores.map(std::sync::Arc::new);
+        }
         params.check(ds.len()).with_context(|| {
             ds.inputs
                 .first()

@@ -93,3 +93,20 @@ pub fn train_cnn(
     }));
     Ok(Some(out))
 }
+
+/// Per-tile reconstruction error of a small convolutional autoencoder trained on the tiles
+/// (an anomaly score); None when cancelled or when the dataset has no tiles.
+pub fn anomaly_scores(
+    ds: &Dataset,
+    epochs: usize,
+    seed: u64,
+    device: crate::models::DeviceKind,
+    progress: &mut dyn FnMut(f64) -> bool,
+) -> Result<Option<Vec<f32>>, String> {
+    let Some(tiles) = &ds.tiles else {
+        return Ok(None);
+    };
+    let dev = device.device()?;
+    crate::models::autoencoder::reconstruction_scores(&tiles.pixels, epochs, seed, &dev, progress)
+        .map_err(|e| e.to_string())
+}

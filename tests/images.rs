@@ -207,6 +207,13 @@ fn a_pretrained_vit_folder_embeds_the_tiles() {
     assert!(status.status.success(), "{err}");
     let (m, items) = biolens::session::read(&out).unwrap();
     assert_eq!(items[0].dataset.embedding.cols, 24);
+    // The autoencoder's reconstruction error is the model score of every tile.
+    let recon = items[0]
+        .analysis
+        .anomaly_model
+        .as_ref()
+        .expect("reconstruction error");
+    assert!(recon.iter().all(|v| v.is_finite() && *v >= 0.0));
     assert!(
         m.datasets[0].embedding.contains("ViT 2 layers × 24"),
         "{}",

@@ -1,6 +1,7 @@
 //! Self-supervised models in candle. Training uses only operations with backward rules
 //! (methods.md §0): composite log-softmax, lgamma and softplus, never the fused no-backward ops.
 
+pub mod autoencoder;
 pub mod dnabert;
 pub mod lgamma;
 pub mod scvi;

@@ -189,6 +189,24 @@ impl App {
                     let a = pipeline::run(&ds, &params, &emit, &ctx.cancel)
                         .map_err(|e| e.to_string())?;
                     ctx.output(JobOutput::PipelineDone(Box::new(a)));
+                    if cells.ae_epochs > 0 && ds.tiles.is_some() {
+                        let seed = params.seed;
+                        let dev = cells.params.device;
+                        let scores = crate::tiles::anomaly_scores(
+                            &ds,
+                            cells.ae_epochs,
+                            seed,
+                            dev,
+                            &mut |f| {
+                                ctx.progress("autoencoder", f);
+                                !ctx.is_cancelled()
+                            },
+                        )
+                        .map_err(|e| format!("{}: {e}", ds.name))?;
+                        if let Some(v) = scores {
+                            ctx.output(JobOutput::ModelScores(Arc::new(v)));
+                        }
+                    }
                     // The baseline map is on screen; now train the model (count model for
                     // cells, the DNA encoder) and replace it.
                     let (d2, scores) =

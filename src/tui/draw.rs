@@ -411,7 +411,11 @@ fn draw_detail(t: &Tab, f: &mut Frame, r: Rect) {
     if let Some(a) = &t.anomaly_model {
         lines.push(Line::from(vec![
             Span::styled(format!("{} ", t.model_score_name()), key),
-            Span::raw(format!("{:.1}", a[i])),
+            Span::raw(if a[i].abs() < 1.0 {
+                format!("{:.4}", a[i])
+            } else {
+                format!("{:.1}", a[i])
+            }),
         ]));
     }
     if let Some(seq) = d.sequences.as_ref().and_then(|s| s.seqs.get(i)) {

@@ -404,6 +404,7 @@ impl Tab {
     pub fn model_score_name(&self) -> &'static str {
         match self.dataset.as_ref().map(|d| d.modality) {
             Some(crate::data::Modality::Dna) => "pseudo-perplexity",
+            Some(crate::data::Modality::Images) => "reconstruction error",
             _ => "reconstruction NLL",
         }
     }
