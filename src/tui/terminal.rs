@@ -12,6 +12,7 @@ pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
 pub fn enter() -> std::io::Result<Term> {
     enable_raw_mode()?;
+    ENTERED.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut out = std::io::stdout();
     // Clear with a plain escape: ratatui's `clear()` asks the terminal for the cursor position,
     // which some terminals and multiplexers never answer.
@@ -29,8 +30,15 @@ pub fn enter() -> std::io::Result<Term> {
     Ok(t)
 }
 
+/// Whether `enter` changed the terminal, so `restore` has something to undo (a failing
+/// `biolens run` must not print escape sequences into a plain error message).
+static ENTERED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Puts the terminal back; safe to call more than once and from the panic hook.
 pub fn restore() {
+    if !ENTERED.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
     let _ = disable_raw_mode();
     let _ = execute!(
         std::io::stdout(),
