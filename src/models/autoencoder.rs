@@ -7,7 +7,7 @@
 use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, Optimizer, VarBuilder, VarMap};
 use image::RgbImage;
-use rand::{Rng, SeedableRng, seq::SliceRandom};
+use rand::{SeedableRng, seq::SliceRandom};
 
 pub struct Autoencoder {
     enc: Vec<Conv2d>,
@@ -80,16 +80,8 @@ pub fn reconstruction_scores(
     const S: u32 = 32;
     let varmap = VarMap::new();
     let model = Autoencoder::new(VarBuilder::from_varmap(&varmap, DType::F32, device))?;
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed ^ 0xae);
-    for var in varmap.all_vars() {
-        let shape = var.shape().clone();
-        let fan_in = (shape.elem_count() / shape.dims()[0]).max(1);
-        let bound = (1.0 / fan_in as f64).sqrt() as f32;
-        let v: Vec<f32> = (0..shape.elem_count())
-            .map(|_| rng.gen_range(-bound..bound))
-            .collect();
-        var.set(&Tensor::from_vec(v, shape, device)?)?;
-    }
+    super::seeded_uniform_init(&varmap, seed ^ 0xae, device)?;
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed ^ 0xaf);
     let mut opt = candle_nn::AdamW::new(
         varmap.all_vars(),
         candle_nn::ParamsAdamW {

@@ -64,6 +64,37 @@ impl DeviceKind {
     }
 }
 
+/// Sets every variable of `varmap` to U(−1/√fan_in, 1/√fan_in) (PyTorch's default for
+/// convolutions and linear layers) from a host generator seeded with `seed`. Variables are
+/// visited by name: a VarMap is a hash map, so its own order differs from run to run and
+/// would make the "seeded" weights differ too.
+pub fn seeded_uniform_init(
+    varmap: &candle_nn::VarMap,
+    seed: u64,
+    device: &Device,
+) -> candle_core::Result<()> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("the variable map's lock is poisoned".into()))?;
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    for name in names {
+        let var = &data[name];
+        let shape = var.shape().clone();
+        let fan_in =
+            (shape.elem_count() / shape.dims().first().copied().unwrap_or(1).max(1)).max(1);
+        let bound = (1.0 / fan_in as f64).sqrt() as f32;
+        let v: Vec<f32> = (0..shape.elem_count())
+            .map(|_| rng.gen_range(-bound..bound))
+            .collect();
+        var.set(&Tensor::from_vec(v, shape, device)?)?;
+    }
+    Ok(())
+}
+
 /// Test helper: every named variable got a gradient whose squared norm is finite and above
 /// zero (methods.md §0.2 — fused no-backward operations cut the graph silently).
 #[cfg(test)]

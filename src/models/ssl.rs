@@ -149,20 +149,8 @@ pub fn train(
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
     // candle's initialisers draw from its own generator; seed the weights from ours instead.
     let model = Cnn::new(vb)?;
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(p.seed);
-    for var in varmap.all_vars() {
-        let shape = var.shape().clone();
-        let fan_in = if shape.rank() > 1 {
-            shape.elem_count() / shape.dims()[0]
-        } else {
-            1
-        };
-        let bound = (1.0 / fan_in as f64).sqrt() as f32;
-        let v: Vec<f32> = (0..shape.elem_count())
-            .map(|_| rng.gen_range(-bound..bound))
-            .collect();
-        var.set(&Tensor::from_vec(v, shape, device)?)?;
-    }
+    super::seeded_uniform_init(&varmap, p.seed, device)?;
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(p.seed ^ 0x55);
     let mut opt = candle_nn::AdamW::new(
         varmap.all_vars(),
         candle_nn::ParamsAdamW {
@@ -276,5 +264,29 @@ mod tests {
             Tensor::from_vec(vec![1f32, 0., 0., 1., 0., 1., 1., 0.], (4, 2), &Device::Cpu).unwrap();
         let bad = nt_xent(&z2, 0.2).unwrap().to_scalar::<f32>().unwrap();
         assert!(good < bad, "{good} vs {bad}");
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_model() {
+        let tiles: Vec<RgbImage> = (0..6)
+            .map(|k| {
+                RgbImage::from_fn(20, 20, |x, y| {
+                    image::Rgb([(x * 12) as u8, (y * k * 7) as u8, 60])
+                })
+            })
+            .collect();
+        let p = SslParams {
+            input: 16,
+            epochs: 1,
+            batch_size: 6,
+            ..Default::default()
+        };
+        let run = || {
+            let (m, _, _) = train(&tiles, &p, &Device::Cpu, &mut |_| true)
+                .unwrap()
+                .unwrap();
+            embed(&m, &tiles, 16, &Device::Cpu).unwrap().data
+        };
+        assert_eq!(run(), run());
     }
 }
