@@ -231,52 +231,48 @@ fn log_odds(m: &Motif, bg: &[f64; 4]) -> Vec<[f32; 4]> {
         .collect()
 }
 
-/// Best site score of `seq` on either strand: (score, position, reverse).
-fn best_site(lo: &[[f32; 4]], seq: &[u8]) -> Option<(f32, usize, bool)> {
+/// Calls `f(position, forward score, reverse-strand score)` for every window of `seq` made
+/// only of A/C/G/T.
+fn scan(lo: &[[f32; 4]], seq: &[u8], mut f: impl FnMut(usize, f32, f32)) {
     let w = lo.len();
     if seq.len() < w {
-        return None;
+        return;
     }
-    let mut best: Option<(f32, usize, bool)> = None;
     'pos: for p in 0..=seq.len() - w {
-        let (mut f, mut r) = (0f32, 0f32);
+        let (mut fw, mut rv) = (0f32, 0f32);
         for j in 0..w {
             let Some(c) = code(seq[p + j]) else {
                 continue 'pos;
             };
-            f += lo[j][c as usize];
-            r += lo[w - 1 - j][3 - c as usize];
+            fw += lo[j][c as usize];
+            rv += lo[w - 1 - j][3 - c as usize];
         }
+        f(p, fw, rv);
+    }
+}
+
+/// Best site score of `seq` on either strand: (score, position, reverse).
+fn best_site(lo: &[[f32; 4]], seq: &[u8]) -> Option<(f32, usize, bool)> {
+    let mut best: Option<(f32, usize, bool)> = None;
+    scan(lo, seq, |p, f, r| {
         if best.is_none_or(|b| f > b.0) {
             best = Some((f, p, false));
         }
         if best.is_none_or(|b| r > b.0) {
             best = Some((r, p, true));
         }
-    }
+    });
     best
 }
 
 /// Every site scoring at least `t`.
 fn sites_above(lo: &[[f32; 4]], seq: &[u8], t: f32) -> Vec<(usize, bool, f32)> {
-    let w = lo.len();
     let mut out = Vec::new();
-    if seq.len() < w {
-        return out;
-    }
-    'pos: for p in 0..=seq.len() - w {
-        let (mut f, mut r) = (0f32, 0f32);
-        for j in 0..w {
-            let Some(c) = code(seq[p + j]) else {
-                continue 'pos;
-            };
-            f += lo[j][c as usize];
-            r += lo[w - 1 - j][3 - c as usize];
-        }
+    scan(lo, seq, |p, f, r| {
         if f >= t || r >= t {
             out.push((p, r > f, f.max(r)));
         }
-    }
+    });
     out
 }
 
