@@ -10,7 +10,7 @@ use biolens::cells::{self, CellsParams};
 use biolens::data::h5ad::{ValueKind, read_h5ad};
 use biolens::data::{self, Dataset, LoadOptions, MetaValues};
 use biolens::pipeline::{self, CancelToken, PipelineParams};
-use common::shared;
+use common::{asset, fixture};
 
 fn labels(ds: &Dataset, col: &str) -> Vec<String> {
     match &ds.meta_column(col).expect("label column").values {
@@ -28,7 +28,7 @@ const LOGNORM_PCA_SUM: f64 = 26_859.722_408;
 
 #[test]
 fn every_anndata_fixture_opens_with_the_right_values() {
-    let dir = shared("cells/h5ad_variants");
+    let dir = fixture("cells/h5ad_variants");
     for (f, random2d_sum) in [
         ("counts_csr.h5ad", -25.716_054_88),
         ("counts_csc_gzip.h5ad", -60.148_902_52),
@@ -73,7 +73,7 @@ fn every_anndata_fixture_opens_with_the_right_values() {
         }
     }
     // The original (legacy layout): compound obs, raw.X h5sparse, only log-normalised values.
-    let legacy = read_h5ad(&shared("cells/pbmc68k_reduced/10x_pbmc68k_reduced.h5ad")).unwrap();
+    let legacy = read_h5ad(&fixture("cells/pbmc68k_reduced/10x_pbmc68k_reduced.h5ad")).unwrap();
     println!(
         "legacy: {} from {} ({:?}), obs columns {:?}",
         legacy.obs_names.len(),
@@ -95,7 +95,7 @@ fn every_anndata_fixture_opens_with_the_right_values() {
 
 #[test]
 fn obsm_embeddings_and_the_baseline_work_on_non_count_data() {
-    let legacy = shared("cells/pbmc68k_reduced/10x_pbmc68k_reduced.h5ad");
+    let legacy = fixture("cells/pbmc68k_reduced/10x_pbmc68k_reduced.h5ad");
     let ds = data::load(&legacy, &LoadOptions::default()).expect("PCA baseline on scaled data");
     assert_eq!(ds.embedding.rows, 700);
     assert!(!cells::has_counts(&ds));
@@ -122,7 +122,7 @@ fn obsm_embeddings_and_the_baseline_work_on_non_count_data() {
 }
 
 fn pbmc() -> Dataset {
-    data::load(&shared("cells/pbmc68k_reduced"), &LoadOptions::default()).expect("load")
+    data::load(&asset("pbmc68k_reduced"), &LoadOptions::default()).expect("load")
 }
 
 fn leiden_scores(ds: &Dataset, lab: &[String]) -> (f64, f64, f64, usize) {

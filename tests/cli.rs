@@ -461,7 +461,7 @@ fn a_cells_session_keeps_model_markers_and_expression() {
 #[test]
 fn the_count_model_refuses_non_counts_and_names_the_source() {
     let dir = tempfile::tempdir().unwrap();
-    let fpkm = shared("cells/hsmm_myoblast_fpkm");
+    let fpkm = fixture("cells/hsmm_myoblast_fpkm");
     let out = dir.path().join("x.biolens");
     let (code, _, stderr) = run(&[
         "run",
@@ -486,7 +486,7 @@ fn the_count_model_refuses_non_counts_and_names_the_source() {
         stderr.contains("fake.h5ad") && stderr.contains("HDF5"),
         "{stderr}"
     );
-    let full = std::fs::read(shared("cells/h5ad_variants/counts_csr.h5ad")).unwrap();
+    let full = std::fs::read(fixture("cells/h5ad_variants/counts_csr.h5ad")).unwrap();
     let cut = dir.path().join("cut.h5ad");
     std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
     let (code, _, stderr) = run(&["run", cut.to_str().unwrap(), "-o", out.to_str().unwrap()]);

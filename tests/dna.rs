@@ -1,4 +1,4 @@
-//! DNA on real data: fly promoters and JASPAR 2024 insects (shared/data/dna), a planted-motif
+//! DNA on real data: fly promoters and JASPAR 2024 insects (`tests/data/dna`, `assets/dna`), a planted-motif
 //! benchmark on real promoter background, masked-LM pre-training, FASTQ, sessions and bad
 //! input. Every figure a threshold rests on is printed.
 #![allow(clippy::unwrap_used)]
@@ -11,23 +11,21 @@ use biolens::data::motif_db::{Motif, read_motifs};
 use biolens::data::seq::{WindowParams, read_sequences};
 use biolens::data::{self, LoadOptions};
 use biolens::pipeline::{self, CancelToken, PipelineParams};
-use common::shared;
+use common::{asset, fixture};
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
 fn insects() -> Vec<Motif> {
-    read_motifs(&shared(
-        "dna/jaspar2024/JASPAR2024_CORE_insects_nonredundant.meme",
-    ))
+    read_motifs(&asset("dna/JASPAR2024_CORE_insects_nonredundant.meme"))
     .unwrap()
 }
 
 /// Every `step`-th record of the proximal promoters (offset `skip`), as a FASTA file.
 fn promoter_subset(dir: &Path, step: usize, skip: usize) -> std::path::PathBuf {
     let all = read_sequences(
-        &shared("dna/dm3_upstream2000/dm3_proximal500_dedup.fa.gz"),
+        &fixture("dna/dm3_proximal500_dedup.fa.gz"),
         &WindowParams::default(),
     )
     .unwrap();
@@ -49,9 +47,7 @@ fn promoter_clusters_are_characterised_by_known_insect_motifs() {
     let d = tempfile::tempdir().unwrap();
     let fa = promoter_subset(d.path(), 5, 2);
     let opts = LoadOptions {
-        motifs: Some(shared(
-            "dna/jaspar2024/JASPAR2024_CORE_insects_nonredundant.meme",
-        )),
+        motifs: Some(asset("dna/JASPAR2024_CORE_insects_nonredundant.meme")),
         ..Default::default()
     };
     let ds = data::load(&fa, &opts).unwrap();
@@ -297,7 +293,7 @@ fn masked_lm_pretraining_learns_and_embeddings_separate_gc_and_a_planted_motif()
 #[test]
 fn fastq_qualities_are_detected_and_kept() {
     let ds = data::load(
-        &shared("dna/phix_reads/s_1_sequence.fastq"),
+        &fixture("dna/s_1_sequence.fastq"),
         &LoadOptions::default(),
     )
     .unwrap();
@@ -327,7 +323,7 @@ fn a_dna_session_keeps_sequences_motifs_and_sites() {
     let d = tempfile::tempdir().unwrap();
     let fa = promoter_subset(d.path(), 10, 1);
     let out = d.path().join("dna.biolens");
-    let meme = shared("dna/jaspar2024/JASPAR2024_CORE_insects_nonredundant_pfms.jaspar");
+    let meme = fixture("dna/JASPAR2024_CORE_insects_nonredundant_pfms.jaspar");
     let (ok, err) = run(&[
         "run",
         fa.to_str().unwrap(),

@@ -1,4 +1,4 @@
-//! Images on real data (shared/data/images): nuclei tiles scored against the label image, H&E
+//! Images on real data (`assets/images`, `tests/data/images`): nuclei tiles scored against the label image, H&E
 //! tissue against background. Every figure a threshold rests on is printed.
 #![allow(clippy::unwrap_used)]
 
@@ -8,7 +8,7 @@ use biolens::analysis::metrics::{ari, knn_label_accuracy};
 use biolens::data::images::TileParams;
 use biolens::data::{self, LoadOptions, MetaValues};
 use biolens::pipeline::{self, CancelToken, PipelineParams};
-use common::shared;
+use common::{asset, fixture};
 
 fn purity(labels: &[String], clusters: &[u32]) -> f64 {
     let mut by: std::collections::HashMap<u32, std::collections::HashMap<&str, usize>> =
@@ -32,7 +32,7 @@ fn nuclei_tiles() -> data::Dataset {
         },
         ..Default::default()
     };
-    data::load(&shared("images/nuclei_dsb2018/image.png"), &opts).unwrap()
+    data::load(&asset("images/nuclei_dsb2018.png"), &opts).unwrap()
 }
 
 fn num(ds: &data::Dataset, name: &str) -> Vec<f64> {
@@ -46,7 +46,7 @@ fn num(ds: &data::Dataset, name: &str) -> Vec<f64> {
 fn nuclei_tiles_cluster_by_nucleus_and_background() {
     let ds = nuclei_tiles();
     assert_eq!(ds.len(), 256);
-    let lab = image::open(shared("images/nuclei_dsb2018/labels.png"))
+    let lab = image::open(fixture("images/nuclei_dsb2018_labels.png"))
         .unwrap()
         .to_luma16();
     let (xs, ys) = (num(&ds, "tile_x"), num(&ds, "tile_y"));
@@ -106,7 +106,7 @@ fn he_tissue_and_background_tiles_land_in_different_clusters() {
         ..Default::default()
     };
     let ds = data::load(
-        &shared("images/he_cmu1_small_region/cmu1_small_region.jpg"),
+        &fixture("images/cmu1_small_region.jpg"),
         &opts,
     )
     .unwrap();
@@ -137,7 +137,7 @@ fn he_tissue_and_background_tiles_land_in_different_clusters() {
     assert!(p > 0.95, "purity {p}");
     // And by default the mask drops the background tiles.
     let ds2 = data::load(
-        &shared("images/he_cmu1_small_region/cmu1_small_region.jpg"),
+        &fixture("images/cmu1_small_region.jpg"),
         &LoadOptions {
             tiles: TileParams {
                 tile: 128,
@@ -189,7 +189,7 @@ fn a_pretrained_vit_folder_embeds_the_tiles() {
     std::fs::create_dir(&vit).unwrap();
     write_tiny_vit(&vit);
     let out = d.path().join("n.biolens");
-    let img = shared("images/nuclei_dsb2018/image.png");
+    let img = asset("images/nuclei_dsb2018.png");
     let status = std::process::Command::new(common::bin())
         .args([
             "run",
@@ -247,7 +247,7 @@ fn a_pretrained_vit_folder_embeds_the_tiles() {
 
 /// Nucleus/background labels of the nuclei image's 32-px tiles (ambiguous ones: None).
 fn nuclei_labels(ds: &data::Dataset) -> Vec<Option<String>> {
-    let lab = image::open(shared("images/nuclei_dsb2018/labels.png"))
+    let lab = image::open(fixture("images/nuclei_dsb2018_labels.png"))
         .unwrap()
         .to_luma16();
     let (xs, ys) = (num(ds, "tile_x"), num(ds, "tile_y"));

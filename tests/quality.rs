@@ -1,24 +1,21 @@
 //! Science on real data: pbmc68k_reduced counts through biolens' own baseline (CP10k, log1p,
 //! HVG, scale, PCA-50), then kNN, UMAP-like layout and Leiden. Thresholds are measured facts;
 //! each test prints its figure. scanpy's standard pipeline on the same counts gets Leiden ARI
-//! 0.508 and trustworthiness 0.932 (`../shared/bench/scanpy_pipeline.py`).
+//! 0.508 and trustworthiness 0.932 (scanpy 1.11's `pp.normalize_total`, `log1p`, `highly_variable_genes`, `scale`, `pca`,
+//! `neighbors`, `tl.leiden`, `tl.umap` with defaults).
 
 #![allow(clippy::unwrap_used)]
 
 use biolens::analysis::metrics::{ari, nmi, trustworthiness};
 use biolens::data::{self, LoadOptions, MetaValues};
 use biolens::pipeline::{self, CancelToken, PipelineParams};
-use std::path::PathBuf;
 
-fn shared(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(p)
-}
+mod common;
+use common::asset;
 
 #[test]
 fn pbmc68k_baseline_leiden_ari_and_umap_trustworthiness() {
-    let ds = data::load(&shared("cells/pbmc68k_reduced"), &LoadOptions::default()).expect("load");
+    let ds = data::load(&asset("pbmc68k_reduced"), &LoadOptions::default()).expect("load");
     assert_eq!(ds.len(), 700);
     assert_eq!(ds.embedding.cols, 50);
     let params = PipelineParams::default().with_seed(0);

@@ -1,5 +1,5 @@
 //! Speed, memory and quality of each stage, on the same files the Python peers get
-//! (`../shared/bench/make_scaled.py`, `../shared/bench/peers.py`). Prints one JSON line.
+//! (`bench/peers/make_scaled.py`, `bench/peers/peers.py`). Prints one JSON line.
 //!
 //!     cargo run --release --bin biolens-bench -- target/bench-data/scaled_100000.npy \
 //!         --labels target/bench-data/scaled_100000_labels.csv --repeats 3

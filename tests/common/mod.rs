@@ -1,4 +1,5 @@
-//! Shared test helpers: paths to the real data and a pbmc68k session computed once per binary.
+//! Test helpers: paths to the real data kept in the repository (`tests/data/`, `assets/`) and a
+//! pbmc68k session computed once per binary.
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used)]
 
@@ -8,10 +9,16 @@ use biolens::session::{self, SessionDataset};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-pub fn shared(p: &str) -> PathBuf {
+/// A test fixture under `tests/data/` (sources and licences in its README).
+pub fn fixture(p: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
+        .join("tests/data")
         .join(p)
+}
+
+/// A file of the built-in demo under `assets/`.
+pub fn asset(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets").join(p)
 }
 
 pub fn pbmc() -> PathBuf {
