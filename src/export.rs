@@ -1,15 +1,137 @@
-//! Exports of per-item results to CSV or Parquet (by extension), written to a temporary file
-//! and renamed so a failed export leaves nothing half-written.
+//! Exports: one function from (what, dataset, analysis) to a table, used by `biolens export`
+//! and the interface's `:export`, and the writers (CSV or Parquet by extension, MEME for
+//! motifs), each writing a temporary file and renaming it so a failed export leaves nothing
+//! half-written.
 
-use crate::data::Dataset;
-use crate::table_io::{Column, Table, write_parquet};
+use crate::io::parquet::{Column, Table, write_parquet};
+use crate::modality::Dataset;
+use crate::modality::cells::markers::{MarkerTable, markers_table};
+use crate::modality::dna::tables::{motifs_table, sites_table};
+use crate::pipeline::Analysis;
 use std::io::Write;
 use std::path::Path;
+
+/// What can be exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum What {
+    /// Every item with its cluster.
+    Clusters,
+    /// Marker genes of every cluster, or the comparison on screen (cells).
+    Markers,
+    /// Discovered motifs (DNA).
+    Motifs,
+    /// Every site of every motif (DNA).
+    Sites,
+    /// Every item ranked by anomaly score.
+    Anomalies,
+}
+
+impl What {
+    pub fn name(&self) -> &'static str {
+        match self {
+            What::Clusters => "clusters",
+            What::Markers => "marker genes",
+            What::Motifs => "motifs",
+            What::Sites => "motif sites",
+            What::Anomalies => "anomaly scores",
+        }
+    }
+}
+
+/// One dataset's results, as an export reads them.
+pub struct Source<'a> {
+    pub dataset: &'a Dataset,
+    pub analysis: &'a Analysis,
+    /// A `:compare` result, exported instead of the clusters' markers.
+    pub comparison: Option<&'a MarkerTable>,
+}
+
+/// The table of `what` for one dataset; None when it does not apply to the dataset's
+/// modality (markers of DNA, motifs of cells).
+pub fn table(what: What, s: &Source) -> Option<Table> {
+    let (ds, a) = (s.dataset, s.analysis);
+    match what {
+        What::Clusters => Some(clusters_table(ds, &a.clusters)),
+        What::Markers => {
+            let e = ds.expression()?;
+            let tables = match (s.comparison, &a.markers) {
+                (Some(c), _) => std::slice::from_ref(c),
+                (None, Some(m)) => m.tables.as_slice(),
+                (None, None) => return None,
+            };
+            Some(markers_table(&ds.name, &e.genes, tables, usize::MAX))
+        }
+        What::Motifs => a.motifs.as_ref().map(|m| motifs_table(&ds.name, m)),
+        What::Sites => a.motifs.as_ref().map(|m| sites_table(&ds.name, &ds.ids, m)),
+        What::Anomalies => Some(anomalies_table(
+            ds,
+            &a.anomaly_knn,
+            &a.anomaly_iforest,
+            a.anomaly_model.as_deref().map(|v| v.as_slice()),
+            &a.clusters,
+        )),
+    }
+}
+
+/// Writes `what` of every source into one file at `path`: MEME minimal format when `meme`
+/// (motifs only), else CSV or, for a `.parquet` path, Parquet. Returns the rows (or motifs)
+/// written; an error names what is missing when no source has it.
+pub fn export(
+    path: &Path,
+    what: What,
+    meme: bool,
+    sources: &[Source],
+) -> Result<usize, ExportError> {
+    if meme {
+        if what != What::Motifs {
+            return Err(ExportError::NotApplicable(
+                "MEME format applies to motifs only".into(),
+            ));
+        }
+        let mut all = crate::modality::dna::motifs::MotifResults::default();
+        for s in sources {
+            if let Some(m) = &s.analysis.motifs {
+                all.motifs.extend(m.motifs.iter().cloned());
+            }
+        }
+        if sources.iter().all(|s| s.analysis.motifs.is_none()) {
+            return Err(ExportError::NotApplicable(
+                "no motifs (DNA only, once clusters land)".into(),
+            ));
+        }
+        return write_meme(path, &all);
+    }
+    let mut out: Option<Table> = None;
+    for s in sources {
+        let Some(t) = table(what, s) else {
+            continue;
+        };
+        match &mut out {
+            None => out = Some(t),
+            Some(o) => o.append(t).map_err(|e| werr(path, e))?,
+        }
+    }
+    let t = out.ok_or_else(|| {
+        ExportError::NotApplicable(format!(
+            "no {} here ({})",
+            what.name(),
+            match what {
+                What::Markers => "cells only",
+                What::Motifs | What::Sites => "DNA only, once clusters land",
+                What::Clusters | What::Anomalies => "nothing computed yet",
+            }
+        ))
+    })?;
+    write_table(path, &t)?;
+    Ok(t.n_rows())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("{path}: {reason}")]
     Write { path: String, reason: String },
+    #[error("{0}")]
+    NotApplicable(String),
 }
 
 fn werr(path: &Path, e: impl std::fmt::Display) -> ExportError {
@@ -38,12 +160,12 @@ fn csv_field(s: &str) -> String {
 /// Writes discovered motifs in MEME minimal format (for the MEME suite), atomically.
 pub fn write_meme(
     path: &Path,
-    r: &crate::analysis::motifs::MotifResults,
+    r: &crate::modality::dna::motifs::MotifResults,
 ) -> Result<usize, ExportError> {
-    let motifs: Vec<crate::data::motif_db::Motif> =
+    let motifs: Vec<crate::modality::dna::motif_db::Motif> =
         r.motifs.iter().map(|m| m.motif.clone()).collect();
     let tmp = tmp_path(path);
-    std::fs::write(&tmp, crate::data::motif_db::meme_text(&motifs))
+    std::fs::write(&tmp, crate::modality::dna::motif_db::meme_text(&motifs))
         .and_then(|_| std::fs::rename(&tmp, path))
         .map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
@@ -105,184 +227,6 @@ pub fn write_table(path: &Path, t: &Table) -> Result<(), ExportError> {
     }
 }
 
-/// id, cluster for every item.
-/// Marker genes as one long table (DESIGN's columns after `dataset`), `keep` genes per group.
-pub fn markers_table(
-    dataset: &str,
-    genes: &[String],
-    tables: &[crate::analysis::markers::MarkerTable],
-    keep: usize,
-) -> Table {
-    use crate::analysis::markers::Marker;
-    let rows: Vec<(&str, usize, &Marker)> = tables
-        .iter()
-        .flat_map(|t| {
-            t.markers
-                .iter()
-                .take(keep)
-                .enumerate()
-                .map(move |(r, m)| (t.group.as_str(), r + 1, m))
-        })
-        .collect();
-    let stat = |f: fn(&Marker) -> f64| Column::F64(rows.iter().map(|r| f(r.2)).collect());
-    let mut t = Table::default();
-    t.push(
-        "dataset",
-        Column::Str(vec![dataset.to_string(); rows.len()]),
-    );
-    t.push(
-        "group",
-        Column::Str(rows.iter().map(|r| r.0.to_string()).collect()),
-    );
-    t.push(
-        "rank",
-        Column::I32(rows.iter().map(|r| r.1 as i32).collect()),
-    );
-    t.push(
-        "gene",
-        Column::Str(rows.iter().map(|r| genes[r.2.gene].clone()).collect()),
-    );
-    t.push("score", stat(|m| m.score));
-    t.push("logfc", stat(|m| m.log2_fc));
-    t.push("pvalue", stat(|m| m.pval));
-    t.push("padj", stat(|m| m.padj));
-    t.push("pct_in", stat(|m| m.pct_in));
-    t.push("pct_out", stat(|m| m.pct_out));
-    t
-}
-
-/// Discovered motifs, one row each: held-out enrichment, best database match and the
-/// probability matrix (`probs`, width × A C G T, row-major).
-pub fn motifs_table(dataset: &str, r: &crate::analysis::motifs::MotifResults) -> Table {
-    let m = &r.motifs;
-    let best = |f: &dyn Fn(&crate::analysis::tomtom::Match) -> String| -> Column {
-        Column::Str(
-            m.iter()
-                .map(|x| x.matches.first().map(f).unwrap_or_default())
-                .collect(),
-        )
-    };
-    let num = |f: &dyn Fn(&crate::analysis::motifs::FoundMotif) -> f64| -> Column {
-        Column::F64(m.iter().map(f).collect())
-    };
-    let int = |f: &dyn Fn(&crate::analysis::motifs::FoundMotif) -> usize| -> Column {
-        Column::I32(m.iter().map(|x| f(x) as i32).collect())
-    };
-    let mut t = Table::default();
-    t.push("dataset", Column::Str(vec![dataset.to_string(); m.len()]));
-    t.push("cluster", int(&|x| x.cluster as usize));
-    t.push("rank", int(&|x| x.rank));
-    t.push(
-        "motif",
-        Column::Str(m.iter().map(|x| x.motif.id.clone()).collect()),
-    );
-    t.push(
-        "consensus",
-        Column::Str(m.iter().map(|x| x.motif.consensus()).collect()),
-    );
-    t.push(
-        "seed",
-        Column::Str(m.iter().map(|x| x.seed.clone()).collect()),
-    );
-    t.push("width", int(&|x| x.motif.width()));
-    t.push("sites", int(&|x| x.sites.len()));
-    t.push("test_fg_hits", int(&|x| x.test_fg.0));
-    t.push("test_fg_n", int(&|x| x.test_fg.1));
-    t.push("test_bg_hits", int(&|x| x.test_bg.0));
-    t.push("test_bg_n", int(&|x| x.test_bg.1));
-    t.push("pvalue", num(&|x| x.pvalue));
-    t.push("evalue", num(&|x| x.evalue));
-    t.push("train_pvalue", num(&|x| x.train_pvalue));
-    t.push("threshold", num(&|x| x.threshold));
-    t.push("match_id", best(&|b| r.database[b.target].id.clone()));
-    t.push("match_name", best(&|b| r.database[b.target].name.clone()));
-    t.push(
-        "match_evalue",
-        Column::F64(
-            m.iter()
-                .map(|x| x.matches.first().map_or(f64::NAN, |b| b.evalue))
-                .collect(),
-        ),
-    );
-    t.push(
-        "match_qvalue",
-        Column::F64(
-            m.iter()
-                .map(|x| x.matches.first().map_or(f64::NAN, |b| b.qvalue))
-                .collect(),
-        ),
-    );
-    t.push(
-        "strand",
-        best(&|b| if b.reverse { "-" } else { "+" }.to_string()),
-    );
-    let mut offsets = vec![0usize];
-    let mut values = Vec::new();
-    for x in m {
-        for c in &x.motif.probs {
-            values.extend(c.iter().map(|&v| v as f32));
-        }
-        offsets.push(values.len());
-    }
-    t.push("probs", Column::ListF32 { offsets, values });
-    t
-}
-
-/// Every site of every motif: the item, 1-based start/end, strand and log-odds score.
-pub fn sites_table(ds: &Dataset, r: &crate::analysis::motifs::MotifResults) -> Table {
-    let rows: Vec<(
-        &crate::analysis::motifs::FoundMotif,
-        &crate::analysis::motifs::Site,
-    )> = r
-        .motifs
-        .iter()
-        .flat_map(|m| m.sites.iter().map(move |s| (m, s)))
-        .collect();
-    let mut t = Table::default();
-    t.push("dataset", Column::Str(vec![ds.name.clone(); rows.len()]));
-    t.push(
-        "motif",
-        Column::Str(rows.iter().map(|(m, _)| m.motif.id.clone()).collect()),
-    );
-    t.push(
-        "id",
-        Column::Str(
-            rows.iter()
-                .map(|(_, s)| ds.ids[s.item as usize].clone())
-                .collect(),
-        ),
-    );
-    t.push(
-        "item",
-        Column::I32(rows.iter().map(|(_, s)| s.item as i32).collect()),
-    );
-    t.push(
-        "start",
-        Column::I32(rows.iter().map(|(_, s)| s.pos as i32 + 1).collect()),
-    );
-    t.push(
-        "end",
-        Column::I32(
-            rows.iter()
-                .map(|(m, s)| (s.pos as usize + m.motif.width()) as i32)
-                .collect(),
-        ),
-    );
-    t.push(
-        "strand",
-        Column::Str(
-            rows.iter()
-                .map(|(_, s)| if s.reverse { "-" } else { "+" }.to_string())
-                .collect(),
-        ),
-    );
-    t.push(
-        "score",
-        Column::F32(rows.iter().map(|(_, s)| s.score).collect()),
-    );
-    t
-}
-
 pub fn clusters_table(ds: &Dataset, clusters: &[u32]) -> Table {
     let mut t = Table::default();
     t.push("id", Column::Str(ds.ids.clone()));
@@ -326,7 +270,9 @@ pub fn anomalies_table(
         );
     }
     for name in ["total_counts", "n_genes"] {
-        if let Some(crate::data::MetaValues::Number(v)) = ds.meta_column(name).map(|c| &c.values) {
+        if let Some(crate::core::meta::MetaValues::Number(v)) =
+            ds.meta_column(name).map(|c| &c.values)
+        {
             t.push(name, Column::F64(order.iter().map(|&i| v[i]).collect()));
         }
     }

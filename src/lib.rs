@@ -1,25 +1,18 @@
 //! biolens: explore unlabelled biological data in the terminal.
 //!
-//! The library holds everything but the command-line entry point: loaders (`data`), the
-//! analysis stages (`analysis`), their wiring (`pipeline`), background jobs (`jobs`), session
-//! folders (`session`) and the terminal interface (`tui`). Only `tui` knows about a terminal.
+//! Layers, each importing only those below it: `core` and `io` (types and formats),
+//! `analysis` (modality-free stages), `modality` (one folder per kind of data behind one
+//! enum), `pipeline` (the one wiring of the stages, background jobs), `session` and `export`,
+//! then the front ends: `cli` and `tui`. Only `tui` knows about a terminal.
 
 pub mod analysis;
-pub mod cells;
-
-pub mod data;
-pub mod dna;
-pub mod export;
-
 pub mod cli;
-pub mod jobs;
-pub mod matrix;
-pub mod models;
+pub mod core;
+pub mod export;
+pub mod io;
+pub mod modality;
 pub mod pipeline;
 pub mod session;
-
-pub mod table_io;
-pub mod tiles;
 pub mod tui;
 
 /// Version string recorded in session manifests.

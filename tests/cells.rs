@@ -6,9 +6,10 @@
 mod common;
 
 use biolens::analysis::metrics::{ari, knn_label_accuracy, nmi};
-use biolens::cells::{self, CellsParams};
-use biolens::data::h5ad::{ValueKind, read_h5ad};
-use biolens::data::{self, Dataset, LoadOptions, MetaValues};
+use biolens::core::MetaValues;
+use biolens::modality::cells::h5ad::{ValueKind, read_h5ad};
+use biolens::modality::cells::model::{self as cells, CellsParams};
+use biolens::modality::{Dataset, Embedding, Options};
 use biolens::pipeline::{self, CancelToken, PipelineParams};
 use common::{asset, fixture};
 
@@ -19,7 +20,7 @@ fn labels(ds: &Dataset, col: &str) -> Vec<String> {
     }
 }
 
-fn total(m: &biolens::data::mtx::SparseCounts) -> f64 {
+fn total(m: &biolens::modality::cells::mtx::SparseCounts) -> f64 {
     m.values.iter().map(|&v| v as f64).sum()
 }
 
@@ -96,38 +97,36 @@ fn every_anndata_fixture_opens_with_the_right_values() {
 #[test]
 fn obsm_embeddings_and_the_baseline_work_on_non_count_data() {
     let legacy = fixture("cells/pbmc68k_reduced/10x_pbmc68k_reduced.h5ad");
-    let ds = data::load(&legacy, &LoadOptions::default()).expect("PCA baseline on scaled data");
-    assert_eq!(ds.embedding.rows, 700);
-    assert!(!cells::has_counts(&ds));
-    let err = cells::counts_of(&ds).unwrap_err().to_string();
+    let (ds, emb) =
+        pipeline::load(&legacy, &Options::default()).expect("PCA baseline on scaled data");
+    assert_eq!(emb.matrix.rows, 700);
+    let e = ds.expression().expect("expression");
+    assert!(!cells::has_counts(e));
+    let err = cells::counts_of(e).unwrap_err().to_string();
     assert!(
         err.contains("raw integer counts") && err.contains("--model pca"),
         "{err}"
     );
-    let opts = LoadOptions {
-        obsm: Some("X_pca".into()),
-        ..Default::default()
-    };
-    let ds = data::load(&legacy, &opts).unwrap();
-    assert_eq!(ds.embedding.cols, 50);
-    let missing = LoadOptions {
-        obsm: Some("X_scVI".into()),
-        ..Default::default()
-    };
-    let e = data::load(&legacy, &missing).unwrap_err().to_string();
+    let mut opts = Options::default();
+    opts.cells.obsm = Some("X_pca".into());
+    let (_, emb) = pipeline::load(&legacy, &opts).unwrap();
+    assert_eq!(emb.matrix.cols, 50);
+    opts.cells.obsm = Some("X_scVI".into());
+    let e = pipeline::load(&legacy, &opts).unwrap_err().to_string();
     assert!(
         e.contains("X_scVI") && e.contains("10x_pbmc68k_reduced.h5ad"),
         "{e}"
     );
 }
 
-fn pbmc() -> Dataset {
-    data::load(&asset("pbmc68k_reduced"), &LoadOptions::default()).expect("load")
+fn pbmc() -> (Dataset, Embedding) {
+    pipeline::load(&asset("pbmc68k_reduced"), &Options::default()).expect("load")
 }
 
-fn leiden_scores(ds: &Dataset, lab: &[String]) -> (f64, f64, f64, usize) {
-    let a = pipeline::run(
+fn leiden_scores(ds: &Dataset, emb: &Embedding, lab: &[String]) -> (f64, f64, f64, usize) {
+    let a = pipeline::analyse(
         ds,
+        emb,
         &PipelineParams::default(),
         &|_| {},
         &CancelToken::default(),
@@ -144,15 +143,14 @@ fn leiden_scores(ds: &Dataset, lab: &[String]) -> (f64, f64, f64, usize) {
 
 #[test]
 fn vae_latent_clusters_at_least_as_well_as_the_pca_baseline() {
-    let base = pbmc();
-    let lab = labels(&base, "bulk_labels");
-    let (pa, pn, pk, pc) = leiden_scores(&base, &lab);
-    let mut ds = base.clone();
+    let (ds, base) = pbmc();
+    let lab = labels(&ds, "bulk_labels");
+    let (pa, pn, pk, pc) = leiden_scores(&ds, &base, &lab);
     let p = CellsParams::default();
-    let out = cells::train(&ds, &p, &mut |_| true).expect("train");
+    let out = cells::train(ds.expression().unwrap(), &p, &mut |_| true).expect("train");
     let s = out.model.summary.clone();
-    cells::apply(&mut ds, &out);
-    let (va, vn, vk, vc) = leiden_scores(&ds, &lab);
+    let latent = Embedding::given(out.latent, biolens::modality::EmbeddingSource::Precomputed);
+    let (va, vn, vk, vc) = leiden_scores(&ds, &latent, &lab);
     println!(
         "pbmc68k_reduced, seed 0: PCA baseline Leiden ARI {pa:.4} NMI {pn:.4} 15-NN acc {pk:.4} ({pc} clusters); \
          VAE ({} epochs{}, held-out ELBO {:.1}, reconstruction {:.1} per cell) ARI {va:.4} NMI {vn:.4} 15-NN acc {vk:.4} ({vc} clusters)",
@@ -191,16 +189,14 @@ fn auroc(score: &[f64], positive: &[bool]) -> f64 {
 
 #[test]
 fn reconstruction_flags_a_cell_type_the_model_never_saw() {
-    let ds = pbmc();
+    let (ds, _) = pbmc();
     let lab = labels(&ds, "bulk_labels");
-    let e = ds.expression.clone().unwrap();
+    let e = ds.expression().unwrap().clone();
     let totals = e.totals.clone();
     for held in ["CD19+ B", "CD14+ Monocyte"] {
         let keep: Vec<usize> = (0..ds.len()).filter(|&i| lab[i] != held).collect();
-        let mut train_ds = ds.clone();
-        train_ds.expression = Some(std::sync::Arc::new(e.subset_cells(&keep)));
-        train_ds.ids = keep.iter().map(|&i| ds.ids[i].clone()).collect();
-        let out = cells::train(&train_ds, &CellsParams::default(), &mut |_| true).expect("train");
+        let train = e.subset_cells(&keep);
+        let out = cells::train(&train, &CellsParams::default(), &mut |_| true).expect("train");
         let (_, nll) = cells::score(&out.model, &e).expect("score");
         let positive: Vec<bool> = lab.iter().map(|l| l == held).collect();
         let nll: Vec<f64> = nll.iter().map(|&v| v as f64).collect();

@@ -52,7 +52,7 @@ fn run_then_read_back_without_recomputing() {
     );
     let sd = &items[0];
     assert_eq!(sd.dataset.ids.len(), 700);
-    assert_eq!(sd.dataset.embedding.cols, 50);
+    assert_eq!(sd.embedding.matrix.cols, 50);
     assert_eq!(sd.analysis.knn.k, 15);
     assert!(sd.dataset.meta_column("bulk_labels").is_some());
     // Reading it again gives the same thing: nothing is recomputed or random.
@@ -145,9 +145,10 @@ fn embedding_tables_csv_parquet_npy_with_meta() {
     let dir = tempfile::tempdir().unwrap();
     let (_, items) = biolens::session::read(&pbmc_session()).unwrap();
     let ds = &items[0].dataset;
+    let emb = &items[0].embedding.matrix;
     // NPY + --meta aligned by row.
     let npy = dir.path().join("emb.npy");
-    biolens::data::npy::write_npy_f32(&npy, &ds.embedding).unwrap();
+    biolens::io::npy::write_npy_f32(&npy, emb).unwrap();
     let meta = dir.path().join("meta.csv");
     let labels = ds.meta_column("bulk_labels").unwrap();
     let mut text = String::from("id,bulk_labels\n");
@@ -171,13 +172,13 @@ fn embedding_tables_csv_parquet_npy_with_meta() {
     // CSV with numeric columns.
     let csv = dir.path().join("emb.csv");
     let mut text = String::from("id");
-    for j in 0..ds.embedding.cols {
+    for j in 0..emb.cols {
         text.push_str(&format!(",pc{j}"));
     }
     text.push_str(",bulk_labels\n");
     for i in 0..ds.len() {
         text.push_str(&ds.ids[i]);
-        for v in ds.embedding.row(i) {
+        for v in emb.row(i) {
             text.push_str(&format!(",{v}"));
         }
         text.push_str(&format!(",\"{}\"\n", labels.display(i)));
@@ -208,7 +209,7 @@ fn embedding_tables_csv_parquet_npy_with_meta() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("ARI"), "{stdout}");
     let (_, a) = biolens::session::read(&out3).unwrap();
-    assert_eq!(a[0].dataset.embedding, ds.embedding);
+    assert_eq!(a[0].embedding.matrix, *emb);
 }
 
 /// Runs with `input` and checks: non-zero exit, one line on stderr containing `expect`, and no
@@ -413,13 +414,15 @@ fn a_cells_session_keeps_model_markers_and_expression() {
     assert_eq!(summary.epochs_run, 3);
     assert!(manifest.datasets[0].embedding.starts_with("scvi-vae"));
     let sd = &items[0];
-    assert_eq!(sd.dataset.embedding.cols, 10);
-    let model = sd.dataset.model.as_ref().expect("weights reloaded");
-    let expr = sd.dataset.expression.as_ref().expect("expression");
+    assert_eq!(sd.embedding.matrix.cols, 10);
+    let Some(biolens::modality::Model::Cells(model)) = &sd.embedding.model else {
+        panic!("weights reloaded")
+    };
+    let expr = sd.dataset.expression().expect("expression");
     assert_eq!((expr.matrix.n_cells, expr.genes.len()), (700, 765));
     // The reloaded weights reproduce the stored latent exactly: reopening never retrains.
-    let (latent, nll) = biolens::cells::score(model, expr).unwrap();
-    assert_eq!(latent.data, sd.dataset.embedding.data);
+    let (latent, nll) = biolens::modality::cells::model::score(model, expr).unwrap();
+    assert_eq!(latent.data, sd.embedding.matrix.data);
     let stored = sd.analysis.anomaly_model.as_ref().expect("anomaly_recon");
     assert_eq!(&nll, stored.as_ref());
     let markers = sd.analysis.markers.as_ref().expect("markers");

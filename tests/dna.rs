@@ -6,10 +6,10 @@
 mod common;
 
 use biolens::analysis::metrics::knn_label_accuracy;
-use biolens::analysis::motifs::{self, Background, MotifParams};
-use biolens::data::motif_db::{Motif, read_motifs};
-use biolens::data::seq::{WindowParams, read_sequences};
-use biolens::data::{self, LoadOptions};
+use biolens::modality::Options;
+use biolens::modality::dna::fastx::{WindowParams, read_sequences};
+use biolens::modality::dna::motif_db::{Motif, read_motifs};
+use biolens::modality::dna::motifs::{self, Background, MotifParams};
 use biolens::pipeline::{self, CancelToken, PipelineParams};
 use common::{asset, fixture};
 use rand::{Rng, SeedableRng};
@@ -18,8 +18,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 fn insects() -> Vec<Motif> {
-    read_motifs(&asset("dna/JASPAR2024_CORE_insects_nonredundant.meme"))
-    .unwrap()
+    read_motifs(&asset("dna/JASPAR2024_CORE_insects_nonredundant.meme")).unwrap()
 }
 
 /// Every `step`-th record of the proximal promoters (offset `skip`), as a FASTA file.
@@ -46,15 +45,13 @@ fn promoter_subset(dir: &Path, step: usize, skip: usize) -> std::path::PathBuf {
 fn promoter_clusters_are_characterised_by_known_insect_motifs() {
     let d = tempfile::tempdir().unwrap();
     let fa = promoter_subset(d.path(), 5, 2);
-    let opts = LoadOptions {
-        motifs: Some(asset("dna/JASPAR2024_CORE_insects_nonredundant.meme")),
-        ..Default::default()
-    };
-    let ds = data::load(&fa, &opts).unwrap();
+    let mut opts = Options::default();
+    opts.dna.motifs = Some(asset("dna/JASPAR2024_CORE_insects_nonredundant.meme"));
+    let (ds, emb) = pipeline::load(&fa, &opts).unwrap();
     assert_eq!(ds.len(), 3447);
     let params = PipelineParams::default().with_seed(0);
     let a = pipeline::with_threads(2, || {
-        pipeline::run(&ds, &params, &|_| {}, &CancelToken::default())
+        pipeline::analyse(&ds, &emb, &params, &|_| {}, &CancelToken::default())
     })
     .unwrap();
     let m = a.motifs.unwrap();
@@ -196,7 +193,8 @@ fn a_planted_jaspar_motif_is_found_first_and_matched_back() {
 
 #[test]
 fn masked_lm_pretraining_learns_and_embeddings_separate_gc_and_a_planted_motif() {
-    use biolens::models::dnabert::{self, MlmParams};
+    use biolens::modality::dna::encoder;
+    use biolens::modality::dna::encoder::MlmParams;
     let d = tempfile::tempdir().unwrap();
     let fa = promoter_subset(d.path(), 17, 3);
     let r = read_sequences(&fa, &WindowParams::default()).unwrap();
@@ -223,7 +221,7 @@ fn masked_lm_pretraining_learns_and_embeddings_separate_gc_and_a_planted_motif()
         epochs: 3,
         ..Default::default()
     };
-    let tr = dnabert::pretrain(&seqs, &p, &candle_core::Device::Cpu, &mut |_| true)
+    let tr = encoder::pretrain(&seqs, &p, &candle_core::Device::Cpu, &mut |_| true)
         .unwrap()
         .unwrap();
     for h in &tr.history {
@@ -242,8 +240,8 @@ fn masked_lm_pretraining_learns_and_embeddings_separate_gc_and_a_planted_motif()
         tr.unigram_loss
     );
 
-    let t = dnabert::tokenize(&tr.tokenizer, &seqs, p.max_tokens).unwrap();
-    let (emb, ppl) = dnabert::embed(&tr.encoder, &t, 32, 0, &mut |_| true)
+    let t = encoder::tokenize(&tr.tokenizer, &seqs, p.max_tokens).unwrap();
+    let (emb, ppl) = encoder::embed(&tr.encoder, &t, 32, 0, &mut |_| true)
         .unwrap()
         .unwrap();
     assert!(ppl.iter().all(|v| v.is_finite()));
@@ -272,7 +270,7 @@ fn masked_lm_pretraining_learns_and_embeddings_separate_gc_and_a_planted_motif()
         0.5 + margin
     );
     // The k-mer baseline on the same sequences, for comparison.
-    let base = biolens::analysis::kmer::kmer_embedding(&seqs, &Default::default()).unwrap();
+    let base = biolens::modality::dna::kmer::kmer_embedding(&seqs, &Default::default()).unwrap();
     let kb = biolens::analysis::knn::knn_graph(
         &base,
         &biolens::analysis::knn::KnnParams::default(),
@@ -292,11 +290,8 @@ fn masked_lm_pretraining_learns_and_embeddings_separate_gc_and_a_planted_motif()
 
 #[test]
 fn fastq_qualities_are_detected_and_kept() {
-    let ds = data::load(
-        &fixture("dna/s_1_sequence.fastq"),
-        &LoadOptions::default(),
-    )
-    .unwrap();
+    let ds =
+        biolens::modality::read(&fixture("dna/s_1_sequence.fastq"), &Options::default()).unwrap();
     assert_eq!(ds.len(), 256);
     println!("{:?}", ds.notes);
     // The lowest quality here is 'A' (65): Solexa+64 and Phred+64 cannot be told apart, so the
@@ -338,10 +333,7 @@ fn a_dna_session_keeps_sequences_motifs_and_sites() {
     let (_, items) = biolens::session::read(&out).unwrap();
     let sd = &items[0];
     let src = read_sequences(&fa, &WindowParams::default()).unwrap();
-    assert_eq!(
-        sd.dataset.sequences.as_ref().unwrap().seqs,
-        src.sequences.seqs
-    );
+    assert_eq!(sd.dataset.sequences().unwrap().seqs, src.sequences.seqs);
     let m = sd.analysis.motifs.as_ref().unwrap();
     assert!(!m.motifs.is_empty(), "{err}");
     assert!(m.motifs.iter().all(|f| !f.sites.is_empty()));
@@ -477,8 +469,8 @@ fn a_pretrained_encoder_is_saved_in_the_session_and_loads_back_with_encoder() {
         );
     }
     let (_, items) = biolens::session::read(&s1).unwrap();
-    let ds = &items[0].dataset;
-    assert!(ds.dna_model.is_some());
+    let emb = &items[0].embedding;
+    assert!(matches!(emb.model, Some(biolens::modality::Model::Dna(_))));
     let ppl = items[0].analysis.anomaly_model.as_ref().unwrap();
     assert!(ppl.iter().all(|v| v.is_finite() && *v > 1.0));
     // The session's encoder folder is a checkpoint: `--encoder` embeds with it, identically.
@@ -486,5 +478,5 @@ fn a_pretrained_encoder_is_saved_in_the_session_and_loads_back_with_encoder() {
     let enc = s1.join("dna-0/encoder");
     run_with(&s3, "2", &["--encoder", enc.to_str().unwrap()]);
     let (_, again) = biolens::session::read(&s3).unwrap();
-    assert_eq!(again[0].dataset.embedding.data, ds.embedding.data);
+    assert_eq!(again[0].embedding.matrix.data, emb.matrix.data);
 }

@@ -5,8 +5,9 @@
 mod common;
 
 use biolens::analysis::metrics::{ari, knn_label_accuracy};
-use biolens::data::images::TileParams;
-use biolens::data::{self, LoadOptions, MetaValues};
+use biolens::core::MetaValues;
+use biolens::modality::images::tiles::TileParams;
+use biolens::modality::{Dataset, Embedding, Options};
 use biolens::pipeline::{self, CancelToken, PipelineParams};
 use common::{asset, fixture};
 
@@ -23,19 +24,17 @@ fn purity(labels: &[String], clusters: &[u32]) -> f64 {
 }
 
 /// The nuclei image in 32-px tiles, background kept (the labels need both classes).
-fn nuclei_tiles() -> data::Dataset {
-    let opts = LoadOptions {
-        tiles: TileParams {
-            tile: 32,
-            keep_background: true,
-            ..Default::default()
-        },
+fn nuclei_tiles() -> (Dataset, Embedding) {
+    let mut opts = Options::default();
+    opts.images.tiles = TileParams {
+        tile: 32,
+        keep_background: true,
         ..Default::default()
     };
-    data::load(&asset("images/nuclei_dsb2018.png"), &opts).unwrap()
+    pipeline::load(&asset("images/nuclei_dsb2018.png"), &opts).unwrap()
 }
 
-fn num(ds: &data::Dataset, name: &str) -> Vec<f64> {
+fn num(ds: &Dataset, name: &str) -> Vec<f64> {
     match &ds.meta_column(name).unwrap().values {
         MetaValues::Number(v) => v.clone(),
         _ => panic!("{name} is not numeric"),
@@ -44,7 +43,7 @@ fn num(ds: &data::Dataset, name: &str) -> Vec<f64> {
 
 #[test]
 fn nuclei_tiles_cluster_by_nucleus_and_background() {
-    let ds = nuclei_tiles();
+    let (ds, emb) = nuclei_tiles();
     assert_eq!(ds.len(), 256);
     let lab = image::open(fixture("images/nuclei_dsb2018_labels.png"))
         .unwrap()
@@ -70,7 +69,7 @@ fn nuclei_tiles_cluster_by_nucleus_and_background() {
     }
     let params = PipelineParams::default().with_seed(0);
     let a = pipeline::with_threads(2, || {
-        pipeline::run(&ds, &params, &|_| {}, &CancelToken::default())
+        pipeline::analyse(&ds, &emb, &params, &|_| {}, &CancelToken::default())
     })
     .unwrap();
     let cl: Vec<u32> = keep.iter().map(|&i| a.clusters[i]).collect();
@@ -97,23 +96,17 @@ fn nuclei_tiles_cluster_by_nucleus_and_background() {
 
 #[test]
 fn he_tissue_and_background_tiles_land_in_different_clusters() {
-    let opts = LoadOptions {
-        tiles: TileParams {
-            tile: 128,
-            keep_background: true,
-            ..Default::default()
-        },
+    let mut opts = Options::default();
+    opts.images.tiles = TileParams {
+        tile: 128,
+        keep_background: true,
         ..Default::default()
     };
-    let ds = data::load(
-        &fixture("images/cmu1_small_region.jpg"),
-        &opts,
-    )
-    .unwrap();
+    let (ds, emb) = pipeline::load(&fixture("images/cmu1_small_region.jpg"), &opts).unwrap();
     let fg = num(&ds, "foreground");
     let params = PipelineParams::default().with_seed(0);
     let a = pipeline::with_threads(2, || {
-        pipeline::run(&ds, &params, &|_| {}, &CancelToken::default())
+        pipeline::analyse(&ds, &emb, &params, &|_| {}, &CancelToken::default())
     })
     .unwrap();
     // Tissue: over half the tile saturated; background: under 5 % (the mask's own cut).
@@ -136,17 +129,11 @@ fn he_tissue_and_background_tiles_land_in_different_clusters() {
     // Measured (seed 0, 128-px tiles): purity 0.988, ARI 0.271 over 9 clusters.
     assert!(p > 0.95, "purity {p}");
     // And by default the mask drops the background tiles.
-    let ds2 = data::load(
-        &fixture("images/cmu1_small_region.jpg"),
-        &LoadOptions {
-            tiles: TileParams {
-                tile: 128,
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    opts.images.tiles = TileParams {
+        tile: 128,
+        ..Default::default()
+    };
+    let ds2 = biolens::modality::read(&fixture("images/cmu1_small_region.jpg"), &opts).unwrap();
     println!("{:?}", ds2.notes);
     assert!(ds2.len() < ds.len());
 }
@@ -155,7 +142,7 @@ fn he_tissue_and_background_tiles_land_in_different_clusters() {
 fn write_tiny_vit(dir: &std::path::Path) {
     use candle_core::{Device, Tensor};
     use rand::{Rng, SeedableRng};
-    let cfg = biolens::models::vit::VitConfig {
+    let cfg = biolens::modality::images::vit::VitConfig {
         hidden_size: 24,
         num_hidden_layers: 2,
         num_attention_heads: 3,
@@ -206,7 +193,7 @@ fn a_pretrained_vit_folder_embeds_the_tiles() {
     let err = String::from_utf8_lossy(&status.stderr);
     assert!(status.status.success(), "{err}");
     let (m, items) = biolens::session::read(&out).unwrap();
-    assert_eq!(items[0].dataset.embedding.cols, 24);
+    assert_eq!(items[0].embedding.matrix.cols, 24);
     // The autoencoder's reconstruction error is the model score of every tile.
     let recon = items[0]
         .analysis
@@ -246,7 +233,7 @@ fn a_pretrained_vit_folder_embeds_the_tiles() {
 }
 
 /// Nucleus/background labels of the nuclei image's 32-px tiles (ambiguous ones: None).
-fn nuclei_labels(ds: &data::Dataset) -> Vec<Option<String>> {
+fn nuclei_labels(ds: &Dataset) -> Vec<Option<String>> {
     let lab = image::open(fixture("images/nuclei_dsb2018_labels.png"))
         .unwrap()
         .to_luma16();
@@ -268,14 +255,14 @@ fn nuclei_labels(ds: &data::Dataset) -> Vec<Option<String>> {
 }
 
 /// Leave-one-out 15-NN accuracy over the labelled items only.
-fn knn_accuracy(m: &biolens::matrix::Matrix, labels: &[Option<String>]) -> f64 {
+fn knn_accuracy(m: &biolens::core::matrix::Matrix, labels: &[Option<String>]) -> f64 {
     let idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i].is_some()).collect();
     let mut ok = 0;
     for &i in &idx {
         let mut d: Vec<(f32, usize)> = idx
             .iter()
             .filter(|&&j| j != i)
-            .map(|&j| (biolens::matrix::sq_dist(m.row(i), m.row(j)), j))
+            .map(|&j| (biolens::core::matrix::sq_dist(m.row(i), m.row(j)), j))
             .collect();
         d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let votes = d
@@ -290,10 +277,10 @@ fn knn_accuracy(m: &biolens::matrix::Matrix, labels: &[Option<String>]) -> f64 {
 
 #[test]
 fn simclr_cnn_on_nuclei_tiles_against_the_baseline_features() {
-    use biolens::models::ssl;
-    let ds = nuclei_tiles();
+    use biolens::modality::images::ssl;
+    let (ds, emb) = nuclei_tiles();
     let labels = nuclei_labels(&ds);
-    let tiles = &ds.tiles.as_ref().unwrap().pixels;
+    let tiles = &ds.tiles().unwrap().pixels;
     let dev = candle_core::Device::Cpu;
     // Ten epochs keep the test short; the default is 30.
     let p = ssl::SslParams {
@@ -317,7 +304,7 @@ fn simclr_cnn_on_nuclei_tiles_against_the_baseline_features() {
         .unwrap();
     let random_emb = ssl::embed(&random, tiles, p.input, &dev).unwrap();
     let (a_base, a_ssl, a_rand) = (
-        knn_accuracy(&ds.embedding, &labels),
+        knn_accuracy(&emb.matrix, &labels),
         knn_accuracy(&ssl_emb, &labels),
         knn_accuracy(&random_emb, &labels),
     );

@@ -7,7 +7,8 @@
 #![allow(clippy::unwrap_used)]
 
 use biolens::analysis::metrics::{ari, nmi, trustworthiness};
-use biolens::data::{self, LoadOptions, MetaValues};
+use biolens::core::MetaValues;
+use biolens::modality::Options;
 use biolens::pipeline::{self, CancelToken, PipelineParams};
 
 mod common;
@@ -15,12 +16,12 @@ use common::asset;
 
 #[test]
 fn pbmc68k_baseline_leiden_ari_and_umap_trustworthiness() {
-    let ds = data::load(&asset("pbmc68k_reduced"), &LoadOptions::default()).expect("load");
+    let (ds, emb) = pipeline::load(&asset("pbmc68k_reduced"), &Options::default()).expect("load");
     assert_eq!(ds.len(), 700);
-    assert_eq!(ds.embedding.cols, 50);
+    assert_eq!(emb.matrix.cols, 50);
     let params = PipelineParams::default().with_seed(0);
     let a = pipeline::with_threads(2, || {
-        pipeline::run(&ds, &params, &|_| {}, &CancelToken::default())
+        pipeline::analyse(&ds, &emb, &params, &|_| {}, &CancelToken::default())
     })
     .expect("pipeline");
     let Some(MetaValues::Text(labels)) = ds.meta_column("bulk_labels").map(|c| c.values.clone())
@@ -30,7 +31,7 @@ fn pbmc68k_baseline_leiden_ari_and_umap_trustworthiness() {
     let ari_v = ari(&labels, &a.clusters);
     let nmi_v = nmi(&labels, &a.clusters);
     let k = a.clusters.iter().max().map_or(0, |m| m + 1);
-    let t = trustworthiness(&ds.embedding, &a.layout, 15, 5000);
+    let t = trustworthiness(&emb.matrix, &a.layout, 15, 5000);
     println!(
         "pbmc68k_reduced (PCA baseline): Leiden ARI {ari_v:.4}, NMI {nmi_v:.4}, {k} clusters; UMAP trustworthiness(15) {t:.4}"
     );

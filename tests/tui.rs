@@ -5,12 +5,24 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use biolens::jobs::{JobId, JobMsg, JobOutcome};
 use biolens::pipeline::PipelineParams;
-use biolens::tui::action::{Action, Dir, Effect, ExportKind, JobKind};
+use biolens::pipeline::jobs::JobId;
+use biolens::pipeline::jobs::JobMsg;
+use biolens::pipeline::jobs::JobOutcome;
+use biolens::tui::action::Action;
+use biolens::tui::action::Dir;
+use biolens::tui::action::Effect;
+use biolens::tui::action::ExportKind;
+use biolens::tui::action::JobKind;
 use biolens::tui::app::App;
-use biolens::tui::state::{ColorBy, Focus, Mode, State, Tab, TabSource};
-use biolens::tui::update::{job_started, update};
+use biolens::tui::state::ColorBy;
+use biolens::tui::state::Focus;
+use biolens::tui::state::Mode;
+use biolens::tui::state::State;
+use biolens::tui::state::Tab;
+use biolens::tui::state::TabSource;
+use biolens::tui::update::job_started;
+use biolens::tui::update::update;
 use common::*;
 use ratatui::{Terminal, backend::TestBackend};
 use std::time::Duration;
@@ -166,13 +178,7 @@ fn update_commands_produce_effects_or_clear_errors() {
 #[test]
 fn update_ignores_results_of_replaced_jobs() {
     let mut s = State::new(
-        vec![Tab::new(
-            "x".into(),
-            TabSource::Input {
-                path: "x".into(),
-                meta: None,
-            },
-        )],
+        vec![Tab::new("x".into(), TabSource::Input { path: "x".into() })],
         PipelineParams::default(),
         (80, 24),
     );
@@ -180,9 +186,9 @@ fn update_ignores_results_of_replaced_jobs() {
     job_started(&mut s, JobId(2), "pipeline", 0, JobKind::Pipeline);
     let stale = JobMsg::Output {
         id: JobId(1),
-        output: biolens::jobs::JobOutput::Pipeline(biolens::pipeline::PipelineEvent::Layout(
-            std::sync::Arc::new(vec![[0.0, 0.0]; 3]),
-        )),
+        output: biolens::pipeline::jobs::JobOutput::Pipeline(
+            biolens::pipeline::PipelineEvent::Layout(std::sync::Arc::new(vec![[0.0, 0.0]; 3])),
+        ),
     };
     update(&mut s, Action::Job(stale));
     assert!(
@@ -225,7 +231,7 @@ fn demo_app() -> App {
 
 /// One input as a tab computed live by the real job runner, 120 × 40, two threads.
 fn input_app(path: std::path::PathBuf) -> App {
-    let tab = Tab::new("input".into(), TabSource::Input { path, meta: None });
+    let tab = Tab::new("input".into(), TabSource::Input { path });
     App::new(
         vec![tab],
         PipelineParams {
@@ -334,7 +340,7 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
 fn kmeans_on_a_reopened_session_loads_the_embedding_on_demand() {
     let tabs = session_tabs();
     assert_eq!(
-        tabs[0].dataset.as_ref().unwrap().embedding.cols,
+        tabs[0].embedding.as_ref().unwrap().matrix.cols,
         0,
         "open does not read the vectors"
     );
@@ -359,13 +365,7 @@ fn kmeans_on_a_reopened_session_loads_the_embedding_on_demand() {
 
 #[test]
 fn cancelling_a_running_pipeline() {
-    let tab = Tab::new(
-        "demo".into(),
-        TabSource::Input {
-            path: pbmc(),
-            meta: None,
-        },
-    );
+    let tab = Tab::new("demo".into(), TabSource::Input { path: pbmc() });
     let mut app = App::new(vec![tab], PipelineParams::default(), (80, 24));
     app.start();
     app.press("x");
@@ -385,17 +385,17 @@ fn cancelling_a_running_pipeline() {
 #[test]
 fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
     let mut app = demo_app();
-    app.state.cells.model = biolens::cells::ModelChoice::Auto;
-    app.state.cells.params.scvi.max_epochs = Some(3);
+    app.state.options.inputs.cells.model = biolens::modality::cells::ModelChoice::Auto;
+    app.state.options.inputs.cells.params.scvi.max_epochs = Some(3);
     app.start();
     assert!(
         app.wait_for_jobs(Duration::from_secs(300)),
         "jobs did not finish"
     );
     let t = app.state.tab().unwrap();
-    let ds = t.dataset.as_ref().unwrap();
-    assert!(ds.model.is_some(), "the VAE replaced the PCA embedding");
-    assert_eq!(ds.embedding.cols, 10);
+    let emb = t.embedding.as_ref().unwrap();
+    assert!(emb.model.is_some(), "the VAE replaced the PCA embedding");
+    assert_eq!(emb.matrix.cols, 10);
     assert!(t.anomaly_model.is_some() && t.markers.is_some());
     assert!(t.color_choices().contains(&ColorBy::AnomalyRecon));
     let sc = screen(&app.state);
@@ -457,7 +457,9 @@ fn loader_notes_reach_the_message_line() {
         &mut s,
         Action::Job(JobMsg::Output {
             id: JobId(9),
-            output: biolens::jobs::JobOutput::Loaded(std::sync::Arc::new(ds)),
+            output: biolens::pipeline::jobs::JobOutput::Pipeline(
+                biolens::pipeline::PipelineEvent::Loaded(std::sync::Arc::new(ds)),
+            ),
         }),
     );
     let m = s.message.expect("a message");
@@ -502,7 +504,8 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
     let dir = tempfile::tempdir().unwrap();
     let assets = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/dna");
     let mut app = input_app(assets.join("fly_promoters_3k.fa.gz"));
-    app.state.cells.motifs = Some(assets.join("JASPAR2024_CORE_insects_nonredundant.meme"));
+    app.state.options.inputs.dna.motifs =
+        Some(assets.join("JASPAR2024_CORE_insects_nonredundant.meme"));
     app.start();
     assert!(app.wait_for_jobs(Duration::from_secs(300)), "pipeline");
     let t = app.state.tab().unwrap();
@@ -540,7 +543,7 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
 
     let out = dir.path().join("m.meme");
     app.press(&format!(":export motifs meme {}<Enter>", out.display()));
-    let back = biolens::data::motif_db::read_motifs(&out).unwrap();
+    let back = biolens::modality::dna::motif_db::read_motifs(&out).unwrap();
     assert_eq!(back.len(), m.motifs.len());
 }
 
@@ -552,7 +555,7 @@ fn images_tab_previews_the_tile_under_the_cursor_and_the_cluster_medoids() {
     assert!(app.wait_for_jobs(Duration::from_secs(300)), "pipeline");
     let t = app.state.tab().unwrap();
     let ds = t.dataset.as_ref().unwrap();
-    assert_eq!(ds.tiles.as_ref().unwrap().sources.len(), 2);
+    assert_eq!(ds.tiles().unwrap().sources.len(), 2);
     assert_eq!(t.preview.as_ref().map(|p| p.item), t.cursor);
     let strip = t.strip.as_ref().expect("medoid strip");
     assert!(!strip.protocols.is_empty());

@@ -3,7 +3,7 @@
 //! anomalous.
 
 use super::knn::{KnnGraph, mix64};
-use crate::matrix::Matrix;
+use crate::core::matrix::Matrix;
 use rayon::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -95,7 +95,7 @@ pub fn fuzzy_simplicial_set(knn: &KnnGraph) -> CsrGraph {
         p_ptr[i + 1] = p_idx.len();
     }
     // Pᵀ; its rows come out sorted by column.
-    let (t_ptr, t_idx, t_w) = crate::matrix::sparse_transpose(&p_ptr, &p_idx, &p_w, n);
+    let (t_ptr, t_idx, t_w) = crate::core::matrix::sparse_transpose(&p_ptr, &p_idx, &p_w, n);
     // Fuzzy union row by row: merge row i of P and of Pᵀ.
     let mut indptr = vec![0usize; n + 1];
     let mut indices = Vec::with_capacity(p_idx.len() * 3 / 2);
@@ -134,7 +134,7 @@ pub fn fuzzy_simplicial_set(knn: &KnnGraph) -> CsrGraph {
 mod tests {
     use super::*;
     use crate::analysis::knn::knn_exact;
-    use crate::matrix::Matrix;
+    use crate::core::matrix::Matrix;
 
     #[test]
     fn memberships_sum_to_log2k_and_graph_is_symmetric() {

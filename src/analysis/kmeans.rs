@@ -1,6 +1,6 @@
 //! k-means through linfa-clustering (k-means++ initialisation, several restarts).
 
-use crate::matrix::Matrix;
+use crate::core::matrix::Matrix;
 use linfa::prelude::*;
 use linfa_clustering::KMeans;
 use rand::SeedableRng;

@@ -7,7 +7,8 @@
 //! node's neighbour list keeps the `k` smallest (distance, index) pairs, a set that does not
 //! depend on the order updates arrive in. The graph is therefore identical for any thread count.
 
-use crate::matrix::{Matrix, sq_dist};
+use crate::core::matrix::Matrix;
+use crate::core::matrix::sq_dist;
 use rayon::prelude::*;
 
 /// Parameters of the neighbour search.

@@ -1,7 +1,8 @@
 //! Agreement and quality measures: ARI, NMI (arithmetic normalisation, scikit-learn's
 //! default), trustworthiness (Venna & Kaski; scikit-learn's definition) and kNN recall.
 
-use crate::matrix::{Matrix, sq_dist};
+use crate::core::matrix::Matrix;
+use crate::core::matrix::sq_dist;
 use rayon::prelude::*;
 use std::collections::HashMap;
 

@@ -7,7 +7,8 @@
 
 use super::graph::CsrGraph;
 use super::knn::mix64;
-use crate::matrix::{Matrix, sym_eigen};
+use crate::core::matrix::Matrix;
+use crate::core::matrix::sym_eigen;
 use rayon::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

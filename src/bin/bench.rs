@@ -4,10 +4,20 @@
 //!     cargo run --release --bin biolens-bench -- target/bench-data/scaled_100000.npy \
 //!         --labels target/bench-data/scaled_100000_labels.csv --repeats 3
 
-use biolens::analysis::{anomaly, fuzzy, kmeans, knn, leiden, metrics, umap};
-use biolens::data::{self, LoadOptions, MetaValues};
+use biolens::analysis::anomaly;
+use biolens::analysis::fuzzy;
+use biolens::analysis::kmeans;
+use biolens::analysis::knn;
+use biolens::analysis::leiden;
+use biolens::analysis::metrics;
+use biolens::analysis::umap;
+use biolens::core::MetaValues;
+use biolens::modality::Options;
+use biolens::modality::cells::Expression;
 use biolens::pipeline::{self, Analysis, ClusterMethod, PipelineParams};
-use biolens::tui::raster::{Coloring, Viewport, rasterize};
+use biolens::tui::raster::Coloring;
+use biolens::tui::raster::Viewport;
+use biolens::tui::raster::rasterize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -57,11 +67,15 @@ struct Args {
 /// Counts for the model benchmark: `synthetic:CELLSxGENES` draws Poisson counts from 5 cell
 /// types with log-normal gene means and varying depth (seeded); anything else is loaded as a
 /// cells input.
-fn vae_input(spec: &str) -> Result<data::Dataset, String> {
+fn vae_input(spec: &str) -> Result<Arc<Expression>, String> {
     use rand::{Rng, SeedableRng};
     let Some(dims) = spec.strip_prefix("synthetic:") else {
-        return data::load(std::path::Path::new(spec), &LoadOptions::default())
-            .map_err(|e| e.to_string());
+        let ds = biolens::modality::read(std::path::Path::new(spec), &Options::default())
+            .map_err(|e| e.to_string())?;
+        return ds
+            .expression()
+            .cloned()
+            .ok_or_else(|| format!("{spec}: not a cells input"));
     };
     let (n, g) = dims
         .split_once('x')
@@ -99,41 +113,25 @@ fn vae_input(spec: &str) -> Result<data::Dataset, String> {
         }
         indptr.push(genes.len());
     }
-    let m = data::mtx::SparseCounts {
+    let m = biolens::modality::cells::mtx::SparseCounts {
         n_cells: n,
         n_genes: g,
         indptr,
         genes,
         values,
     };
-    let expr = data::Expression::new(
+    Ok(Arc::new(Expression::new(
         m,
         (0..g).map(|j| format!("g{j}")).collect(),
-        data::h5ad::ValueKind::Counts,
+        biolens::modality::cells::h5ad::ValueKind::Counts,
         spec.to_string(),
-    );
-    Ok(data::Dataset {
-        name: spec.to_string(),
-        modality: data::Modality::Cells,
-        ids: (0..n).map(|i| format!("c{i}")).collect(),
-        meta: Vec::new(),
-        embedding: biolens::matrix::Matrix::zeros(n, 0),
-        embedding_source: data::EmbeddingSource::Precomputed,
-        inputs: Vec::new(),
-        expression: Some(Arc::new(expr)),
-        notes: Vec::new(),
-        model: None,
-        sequences: None,
-        dna_model: None,
-        tiles: None,
-        image_model: None,
-    })
+    )))
 }
 
 fn bench_vae(spec: &str, epochs: usize, threads: usize) -> Result<(), String> {
-    let ds = vae_input(spec)?;
-    let p = biolens::cells::CellsParams {
-        scvi: biolens::models::scvi::ScviParams {
+    let expr = vae_input(spec)?;
+    let p = biolens::modality::cells::model::CellsParams {
+        scvi: biolens::modality::cells::vae::ScviParams {
             max_epochs: Some(epochs),
             patience: 0,
             ..Default::default()
@@ -142,7 +140,7 @@ fn bench_vae(spec: &str, epochs: usize, threads: usize) -> Result<(), String> {
     };
     let mut per_epoch = Vec::new();
     let out = pipeline::with_threads(threads, || {
-        biolens::cells::train(&ds, &p, &mut |r| {
+        biolens::modality::cells::model::train(&expr, &p, &mut |r| {
             eprintln!(
                 "epoch {}: {:.3} s, train loss {:.1}",
                 r.epoch, r.seconds, r.train_loss
@@ -155,7 +153,7 @@ fn bench_vae(spec: &str, epochs: usize, threads: usize) -> Result<(), String> {
     let s = &out.model.summary;
     println!(
         "{{\"tool\": \"biolens\", \"input\": \"{spec}\", \"cells\": {}, \"genes\": {}, \"epochs\": {epochs}, \"median_s_per_epoch\": {:.4}, \"mean_s_per_epoch\": {:.4}, \"heldout_elbo_per_cell\": {:.2}, \"peak_rss_mb\": {:.1}}}",
-        ds.len(),
+        expr.matrix.n_cells,
         s.n_genes_used,
         median(&mut per_epoch.clone()),
         per_epoch.iter().sum::<f64>() / per_epoch.len().max(1) as f64,
@@ -265,11 +263,11 @@ fn main() {
 fn run(args: Args) {
     let has = |s: &str| args.steps.iter().any(|x| x == s);
     let t0 = Instant::now();
-    let opts = LoadOptions {
+    let opts = Options {
         meta: args.labels.clone(),
         ..Default::default()
     };
-    let ds = data::load(&args.input, &opts).unwrap_or_else(|e| {
+    let (ds, emb) = pipeline::load(&args.input, &opts).unwrap_or_else(|e| {
         eprintln!("error: {e}");
         std::process::exit(2)
     });
@@ -283,7 +281,7 @@ fn run(args: Args) {
             MetaValues::Number(_) => (0..c.len()).map(|i| c.display(i)).collect(),
         });
     let n = ds.len();
-    let x = &ds.embedding;
+    let x = &*emb.matrix;
     let p = PipelineParams::default();
     let mut out: Vec<(String, String)> = vec![
         ("input".into(), format!("\"{}\"", args.input.display())),
@@ -410,6 +408,7 @@ fn run(args: Args) {
         };
         let sd = biolens::session::SessionDataset {
             dataset: ds.clone(),
+            embedding: emb.clone(),
             analysis,
         };
         let (_, t) = time(1, || {
@@ -442,19 +441,25 @@ fn run(args: Args) {
 /// and the encoder's forward pass in tokens per second for the default pre-training size and
 /// for a DNABERT-2-117M-sized model (random weights; speed does not depend on them).
 fn bench_dna(args: &Args) -> Result<(), String> {
-    use biolens::models::dnabert::{self, Encoder, EncoderConfig};
+    use biolens::modality::dna::encoder;
+    use biolens::modality::dna::encoder::Encoder;
+    use biolens::modality::dna::encoder::EncoderConfig;
     let t = Instant::now();
-    let opts = LoadOptions {
-        motifs: args.motifs.clone(),
-        ..Default::default()
-    };
-    let ds = data::load(&args.input, &opts).map_err(|e| e.to_string())?;
+    let mut opts = Options::default();
+    opts.dna.motifs = args.motifs.clone();
+    let (ds, emb) = pipeline::load(&args.input, &opts).map_err(|e| e.to_string())?;
     let load_s = t.elapsed().as_secs_f64();
-    let seqs = &ds.sequences.as_ref().ok_or("not a DNA input")?.seqs;
+    let seqs = &ds.sequences().ok_or("not a DNA input")?.seqs;
     let params = PipelineParams::default();
     let t = Instant::now();
-    let a = pipeline::run(&ds, &params, &|_| {}, &pipeline::CancelToken::default())
-        .map_err(|e| e.to_string())?;
+    let a = pipeline::analyse(
+        &ds,
+        &emb,
+        &params,
+        &|_| {},
+        &pipeline::CancelToken::default(),
+    )
+    .map_err(|e| e.to_string())?;
     let pipeline_s = t.elapsed().as_secs_f64();
     let motifs_s = a
         .timings
@@ -468,7 +473,7 @@ fn bench_dna(args: &Args) -> Result<(), String> {
         ("small_128x2", 128, 2, 4, 512),
         ("dnabert2_768x12", 768, 12, 12, 4096),
     ] {
-        let tok = dnabert::train_tokenizer(seqs, vocab).map_err(|e| e.to_string())?;
+        let tok = encoder::train_tokenizer(seqs, vocab).map_err(|e| e.to_string())?;
         let cfg = EncoderConfig {
             vocab_size: tok.get_vocab_size(true),
             hidden_size: hidden,
@@ -483,7 +488,7 @@ fn bench_dna(args: &Args) -> Result<(), String> {
         let enc = Encoder::new_trainable(&cfg, &vm, 0, &candle_core::Device::Cpu)
             .map_err(|e| e.to_string())?
             .detached();
-        let tk = dnabert::tokenize(&tok, &sample, 512).map_err(|e| e.to_string())?;
+        let tk = encoder::tokenize(&tok, &sample, 512).map_err(|e| e.to_string())?;
         let n_tokens: usize = tk.ids.iter().map(|v| v.len()).sum();
         let t = Instant::now();
         // Forward only: the embedding pass (pseudo-perplexity adds two more).
@@ -517,11 +522,12 @@ fn bench_dna(args: &Args) -> Result<(), String> {
 /// Images: tiles per second of reading + baseline features, and of a ViT-S/14-sized model
 /// (12 layers × 384, 6 heads, random weights written to a temporary folder) at 224 px.
 fn bench_images(args: &Args) -> Result<(), String> {
-    use biolens::models::vit::{Vit, VitConfig};
+    use biolens::modality::images::vit::Vit;
+    use biolens::modality::images::vit::VitConfig;
     let t = Instant::now();
-    let ds = data::load(&args.input, &LoadOptions::default()).map_err(|e| e.to_string())?;
+    let (ds, _) = pipeline::load(&args.input, &Options::default()).map_err(|e| e.to_string())?;
     let baseline_s = t.elapsed().as_secs_f64();
-    let tiles = ds.tiles.as_ref().ok_or("not an images input")?;
+    let tiles = ds.tiles().ok_or("not an images input")?;
     let cfg = VitConfig {
         hidden_size: 384,
         num_hidden_layers: 12,

@@ -1,7 +1,8 @@
 //! What can happen (actions) and what the loop must do about it (effects).
 
-use crate::jobs::{JobId, JobMsg};
 use crate::pipeline::ClusterMethod;
+use crate::pipeline::jobs::JobId;
+use crate::pipeline::jobs::JobMsg;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

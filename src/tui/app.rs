@@ -6,9 +6,13 @@ use super::action::{Action, Effect, ExportKind, JobKind};
 use super::keymap::{input_action, normal_action, parse_keys};
 use super::state::{Mode, State, Tab, TabSource};
 use super::update::update;
-use crate::data;
-use crate::jobs::{JobId, JobMsg, JobOutput, JobRunner};
-use crate::pipeline::{self, CancelToken, ClusterMethod, PipelineEvent, PipelineParams};
+use crate::pipeline;
+use crate::pipeline::CancelToken;
+use crate::pipeline::ClusterMethod;
+use crate::pipeline::PipelineEvent;
+use crate::pipeline::PipelineParams;
+use crate::pipeline::RunOptions;
+use crate::pipeline::jobs::{JobError, JobId, JobMsg, JobOutput, JobRunner};
 use crossterm::event::{Event as TermEvent, KeyEvent, KeyEventKind, MouseButton, MouseEventKind};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,7 +36,7 @@ impl App {
     pub fn new(tabs: Vec<Tab>, params: PipelineParams, size: (u16, u16)) -> Self {
         let (tx, rx) = channel();
         let jtx = tx.clone();
-        let sink: crate::jobs::Sink = Arc::new(move |m| {
+        let sink: crate::pipeline::jobs::Sink = Arc::new(move |m| {
             let _ = jtx.send(Event::Job(m));
         });
         let runner = JobRunner::new(sink, params.threads);
@@ -165,117 +169,24 @@ impl App {
                 let dataset = t.dataset.clone();
                 let source = t.source.clone();
                 let params = self.state.params.clone();
-                let cells = self.state.cells.clone();
+                let opts = self.state.options.clone();
                 let (id, cancel) = self.runner.spawn(move |ctx| {
-                    let ds = match (dataset, source) {
-                        (Some(d), _) => d,
-                        (None, TabSource::Input { path, meta }) => {
-                            ctx.progress("loading", 0.0);
-                            let opts = cells.load_options(meta);
-                            Arc::new(data::load(&path, &opts).map_err(|e| e.to_string())?)
-                        }
-                        (None, TabSource::Session { path: p, .. }) => {
-                            return Err(format!(
-                                "{}: session has no data for this tab",
-                                p.display()
-                            ));
-                        }
-                    };
-                    ctx.output(JobOutput::Loaded(ds.clone()));
                     let emit = |ev: PipelineEvent| match ev {
                         PipelineEvent::Stage { name, fraction } => ctx.progress(name, fraction),
                         other => ctx.output(JobOutput::Pipeline(other)),
                     };
-                    let a = pipeline::run(&ds, &params, &emit, &ctx.cancel)
-                        .map_err(|e| e.to_string())?;
-                    ctx.output(JobOutput::PipelineDone(Box::new(a)));
-                    if cells.ae_epochs > 0 && ds.tiles.is_some() {
-                        let seed = params.seed;
-                        let dev = cells.params.device;
-                        let scores = crate::tiles::anomaly_scores(
-                            &ds,
-                            cells.ae_epochs,
-                            seed,
-                            dev,
-                            &mut |f| {
-                                ctx.progress("autoencoder", f);
-                                !ctx.is_cancelled()
-                            },
-                        )
-                        .map_err(|e| format!("{}: {e}", ds.name))?;
-                        if let Some(v) = scores {
-                            ctx.output(JobOutput::ModelScores(Arc::new(v)));
+                    match (dataset, source) {
+                        (Some(ds), _) => {
+                            pipeline::run_dataset(ds, &params, &opts, &emit, &ctx.cancel)?;
+                        }
+                        (None, TabSource::Input { path }) => {
+                            ctx.progress("loading", 0.0);
+                            pipeline::run(&[path], &params, &opts, &|_, ev| emit(ev), &ctx.cancel)?;
+                        }
+                        (None, TabSource::Session { path, .. }) => {
+                            return Err(JobError::NoData(path));
                         }
                     }
-                    // The baseline map is on screen; now train the model (count model for
-                    // cells, the DNA encoder) and replace it.
-                    let (d2, scores) =
-                        if cells.trains(&ds).map_err(|e| format!("{}: {e}", ds.name))? {
-                            let t0 = std::time::Instant::now();
-                            let out = crate::cells::train(&ds, &cells.params, &mut |r| {
-                                ctx.progress("training vae", r.epoch as f64 / r.max_epochs as f64);
-                                !ctx.is_cancelled()
-                            })
-                            .map_err(|e| e.to_string())?;
-                            tracing::info!(
-                                "count model trained in {:.1}s: {:?}",
-                                t0.elapsed().as_secs_f64(),
-                                out.model.summary
-                            );
-                            let mut d2 = (*ds).clone();
-                            crate::cells::apply(&mut d2, &out);
-                            (d2, out.nll)
-                        } else if cells.dna.runs(&ds) {
-                            let out = crate::dna::run(&ds, &cells.dna, &mut |stage, f, _| {
-                                ctx.progress(stage, f);
-                                !ctx.is_cancelled()
-                            })
-                            .map_err(|e| format!("{}: {e}", ds.name))?;
-                            let Some(out) = out else {
-                                return Ok(());
-                            };
-                            tracing::info!("DNA encoder: {:?}", out.model.summary);
-                            let mut d2 = (*ds).clone();
-                            crate::dna::apply(&mut d2, &out);
-                            (d2, out.perplexity)
-                        } else if let (Some(dir), Some(_)) = (&cells.vit, &ds.tiles) {
-                            let out = crate::tiles::embed(
-                                &ds,
-                                dir,
-                                cells.vit_size,
-                                cells.params.device,
-                                &mut |f| {
-                                    ctx.progress("vit embedding", f);
-                                    !ctx.is_cancelled()
-                                },
-                            )
-                            .map_err(|e| format!("{}: {e}", ds.name))?;
-                            let Some(d2) = out else {
-                                return Ok(());
-                            };
-                            (d2, Vec::new())
-                        } else if let (Some(p), Some(_)) = (&cells.ssl, &ds.tiles) {
-                            let out =
-                                crate::tiles::train_cnn(&ds, p, cells.params.device, &mut |f| {
-                                    ctx.progress("training cnn", f);
-                                    !ctx.is_cancelled()
-                                })
-                                .map_err(|e| format!("{}: {e}", ds.name))?;
-                            let Some(d2) = out else {
-                                return Ok(());
-                            };
-                            (d2, Vec::new())
-                        } else {
-                            return Ok(());
-                        };
-                    let d2 = Arc::new(d2);
-                    ctx.output(JobOutput::Loaded(d2.clone()));
-                    if !scores.is_empty() {
-                        ctx.output(JobOutput::ModelScores(Arc::new(scores)));
-                    }
-                    let a = pipeline::run(&d2, &params, &emit, &ctx.cancel)
-                        .map_err(|e| e.to_string())?;
-                    ctx.output(JobOutput::PipelineDone(Box::new(a)));
                     Ok(())
                 });
                 self.started(tab, JobKind::Pipeline, "pipeline".into(), id, cancel);
@@ -284,7 +195,9 @@ impl App {
                 let Some(t) = self.state.tabs.get(tab) else {
                     return;
                 };
-                let (Some(ds), Some(knn)) = (t.dataset.clone(), t.knn.clone()) else {
+                let (Some(ds), Some(knn), Some(emb)) =
+                    (t.dataset.clone(), t.knn.clone(), t.embedding.clone())
+                else {
                     return;
                 };
                 let graph = t.graph.clone();
@@ -295,43 +208,30 @@ impl App {
                     ClusterMethod::Kmeans(_) => "k-means",
                 };
                 let (id, cancel) = self.runner.spawn(move |ctx| {
-                    ctx.progress("fuzzy graph", 0.0);
-                    let g = match graph {
-                        Some(g) => g,
-                        None => Arc::new(crate::analysis::fuzzy::fuzzy_simplicial_set(&knn)),
-                    };
-                    let mut embedding = std::borrow::Cow::Borrowed(&ds.embedding);
+                    let mut matrix = emb.matrix.clone();
+                    // A session opened for viewing keeps its vectors on disk until k-means
+                    // needs them.
                     if let (ClusterMethod::Kmeans(_), 0, TabSource::Session { path, index }) =
-                        (&method, ds.embedding.cols, &source)
+                        (&method, matrix.cols, &source)
                     {
                         ctx.progress("loading embedding", 0.2);
-                        embedding = std::borrow::Cow::Owned(
-                            crate::session::read_embedding(path, *index)
-                                .map_err(|e| e.to_string())?,
-                        );
+                        matrix = Arc::new(crate::session::read_embedding(path, *index)?);
                     }
-                    ctx.progress("clustering", 0.5);
-                    let c =
-                        pipeline::cluster(&embedding, &g, &method).map_err(|e| e.to_string())?;
-                    if ctx.is_cancelled() {
-                        return Ok(());
-                    }
-                    let c = Arc::new(c);
-                    ctx.output(JobOutput::Reclustered(c.clone(), method, Some(g)));
-                    if let Some(e) = &ds.expression {
-                        ctx.progress("marker genes", 0.8);
-                        let m = crate::analysis::markers::cluster_markers(e, &c);
-                        ctx.output(JobOutput::Pipeline(PipelineEvent::Markers(Arc::new(m))));
-                    }
-                    if let Some(s) = &ds.sequences {
-                        let emit = |ev: PipelineEvent| match ev {
-                            PipelineEvent::Stage { name, fraction } => ctx.progress(name, fraction),
-                            other => ctx.output(JobOutput::Pipeline(other)),
-                        };
-                        let m = pipeline::find_motifs(s, &c, &motif_params, &emit, &ctx.cancel)
-                            .map_err(|e| e.to_string())?;
-                        ctx.output(JobOutput::Pipeline(PipelineEvent::Motifs(m)));
-                    }
+                    let emit = |ev: PipelineEvent| match ev {
+                        PipelineEvent::Stage { name, fraction } => ctx.progress(name, fraction),
+                        other => ctx.output(JobOutput::Pipeline(other)),
+                    };
+                    let r = pipeline::recluster::recluster(
+                        &ds,
+                        &matrix,
+                        &knn,
+                        graph,
+                        &method,
+                        &motif_params,
+                        &emit,
+                        &ctx.cancel,
+                    )?;
+                    ctx.output(JobOutput::Reclustered(Box::new(r)));
                     Ok(())
                 });
                 self.started(tab, JobKind::Recluster, name.into(), id, cancel);
@@ -344,27 +244,8 @@ impl App {
                     return;
                 };
                 let (id, cancel) = self.runner.spawn(move |ctx| {
-                    let e = ds
-                        .expression
-                        .as_ref()
-                        .ok_or("marker genes need expression values")?;
                     ctx.progress("wilcoxon", 0.0);
-                    let pick = |set: &[u32], other: &[u32]| -> Vec<usize> {
-                        (0..clusters.len())
-                            .filter(|&i| {
-                                if set.is_empty() {
-                                    !other.contains(&clusters[i])
-                                } else {
-                                    set.contains(&clusters[i])
-                                }
-                            })
-                            .collect()
-                    };
-                    let (ia, ib) = (pick(&a, &b), pick(&b, &a));
-                    if ia.is_empty() || ib.is_empty() {
-                        return Err(format!("{label}: a side has no cells"));
-                    }
-                    let m = crate::analysis::markers::compare(e, &ia, &ib, &label);
+                    let m = pipeline::recluster::compare(&ds, &clusters, &a, &b, &label)?;
                     ctx.output(JobOutput::Compared(Arc::new(m)));
                     Ok(())
                 });
@@ -377,7 +258,7 @@ impl App {
                         error: false,
                     },
                     Err(e) => Action::Notify {
-                        text: e,
+                        text: e.to_string(),
                         error: true,
                     },
                 };
@@ -402,75 +283,37 @@ impl App {
         });
     }
 
+    /// Carries out an `:export` through the one export function the command line uses too.
     fn export(
         &self,
         tab: usize,
         kind: &ExportKind,
         path: &std::path::Path,
-    ) -> Result<usize, String> {
-        let t = self.state.tabs.get(tab).ok_or("no such tab")?;
-        let ds = t.dataset.as_ref().ok_or("no data yet")?;
-        let clusters = t.clusters.as_ref().ok_or("no clusters yet")?;
-        match kind {
-            ExportKind::ClusterIds(c) => {
-                crate::export::write_ids(path, ds, clusters, *c).map_err(|e| e.to_string())
-            }
-            ExportKind::Clusters => {
-                let table = crate::export::clusters_table(ds, clusters);
-                crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
-                Ok(table.n_rows())
-            }
-            ExportKind::Markers => {
-                let e = ds
-                    .expression
-                    .as_ref()
-                    .ok_or("no marker genes (cells only)")?;
-                // The comparison on screen, else every cluster's markers.
-                let tables = match (&t.comparison, &t.markers) {
-                    (Some(c), _) => std::slice::from_ref(c.as_ref()),
-                    (None, Some(m)) => m.tables.as_slice(),
-                    (None, None) => return Err("no marker genes yet".into()),
-                };
-                let table = crate::export::markers_table(&ds.name, &e.genes, tables, usize::MAX);
-                crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
-                Ok(table.n_rows())
-            }
-            ExportKind::Motifs { meme } => {
-                let m = t
-                    .motifs
-                    .as_ref()
-                    .ok_or("no motifs (DNA only, once clusters land)")?;
-                if *meme {
-                    return crate::export::write_meme(path, m).map_err(|e| e.to_string());
-                }
-                let table = crate::export::motifs_table(&ds.name, m);
-                crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
-                Ok(table.n_rows())
-            }
-            ExportKind::Sites => {
-                let m = t
-                    .motifs
-                    .as_ref()
-                    .ok_or("no motifs (DNA only, once clusters land)")?;
-                let table = crate::export::sites_table(ds, m);
-                crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
-                Ok(table.n_rows())
-            }
-            ExportKind::Anomalies => {
-                let (Some(k), Some(i)) = (&t.anomaly_knn, &t.anomaly_iforest) else {
-                    return Err("no anomaly scores yet".into());
-                };
-                let table = crate::export::anomalies_table(
-                    ds,
-                    k,
-                    i,
-                    t.anomaly_model.as_deref().map(|v| v.as_slice()),
-                    clusters,
-                );
-                crate::export::write_table(path, &table).map_err(|e| e.to_string())?;
-                Ok(table.n_rows())
-            }
-        }
+    ) -> Result<usize, crate::export::ExportError> {
+        use crate::export::{ExportError, Source, What};
+        let none = |what: &str| ExportError::NotApplicable(what.into());
+        let t = self
+            .state
+            .tabs
+            .get(tab)
+            .ok_or_else(|| none("no such tab"))?;
+        let ds = t.dataset.as_ref().ok_or_else(|| none("no data yet"))?;
+        let clusters = t.clusters.as_ref().ok_or_else(|| none("no clusters yet"))?;
+        let (what, meme) = match kind {
+            ExportKind::ClusterIds(c) => return crate::export::write_ids(path, ds, clusters, *c),
+            ExportKind::Clusters => (What::Clusters, false),
+            ExportKind::Markers => (What::Markers, false),
+            ExportKind::Motifs { meme } => (What::Motifs, *meme),
+            ExportKind::Sites => (What::Sites, false),
+            ExportKind::Anomalies => (What::Anomalies, false),
+        };
+        let analysis = t.analysis().ok_or_else(|| none("no analysis yet"))?;
+        let source = Source {
+            dataset: ds,
+            analysis: &analysis,
+            comparison: t.comparison.as_deref(),
+        };
+        crate::export::export(path, what, meme, &[source])
     }
 }
 
@@ -506,16 +349,12 @@ fn graphics_picker() -> ratatui_image::picker::Picker {
 }
 
 /// Runs the interactive app in the real terminal until the user quits.
-pub fn run(
-    tabs: Vec<Tab>,
-    params: PipelineParams,
-    cells: crate::cells::InputOptions,
-) -> anyhow::Result<()> {
+pub fn run(tabs: Vec<Tab>, params: PipelineParams, options: RunOptions) -> anyhow::Result<()> {
     let mut term = super::terminal::enter()?;
     let size = term.size()?;
     let picker = graphics_picker();
     let mut app = App::new(tabs, params, (size.width, size.height));
-    app.state.cells = cells;
+    app.state.options = options;
     app.state.picker = picker;
     app.start();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

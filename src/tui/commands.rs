@@ -3,7 +3,8 @@
 use super::action::{Effect, ExportKind};
 use super::state::{Message, Mode, State};
 use super::update::{error, info};
-use crate::analysis::{kmeans::KMeansParams, leiden::LeidenParams};
+use crate::analysis::kmeans::KMeansParams;
+use crate::analysis::leiden::LeidenParams;
 use crate::pipeline::ClusterMethod;
 use std::path::PathBuf;
 
@@ -76,7 +77,7 @@ pub(super) fn complete(s: &mut State) {
     // An Arc to the expression, not a copy of every gene name per Tab press.
     let expr = tab
         .and_then(|t| t.dataset.as_ref())
-        .and_then(|d| d.expression.clone());
+        .and_then(|d| d.expression().cloned());
     if expr.is_some() {
         columns.extend(["gene ".to_string(), "genes ".to_string()]);
     }
@@ -126,7 +127,7 @@ pub(super) fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
                 .filter(|g| !g.is_empty())
                 .collect();
             let Some(t) = s.tab_mut() else { return vec![] };
-            let Some(e) = t.dataset.as_ref().and_then(|d| d.expression.clone()) else {
+            let Some(e) = t.dataset.as_ref().and_then(|d| d.expression().cloned()) else {
                 error(s, "gene colouring needs expression values (cells datasets)");
                 return vec![];
             };
@@ -172,7 +173,7 @@ pub(super) fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
                 (Some(x), Some(y))
                     if x.iter().chain(&y).all(|&c| c < k) && !(x.is_empty() && y.is_empty()) =>
                 {
-                    if t.dataset.as_ref().is_some_and(|d| d.expression.is_none()) {
+                    if t.dataset.as_ref().is_some_and(|d| d.expression().is_none()) {
                         error(s, "marker genes need expression values (cells datasets)");
                         return vec![];
                     }

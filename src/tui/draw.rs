@@ -418,7 +418,7 @@ fn draw_detail(t: &Tab, f: &mut Frame, r: Rect) {
             }),
         ]));
     }
-    if let Some(seq) = d.sequences.as_ref().and_then(|s| s.seqs.get(i)) {
+    if let Some(seq) = d.sequences().and_then(|s| s.seqs.get(i)) {
         // Half the pane at most, so metadata and neighbours stay in view.
         let width = r.width.saturating_sub(2).max(10) as usize;
         let max_rows = (r.height as usize / 2).max(3);
@@ -510,7 +510,7 @@ fn draw_markers(s: &State, t: &Tab, f: &mut Frame, r: Rect) {
     let genes = t
         .dataset
         .as_ref()
-        .and_then(|d| d.expression.as_ref())
+        .and_then(|d| d.expression())
         .map(|e| e.genes.as_slice())
         .unwrap_or_default();
     let gene_name = |g: usize| genes.get(g).map_or("", String::as_str);
@@ -570,7 +570,7 @@ fn base_color(b: u8) -> Color {
 
 /// A sequence logo `rows` high (2 bits at the top): each column's letters stacked by
 /// probability × information content, the most likely on top.
-fn logo_lines(m: &crate::data::motif_db::Motif, rows: usize) -> Vec<Line<'static>> {
+fn logo_lines(m: &crate::modality::dna::motif_db::Motif, rows: usize) -> Vec<Line<'static>> {
     let ic = m.information();
     let bits_per_row = 2.0 / rows as f64;
     let mut grid = vec![vec![Span::raw(" "); m.width()]; rows];
@@ -602,7 +602,7 @@ fn logo_lines(m: &crate::data::motif_db::Motif, rows: usize) -> Vec<Line<'static
 }
 
 /// The consensus with each letter coloured by base and dimmed where the column says little.
-fn consensus_spans(m: &crate::data::motif_db::Motif) -> Vec<Span<'static>> {
+fn consensus_spans(m: &crate::modality::dna::motif_db::Motif) -> Vec<Span<'static>> {
     let ic = m.information();
     m.consensus()
         .bytes()

@@ -3,10 +3,12 @@
 
 use super::action::JobKind;
 use super::raster::{Coloring, Raster, Viewport, rasterize};
-use crate::analysis::{graph::CsrGraph, knn::KnnGraph};
-use crate::data::{Dataset, MetaValues};
-use crate::jobs::JobId;
+use crate::analysis::graph::CsrGraph;
+use crate::analysis::knn::KnnGraph;
+use crate::core::meta::MetaValues;
+use crate::modality::Dataset;
 use crate::pipeline::ClusterMethod;
+use crate::pipeline::jobs::JobId;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -83,10 +85,12 @@ pub struct JobView {
 pub enum TabSource {
     Input {
         path: PathBuf,
-        meta: Option<PathBuf>,
     },
     /// Dataset `index` of a saved session.
-    Session { path: PathBuf, index: usize },
+    Session {
+        path: PathBuf,
+        index: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -265,6 +269,8 @@ pub struct Tab {
     pub title: String,
     pub source: TabSource,
     pub dataset: Option<Arc<Dataset>>,
+    /// The embedding the map was made from (the model's once it has run).
+    pub embedding: Option<Arc<crate::modality::Embedding>>,
     pub knn: Option<Arc<KnnGraph>>,
     pub graph: Option<Arc<CsrGraph>>,
     pub layout: Option<Arc<Vec<[f32; 2]>>>,
@@ -273,12 +279,12 @@ pub struct Tab {
     pub anomaly_knn: Option<Arc<Vec<f32>>>,
     pub anomaly_iforest: Option<Arc<Vec<f32>>>,
     pub anomaly_model: Option<Arc<Vec<f32>>>,
-    pub markers: Option<Arc<crate::analysis::markers::Markers>>,
+    pub markers: Option<Arc<crate::modality::cells::markers::Markers>>,
     /// A `:compare` result, shown in the markers pane instead of the selected cluster's.
-    pub comparison: Option<Arc<crate::analysis::markers::MarkerTable>>,
+    pub comparison: Option<Arc<crate::modality::cells::markers::MarkerTable>>,
     pub compare_job: Option<JobId>,
     /// Motifs per cluster (DNA), shown in the bottom pane with `m`.
-    pub motifs: Option<Arc<crate::analysis::motifs::MotifResults>>,
+    pub motifs: Option<Arc<crate::modality::dna::motifs::MotifResults>>,
     pub motif_sel: usize,
     /// Lines the detail pane's sequence is scrolled by, and for which item.
     pub seq_scroll: (usize, usize),
@@ -311,6 +317,7 @@ impl Tab {
             title,
             source,
             dataset: None,
+            embedding: None,
             knn: None,
             graph: None,
             layout: None,
@@ -349,6 +356,7 @@ impl Tab {
         let mut t = Tab::new(sd.dataset.name.clone(), TabSource::Session { path, index });
         let a = sd.analysis;
         t.dataset = Some(Arc::new(sd.dataset));
+        t.embedding = Some(Arc::new(sd.embedding));
         t.knn = Some(a.knn);
         t.graph = a.graph;
         t.view = Some(Viewport::fit(&a.layout));
@@ -366,6 +374,24 @@ impl Tab {
 
     pub fn n(&self) -> usize {
         self.dataset.as_ref().map_or(0, |d| d.len())
+    }
+
+    /// What the pipeline has delivered so far, as the one result type (for exports): None
+    /// before the neighbours, clusters and anomaly scores exist.
+    pub fn analysis(&self) -> Option<crate::pipeline::Analysis> {
+        Some(crate::pipeline::Analysis {
+            knn: self.knn.clone()?,
+            graph: self.graph.clone(),
+            layout: self.layout.clone().unwrap_or_default(),
+            clusters: self.clusters.clone()?,
+            cluster_method: self.cluster_method.clone()?,
+            anomaly_knn: self.anomaly_knn.clone()?,
+            anomaly_iforest: self.anomaly_iforest.clone()?,
+            anomaly_model: self.anomaly_model.clone(),
+            markers: self.markers.clone(),
+            motifs: self.motifs.clone(),
+            timings: Vec::new(),
+        })
     }
 
     /// The slot holding this tab's job of `kind`.
@@ -390,7 +416,7 @@ impl Tab {
     }
 
     /// The selected cluster's motifs, in rank order (DNA).
-    pub fn cluster_motifs(&self) -> Vec<&crate::analysis::motifs::FoundMotif> {
+    pub fn cluster_motifs(&self) -> Vec<&crate::modality::dna::motifs::FoundMotif> {
         let (Some(m), Some(row)) = (
             &self.motifs,
             self.derived.cluster_rows.get(self.cluster_sel),
@@ -402,16 +428,14 @@ impl Tab {
 
     /// What the model's per-item score is called for this tab's data.
     pub fn model_score_name(&self) -> &'static str {
-        match self.dataset.as_ref().map(|d| d.modality) {
-            Some(crate::data::Modality::Dna) => "pseudo-perplexity",
-            Some(crate::data::Modality::Images) => "reconstruction error",
-            _ => "reconstruction NLL",
-        }
+        self.dataset
+            .as_ref()
+            .map_or("reconstruction NLL", |d| d.modality().model_score_name())
     }
 
     /// The marker table the bottom pane shows: a `:compare` result, else the selected
     /// cluster's.
-    pub fn marker_table(&self) -> Option<&crate::analysis::markers::MarkerTable> {
+    pub fn marker_table(&self) -> Option<&crate::modality::cells::markers::MarkerTable> {
         if let Some(c) = &self.comparison {
             return Some(c);
         }
@@ -488,7 +512,7 @@ impl Tab {
                 .as_ref()
                 .map_or(ColorValues::Empty, |v| value(v)),
             ColorBy::Genes(_, genes) => {
-                match self.dataset.as_ref().and_then(|d| d.expression.as_ref()) {
+                match self.dataset.as_ref().and_then(|d| d.expression()) {
                     Some(e) if !genes.is_empty() => {
                         let mut acc = vec![0f32; e.matrix.n_cells];
                         for &g in genes {
@@ -558,7 +582,7 @@ impl Tab {
             } else {
                 self.dataset
                     .as_deref()
-                    .and_then(crate::session::label_column)
+                    .and_then(crate::modality::label_column)
                     .map_or_else(|| "top".to_string(), |c| c.name.clone())
             };
             self.derived.rows_version = v;
@@ -613,7 +637,7 @@ impl Tab {
     pub fn refresh_preview(&mut self, picker: &ratatui_image::picker::Picker, area: Rect) {
         let (Some(i), Some(tiles)) = (
             self.cursor,
-            self.dataset.as_ref().and_then(|d| d.tiles.clone()),
+            self.dataset.as_ref().and_then(|d| d.tiles().cloned()),
         ) else {
             self.preview = None;
             return;
@@ -647,7 +671,7 @@ impl Tab {
     /// Encodes the selected cluster's medoid tiles for `area` (one row of square-ish tiles).
     pub fn refresh_strip(&mut self, picker: &ratatui_image::picker::Picker, area: Rect) {
         let (Some(tiles), Some(c), Some(row)) = (
-            self.dataset.as_ref().and_then(|d| d.tiles.clone()),
+            self.dataset.as_ref().and_then(|d| d.tiles().cloned()),
             self.clusters.clone(),
             self.derived.cluster_rows.get(self.cluster_sel),
         ) else {
@@ -692,12 +716,13 @@ impl Tab {
 
     /// The `n` members nearest their mean: in the embedding when it is loaded, else on the map.
     fn medoids(&self, members: &[usize], n: usize) -> Vec<usize> {
-        let Some(d) = &self.dataset else {
+        if self.dataset.is_none() {
             return Vec::new();
-        };
+        }
+        let emb = self.embedding.as_ref().map(|e| e.matrix.clone());
         let point = |i: usize| -> Vec<f32> {
-            if d.embedding.cols > 0 {
-                d.embedding.row(i).to_vec()
+            if let Some(m) = emb.as_ref().filter(|m| m.cols > 0) {
+                m.row(i).to_vec()
             } else {
                 self.layout
                     .as_ref()
@@ -715,7 +740,7 @@ impl Tab {
         }
         let mut by: Vec<(f32, usize)> = members
             .iter()
-            .map(|&i| (crate::matrix::sq_dist(&point(i), &mean), i))
+            .map(|&i| (crate::core::matrix::sq_dist(&point(i), &mean), i))
             .collect();
         by.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         by.into_iter().take(n).map(|x| x.1).collect()
@@ -743,7 +768,7 @@ impl Tab {
             return Vec::new();
         };
         let k = c.iter().max().map_or(0, |m| *m as usize + 1);
-        let labels = crate::session::cluster_labels(d, c);
+        let labels = crate::modality::cluster_labels(d, c);
         let mut size = vec![0usize; k];
         let mut cx = vec![0.0f64; k];
         let mut cy = vec![0.0f64; k];
@@ -816,8 +841,9 @@ pub struct State {
     pub params: crate::pipeline::PipelineParams,
     /// Colours: full RGB, the 16 basic colours, or none (NO_COLOR).
     pub palette: Palette,
-    /// Train the count model on cells tabs with raw counts (None: PCA baseline only).
-    pub cells: crate::cells::InputOptions,
+    /// How inputs are read and embedded, per modality, and whether the baseline map is shown
+    /// while a model trains.
+    pub options: crate::pipeline::RunOptions,
     /// How images reach the terminal: kitty, sixel or iTerm2 graphics where detected, Unicode
     /// half blocks otherwise (what plain SSH gets).
     pub picker: ratatui_image::picker::Picker,
@@ -947,7 +973,10 @@ impl State {
             quit: false,
             params,
             palette: Palette::detect(),
-            cells: Default::default(),
+            options: crate::pipeline::RunOptions {
+                preview: true,
+                ..Default::default()
+            },
             picker: ratatui_image::picker::Picker::halfblocks(),
         };
         s.refresh();

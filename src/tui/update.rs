@@ -3,8 +3,11 @@
 use super::action::{Action, Dir, Effect, ExportKind, JobKind};
 use super::raster::Viewport;
 use super::state::{Focus, JobState, JobView, Message, Mode, Search, State, Tab};
-use crate::jobs::{JobId, JobMsg, JobOutcome, JobOutput};
 use crate::pipeline::PipelineEvent;
+use crate::pipeline::jobs::JobId;
+use crate::pipeline::jobs::JobMsg;
+use crate::pipeline::jobs::JobOutcome;
+use crate::pipeline::jobs::JobOutput;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -137,7 +140,7 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             let Some(t) = s.tab_mut() else { return vec![] };
             if t.dataset
                 .as_ref()
-                .is_some_and(|d| d.expression.is_none() && d.sequences.is_none())
+                .is_some_and(|d| d.expression().is_none() && d.sequences().is_none())
             {
                 error(
                     s,
@@ -347,18 +350,29 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
             };
             let t = &mut s.tabs[ti];
             match output {
-                JobOutput::Loaded(ds) => {
-                    t.title = ds.name.clone();
-                    // What the loader did to the data (QC filters) is said, as on the CLI.
-                    let notes = ds.notes.join("; ");
-                    t.dataset = Some(ds);
-                    if !notes.is_empty() {
-                        t.version += 1;
-                        info(s, notes);
+                JobOutput::Pipeline(ev) => match ev {
+                    PipelineEvent::Loaded(ds) => {
+                        t.title = ds.name.clone();
+                        // What the loader did to the data (QC filters) is said, as on the CLI.
+                        let notes = ds.notes.join("; ");
+                        t.dataset = Some(ds);
+                        if !notes.is_empty() {
+                            t.version += 1;
+                            info(s, notes);
+                            return vec![];
+                        }
+                    }
+                    PipelineEvent::Embedded(e) => {
+                        t.anomaly_model = e.scores.clone();
+                        t.embedding = Some(e);
+                    }
+                    PipelineEvent::Analysed(a) => t.graph = a.graph.clone(),
+                    PipelineEvent::Note(text) => {
+                        tracing::info!("{}: {text}", t.title);
+                        let text = format!("{}: {text}", t.title);
+                        info(s, text);
                         return vec![];
                     }
-                }
-                JobOutput::Pipeline(ev) => match ev {
                     PipelineEvent::Stage { .. } => {}
                     PipelineEvent::Knn(k) => t.knn = Some(k),
                     PipelineEvent::Clusters(c, m) => {
@@ -385,10 +399,6 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                         }
                     }
                 },
-                JobOutput::PipelineDone(a) => {
-                    t.graph = a.graph.clone();
-                }
-                JobOutput::ModelScores(v) => t.anomaly_model = Some(v),
                 JobOutput::Compared(m) => {
                     let (n, label) = (m.markers.len(), m.group.clone());
                     t.comparison = Some(m);
@@ -398,15 +408,13 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                     info(s, format!("{label}: {n} genes ranked (Wilcoxon)"));
                     return vec![];
                 }
-                JobOutput::Reclustered(c, m, g) => {
-                    let k = c.iter().max().map_or(0, |x| x + 1);
-                    t.clusters = Some(c);
+                JobOutput::Reclustered(r) => {
+                    let k = r.clusters.iter().max().map_or(0, |x| x + 1);
+                    t.clusters = Some(r.clusters);
                     t.cluster_sel = 0;
-                    if g.is_some() {
-                        t.graph = g;
-                    }
-                    let d = m.describe();
-                    t.cluster_method = Some(m);
+                    t.graph = Some(r.graph);
+                    let d = r.method.describe();
+                    t.cluster_method = Some(r.method);
                     t.version += 1;
                     info(s, format!("reclustered: {d} → {k} clusters"));
                     return vec![];
@@ -620,8 +628,7 @@ fn run_search(s: &mut State, q: &str) {
     }
     // A gene name: colour the map by it (the search for ids and metadata still runs).
     let gene = d
-        .expression
-        .as_ref()
+        .expression()
         .and_then(|e| e.gene_index(&q).map(|g| (g, e.genes[g].clone())));
     if let Some((g, name)) = &gene {
         t.color = super::state::ColorBy::Genes(format!("gene {name}"), vec![*g]);

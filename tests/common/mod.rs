@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used)]
 
-use biolens::data::{self, LoadOptions};
+use biolens::modality::Options;
 use biolens::pipeline::{self, CancelToken, PipelineParams};
 use biolens::session::{self, SessionDataset};
 use std::path::PathBuf;
@@ -18,7 +18,9 @@ pub fn fixture(p: &str) -> PathBuf {
 
 /// A file of the built-in demo under `assets/`.
 pub fn asset(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets").join(p)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(p)
 }
 
 pub fn pbmc() -> PathBuf {
@@ -31,10 +33,10 @@ pub fn pbmc_session() -> PathBuf {
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("pbmc.biolens");
-        let ds = data::load(&pbmc(), &LoadOptions::default()).expect("load pbmc");
+        let (ds, emb) = pipeline::load(&pbmc(), &Options::default()).expect("load pbmc");
         let params = PipelineParams::default().with_seed(0);
         let a = pipeline::with_threads(2, || {
-            pipeline::run(&ds, &params, &|_| {}, &CancelToken::default())
+            pipeline::analyse(&ds, &emb, &params, &|_| {}, &CancelToken::default())
         })
         .expect("pipeline");
         session::write(
@@ -43,6 +45,7 @@ pub fn pbmc_session() -> PathBuf {
             2,
             &[SessionDataset {
                 dataset: ds,
+                embedding: emb,
                 analysis: a,
             }],
         )

@@ -1,0 +1,288 @@
+//! The commands: `run` (headless, writes a session), `open` (the interface) and `export`.
+//! `run` and the interface's pipeline job call the same `pipeline::run`.
+
+use super::demo::demo_paths;
+use super::progress::Progress;
+use super::{CommonOpts, ExportFormat, ExportWhat};
+use crate::core::MetaValues;
+use crate::modality::Dataset;
+use crate::pipeline::{self, Analysis, CancelToken, PipelineEvent, RunOptions};
+use crate::session::{self, SessionDataset};
+use crate::tui::state::{Tab, TabSource};
+use anyhow::{Context, Result, bail};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// `biolens run`: every input through the pipeline, then one session folder.
+pub fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
+    if out.exists() && !session::is_session(out) {
+        bail!(
+            "{}: exists and is not a biolens session; choose another -o",
+            out.display()
+        );
+    }
+    if opts.meta.is_some() && paths.len() > 1 {
+        bail!("--meta applies to one input; got {} inputs", paths.len());
+    }
+    for p in paths {
+        if session::is_session(p) {
+            bail!(
+                "{}: is a session; use `biolens open {}` to view it",
+                p.display(),
+                p.display()
+            );
+        }
+    }
+    let params = opts.pipeline_params();
+    let threads = opts.thread_count();
+    let run_opts = RunOptions {
+        inputs: opts.input_options(),
+        preview: false,
+    };
+    let progress = Progress::new();
+    let names = std::sync::Mutex::new(Vec::<String>::new());
+    let emit = |i: usize, ev: PipelineEvent| {
+        let name = || {
+            names
+                .lock()
+                .ok()
+                .and_then(|n| n.get(i).cloned())
+                .unwrap_or_default()
+        };
+        match ev {
+            PipelineEvent::Loaded(ds) => {
+                for note in &ds.notes {
+                    eprintln!("note: {note}");
+                }
+                if let Ok(mut n) = names.lock() {
+                    n.resize(i + 1, String::new());
+                    n[i] = ds.name.clone();
+                }
+            }
+            PipelineEvent::Stage {
+                name: stage,
+                fraction,
+            } => progress.report(&name(), stage, fraction),
+            PipelineEvent::Note(text) => {
+                if progress.tty {
+                    eprintln!();
+                }
+                eprintln!("{}: {text}", name());
+            }
+            _ => {}
+        }
+    };
+    let done = pipeline::with_threads(threads, || {
+        pipeline::run(paths, &params, &run_opts, &emit, &CancelToken::default())
+    })?;
+    let mut items = Vec::with_capacity(done.len());
+    for a in done {
+        progress.report(&a.dataset.name, "done", 1.0);
+        if progress.tty {
+            eprintln!();
+        }
+        if let Some(col) = &opts.labels {
+            report_metrics(&a.dataset, &a.embedding.matrix, &a.analysis, col)?;
+        }
+        if let Some(m) = &a.analysis.motifs {
+            report_motifs(&a.dataset.name, m);
+        }
+        items.push(SessionDataset {
+            dataset: std::sync::Arc::unwrap_or_clone(a.dataset),
+            embedding: std::sync::Arc::unwrap_or_clone(a.embedding),
+            analysis: a.analysis,
+        });
+    }
+    session::write(out, &params, threads, &items)?;
+    let n: usize = items.iter().map(|i| i.dataset.len()).sum();
+    eprintln!(
+        "wrote {} ({} items, {:.1}s); open it with: biolens open {}",
+        out.display(),
+        n,
+        progress.start.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// One line per discovered motif: cluster, consensus, held-out enrichment, best match.
+fn report_motifs(name: &str, r: &crate::modality::dna::motifs::MotifResults) {
+    eprintln!(
+        "{name}: {} motifs in {} clusters{}",
+        r.motifs.len(),
+        r.motifs
+            .iter()
+            .map(|m| m.cluster)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        r.database_name
+            .as_ref()
+            .map(|d| format!(", matched against {d}"))
+            .unwrap_or_default()
+    );
+    for m in &r.motifs {
+        let best = m.matches.first().map(|x| {
+            let t = &r.database[x.target];
+            format!("{} {} (E {:.2e})", t.id, t.name, x.evalue)
+        });
+        eprintln!(
+            "  cluster {:>2} #{} {:<16} held-out {}/{} vs {}/{}  p {:.2e}  E {:.2e}  {}",
+            m.cluster,
+            m.rank,
+            m.motif.consensus(),
+            m.test_fg.0,
+            m.test_fg.1,
+            m.test_bg.0,
+            m.test_bg.1,
+            m.pvalue,
+            m.evalue,
+            best.unwrap_or_default()
+        );
+    }
+}
+
+fn report_metrics(
+    ds: &Dataset,
+    embedding: &crate::core::matrix::Matrix,
+    a: &Analysis,
+    col: &str,
+) -> Result<()> {
+    use crate::analysis::metrics::{ari, knn_label_accuracy, nmi, trustworthiness};
+    let Some(c) = ds.meta_column(col) else {
+        let avail: Vec<&str> = ds.meta.iter().map(|c| c.name.as_str()).collect();
+        bail!(
+            "--labels {col}: no such metadata column in {} (available: {})",
+            ds.name,
+            avail.join(", ")
+        );
+    };
+    let labels: Vec<String> = match &c.values {
+        MetaValues::Text(v) => v.clone(),
+        MetaValues::Number(_) => (0..c.len()).map(|i| c.display(i)).collect(),
+    };
+    let t = trustworthiness(embedding, &a.layout, 15, 5000);
+    let sample: Vec<usize> = (0..ds.len()).step_by((ds.len() / 500).max(1)).collect();
+    let recall = crate::analysis::knn::recall(embedding, &a.knn, &sample);
+    println!(
+        "{}: ARI {:.4}  NMI {:.4}  trustworthiness(15) {:.4}  kNN recall@{} {:.4}  15-NN label accuracy {:.4}  clusters {}",
+        ds.name,
+        ari(&labels, &a.clusters),
+        nmi(&labels, &a.clusters),
+        t,
+        a.knn.k - 1,
+        recall,
+        knn_label_accuracy(&a.knn, &labels),
+        a.clusters.iter().max().map_or(0, |m| m + 1)
+    );
+    Ok(())
+}
+
+fn install_keys(opts: &CommonOpts) -> Result<()> {
+    let default = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .map(|d| d.join("biolens").join("keys.toml"));
+    let path = match (&opts.keys, default) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(d)) if d.exists() => Some(d),
+        _ => None,
+    };
+    if let Some(p) = path {
+        crate::tui::keymap::install_key_file(&p)?;
+    }
+    Ok(())
+}
+
+/// `biolens open` (and no command): the interface over inputs, sessions or the demo.
+pub fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
+    install_keys(opts)?;
+    let mut inputs = opts.input_options();
+    let paths = if paths.is_empty() {
+        let (p, motifs) = demo_paths()?;
+        inputs.dna.motifs.get_or_insert(motifs);
+        p
+    } else {
+        paths.to_vec()
+    };
+    let mut tabs = Vec::new();
+    for p in &paths {
+        if session::is_session(p) {
+            // The embedding vectors stay on disk until a k-means recluster asks for them.
+            let (_, items) = session::read_for_view(p)?;
+            tabs.extend(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, sd)| Tab::from_session(p.clone(), i, sd)),
+            );
+        } else {
+            if !p.exists() {
+                bail!("{}: no such file or directory", p.display());
+            }
+            let title = p
+                .file_name()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            tabs.push(Tab::new(title, TabSource::Input { path: p.clone() }));
+        }
+    }
+    if !std::io::stdout().is_terminal() {
+        bail!(
+            "the interactive view needs a terminal; use `biolens run … -o OUT.biolens` for batch work"
+        );
+    }
+    crate::tui::app::run(
+        tabs,
+        opts.pipeline_params(),
+        RunOptions {
+            inputs,
+            preview: true,
+        },
+    )
+}
+
+/// `biolens export`: one table (or MEME file) from a saved session.
+pub fn export(
+    session_dir: &Path,
+    what: ExportWhat,
+    format: ExportFormat,
+    out: &Path,
+) -> Result<()> {
+    if !session::is_session(session_dir) {
+        bail!(
+            "{}: not a biolens session (no manifest.toml)",
+            session_dir.display()
+        );
+    }
+    let (_, items) = session::read(session_dir)?;
+    let what = match what {
+        ExportWhat::Clusters => crate::export::What::Clusters,
+        ExportWhat::Markers => crate::export::What::Markers,
+        ExportWhat::Motifs => crate::export::What::Motifs,
+        ExportWhat::Sites => crate::export::What::Sites,
+        ExportWhat::Anomalies => crate::export::What::Anomalies,
+    };
+    let out = match (format, out.extension().and_then(|e| e.to_str())) {
+        (ExportFormat::Parquet, Some("parquet")) | (ExportFormat::Csv | ExportFormat::Meme, _) => {
+            out.to_path_buf()
+        }
+        (ExportFormat::Parquet, _) => out.with_extension("parquet"),
+    };
+    let sources: Vec<crate::export::Source> = items
+        .iter()
+        .map(|sd| crate::export::Source {
+            dataset: &sd.dataset,
+            analysis: &sd.analysis,
+            comparison: None,
+        })
+        .collect();
+    let meme = format == ExportFormat::Meme;
+    let n = crate::export::export(&out, what, meme, &sources)
+        .with_context(|| session_dir.display().to_string())?;
+    if meme {
+        eprintln!("wrote {n} motifs to {}", out.display());
+    } else {
+        eprintln!("wrote {n} rows to {}", out.display());
+    }
+    Ok(())
+}

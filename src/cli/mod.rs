@@ -1,0 +1,405 @@
+//! The command line: clap definitions (one flattened options struct per modality, DESIGN §5)
+//! and the commands `main.rs` dispatches to. Flags follow DESIGN §3.
+
+mod commands;
+mod demo;
+mod progress;
+
+pub use commands::{export, open, run};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "biolens", version, args_conflicts_with_subcommands = false, about = "Explore unlabelled biological data in the terminal: kNN graph, UMAP-like map, Leiden clusters, anomalies.", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Inputs to open (same as `biolens open PATH…`); none opens the built-in demo.
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub opts: CommonOpts,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open inputs or a saved session in the terminal interface (no path: the built-in demo).
+    Open { paths: Vec<PathBuf> },
+    /// Compute headless and write a session folder.
+    Run {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output session folder (NAME.biolens).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+    },
+    /// Export a table from a saved session.
+    Export {
+        session: PathBuf,
+        what: ExportWhat,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum ExportWhat {
+    Clusters,
+    /// Marker genes per cluster (cells; the top 200 per cluster are kept in a session).
+    Markers,
+    /// Discovered DNA motifs (table, or MEME format with --format meme).
+    Motifs,
+    /// Every site of every discovered motif.
+    Sites,
+    Anomalies,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum ExportFormat {
+    Csv,
+    Parquet,
+    /// MEME minimal format (motifs only).
+    Meme,
+}
+
+/// How cells are embedded.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum ModelChoice {
+    /// The count model for raw integer counts, the PCA baseline otherwise.
+    Auto,
+    /// log1p-CP10k → HVG → scale → PCA (scanpy's standard workflow).
+    Pca,
+    /// The scVI-style negative-binomial VAE (needs raw counts).
+    Scvi,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum DnaModelChoice {
+    /// Canonical k-mer spectrum, centred log-ratio, PCA.
+    Kmer,
+    /// Pre-train a small encoder on the input by masked-language modelling.
+    Mlm,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum ImageModelChoice {
+    /// Colour, stain, texture and thumbnail features, PCA.
+    Baseline,
+    /// A small CNN trained on the tiles with SimCLR.
+    Simclr,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum MotifBackground {
+    /// The sequences of the other clusters.
+    Clusters,
+    /// Dinucleotide-shuffled copies of the cluster's own sequences.
+    Shuffled,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum ClusterChoice {
+    Leiden,
+    Kmeans,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CommonOpts {
+    /// Metadata CSV aligned by id (first column) or by row.
+    #[arg(long, global = true)]
+    pub meta: Option<PathBuf>,
+    /// Metadata column with known labels: prints ARI, NMI, trustworthiness and kNN recall.
+    #[arg(long, global = true)]
+    pub labels: Option<String>,
+    #[arg(long, default_value_t = 0, global = true)]
+    pub seed: u64,
+    /// Worker threads (0 = all cores). Results do not depend on it.
+    #[arg(long, default_value_t = 0, global = true)]
+    pub threads: usize,
+    #[arg(long, value_enum, default_value = "leiden", global = true)]
+    pub cluster: ClusterChoice,
+    /// Leiden resolution.
+    #[arg(long, default_value_t = 1.0, global = true)]
+    pub resolution: f64,
+    /// Number of k-means clusters.
+    #[arg(long, default_value_t = 10, global = true)]
+    pub clusters: usize,
+    /// Neighbours per item, the item included.
+    #[arg(short = 'k', long = "neighbors", default_value_t = 15, global = true)]
+    pub k: usize,
+    /// Log file (default: $XDG_STATE_HOME/biolens/biolens.log or ~/.local/state/…).
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Where models train: cpu, or cuda (build with --features cuda).
+    #[arg(long, default_value = "cpu", global = true)]
+    pub device: crate::core::nn::DeviceKind,
+    /// DNA: step between windows; images: step between tiles (default: the window or tile
+    /// length, no overlap).
+    #[arg(long, default_value_t = 0, global = true)]
+    pub stride: usize,
+    /// Key file merged over the default keys (default: $XDG_CONFIG_HOME/biolens/keys.toml or
+    /// ~/.config/biolens/keys.toml when it exists).
+    #[arg(long, global = true)]
+    pub keys: Option<PathBuf>,
+    #[command(flatten)]
+    pub cells: CellsArgs,
+    #[command(flatten)]
+    pub dna: DnaArgs,
+    #[command(flatten)]
+    pub images: ImagesArgs,
+}
+
+/// Cells flags.
+#[derive(Debug, Args, Clone)]
+pub struct CellsArgs {
+    /// Cells: embedding model.
+    #[arg(long, value_enum, default_value = "auto", global = true)]
+    pub model: ModelChoice,
+    /// Cells: maximum training epochs of the count model (default: scvi-tools' heuristic,
+    /// at most 200).
+    #[arg(long, global = true)]
+    pub epochs: Option<usize>,
+    /// Cells: count likelihood.
+    #[arg(long, default_value = "nb", global = true)]
+    pub likelihood: crate::modality::cells::vae::Likelihood,
+    /// Cells: epochs without a better validation ELBO before training stops (0: never).
+    #[arg(long, default_value_t = 45, global = true)]
+    pub patience: usize,
+    /// Cells: KL warm-up epochs (default: half the epochs, at most 400).
+    #[arg(long, global = true)]
+    pub kl_warmup: Option<usize>,
+    /// Cells: highly variable genes the count model reads (seurat_v3 flavour).
+    #[arg(long, default_value_t = 2000, global = true)]
+    pub n_top_genes: usize,
+    /// Cells: QC filter, minimum detected genes per cell (cells with zero counts are always
+    /// dropped).
+    #[arg(long, default_value_t = 0, global = true)]
+    pub min_genes: usize,
+    /// Cells: use this .h5ad obsm matrix (e.g. X_scVI, X_pca) as the embedding.
+    #[arg(long, global = true)]
+    pub obsm: Option<String>,
+}
+
+/// DNA flags.
+#[derive(Debug, Args, Clone)]
+pub struct DnaArgs {
+    /// DNA: window length in bases (default: records up to 2,000 bases whole, longer ones
+    /// cut into 1,000-base windows).
+    #[arg(long, default_value_t = 0, global = true)]
+    pub window: usize,
+    /// DNA: k-mer length of the baseline spectrum (4 to 6).
+    #[arg(long = "kmer", default_value_t = 4, global = true)]
+    pub kmer: usize,
+    /// DNA: JASPAR or MEME motif file that discovered motifs are matched against.
+    #[arg(long, global = true)]
+    pub motifs: Option<PathBuf>,
+    /// DNA: background of the motif enrichment tests (shuffled: what a cluster has beyond
+    /// its base composition; others: what sets it apart from the other clusters).
+    #[arg(
+        long = "background",
+        value_enum,
+        default_value = "shuffled",
+        global = true
+    )]
+    pub motif_background: MotifBackground,
+    /// DNA: seed k-mer length of motif discovery.
+    #[arg(long, default_value_t = 8, global = true)]
+    pub motif_k: usize,
+    /// DNA: embedding model: the k-mer baseline, or a DNABERT-2-style encoder pre-trained
+    /// here by masked-language modelling.
+    #[arg(long, value_enum, default_value = "kmer", global = true)]
+    pub dna_model: DnaModelChoice,
+    /// DNA: a pretrained encoder folder (DNABERT-2 layout: config.json, model.safetensors or
+    /// pytorch_model.bin, tokenizer.json); implies --dna-model pretrained.
+    #[arg(long, global = true)]
+    pub encoder: Option<PathBuf>,
+    /// DNA: pre-training epochs of the encoder.
+    #[arg(long, default_value_t = 4, global = true)]
+    pub mlm_epochs: usize,
+    /// DNA: hidden size of the pre-trained encoder (heads: hidden / 32).
+    #[arg(long, default_value_t = 128, global = true)]
+    pub mlm_hidden: usize,
+    /// DNA: layers of the pre-trained encoder.
+    #[arg(long, default_value_t = 2, global = true)]
+    pub mlm_layers: usize,
+    /// DNA: BPE vocabulary size learnt for the pre-trained encoder.
+    #[arg(long, default_value_t = 512, global = true)]
+    pub mlm_vocab: usize,
+}
+
+/// Images flags.
+#[derive(Debug, Args, Clone)]
+pub struct ImagesArgs {
+    /// Images: tile side in pixels.
+    #[arg(long, default_value_t = 64, global = true)]
+    pub tile: u32,
+    /// Images: a pretrained DINOv2-style ViT folder (Hugging Face names: config.json,
+    /// model.safetensors); tiles are embedded by its CLS token.
+    #[arg(long, global = true)]
+    pub image_encoder: Option<PathBuf>,
+    /// Images: side in pixels tiles are resized to for the ViT (rounded to its patch size).
+    #[arg(long, default_value_t = 224, global = true)]
+    pub vit_size: u32,
+    /// Images: embedding model: the baseline features, or a small CNN trained here with
+    /// SimCLR.
+    #[arg(long, value_enum, default_value = "baseline", global = true)]
+    pub image_model: ImageModelChoice,
+    /// Images: SimCLR training epochs.
+    #[arg(long, default_value_t = 30, global = true)]
+    pub ssl_epochs: usize,
+    /// Images: epochs of the autoencoder whose reconstruction error is an anomaly score
+    /// (0: off).
+    #[arg(long, default_value_t = 10, global = true)]
+    pub ae_epochs: usize,
+    /// Images: keep tiles the foreground mask (Otsu on saturation or intensity) calls
+    /// background.
+    #[arg(long, global = true)]
+    pub keep_background: bool,
+}
+
+impl CellsArgs {
+    fn options(
+        &self,
+        seed: u64,
+        device: crate::core::nn::DeviceKind,
+    ) -> crate::modality::cells::Options {
+        use crate::modality::cells::ModelChoice as M;
+        crate::modality::cells::Options {
+            model: match self.model {
+                ModelChoice::Auto => M::Auto,
+                ModelChoice::Pca => M::Pca,
+                ModelChoice::Scvi => M::Scvi,
+            },
+            params: crate::modality::cells::model::CellsParams {
+                scvi: crate::modality::cells::vae::ScviParams {
+                    likelihood: self.likelihood,
+                    max_epochs: self.epochs,
+                    kl_warmup_epochs: self.kl_warmup,
+                    patience: self.patience,
+                    seed,
+                    ..Default::default()
+                },
+                n_top_genes: self.n_top_genes,
+                device,
+            },
+            baseline: Default::default(),
+            obsm: self.obsm.clone(),
+            min_genes: self.min_genes,
+        }
+    }
+}
+
+impl DnaArgs {
+    fn options(
+        &self,
+        seed: u64,
+        device: crate::core::nn::DeviceKind,
+        stride: usize,
+    ) -> crate::modality::dna::Options {
+        use crate::modality::dna::DnaModel;
+        crate::modality::dna::Options {
+            window: crate::modality::dna::fastx::WindowParams {
+                window: self.window,
+                stride,
+            },
+            kmer: crate::modality::dna::kmer::KmerParams {
+                k: self.kmer,
+                ..Default::default()
+            },
+            motifs: self.motifs.clone(),
+            model: match (&self.encoder, self.dna_model) {
+                (Some(dir), _) => DnaModel::Pretrained(dir.clone()),
+                (None, DnaModelChoice::Kmer) => DnaModel::Kmer,
+                (None, DnaModelChoice::Mlm) => DnaModel::Mlm,
+            },
+            mlm: crate::modality::dna::encoder::MlmParams {
+                epochs: self.mlm_epochs,
+                hidden: self.mlm_hidden,
+                heads: (self.mlm_hidden / 32).max(1),
+                layers: self.mlm_layers,
+                vocab: self.mlm_vocab,
+                seed,
+                ..Default::default()
+            },
+            device,
+        }
+    }
+}
+
+impl ImagesArgs {
+    fn options(
+        &self,
+        seed: u64,
+        device: crate::core::nn::DeviceKind,
+        stride: usize,
+    ) -> crate::modality::images::Options {
+        crate::modality::images::Options {
+            tiles: crate::modality::images::tiles::TileParams {
+                tile: self.tile,
+                stride: stride as u32,
+                keep_background: self.keep_background,
+                ..Default::default()
+            },
+            vit: self.image_encoder.clone(),
+            vit_size: self.vit_size,
+            ssl: (self.image_model == ImageModelChoice::Simclr).then(|| {
+                crate::modality::images::ssl::SslParams {
+                    epochs: self.ssl_epochs,
+                    seed,
+                    ..Default::default()
+                }
+            }),
+            ae_epochs: self.ae_epochs,
+            seed,
+            device,
+        }
+    }
+}
+
+impl CommonOpts {
+    /// How inputs are read and embedded, from every modality's flags.
+    pub fn input_options(&self) -> crate::modality::Options {
+        crate::modality::Options {
+            meta: self.meta.clone(),
+            cells: self.cells.options(self.seed, self.device),
+            dna: self.dna.options(self.seed, self.device, self.stride),
+            images: self.images.options(self.seed, self.device, self.stride),
+        }
+    }
+
+    pub fn pipeline_params(&self) -> crate::pipeline::PipelineParams {
+        use crate::analysis::{kmeans::KMeansParams, leiden::LeidenParams};
+        let mut p = crate::pipeline::PipelineParams {
+            threads: self.threads,
+            ..Default::default()
+        };
+        p.knn.k = self.k;
+        p.motifs.k = self.dna.motif_k;
+        p.motifs.background = match self.dna.motif_background {
+            MotifBackground::Clusters => crate::modality::dna::motifs::Background::Clusters,
+            MotifBackground::Shuffled => crate::modality::dna::motifs::Background::Shuffled,
+        };
+        p.cluster = match self.cluster {
+            ClusterChoice::Leiden => crate::pipeline::ClusterMethod::Leiden(LeidenParams {
+                resolution: self.resolution,
+                ..Default::default()
+            }),
+            ClusterChoice::Kmeans => crate::pipeline::ClusterMethod::Kmeans(KMeansParams {
+                k: self.clusters,
+                ..Default::default()
+            }),
+        };
+        p.with_seed(self.seed)
+    }
+
+    /// Worker threads: the flag, or every core for 0.
+    pub fn thread_count(&self) -> usize {
+        if self.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            self.threads
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! Embedding tables: CSV or Parquet with an id column and either one list column (the
+//! embedding) or numeric columns. Columns named like `emb_*`, `dim_*`, `pc_*`, `latent_*`
+//! (case-insensitive) are the embedding when present, and the other columns become metadata;
+//! otherwise every numeric column is the embedding.
+
+use crate::core::matrix::{Matrix, check_finite};
+use crate::core::{DataError, MetaColumn};
+use crate::io::parquet::{Column, read_parquet};
+use crate::io::text::read_csv_rows;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Items with a given embedding: ids, the other columns as metadata, and the matrix.
+#[derive(Debug, Clone)]
+pub struct EmbeddingTable {
+    pub ids: Vec<String>,
+    pub meta: Vec<MetaColumn>,
+    pub matrix: Matrix,
+}
+
+const EMBEDDING_PREFIXES: [&str; 6] = ["emb", "dim", "pc", "latent", "x_", "umap"];
+
+fn is_embedding_name(n: &str) -> bool {
+    let l = n.to_lowercase();
+    EMBEDDING_PREFIXES.iter().any(|p| l.starts_with(p)) && l.chars().any(|c| c.is_ascii_digit())
+}
+
+fn id_column(names: &[String], is_text: &dyn Fn(usize) -> bool) -> Option<usize> {
+    names
+        .iter()
+        .position(|n| {
+            let l = n.to_lowercase();
+            l == "id" || l == "barcode" || l == "cell" || l == "name"
+        })
+        .or_else(|| (0..names.len()).find(|&c| is_text(c)))
+}
+
+fn parse_list(s: &str) -> Option<Vec<f32>> {
+    let t = s.trim().strip_prefix('[')?.strip_suffix(']')?;
+    t.split([',', ' '])
+        .filter(|x| !x.is_empty())
+        .map(|x| x.trim().parse::<f32>().ok())
+        .collect()
+}
+
+pub fn read_embedding_csv(path: &Path) -> Result<EmbeddingTable, DataError> {
+    let (header, rows) = read_csv_rows(path)?;
+    if rows.is_empty() {
+        return Err(DataError::file(
+            path,
+            "no data rows (expected at least 2 items)",
+        ));
+    }
+    let ncol = header.len();
+    for (r, row) in rows.iter().enumerate() {
+        if row.len() != ncol {
+            return Err(DataError::line(
+                path,
+                r + 2,
+                format!("{} fields, expected {} as in the header", row.len(), ncol),
+            ));
+        }
+    }
+    let numeric = |c: usize| {
+        rows.iter().all(|row| {
+            row[c].trim().parse::<f64>().is_ok() || row[c].trim().eq_ignore_ascii_case("nan")
+        })
+    };
+    let listy = |c: usize| rows.iter().all(|row| row[c].trim_start().starts_with('['));
+    let idc = id_column(&header, &|c| !numeric(c) && !listy(c));
+    let ids: Vec<String> = match idc {
+        Some(c) => rows.iter().map(|r| r[c].clone()).collect(),
+        None => (0..rows.len()).map(|i| i.to_string()).collect(),
+    };
+    let list_col = (0..ncol).find(|&c| Some(c) != idc && listy(c));
+    let (embedding, used): (Matrix, Vec<usize>) = if let Some(lc) = list_col {
+        let mut data = Vec::new();
+        let mut width = None;
+        for (r, row) in rows.iter().enumerate() {
+            let v = parse_list(&row[lc]).ok_or_else(|| {
+                DataError::line(
+                    path,
+                    r + 2,
+                    format!(
+                        "column '{}': '{}' is not a list of numbers like [0.1, 0.2]",
+                        header[lc], row[lc]
+                    ),
+                )
+            })?;
+            if *width.get_or_insert(v.len()) != v.len() {
+                return Err(DataError::line(
+                    path,
+                    r + 2,
+                    format!(
+                        "column '{}': {} values, expected {} as in the first row",
+                        header[lc],
+                        v.len(),
+                        width.unwrap_or(0)
+                    ),
+                ));
+            }
+            data.extend(v);
+        }
+        (
+            Matrix::from_vec(rows.len(), width.unwrap_or(0), data),
+            vec![lc],
+        )
+    } else {
+        let named: Vec<usize> = (0..ncol)
+            .filter(|&c| Some(c) != idc && is_embedding_name(&header[c]))
+            .collect();
+        let cols: Vec<usize> = if !named.is_empty() {
+            named
+        } else {
+            (0..ncol)
+                .filter(|&c| Some(c) != idc && numeric(c))
+                .collect()
+        };
+        if cols.is_empty() {
+            return Err(DataError::file(
+                path,
+                "no numeric columns to use as the embedding (expected an id column plus numeric or list columns)",
+            ));
+        }
+        let mut data = Vec::with_capacity(rows.len() * cols.len());
+        for (r, row) in rows.iter().enumerate() {
+            for &c in &cols {
+                let v: f32 = row[c].trim().parse().map_err(|_| {
+                    DataError::line(
+                        path,
+                        r + 2,
+                        format!("column '{}': '{}' is not a number", header[c], row[c]),
+                    )
+                })?;
+                data.push(v);
+            }
+        }
+        (Matrix::from_vec(rows.len(), cols.len(), data), cols)
+    };
+    check_finite(path, &embedding, &ids)?;
+    let meta = (0..ncol)
+        .filter(|c| Some(*c) != idc && !used.contains(c))
+        .map(|c| MetaColumn::from_strings(&header[c], rows.iter().map(|r| r[c].clone()).collect()))
+        .collect();
+    Ok(EmbeddingTable {
+        ids,
+        meta,
+        matrix: embedding,
+    })
+}
+
+pub fn read_embedding_parquet(path: &Path) -> Result<EmbeddingTable, DataError> {
+    let t = read_parquet(path).map_err(|e| {
+        DataError::file(
+            path,
+            e.to_string()
+                .trim_start_matches(&format!("{}: ", path.display()))
+                .to_string(),
+        )
+    })?;
+    let n = t.n_rows();
+    if n == 0 {
+        return Err(DataError::file(path, "no rows (expected at least 2 items)"));
+    }
+    let idc = id_column(&t.names, &|c| matches!(t.columns[c], Column::Str(_)));
+    let ids: Vec<String> = match idc.map(|c| &t.columns[c]) {
+        Some(Column::Str(v)) => v.clone(),
+        Some(c) => c
+            .as_f64()
+            .unwrap_or_default()
+            .iter()
+            .map(|x| format!("{x}"))
+            .collect(),
+        None => (0..n).map(|i| i.to_string()).collect(),
+    };
+    let list_col = (0..t.names.len())
+        .find(|&c| Some(c) != idc && matches!(t.columns[c], Column::ListF32 { .. }));
+    let (embedding, used) = if let Some(lc) = list_col {
+        let Column::ListF32 { offsets, values } = &t.columns[lc] else {
+            return Err(DataError::file(path, "internal: list column changed type"));
+        };
+        let width = offsets[1] - offsets[0];
+        if let Some(r) = offsets.windows(2).position(|w| w[1] - w[0] != width) {
+            return Err(DataError::file(
+                path,
+                format!(
+                    "column '{}', record {}: {} values, expected {} as in the first record",
+                    t.names[lc],
+                    r + 1,
+                    offsets[r + 1] - offsets[r],
+                    width
+                ),
+            ));
+        }
+        (Matrix::from_vec(n, width, values.clone()), vec![lc])
+    } else {
+        let named: Vec<usize> = (0..t.names.len())
+            .filter(|&c| {
+                Some(c) != idc && is_embedding_name(&t.names[c]) && t.columns[c].as_f64().is_some()
+            })
+            .collect();
+        let cols: Vec<usize> = if named.is_empty() {
+            (0..t.names.len())
+                .filter(|&c| Some(c) != idc && t.columns[c].as_f64().is_some())
+                .collect()
+        } else {
+            named
+        };
+        if cols.is_empty() {
+            return Err(DataError::file(
+                path,
+                "no numeric or list column to use as the embedding",
+            ));
+        }
+        let vals: Vec<Vec<f64>> = cols
+            .iter()
+            .map(|&c| t.columns[c].as_f64().unwrap_or_default())
+            .collect();
+        let mut data = Vec::with_capacity(n * cols.len());
+        for i in 0..n {
+            for v in &vals {
+                data.push(v[i] as f32);
+            }
+        }
+        (Matrix::from_vec(n, cols.len(), data), cols)
+    };
+    check_finite(path, &embedding, &ids)?;
+    let meta = (0..t.names.len())
+        .filter(|c| Some(*c) != idc && !used.contains(c))
+        .filter_map(|c| match &t.columns[c] {
+            Column::Str(v) => Some(MetaColumn {
+                name: t.names[c].clone(),
+                values: crate::core::meta::MetaValues::Text(v.clone()),
+            }),
+            col => col.as_f64().map(|v| MetaColumn {
+                name: t.names[c].clone(),
+                values: crate::core::meta::MetaValues::Number(v),
+            }),
+        })
+        .collect();
+    Ok(EmbeddingTable {
+        ids,
+        meta,
+        matrix: embedding,
+    })
+}
+
+/// Attaches a metadata CSV: aligned by id when its first column (or one named `id`/`barcode`)
+/// holds the dataset's ids, otherwise by row when the row count matches.
+pub fn attach_csv(
+    ids: &[String],
+    meta: &mut Vec<MetaColumn>,
+    path: &Path,
+) -> Result<(), DataError> {
+    let (header, rows) = crate::io::text::read_csv_rows(path)?;
+    let id_col = header
+        .iter()
+        .position(|h| h == "id" || h == "barcode" || h == "cell")
+        .unwrap_or(0);
+    let index: HashMap<&str, usize> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(r, row)| row.get(id_col).map(|s| (s.as_str(), r)))
+        .collect();
+    let by_id = ids.iter().all(|id| index.contains_key(id.as_str()));
+    let order: Vec<usize> = if by_id {
+        ids.iter().map(|id| index[id.as_str()]).collect()
+    } else if rows.len() == ids.len() {
+        (0..rows.len()).collect()
+    } else {
+        let missing = ids
+            .iter()
+            .find(|id| !index.contains_key(id.as_str()))
+            .cloned()
+            .unwrap_or_default();
+        return Err(DataError::file(
+            path,
+            format!(
+                "metadata does not align: {} rows for {} items, and id '{}' is not in column '{}'",
+                rows.len(),
+                ids.len(),
+                missing,
+                header.get(id_col).cloned().unwrap_or_default()
+            ),
+        ));
+    };
+    for (c, name) in header.iter().enumerate() {
+        if by_id && c == id_col {
+            continue;
+        }
+        if meta.iter().any(|m| &m.name == name) || name == "id" {
+            continue;
+        }
+        let cells = order
+            .iter()
+            .map(|&r| rows[r].get(c).cloned().unwrap_or_default())
+            .collect();
+        meta.push(MetaColumn::from_strings(name, cells));
+    }
+    Ok(())
+}

@@ -1,0 +1,681 @@
+//! AnnData `.h5ad` files through hdf5-pure (no C HDF5 library): X dense, CSR or CSC,
+//! `layers/counts`, `raw/X`, obs/var data frames (string, numeric, categorical, nullable),
+//! `obsm` matrices, gzip and LZF chunks, and the legacy layout old anndata wrote (compound
+//! obs/var tables, `raw.X` h5sparse groups, categories under `uns/<column>_categories`).
+
+use crate::core::DataError;
+use crate::core::matrix::Matrix;
+use crate::core::meta::MetaColumn;
+use crate::core::meta::MetaValues;
+use crate::modality::cells::mtx::SparseCounts;
+use hdf5_pure::{AttrValue, DType, File, Group};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// What the expression matrix holds, which decides what may be done with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueKind {
+    /// Non-negative integers: raw counts, fit for the count model.
+    Counts,
+    /// Non-negative non-integers: log-normalised (or otherwise transformed) expression.
+    Normalised,
+    /// Negative values present: scaled data; only usable as-is for PCA.
+    Scaled,
+}
+
+impl ValueKind {
+    pub fn of(values: &[f32]) -> Self {
+        let mut kind = ValueKind::Counts;
+        for &v in values {
+            if v < 0.0 {
+                return ValueKind::Scaled;
+            }
+            if v.fract() != 0.0 {
+                kind = ValueKind::Normalised;
+            }
+        }
+        kind
+    }
+    pub fn describe(&self) -> &'static str {
+        match self {
+            ValueKind::Counts => "integer counts",
+            ValueKind::Normalised => "non-integer values (log-normalised?)",
+            ValueKind::Scaled => "negative values (scaled data)",
+        }
+    }
+}
+
+/// An AnnData file as read.
+#[derive(Debug, Clone)]
+pub struct H5ad {
+    pub obs_names: Vec<String>,
+    pub var_names: Vec<String>,
+    pub obs: Vec<MetaColumn>,
+    /// Cells × genes, from `layers/counts`, `raw/X` or `X`, the first holding integers.
+    pub matrix: SparseCounts,
+    /// Where `matrix` came from, e.g. "layers/counts".
+    pub matrix_source: String,
+    pub kind: ValueKind,
+    /// `obsm` entries that are 2-D numeric matrices.
+    pub obsm: Vec<(String, Matrix)>,
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    file: File,
+}
+
+impl Ctx<'_> {
+    fn err(&self, object: &str, e: impl std::fmt::Display) -> DataError {
+        let msg = e.to_string();
+        let hint = if msg.to_lowercase().contains("filter") {
+            " (this HDF5 filter is not supported; re-save with gzip, e.g. \
+             adata.write_h5ad(path, compression=\"gzip\"), or `h5repack -f GZIP=4 in.h5ad out.h5ad`)"
+        } else {
+            ""
+        };
+        DataError::file(self.path, format!("{object}: {msg}{hint}"))
+    }
+    fn bad(&self, object: &str, reason: impl Into<String>) -> DataError {
+        DataError::file(self.path, format!("{object}: {}", reason.into()))
+    }
+    fn group(&self, p: &str) -> Option<Group> {
+        self.file.group(p).ok()
+    }
+    fn has_dataset(&self, p: &str) -> bool {
+        self.file.dataset(p).is_ok()
+    }
+    fn floats(&self, p: &str) -> Result<Vec<f32>, DataError> {
+        let d = self.file.dataset(p).map_err(|e| self.err(p, e))?;
+        d.read_f32().map_err(|e| self.err(p, e))
+    }
+    fn f64s(&self, p: &str) -> Result<Vec<f64>, DataError> {
+        let d = self.file.dataset(p).map_err(|e| self.err(p, e))?;
+        d.read_f64().map_err(|e| self.err(p, e))
+    }
+    fn ints(&self, p: &str) -> Result<Vec<i64>, DataError> {
+        let d = self.file.dataset(p).map_err(|e| self.err(p, e))?;
+        let dt = d.dtype().map_err(|e| self.err(p, e))?;
+        let v = match dt {
+            DType::I8 => d.read_i8().map(|v| v.into_iter().map(i64::from).collect()),
+            DType::I16 => d.read_i16().map(|v| v.into_iter().map(i64::from).collect()),
+            DType::I32 => d.read_i32().map(|v| v.into_iter().map(i64::from).collect()),
+            DType::U8 => d.read_u8().map(|v| v.into_iter().map(i64::from).collect()),
+            DType::U16 => d.read_u16().map(|v| v.into_iter().map(i64::from).collect()),
+            DType::U32 => d.read_u32().map(|v| v.into_iter().map(i64::from).collect()),
+            DType::I64 | DType::U64 => d.read_i64(),
+            other => return Err(self.bad(p, format!("expected integers, found {other:?}"))),
+        };
+        v.map_err(|e| self.err(p, e))
+    }
+    fn strings(&self, p: &str) -> Result<Vec<String>, DataError> {
+        let d = self.file.dataset(p).map_err(|e| self.err(p, e))?;
+        d.read_string().map_err(|e| self.err(p, e))
+    }
+    fn shape(&self, p: &str) -> Result<Vec<u64>, DataError> {
+        let d = self.file.dataset(p).map_err(|e| self.err(p, e))?;
+        d.shape().map_err(|e| self.err(p, e))
+    }
+    fn group_attrs(&self, p: &str) -> HashMap<String, AttrValue> {
+        self.group(p)
+            .and_then(|g| g.attrs().ok())
+            .unwrap_or_default()
+    }
+    fn dataset_attrs(&self, p: &str) -> HashMap<String, AttrValue> {
+        self.file
+            .dataset(p)
+            .ok()
+            .and_then(|d| d.attrs().ok())
+            .unwrap_or_default()
+    }
+}
+
+fn attr_str(a: Option<&AttrValue>) -> Option<String> {
+    match a? {
+        AttrValue::String(s)
+        | AttrValue::AsciiString(s)
+        | AttrValue::VarLenString(s)
+        | AttrValue::VarLenAsciiString(s) => Some(s.clone()),
+        AttrValue::StringSized { value, .. } | AttrValue::AsciiStringSized { value, .. } => {
+            Some(value.clone())
+        }
+        _ => None,
+    }
+}
+
+fn attr_strings(a: Option<&AttrValue>) -> Option<Vec<String>> {
+    match a? {
+        AttrValue::StringArray(v)
+        | AttrValue::AsciiStringArray(v)
+        | AttrValue::VarLenStringArray(v)
+        | AttrValue::VarLenAsciiStringArray(v)
+        | AttrValue::VarLenAsciiCharArray(v) => Some(v.clone()),
+        AttrValue::StringArraySized { values, .. }
+        | AttrValue::AsciiStringArraySized { values, .. } => Some(values.clone()),
+        other => attr_str(Some(other)).map(|s| vec![s]),
+    }
+}
+
+fn attr_ints(a: Option<&AttrValue>) -> Option<Vec<i64>> {
+    match a? {
+        AttrValue::I64Array(v) => Some(v.clone()),
+        AttrValue::I32Array(v) => Some(v.iter().map(|&x| x as i64).collect()),
+        AttrValue::U64Array(v) => Some(v.iter().map(|&x| x as i64).collect()),
+        AttrValue::U32Array(v) => Some(v.iter().map(|&x| x as i64).collect()),
+        AttrValue::I64(x) => Some(vec![*x]),
+        _ => None,
+    }
+}
+
+pub fn is_h5ad(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    name.ends_with(".h5ad") || name.ends_with(".h5")
+}
+
+/// Reads an AnnData file: names, obs metadata, the best expression matrix and obsm.
+pub fn read_h5ad(path: &Path) -> Result<H5ad, DataError> {
+    let file = File::open(path).map_err(|e| {
+        DataError::file(
+            path,
+            format!("not a readable HDF5/AnnData file ({e}); expected an .h5ad written by anndata"),
+        )
+    })?;
+    let cx = Ctx { path, file };
+    let legacy = cx.group("obs").is_none() && cx.has_dataset("obs");
+    let (obs_names, mut obs) = if legacy {
+        legacy_frame(&cx, "obs")?
+    } else {
+        frame(&cx, "obs")?
+    };
+    let (var_names, _) = if legacy {
+        legacy_frame(&cx, "var")?
+    } else {
+        frame(&cx, "var")?
+    };
+    let n_obs = obs_names.len();
+
+    // Counts from the first candidate holding non-negative integers; else the main X.
+    let mut candidates: Vec<(&str, String)> = Vec::new();
+    if cx.group("layers/counts").is_some() || cx.has_dataset("layers/counts") {
+        candidates.push(("layers/counts", "var".into()));
+    }
+    if cx.group("raw/X").is_some() || cx.has_dataset("raw/X") {
+        candidates.push(("raw/X", "raw/var".into()));
+    }
+    if cx.group("raw.X").is_some() {
+        candidates.push(("raw.X", "raw.var".into()));
+    }
+    candidates.push(("X", "var".into()));
+    // Candidates are read in order until one holds counts; one that cannot be read is
+    // reported, not silently skipped.
+    let mut fallback = None;
+    let mut chosen = None;
+    for (obj, var_frame) in &candidates {
+        let m = read_matrix(&cx, obj, n_obs)?;
+        let kind = ValueKind::of(&m.values);
+        let names = match var_frame.as_str() {
+            "var" => var_names.clone(),
+            "raw/var" => frame(&cx, "raw/var")?.0,
+            _ => legacy_frame(&cx, "raw.var")?.0,
+        };
+        if names.len() != m.n_genes {
+            return Err(cx.bad(
+                obj,
+                format!(
+                    "{} columns but {var_frame} names {} genes",
+                    m.n_genes,
+                    names.len()
+                ),
+            ));
+        }
+        if kind == ValueKind::Counts {
+            chosen = Some((m, obj.to_string(), kind, names));
+            break;
+        }
+        if *obj == "X" {
+            fallback = Some((m, obj.to_string(), kind, names));
+        }
+    }
+    let Some((matrix, matrix_source, kind, gene_names)) = chosen.or(fallback) else {
+        return Err(cx.bad("X", "no expression matrix found"));
+    };
+
+    let obsm = read_obsm(&cx, n_obs, legacy)?;
+    if kind == ValueKind::Counts {
+        obs.retain(|c| c.name != "total_counts" && c.name != "n_genes");
+        obs.splice(0..0, matrix.qc_columns());
+    }
+    Ok(H5ad {
+        obs_names,
+        var_names: gene_names,
+        obs,
+        matrix,
+        matrix_source,
+        kind,
+        obsm,
+    })
+}
+
+/// Reads a matrix object (dense dataset, CSR/CSC group, or legacy h5sparse group) into CSR.
+fn read_matrix(cx: &Ctx, obj: &str, n_obs: usize) -> Result<SparseCounts, DataError> {
+    if cx.has_dataset(obj) {
+        let shape = cx.shape(obj)?;
+        if shape.len() != 2 {
+            return Err(cx.bad(obj, format!("expected a 2-D matrix, shape is {shape:?}")));
+        }
+        let (r, c) = (shape[0] as usize, shape[1] as usize);
+        if r != n_obs {
+            return Err(cx.bad(obj, format!("{r} rows but obs has {n_obs} cells")));
+        }
+        let v = cx.floats(obj)?;
+        let mut indptr = Vec::with_capacity(r + 1);
+        indptr.push(0);
+        let (mut genes, mut values) = (Vec::new(), Vec::new());
+        for i in 0..r {
+            for j in 0..c {
+                let x = v[i * c + j];
+                if x != 0.0 {
+                    genes.push(j as u32);
+                    values.push(x);
+                }
+            }
+            indptr.push(genes.len());
+        }
+        return Ok(SparseCounts {
+            n_cells: r,
+            n_genes: c,
+            indptr,
+            genes,
+            values,
+        });
+    }
+    let attrs = cx.group_attrs(obj);
+    let enc = attr_str(attrs.get("encoding-type"))
+        .or_else(|| attr_str(attrs.get("h5sparse_format")).map(|f| format!("{f}_matrix")))
+        .ok_or_else(|| cx.bad(obj, "group without an encoding-type attribute"))?;
+    let shape = attr_ints(attrs.get("shape"))
+        .or_else(|| attr_ints(attrs.get("h5sparse_shape")))
+        .filter(|s| s.len() == 2)
+        .ok_or_else(|| cx.bad(obj, "sparse matrix without a 2-element shape attribute"))?;
+    let (r, c) = (shape[0] as usize, shape[1] as usize);
+    if r != n_obs {
+        return Err(cx.bad(obj, format!("{r} rows but obs has {n_obs} cells")));
+    }
+    let data = cx.floats(&format!("{obj}/data"))?;
+    let indices = cx.ints(&format!("{obj}/indices"))?;
+    let indptr = cx.ints(&format!("{obj}/indptr"))?;
+    if data.len() != indices.len() {
+        return Err(cx.bad(
+            obj,
+            format!(
+                "data has {} entries but indices {}",
+                data.len(),
+                indices.len()
+            ),
+        ));
+    }
+    let csr = match enc.as_str() {
+        "csr_matrix" => true,
+        "csc_matrix" => false,
+        other => {
+            return Err(cx.bad(
+                obj,
+                format!("unsupported encoding-type '{other}' (expected csr_matrix or csc_matrix)"),
+            ));
+        }
+    };
+    let (n_major, n_minor) = if csr { (r, c) } else { (c, r) };
+    if indptr.len() != n_major + 1
+        || indptr[0] != 0
+        || indptr.windows(2).any(|w| w[1] < w[0])
+        || *indptr.last().unwrap_or(&0) as usize != data.len()
+    {
+        return Err(cx.bad(
+            &format!("{obj}/indptr"),
+            format!(
+                "expected {} non-decreasing offsets from 0 to {} (the number of stored values)",
+                n_major + 1,
+                data.len()
+            ),
+        ));
+    }
+    if let Some(k) = indices.iter().position(|&i| i < 0 || i as usize >= n_minor) {
+        return Err(cx.bad(
+            &format!("{obj}/indices"),
+            format!(
+                "entry {} is {} but the matrix has {n_minor} {}",
+                k + 1,
+                indices[k],
+                if csr { "columns" } else { "rows" }
+            ),
+        ));
+    }
+    // Stored zeros dropped, minor indices sorted within each major slice.
+    let mut ptr = Vec::with_capacity(n_major + 1);
+    ptr.push(0);
+    let (mut minor, mut values) = (
+        Vec::with_capacity(data.len()),
+        Vec::with_capacity(data.len()),
+    );
+    for m in 0..n_major {
+        let (a, b) = (indptr[m] as usize, indptr[m + 1] as usize);
+        let mut slice: Vec<(u32, f32)> = (a..b)
+            .filter(|&k| data[k] != 0.0)
+            .map(|k| (indices[k] as u32, data[k]))
+            .collect();
+        slice.sort_unstable_by_key(|e| e.0);
+        minor.extend(slice.iter().map(|e| e.0));
+        values.extend(slice.iter().map(|e| e.1));
+        ptr.push(minor.len());
+    }
+    let (indptr, genes, values) = if csr {
+        (ptr, minor, values)
+    } else {
+        crate::core::matrix::sparse_transpose(&ptr, &minor, &values, r)
+    };
+    Ok(SparseCounts {
+        n_cells: r,
+        n_genes: c,
+        indptr,
+        genes,
+        values,
+    })
+}
+
+/// An anndata data frame group: index names and columns in `column-order`.
+fn frame(cx: &Ctx, g: &str) -> Result<(Vec<String>, Vec<MetaColumn>), DataError> {
+    let attrs = cx.group_attrs(g);
+    if cx.group(g).is_none() {
+        return Err(cx.bad(g, "missing group (expected an anndata data frame)"));
+    }
+    let index_col = attr_str(attrs.get("_index")).unwrap_or_else(|| "_index".into());
+    let index_path = format!("{g}/{index_col}");
+    let names = if cx.has_dataset(&index_path) {
+        cx.strings(&index_path)?
+    } else {
+        return Err(cx.bad(g, format!("no index column '{index_col}'")));
+    };
+    let order = attr_strings(attrs.get("column-order")).unwrap_or_default();
+    let mut cols = Vec::new();
+    for name in order {
+        let p = format!("{g}/{name}");
+        if let Some(col) = column(cx, &p, &name, names.len())? {
+            cols.push(col);
+        }
+    }
+    Ok((names, cols))
+}
+
+fn column(cx: &Ctx, p: &str, name: &str, n: usize) -> Result<Option<MetaColumn>, DataError> {
+    let values = if cx.group(p).is_some() {
+        let attrs = cx.group_attrs(p);
+        match attr_str(attrs.get("encoding-type")).as_deref() {
+            Some("categorical") => {
+                let cats_path = format!("{p}/categories");
+                let codes = cx.ints(&format!("{p}/codes"))?;
+                let cats = categories(cx, &cats_path)?;
+                MetaValues::Text(decode_codes(cx, p, &codes, &cats)?)
+            }
+            Some("nullable-integer") | Some("nullable-boolean") => {
+                let v = cx.f64s(&format!("{p}/values"))?;
+                let mask = cx.ints(&format!("{p}/mask")).unwrap_or_default();
+                MetaValues::Number(
+                    v.iter()
+                        .enumerate()
+                        .map(|(i, &x)| {
+                            if mask.get(i).is_some_and(|&m| m != 0) {
+                                f64::NAN
+                            } else {
+                                x
+                            }
+                        })
+                        .collect(),
+                )
+            }
+            // Unknown encodings (e.g. nullable strings) are skipped, not fatal.
+            _ => return Ok(None),
+        }
+    } else {
+        let d = cx.file.dataset(p).map_err(|e| cx.err(p, e))?;
+        match d.dtype().map_err(|e| cx.err(p, e))? {
+            DType::String | DType::VariableLengthString => MetaValues::Text(cx.strings(p)?),
+            DType::Compound(_)
+            | DType::Array(..)
+            | DType::ObjectReference
+            | DType::Enum(_)
+            | DType::Other(_) => {
+                let enc = attr_str(cx.dataset_attrs(p).get("encoding-type"));
+                if enc.as_deref() == Some("string-array") {
+                    MetaValues::Text(cx.strings(p)?)
+                } else {
+                    return Ok(None);
+                }
+            }
+            _ => MetaValues::Number(cx.f64s(p)?),
+        }
+    };
+    let col = MetaColumn {
+        name: name.to_string(),
+        values,
+    };
+    if col.len() != n {
+        return Err(cx.bad(
+            p,
+            format!("{} values but the index has {n} entries", col.len()),
+        ));
+    }
+    Ok(Some(col))
+}
+
+fn categories(cx: &Ctx, p: &str) -> Result<Vec<String>, DataError> {
+    let d = cx.file.dataset(p).map_err(|e| cx.err(p, e))?;
+    match d.dtype().map_err(|e| cx.err(p, e))? {
+        DType::String | DType::VariableLengthString => cx.strings(p),
+        _ => Ok(cx.f64s(p)?.iter().map(|x| format!("{x}")).collect()),
+    }
+}
+
+fn decode_codes(
+    cx: &Ctx,
+    p: &str,
+    codes: &[i64],
+    cats: &[String],
+) -> Result<Vec<String>, DataError> {
+    codes
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            if c < 0 {
+                Ok(String::new())
+            } else {
+                cats.get(c as usize).cloned().ok_or_else(|| {
+                    cx.bad(
+                        p,
+                        format!(
+                            "record {}: code {c} but only {} categories",
+                            i + 1,
+                            cats.len()
+                        ),
+                    )
+                })
+            }
+        })
+        .collect()
+}
+
+/// Old anndata (< 0.7): obs/var are compound datasets; categorical columns are integer codes
+/// whose categories live in `uns/<column>_categories`.
+fn legacy_frame(cx: &Ctx, p: &str) -> Result<(Vec<String>, Vec<MetaColumn>), DataError> {
+    let d = cx
+        .file
+        .dataset(p)
+        .map_err(|_| cx.bad(p, "missing (expected an anndata data frame)"))?;
+    let dt = d.datatype().map_err(|e| cx.err(p, e))?;
+    let raw = d.read_raw().map_err(|e| cx.err(p, e))?;
+    let hdf5_pure::Datatype::Compound { size, members } = dt else {
+        return Err(cx.bad(p, "expected a compound table (legacy anndata layout)"));
+    };
+    let size = size as usize;
+    if size == 0 || !raw.len().is_multiple_of(size) {
+        return Err(cx.bad(p, "compound table size does not match its data"));
+    }
+    let n = raw.len() / size;
+    let mut names = Vec::new();
+    let mut cols = Vec::new();
+    for m in &members {
+        let off = m.byte_offset as usize;
+        let field = |i: usize| &raw[i * size + off..];
+        let vals: Option<MetaValues> = match &m.datatype {
+            hdf5_pure::Datatype::String { size: w, .. } => {
+                let w = *w as usize;
+                Some(MetaValues::Text(
+                    (0..n)
+                        .map(|i| {
+                            let b = &field(i)[..w];
+                            let end = b.iter().position(|&x| x == 0).unwrap_or(w);
+                            String::from_utf8_lossy(&b[..end]).trim_end().to_string()
+                        })
+                        .collect(),
+                ))
+            }
+            hdf5_pure::Datatype::FixedPoint {
+                size: w, layout, ..
+            } => {
+                let w = *w as usize;
+                let signed = &layout.signed;
+                Some(MetaValues::Number(
+                    (0..n)
+                        .map(|i| {
+                            let b = &field(i)[..w];
+                            let mut buf = [0u8; 8];
+                            buf[..w].copy_from_slice(b);
+                            let u = u64::from_le_bytes(buf);
+                            if *signed && w < 8 && (u >> (w * 8 - 1)) & 1 == 1 {
+                                (u as i64 - (1i64 << (w * 8))) as f64
+                            } else {
+                                u as i64 as f64
+                            }
+                        })
+                        .collect(),
+                ))
+            }
+            hdf5_pure::Datatype::FloatingPoint { size: 4, .. } => Some(MetaValues::Number(
+                (0..n)
+                    .map(|i| {
+                        let b = field(i);
+                        f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64
+                    })
+                    .collect(),
+            )),
+            hdf5_pure::Datatype::FloatingPoint { size: 8, .. } => Some(MetaValues::Number(
+                (0..n)
+                    .map(|i| {
+                        let b = field(i);
+                        let mut a = [0u8; 8];
+                        a.copy_from_slice(&b[..8]);
+                        f64::from_le_bytes(a)
+                    })
+                    .collect(),
+            )),
+            _ => None,
+        };
+        let Some(vals) = vals else { continue };
+        if m.name == "index" {
+            if let MetaValues::Text(v) = vals {
+                names = v;
+            }
+            continue;
+        }
+        let cats_path = format!("uns/{}_categories", m.name);
+        let vals = match vals {
+            MetaValues::Number(codes) if cx.has_dataset(&cats_path) => {
+                let cats = categories(cx, &cats_path)?;
+                let codes: Vec<i64> = codes.iter().map(|&c| c as i64).collect();
+                MetaValues::Text(decode_codes(cx, p, &codes, &cats)?)
+            }
+            v => v,
+        };
+        cols.push(MetaColumn {
+            name: m.name.clone(),
+            values: vals,
+        });
+    }
+    if names.is_empty() {
+        names = (0..n).map(|i| i.to_string()).collect();
+    }
+    Ok((names, cols))
+}
+
+fn read_obsm(cx: &Ctx, n_obs: usize, legacy: bool) -> Result<Vec<(String, Matrix)>, DataError> {
+    let mut out = Vec::new();
+    if legacy {
+        let Ok(d) = cx.file.dataset("obsm") else {
+            return Ok(out);
+        };
+        let Ok(hdf5_pure::Datatype::Compound { size, members }) = d.datatype() else {
+            return Ok(out);
+        };
+        let raw = d.read_raw().map_err(|e| cx.err("obsm", e))?;
+        let size = size as usize;
+        for m in members {
+            if let hdf5_pure::Datatype::Array {
+                base_type,
+                dimensions: dims,
+            } = &m.datatype
+                && matches!(
+                    **base_type,
+                    hdf5_pure::Datatype::FloatingPoint { size: 4, .. }
+                )
+            {
+                let k: usize = dims.iter().map(|&d| d as usize).product();
+                let mut mat = Matrix::zeros(n_obs, k);
+                for i in 0..n_obs {
+                    let b = &raw[i * size + m.byte_offset as usize..];
+                    for j in 0..k {
+                        mat.data[i * k + j] = f32::from_le_bytes([
+                            b[4 * j],
+                            b[4 * j + 1],
+                            b[4 * j + 2],
+                            b[4 * j + 3],
+                        ]);
+                    }
+                }
+                out.push((m.name.clone(), mat));
+            }
+        }
+        return Ok(out);
+    }
+    let Some(g) = cx.group("obsm") else {
+        return Ok(out);
+    };
+    let mut names = g.datasets().unwrap_or_default();
+    names.sort();
+    for name in names {
+        let p = format!("obsm/{name}");
+        let shape = cx.shape(&p)?;
+        if shape.len() != 2 || shape[0] as usize != n_obs {
+            continue;
+        }
+        let Ok(v) = cx.floats(&p) else { continue };
+        let mut m = Matrix::zeros(n_obs, shape[1] as usize);
+        m.data = v;
+        out.push((name, m));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_kind_of_counts_lognorm_and_scaled() {
+        assert_eq!(ValueKind::of(&[0.0, 3.0, 12.0]), ValueKind::Counts);
+        assert_eq!(ValueKind::of(&[0.0, 1.5]), ValueKind::Normalised);
+        assert_eq!(ValueKind::of(&[0.5, -1.0]), ValueKind::Scaled);
+    }
+}

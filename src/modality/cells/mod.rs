@@ -1,0 +1,175 @@
+//! Single cells: count matrices from `.h5ad` (AnnData) or a 10x Matrix Market folder, the
+//! scanpy-style PCA baseline, the scVI-style count model, Wilcoxon marker genes and the
+//! cells part of a session. Imports nothing of `modality/mod.rs`, `pipeline`, `session` or
+//! `tui`: `modality/mod.rs` composes these pieces.
+
+pub mod baseline;
+pub mod expression;
+pub mod h5ad;
+pub mod markers;
+pub mod model;
+pub mod mtx;
+pub mod options;
+pub mod session;
+pub mod vae;
+
+use crate::core::matrix::{Matrix, check_finite};
+use crate::core::{DataError, MetaColumn, MetaValues};
+pub use expression::Expression;
+pub use options::{ModelChoice, Options};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What a cells dataset holds beyond its ids and metadata.
+#[derive(Debug, Clone)]
+pub struct CellsData {
+    pub expression: Arc<Expression>,
+    /// The `.h5ad`'s `obsm` matrices (2-D, numeric), by key: candidates for `--obsm`.
+    pub obsm: Vec<(String, Arc<Matrix>)>,
+}
+
+/// A cells input as read: ids, metadata, the data, the files and what QC did.
+pub struct CellsRead {
+    pub ids: Vec<String>,
+    pub meta: Vec<MetaColumn>,
+    pub data: CellsData,
+    pub inputs: Vec<PathBuf>,
+    pub notes: Vec<String>,
+}
+
+/// True when `path` is a cells input this module reads.
+pub fn is_cells_input(path: &Path) -> bool {
+    (path.is_dir() && mtx::find_matrix(path).is_some()) || h5ad::is_h5ad(path)
+}
+
+/// Reads a 10x folder or an `.h5ad`, then applies the QC filter of `o`.
+pub fn read(path: &Path, o: &Options) -> Result<CellsRead, DataError> {
+    if path.is_dir() {
+        let tenx = mtx::read_10x_folder(path)?;
+        let kind = h5ad::ValueKind::of(&tenx.counts.values);
+        let source = path.display().to_string();
+        let expr = Expression::new(tenx.counts, tenx.gene_names, kind, source);
+        qc(path, tenx.barcodes, tenx.meta, expr, tenx.files, o, vec![])
+    } else {
+        let a = h5ad::read_h5ad(path)?;
+        let expr = Expression::new(
+            a.matrix,
+            a.var_names,
+            a.kind,
+            format!("{}:{}", path.display(), a.matrix_source),
+        );
+        qc(
+            path,
+            a.obs_names,
+            a.obs,
+            expr,
+            vec![path.to_path_buf()],
+            o,
+            a.obsm,
+        )
+    }
+}
+
+/// Drops cells with zero counts (or fewer than `min_genes` detected genes), noting it.
+fn qc(
+    path: &Path,
+    mut ids: Vec<String>,
+    mut meta: Vec<MetaColumn>,
+    mut expr: Expression,
+    inputs: Vec<PathBuf>,
+    o: &Options,
+    mut obsm: Vec<(String, Matrix)>,
+) -> Result<CellsRead, DataError> {
+    let mut notes = Vec::new();
+    let n = expr.matrix.n_cells;
+    let keep: Vec<usize> = (0..n)
+        .filter(|&i| {
+            let detected = expr.matrix.row(i).1.iter().filter(|&&x| x != 0.0).count();
+            detected > 0 && detected >= o.min_genes
+        })
+        .collect();
+    if keep.len() < n {
+        notes.push(format!(
+            "{}: dropped {} of {n} cells with zero counts{} (QC filter)",
+            path.display(),
+            n - keep.len(),
+            if o.min_genes > 0 {
+                format!(" or fewer than {} detected genes", o.min_genes)
+            } else {
+                String::new()
+            }
+        ));
+        expr = expr.subset_cells(&keep);
+        ids = keep.iter().map(|&i| ids[i].clone()).collect();
+        for c in &mut meta {
+            c.values = match &c.values {
+                MetaValues::Text(v) => {
+                    MetaValues::Text(keep.iter().map(|&i| v[i].clone()).collect())
+                }
+                MetaValues::Number(v) => MetaValues::Number(keep.iter().map(|&i| v[i]).collect()),
+            };
+        }
+        for (_, m) in &mut obsm {
+            *m = m.select_rows(&keep);
+        }
+    }
+    if ids.is_empty() {
+        return Err(DataError::file(path, "no cell has a non-zero count"));
+    }
+    Ok(CellsRead {
+        ids,
+        meta,
+        data: CellsData {
+            expression: Arc::new(expr),
+            obsm: obsm.into_iter().map(|(k, m)| (k, Arc::new(m))).collect(),
+        },
+        inputs,
+        notes,
+    })
+}
+
+/// The embedding without a model: the `--obsm` matrix when one is named, the PCA baseline
+/// otherwise. Returns the matrix and, for the baseline, the number of genes it used.
+pub fn baseline(
+    path: &Path,
+    ids: &[String],
+    d: &CellsData,
+    o: &Options,
+) -> Result<(Matrix, Option<usize>), BaselineFailure> {
+    match &o.obsm {
+        Some(key) => {
+            let Some((_, m)) = d.obsm.iter().find(|(k, _)| k == key) else {
+                return Err(BaselineFailure::Data(DataError::file(
+                    path,
+                    format!("--obsm {key}: no such obsm matrix in this file"),
+                )));
+            };
+            check_finite(path, m, ids).map_err(BaselineFailure::Data)?;
+            Ok(((**m).clone(), None))
+        }
+        None => {
+            let e = &d.expression;
+            let m = baseline::baseline_for(e, &o.baseline).map_err(BaselineFailure::Pca)?;
+            Ok((m, Some(e.matrix.n_genes.min(o.baseline.n_top_genes))))
+        }
+    }
+}
+
+/// Why the cells baseline could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineFailure {
+    #[error(transparent)]
+    Data(DataError),
+    #[error(transparent)]
+    Pca(crate::analysis::pca::BaselineError),
+}
+
+/// Whether the count model trains under `o`: an error when it was asked for and the data is
+/// not raw counts.
+pub fn trains(d: &CellsData, o: &Options) -> Result<bool, vae::ScviError> {
+    match o.model {
+        ModelChoice::Pca => Ok(false),
+        ModelChoice::Auto => Ok(o.obsm.is_none() && model::has_counts(&d.expression)),
+        ModelChoice::Scvi => model::counts_of(&d.expression).map(|_| true),
+    }
+}

@@ -1,0 +1,31 @@
+//! How cells are read and embedded: one struct, filled by the command line's cells flags and
+//! kept by the interface for its jobs.
+
+use crate::modality::cells::baseline::BaselineParams;
+use crate::modality::cells::model::CellsParams;
+
+/// How cells are embedded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ModelChoice {
+    /// The count model for raw integer counts (unless an obsm matrix is chosen), the PCA
+    /// baseline otherwise.
+    Auto,
+    /// The PCA baseline only.
+    #[default]
+    Pca,
+    /// The count model; an error for data that is not raw counts.
+    Scvi,
+}
+
+/// Cells settings of a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Options {
+    pub model: ModelChoice,
+    /// The count model's settings.
+    pub params: CellsParams,
+    pub baseline: BaselineParams,
+    /// Use this `obsm` matrix of an .h5ad as the embedding.
+    pub obsm: Option<String>,
+    /// QC: drop cells with fewer detected genes (0 keeps all but zero-count cells).
+    pub min_genes: usize,
+}

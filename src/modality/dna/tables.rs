@@ -1,0 +1,133 @@
+//! The DNA export tables: discovered motifs (DESIGN's columns) and every site of every motif.
+
+use crate::io::parquet::{Column, Table};
+use crate::modality::dna::motifs::{FoundMotif, MotifResults, Site};
+
+/// Discovered motifs, one row each, with the best database match.
+pub fn motifs_table(dataset: &str, r: &MotifResults) -> Table {
+    let m = &r.motifs;
+    let best = |f: &dyn Fn(&crate::modality::dna::tomtom::Match) -> String| -> Column {
+        Column::Str(
+            m.iter()
+                .map(|x| x.matches.first().map(f).unwrap_or_default())
+                .collect(),
+        )
+    };
+    let num = |f: &dyn Fn(&FoundMotif) -> f64| -> Column { Column::F64(m.iter().map(f).collect()) };
+    let int = |f: &dyn Fn(&FoundMotif) -> usize| -> Column {
+        Column::I32(m.iter().map(|x| f(x) as i32).collect())
+    };
+    let mut t = Table::default();
+    t.push("dataset", Column::Str(vec![dataset.to_string(); m.len()]));
+    t.push("cluster", int(&|x| x.cluster as usize));
+    t.push("rank", int(&|x| x.rank));
+    t.push(
+        "motif",
+        Column::Str(m.iter().map(|x| x.motif.id.clone()).collect()),
+    );
+    t.push(
+        "consensus",
+        Column::Str(m.iter().map(|x| x.motif.consensus()).collect()),
+    );
+    t.push(
+        "seed",
+        Column::Str(m.iter().map(|x| x.seed.clone()).collect()),
+    );
+    t.push("width", int(&|x| x.motif.width()));
+    t.push("sites", int(&|x| x.sites.len()));
+    t.push("test_fg_hits", int(&|x| x.test_fg.0));
+    t.push("test_fg_n", int(&|x| x.test_fg.1));
+    t.push("test_bg_hits", int(&|x| x.test_bg.0));
+    t.push("test_bg_n", int(&|x| x.test_bg.1));
+    t.push("pvalue", num(&|x| x.pvalue));
+    t.push("evalue", num(&|x| x.evalue));
+    t.push("train_pvalue", num(&|x| x.train_pvalue));
+    t.push("threshold", num(&|x| x.threshold));
+    t.push("match_id", best(&|b| r.database[b.target].id.clone()));
+    t.push("match_name", best(&|b| r.database[b.target].name.clone()));
+    t.push(
+        "match_evalue",
+        Column::F64(
+            m.iter()
+                .map(|x| x.matches.first().map_or(f64::NAN, |b| b.evalue))
+                .collect(),
+        ),
+    );
+    t.push(
+        "match_qvalue",
+        Column::F64(
+            m.iter()
+                .map(|x| x.matches.first().map_or(f64::NAN, |b| b.qvalue))
+                .collect(),
+        ),
+    );
+    t.push(
+        "strand",
+        best(&|b| if b.reverse { "-" } else { "+" }.to_string()),
+    );
+    let mut offsets = vec![0usize];
+    let mut values = Vec::new();
+    for x in m {
+        for c in &x.motif.probs {
+            values.extend(c.iter().map(|&v| v as f32));
+        }
+        offsets.push(values.len());
+    }
+    t.push("probs", Column::ListF32 { offsets, values });
+    t
+}
+
+/// Every site of every motif: the item, 1-based start/end, strand and log-odds score.
+pub fn sites_table(dataset: &str, ids: &[String], r: &MotifResults) -> Table {
+    let rows: Vec<(&FoundMotif, &Site)> = r
+        .motifs
+        .iter()
+        .flat_map(|m| m.sites.iter().map(move |s| (m, s)))
+        .collect();
+    let mut t = Table::default();
+    t.push(
+        "dataset",
+        Column::Str(vec![dataset.to_string(); rows.len()]),
+    );
+    t.push(
+        "motif",
+        Column::Str(rows.iter().map(|(m, _)| m.motif.id.clone()).collect()),
+    );
+    t.push(
+        "id",
+        Column::Str(
+            rows.iter()
+                .map(|(_, s)| ids[s.item as usize].clone())
+                .collect(),
+        ),
+    );
+    t.push(
+        "item",
+        Column::I32(rows.iter().map(|(_, s)| s.item as i32).collect()),
+    );
+    t.push(
+        "start",
+        Column::I32(rows.iter().map(|(_, s)| s.pos as i32 + 1).collect()),
+    );
+    t.push(
+        "end",
+        Column::I32(
+            rows.iter()
+                .map(|(m, s)| (s.pos as usize + m.motif.width()) as i32)
+                .collect(),
+        ),
+    );
+    t.push(
+        "strand",
+        Column::Str(
+            rows.iter()
+                .map(|(_, s)| if s.reverse { "-" } else { "+" }.to_string())
+                .collect(),
+        ),
+    );
+    t.push(
+        "score",
+        Column::F32(rows.iter().map(|(_, s)| s.score).collect()),
+    );
+    t
+}

@@ -1,0 +1,71 @@
+//! Images: PNG/JPEG/TIFF files or folders cut into tiles with a foreground mask, baseline
+//! colour/stain/texture features, a SimCLR CNN trained on the tiles or a pretrained DINOv2
+//! ViT, an autoencoder's reconstruction error, and the images part of a session. Imports
+//! nothing of `modality/mod.rs`, `pipeline`, `session` or `tui`.
+
+pub mod autoencoder;
+pub mod features;
+pub mod model;
+pub mod options;
+pub mod session;
+pub mod ssl;
+pub mod tiles;
+pub mod vit;
+
+use crate::core::matrix::Matrix;
+use crate::core::{DataError, MetaColumn};
+pub use options::Options;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+pub use tiles::Tiles;
+
+/// What an images dataset holds beyond its ids and metadata.
+#[derive(Debug, Clone)]
+pub struct ImagesData {
+    /// Tile pixels and boxes, aligned with the ids. None for a session whose source images
+    /// can no longer be read (previews are then off; nothing else needs the pixels).
+    pub tiles: Option<Arc<Tiles>>,
+}
+
+/// An images input as read.
+pub struct ImagesRead {
+    pub ids: Vec<String>,
+    pub meta: Vec<MetaColumn>,
+    pub data: ImagesData,
+    pub inputs: Vec<PathBuf>,
+    pub notes: Vec<String>,
+}
+
+pub fn is_images_input(path: &Path) -> bool {
+    if path.is_dir() {
+        tiles::is_image_folder(path)
+    } else {
+        tiles::is_image_file(path)
+    }
+}
+
+pub fn read(path: &Path, o: &Options) -> Result<ImagesRead, DataError> {
+    let r = tiles::read_images(path, &o.tiles)?;
+    Ok(ImagesRead {
+        ids: r.ids,
+        meta: r.meta,
+        inputs: r.tiles.sources.clone(),
+        data: ImagesData {
+            tiles: Some(Arc::new(r.tiles)),
+        },
+        notes: r.notes,
+    })
+}
+
+/// The baseline features of every tile, standardised, PCA-50.
+pub fn baseline(d: &ImagesData) -> Result<Matrix, crate::analysis::pca::BaselineError> {
+    let Some(t) = &d.tiles else {
+        return Err(crate::analysis::pca::BaselineError::TooFew { n: 0 });
+    };
+    features::baseline_embedding(t, 50)
+}
+
+/// Whether a model embeds the tiles under `o` (a ViT, or the SimCLR CNN).
+pub fn trains(o: &Options) -> bool {
+    o.vit.is_some() || o.ssl.is_some()
+}

@@ -1,0 +1,397 @@
+//! Images (PNG, JPEG, TIFF; 8 or 16 bit; grey or RGB) through the `image` crate: a file or a
+//! folder of files, cut into tiles (`--tile`, `--stride`), background tiles dropped by a
+//! foreground mask, every tile keeping its source and box as metadata.
+//!
+//! Foreground mask: Otsu's threshold on saturation (max − min of R, G, B) for colour images
+//! — stained tissue is saturated, glass is white or grey — and on intensity for grey images
+//! (fluorescence: the signal is bright). A tile is kept when at least `min_foreground` of
+//! its pixels are foreground (default 5 %); `--keep-background` keeps every tile.
+
+use crate::core::DataError;
+use crate::core::meta::MetaColumn;
+use crate::core::meta::MetaValues;
+use image::{DynamicImage, RgbImage};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TileParams {
+    /// Tile side in pixels.
+    pub tile: u32,
+    /// Step between tiles (0: the tile side).
+    pub stride: u32,
+    /// Share of foreground pixels a tile needs to be kept.
+    pub min_foreground: f64,
+    pub keep_background: bool,
+}
+
+impl Default for TileParams {
+    fn default() -> Self {
+        Self {
+            tile: 64,
+            stride: 0,
+            min_foreground: 0.05,
+            keep_background: false,
+        }
+    }
+}
+
+/// The pixels of every tile (RGB, 8 bit) for previews and features, aligned with the ids.
+#[derive(Debug, Clone, Default)]
+pub struct Tiles {
+    pub sources: Vec<PathBuf>,
+    /// (source index, x, y, w, h)
+    pub boxes: Vec<(u32, u32, u32, u32, u32)>,
+    pub pixels: Vec<RgbImage>,
+    /// Whether each source is a colour image (features differ: HED only for colour).
+    pub colour: Vec<bool>,
+}
+
+pub fn is_image_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .is_some_and(|e| matches!(e.as_str(), "png" | "jpg" | "jpeg" | "tif" | "tiff"))
+}
+
+/// A folder holding at least one image file (and no 10x matrix).
+pub fn is_image_folder(path: &Path) -> bool {
+    std::fs::read_dir(path).is_ok_and(|rd| rd.flatten().any(|e| is_image_file(&e.path())))
+}
+
+pub struct TilesRead {
+    pub ids: Vec<String>,
+    pub meta: Vec<MetaColumn>,
+    pub tiles: Tiles,
+    pub notes: Vec<String>,
+}
+
+/// Otsu's threshold of values in [0, 1] (256 bins).
+pub fn otsu(values: &[f32]) -> f32 {
+    let mut hist = [0f64; 256];
+    for &v in values {
+        hist[((v.clamp(0.0, 1.0)) * 255.0).round() as usize] += 1.0;
+    }
+    let total: f64 = hist.iter().sum();
+    let sum_all: f64 = hist.iter().enumerate().map(|(i, h)| i as f64 * h).sum();
+    let (mut w0, mut sum0, mut best, mut best_t) = (0.0, 0.0, -1.0, 0usize);
+    for (t, &h) in hist.iter().enumerate() {
+        w0 += h;
+        sum0 += t as f64 * h;
+        let w1 = total - w0;
+        if w0 == 0.0 || w1 == 0.0 {
+            continue;
+        }
+        let (m0, m1) = (sum0 / w0, (sum_all - sum0) / w1);
+        let between = w0 * w1 * (m0 - m1).powi(2);
+        if between > best {
+            best = between;
+            best_t = t;
+        }
+    }
+    // Foreground is strictly above the threshold bin.
+    (best_t as f32 + 0.5) / 255.0
+}
+
+fn decode(path: &Path) -> Result<DynamicImage, DataError> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| DataError::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| DataError::io(path, e))?;
+    let img = reader.decode().map_err(|e| {
+        DataError::file(
+            path,
+            match e {
+                image::ImageError::Unsupported(u) => format!(
+                    "unsupported image ({u}); expected PNG, JPEG or TIFF, 8 or 16 bit, grey or RGB"
+                ),
+                other => format!("cannot decode the image (corrupt or truncated?): {other}"),
+            },
+        )
+    })?;
+    use image::ColorType as C;
+    match img.color() {
+        C::L8 | C::L16 | C::La8 | C::La16 | C::Rgb8 | C::Rgb16 | C::Rgba8 | C::Rgba16 => Ok(img),
+        other => Err(DataError::file(
+            path,
+            format!("pixel format {other:?} is not supported (expected 8- or 16-bit grey or RGB)"),
+        )),
+    }
+}
+
+/// Reads one image or every image of a folder and cuts them into tiles. In a folder, an image
+/// that cannot be read is reported in the notes and the others still load.
+pub fn read_images(path: &Path, p: &TileParams) -> Result<TilesRead, DataError> {
+    if p.tile == 0 {
+        return Err(DataError::file(path, "--tile must be at least 1 pixel"));
+    }
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| DataError::io(path, e))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| is_image_file(p))
+            .collect();
+        v.sort();
+        if v.is_empty() {
+            return Err(DataError::file(
+                path,
+                "the folder has no PNG, JPEG or TIFF images",
+            ));
+        }
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let stride = if p.stride > 0 { p.stride } else { p.tile };
+    let mut out = TilesRead {
+        ids: Vec::new(),
+        meta: Vec::new(),
+        tiles: Tiles::default(),
+        notes: Vec::new(),
+    };
+    let (mut src_col, mut xs, mut ys, mut ws, mut hs, mut fg_col) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut errors = Vec::new();
+    for f in &files {
+        let img = match decode(f) {
+            Ok(i) => i,
+            Err(e) if files.len() > 1 => {
+                errors.push(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let (w, h) = (img.width(), img.height());
+        if p.tile > w || p.tile > h {
+            let e = DataError::file(
+                f,
+                format!(
+                    "--tile {} is larger than the image ({w} × {h} pixels)",
+                    p.tile
+                ),
+            );
+            if files.len() > 1 {
+                errors.push(e.to_string());
+                continue;
+            }
+            return Err(e);
+        }
+        let colour = img.color().has_color();
+        let rgb = img.to_rgb8();
+        // Absolute, so a session's previews find the file from any working folder.
+        let source_name = f
+            .canonicalize()
+            .unwrap_or_else(|_| f.clone())
+            .display()
+            .to_string();
+        // The mask's values: saturation for colour, intensity (16-bit kept) for grey.
+        let values: Vec<f32> = if colour {
+            rgb.pixels()
+                .map(|px| {
+                    let mx = px.0.iter().max().copied().unwrap_or(0) as f32;
+                    let mn = px.0.iter().min().copied().unwrap_or(0) as f32;
+                    (mx - mn) / 255.0
+                })
+                .collect()
+        } else {
+            img.to_luma32f().pixels().map(|px| px.0[0]).collect()
+        };
+        let t = otsu(&values);
+        let src = out.tiles.sources.len() as u32;
+        let stem = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let mut kept = 0usize;
+        let mut dropped = 0usize;
+        let mut y = 0;
+        while y + p.tile <= h {
+            let mut x = 0;
+            while x + p.tile <= w {
+                let mut fg = 0usize;
+                for yy in y..y + p.tile {
+                    let row = (yy * w) as usize;
+                    fg += values[row + x as usize..row + (x + p.tile) as usize]
+                        .iter()
+                        .filter(|&&v| v > t)
+                        .count();
+                }
+                let frac = fg as f64 / (p.tile * p.tile) as f64;
+                if p.keep_background || frac >= p.min_foreground {
+                    out.ids.push(format!("{stem}:{x},{y}"));
+                    out.tiles.boxes.push((src, x, y, p.tile, p.tile));
+                    out.tiles
+                        .pixels
+                        .push(image::imageops::crop_imm(&rgb, x, y, p.tile, p.tile).to_image());
+                    src_col.push(source_name.clone());
+                    xs.push(x as f64);
+                    ys.push(y as f64);
+                    ws.push(p.tile as f64);
+                    hs.push(p.tile as f64);
+                    fg_col.push(frac);
+                    kept += 1;
+                } else {
+                    dropped += 1;
+                }
+                x += stride;
+            }
+            y += stride;
+        }
+        out.tiles.sources.push(f.clone());
+        out.tiles.colour.push(colour);
+        if dropped > 0 {
+            out.notes.push(format!(
+                "{}: {kept} tiles kept, {dropped} background tiles dropped (Otsu on {} at {:.3}; under {:.0} % foreground)",
+                f.display(),
+                if colour { "saturation" } else { "intensity" },
+                t,
+                p.min_foreground * 100.0
+            ));
+        }
+    }
+    for e in &errors {
+        out.notes.push(format!("skipped: {e}"));
+    }
+    if out.ids.is_empty() {
+        return Err(DataError::file(
+            path,
+            if errors.is_empty() {
+                "no tile has enough foreground (try --keep-background or a smaller --tile)"
+                    .to_string()
+            } else {
+                format!("no image could be read: {}", errors.join("; "))
+            },
+        ));
+    }
+    let num = |name: &str, v: Vec<f64>| MetaColumn {
+        name: name.into(),
+        values: MetaValues::Number(v),
+    };
+    out.meta = vec![
+        MetaColumn {
+            name: "source".into(),
+            values: MetaValues::Text(src_col),
+        },
+        num("tile_x", xs),
+        num("tile_y", ys),
+        num("tile_w", ws),
+        num("tile_h", hs),
+        num("foreground", fg_col),
+    ];
+    Ok(out)
+}
+
+/// Re-reads tile pixels from their source files by the boxes in the metadata: a session keeps
+/// the boxes, not the pixels. None when a source can no longer be read (previews then stay
+/// off; everything else in the session is unaffected).
+pub fn tiles_from_meta(meta: &[MetaColumn]) -> Option<Tiles> {
+    let col = |n: &str| meta.iter().find(|c| c.name == n).map(|c| &c.values);
+    let Some(MetaValues::Text(src)) = col("source") else {
+        return None;
+    };
+    let num = |n: &str| match col(n) {
+        Some(MetaValues::Number(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let (xs, ys, ws, hs) = (
+        num("tile_x")?,
+        num("tile_y")?,
+        num("tile_w")?,
+        num("tile_h")?,
+    );
+    let mut t = Tiles::default();
+    let mut opened: Vec<RgbImage> = Vec::new();
+    for i in 0..src.len() {
+        let p = PathBuf::from(&src[i]);
+        let k = match t.sources.iter().position(|s| *s == p) {
+            Some(k) => k,
+            None => {
+                let img = image::open(&p).ok()?;
+                t.colour.push(img.color().has_color());
+                opened.push(img.to_rgb8());
+                t.sources.push(p);
+                t.sources.len() - 1
+            }
+        };
+        let (x, y, w, h) = (xs[i] as u32, ys[i] as u32, ws[i] as u32, hs[i] as u32);
+        let img = &opened[k];
+        if x + w > img.width() || y + h > img.height() {
+            return None;
+        }
+        t.boxes.push((k as u32, x, y, w, h));
+        t.pixels
+            .push(image::imageops::crop_imm(img, x, y, w, h).to_image());
+    }
+    Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modality::images::features::{RGB_FROM_HED, hed, inverse3, lbp_histogram};
+
+    #[test]
+    fn otsu_splits_two_levels() {
+        let mut v = vec![0.1f32; 100];
+        v.extend(vec![0.8f32; 50]);
+        let t = otsu(&v);
+        assert!(t > 0.1 && t < 0.8, "{t}");
+    }
+
+    #[test]
+    fn hed_of_white_is_zero_and_haematoxylin_is_first() {
+        let m = inverse3(RGB_FROM_HED);
+        assert_eq!(hed([255, 255, 255], &m), [0.0, 0.0, 0.0]);
+        // A haematoxylin-blue pixel has more H than E.
+        let x = hed([80, 70, 160], &m);
+        assert!(x[0] > x[1], "{x:?}");
+        // The inverse is an inverse.
+        let i = inverse3(m);
+        for r in 0..3 {
+            for c in 0..3 {
+                assert!((i[r][c] - RGB_FROM_HED[r][c]).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn lbp_of_a_flat_tile_is_all_ones_pattern() {
+        let h = lbp_histogram(&[0.5; 25], 5, 5);
+        assert_eq!(h[8], 1.0);
+    }
+
+    #[test]
+    fn bad_images_are_named_and_folders_keep_the_good_ones() {
+        let d = tempfile::tempdir().unwrap();
+        let good = d.path().join("a.png");
+        image::RgbImage::from_fn(40, 40, |x, _| image::Rgb([(x * 6) as u8, 10, 200]))
+            .save(&good)
+            .unwrap();
+        let bad = d.path().join("b.png");
+        let bytes = std::fs::read(&good).unwrap();
+        std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+        let p = TileParams {
+            tile: 16,
+            keep_background: true,
+            ..Default::default()
+        };
+        let e = read_images(&bad, &p).err().unwrap().to_string();
+        assert!(e.contains("b.png") && e.contains("cannot decode"), "{e}");
+        let r = read_images(d.path(), &p).unwrap();
+        assert_eq!(r.ids.len(), 4);
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("skipped") && n.contains("b.png"))
+        );
+        let big = TileParams {
+            tile: 64,
+            ..p.clone()
+        };
+        let e = read_images(&good, &big).err().unwrap().to_string();
+        assert!(e.contains("larger than the image (40 × 40"), "{e}");
+        let empty = tempfile::tempdir().unwrap();
+        let e = read_images(empty.path(), &p).err().unwrap().to_string();
+        assert!(e.contains("no PNG, JPEG or TIFF"), "{e}");
+    }
+}

@@ -1,0 +1,458 @@
+//! The one pipeline: read → embed (baseline, then the modality's model) → neighbours → fuzzy
+//! graph → clusters → anomaly scores → characterisation → projection. `biolens run` and the
+//! interface's pipeline job both call `run`; `:recluster` calls `recluster`. Each stage reports
+//! progress and its result as it lands, so the interface can show the map before the model
+//! has finished training.
+
+pub mod jobs;
+pub mod recluster;
+
+use crate::analysis::{
+    anomaly::{self, AnomalyParams},
+    fuzzy,
+    graph::CsrGraph,
+    kmeans::{self, KMeansParams},
+    knn::{self, KnnGraph, KnnParams},
+    leiden::{self, LeidenParams},
+    umap::{self, UmapParams},
+};
+use crate::modality::{
+    self, Characterisation, Dataset, EmbedError, Embedding, LoadError, ModelEvent, Options,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How items are grouped.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase")]
+pub enum ClusterMethod {
+    Leiden(LeidenParams),
+    Kmeans(KMeansParams),
+}
+
+impl Default for ClusterMethod {
+    fn default() -> Self {
+        ClusterMethod::Leiden(LeidenParams::default())
+    }
+}
+
+impl ClusterMethod {
+    pub fn describe(&self) -> String {
+        match self {
+            ClusterMethod::Leiden(p) => format!("leiden {}", p.resolution),
+            ClusterMethod::Kmeans(p) => format!("kmeans {}", p.k),
+        }
+    }
+}
+
+/// Every parameter of a run; written to the session manifest.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Default)]
+pub struct PipelineParams {
+    pub seed: u64,
+    pub threads: usize,
+    pub knn: KnnParams,
+    pub umap: UmapParams,
+    pub cluster: ClusterMethod,
+    pub anomaly: AnomalyParams,
+    #[serde(default)]
+    pub motifs: crate::modality::dna::motifs::MotifParams,
+}
+
+impl PipelineParams {
+    /// Propagates the one seed to every stage.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self.knn.seed = seed;
+        self.umap.seed = seed;
+        self.anomaly.seed = seed;
+        self.motifs.seed = seed;
+        match &mut self.cluster {
+            ClusterMethod::Leiden(p) => p.seed = seed,
+            ClusterMethod::Kmeans(p) => p.seed = seed,
+        }
+        self
+    }
+
+    pub fn check(&self, n: usize) -> Result<(), PipelineError> {
+        if n < 2 {
+            return Err(PipelineError::TooFew(n));
+        }
+        self.knn
+            .check(n)
+            .map_err(|e| PipelineError::Stage("neighbours", e.to_string()))?;
+        self.umap
+            .check(n)
+            .map_err(|e| PipelineError::Stage("projection", e.to_string()))?;
+        match &self.cluster {
+            ClusterMethod::Leiden(p) => p
+                .check()
+                .map_err(|e| PipelineError::Stage("clustering", e.to_string()))?,
+            ClusterMethod::Kmeans(p) if p.k == 0 || p.k > n => {
+                return Err(PipelineError::Stage(
+                    "clustering",
+                    format!("k-means needs 1 ≤ k ≤ {n}, got {}", p.k),
+                ));
+            }
+            ClusterMethod::Kmeans(_) => {}
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    /// A stage failed for one input.
+    #[error("{input}: {source}")]
+    In {
+        input: String,
+        #[source]
+        source: Box<PipelineError>,
+    },
+    #[error(
+        "{0} item(s): at least 2 are needed, and more than k (default 15) for the neighbour graph"
+    )]
+    TooFew(usize),
+    #[error("{0}: {1}")]
+    Stage(&'static str, String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Everything computed for one dataset.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub knn: Arc<KnnGraph>,
+    pub graph: Option<Arc<CsrGraph>>,
+    pub layout: Arc<Vec<[f32; 2]>>,
+    pub clusters: Arc<Vec<u32>>,
+    pub cluster_method: ClusterMethod,
+    pub anomaly_knn: Arc<Vec<f32>>,
+    pub anomaly_iforest: Arc<Vec<f32>>,
+    /// The count model's per-cell reconstruction NLL (cells trained with a model only).
+    pub anomaly_model: Option<Arc<Vec<f32>>>,
+    /// Marker genes per cluster (datasets with expression values).
+    pub markers: Option<Arc<crate::modality::cells::markers::Markers>>,
+    /// Motifs per cluster (DNA).
+    pub motifs: Option<Arc<crate::modality::dna::motifs::MotifResults>>,
+    pub timings: Vec<(String, f64)>,
+}
+
+impl Analysis {
+    pub fn characterisation(&self) -> Characterisation {
+        Characterisation {
+            markers: self.markers.clone(),
+            motifs: self.motifs.clone(),
+        }
+    }
+}
+
+/// What a running pipeline tells its caller.
+#[derive(Debug, Clone)]
+pub enum PipelineEvent {
+    Stage {
+        name: &'static str,
+        fraction: f64,
+    },
+    Knn(Arc<KnnGraph>),
+    Layout(Arc<Vec<[f32; 2]>>),
+    Clusters(Arc<Vec<u32>>, ClusterMethod),
+    Anomalies {
+        knn: Arc<Vec<f32>>,
+        iforest: Arc<Vec<f32>>,
+    },
+    Markers(Arc<crate::modality::cells::markers::Markers>),
+    Motifs(Arc<crate::modality::dna::motifs::MotifResults>),
+    /// The input has been read.
+    Loaded(Arc<Dataset>),
+    /// An embedding is ready (the baseline first, then the model's when one runs).
+    Embedded(Arc<Embedding>),
+    /// Every stage has run on the latest embedding.
+    Analysed(Box<Analysis>),
+    /// A line worth showing (what a model measured).
+    Note(String),
+}
+
+/// A cancellation flag shared with a job.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `f` on a rayon pool with `threads` threads (0 = all cores).
+pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(f),
+        Err(_) => f(),
+    }
+}
+
+pub fn cluster(
+    data: &crate::core::matrix::Matrix,
+    graph: &CsrGraph,
+    method: &ClusterMethod,
+) -> Result<Vec<u32>, PipelineError> {
+    match method {
+        ClusterMethod::Leiden(p) => {
+            leiden::leiden(graph, p).map_err(|e| PipelineError::Stage("clustering", e.to_string()))
+        }
+        ClusterMethod::Kmeans(p) => {
+            kmeans::kmeans(data, p).map_err(|e| PipelineError::Stage("clustering", e.to_string()))
+        }
+    }
+}
+
+/// One input, read, embedded and analysed.
+#[derive(Debug, Clone)]
+pub struct Analysed {
+    pub dataset: Arc<Dataset>,
+    pub embedding: Arc<Embedding>,
+    pub analysis: Analysis,
+}
+
+/// How a run goes beyond its stage parameters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunOptions {
+    /// How inputs are read and embedded.
+    pub inputs: Options,
+    /// Analyse the baseline embedding before the model stage, so a viewer has a map while a
+    /// model trains (the interface); off for batch runs, which want only the final result.
+    pub preview: bool,
+}
+
+/// What a run tells its caller: the input's index and the event.
+pub type Emit<'a> = &'a (dyn Fn(usize, PipelineEvent) + Sync);
+
+/// Reads every input (so a bad one fails before any work), names them uniquely, then embeds
+/// and analyses each in turn. The command line's `run` and the interface's pipeline job call
+/// this; nothing else wires the stages.
+pub fn run(
+    inputs: &[PathBuf],
+    params: &PipelineParams,
+    opts: &RunOptions,
+    emit: Emit,
+    cancel: &CancelToken,
+) -> Result<Vec<Analysed>, PipelineError> {
+    let mut datasets = Vec::with_capacity(inputs.len());
+    for p in inputs {
+        datasets.push(modality::read(p, &opts.inputs)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for d in &mut datasets {
+        while !seen.insert(d.name.clone()) {
+            d.name.push('\'');
+        }
+    }
+    datasets
+        .into_iter()
+        .enumerate()
+        .map(|(i, ds)| run_dataset(Arc::new(ds), params, opts, &|e| emit(i, e), cancel))
+        .collect()
+}
+
+/// Embeds and analyses one dataset: the baseline, then the modality's model stage when it has
+/// one (with `opts.preview`, the baseline is analysed first), then every analysis stage.
+pub fn run_dataset(
+    ds: Arc<Dataset>,
+    params: &PipelineParams,
+    opts: &RunOptions,
+    emit: &(dyn Fn(PipelineEvent) + Sync),
+    cancel: &CancelToken,
+) -> Result<Analysed, PipelineError> {
+    let within = |e: PipelineError| match e {
+        PipelineError::Cancelled | PipelineError::Embed(_) | PipelineError::Load(_) => e,
+        e => PipelineError::In {
+            input: ds.path.display().to_string(),
+            source: Box::new(e),
+        },
+    };
+    emit(PipelineEvent::Loaded(ds.clone()));
+    params.check(ds.len()).map_err(within)?;
+    emit(PipelineEvent::Stage {
+        name: "embedding",
+        fraction: 0.0,
+    });
+    let base = modality::baseline(&ds, &opts.inputs)?;
+    if !modality::has_model_stage(&ds, &opts.inputs)? {
+        let emb = Arc::new(base);
+        emit(PipelineEvent::Embedded(emb.clone()));
+        let analysis = analyse(&ds, &emb, params, emit, cancel).map_err(within)?;
+        emit(PipelineEvent::Analysed(Box::new(analysis.clone())));
+        return Ok(Analysed {
+            dataset: ds,
+            embedding: emb,
+            analysis,
+        });
+    }
+    if opts.preview {
+        let emb = Arc::new(base.clone());
+        emit(PipelineEvent::Embedded(emb.clone()));
+        let a = analyse(&ds, &emb, params, emit, cancel).map_err(within)?;
+        emit(PipelineEvent::Analysed(Box::new(a)));
+    }
+    let emb = modality::model_stage(&ds, base, &opts.inputs, &mut |ev| match ev {
+        ModelEvent::Progress { stage, fraction } => {
+            emit(PipelineEvent::Stage {
+                name: stage_name(stage),
+                fraction,
+            });
+            !cancel.is_cancelled()
+        }
+        ModelEvent::Note(text) => {
+            emit(PipelineEvent::Note(text));
+            !cancel.is_cancelled()
+        }
+    })?
+    .ok_or(PipelineError::Cancelled)?;
+    if let Some(m) = &emb.model {
+        emit(PipelineEvent::Note(modality::describe_model(m)));
+    }
+    let emb = Arc::new(emb);
+    emit(PipelineEvent::Embedded(emb.clone()));
+    let analysis = analyse(&ds, &emb, params, emit, cancel).map_err(within)?;
+    emit(PipelineEvent::Analysed(Box::new(analysis.clone())));
+    Ok(Analysed {
+        dataset: ds,
+        embedding: emb,
+        analysis,
+    })
+}
+
+/// Model stages name themselves with borrowed text; events carry static names.
+fn stage_name(stage: &str) -> &'static str {
+    match stage {
+        "training vae" => "training vae",
+        "pre-training" => "pre-training",
+        "embedding" => "embedding",
+        "vit embedding" => "vit embedding",
+        "training cnn" => "training cnn",
+        "autoencoder" => "autoencoder",
+        _ => "model",
+    }
+}
+
+/// Every analysis stage on one embedding, calling `emit` with progress and each result as it
+/// lands.
+pub fn analyse(
+    ds: &Dataset,
+    emb: &Embedding,
+    params: &PipelineParams,
+    emit: &(dyn Fn(PipelineEvent) + Sync),
+    cancel: &CancelToken,
+) -> Result<Analysis, PipelineError> {
+    params.check(ds.len())?;
+    let x = &*emb.matrix;
+    let cancelled = || cancel.is_cancelled();
+    let mut timings = Vec::new();
+    let mut t = std::time::Instant::now();
+    let mut lap = |name: &str, timings: &mut Vec<(String, f64)>| {
+        timings.push((name.to_string(), t.elapsed().as_secs_f64()));
+        t = std::time::Instant::now();
+    };
+
+    let stage = |name: &'static str| move |f: f64| emit(PipelineEvent::Stage { name, fraction: f });
+    let knn =
+        knn::knn_graph(x, &params.knn, &stage("neighbours"), &cancelled).map_err(|e| match e {
+            knn::KnnError::Cancelled => PipelineError::Cancelled,
+            e => PipelineError::Stage("neighbours", e.to_string()),
+        })?;
+    let knn = Arc::new(knn);
+    emit(PipelineEvent::Knn(knn.clone()));
+    lap("knn", &mut timings);
+
+    emit(PipelineEvent::Stage {
+        name: "fuzzy graph",
+        fraction: 0.0,
+    });
+    let graph = Arc::new(fuzzy::fuzzy_simplicial_set(&knn));
+    lap("fuzzy_graph", &mut timings);
+    if cancelled() {
+        return Err(PipelineError::Cancelled);
+    }
+
+    // Clusters and anomaly scores are cheap next to the layout: compute them first so the
+    // user sees groups while the map is still refining.
+    emit(PipelineEvent::Stage {
+        name: "clustering",
+        fraction: 0.0,
+    });
+    let clusters = Arc::new(cluster(x, &graph, &params.cluster)?);
+    emit(PipelineEvent::Clusters(
+        clusters.clone(),
+        params.cluster.clone(),
+    ));
+    lap("cluster", &mut timings);
+
+    emit(PipelineEvent::Stage {
+        name: "anomaly scores",
+        fraction: 0.0,
+    });
+    let a_knn = Arc::new(anomaly::knn_distance_score(&knn, params.anomaly.knn_k));
+    let a_if = Arc::new(anomaly::isolation_forest(x, &params.anomaly));
+    emit(PipelineEvent::Anomalies {
+        knn: a_knn.clone(),
+        iforest: a_if.clone(),
+    });
+    lap("anomaly", &mut timings);
+    if cancelled() {
+        return Err(PipelineError::Cancelled);
+    }
+
+    let progress =
+        |name: &'static str, fraction: f64| emit(PipelineEvent::Stage { name, fraction });
+    let ch = modality::characterise(ds, &clusters, &params.motifs, &progress, &cancelled)
+        .ok_or(PipelineError::Cancelled)?;
+    if let Some(m) = &ch.markers {
+        emit(PipelineEvent::Markers(m.clone()));
+        lap("markers", &mut timings);
+    }
+    if let Some(m) = &ch.motifs {
+        emit(PipelineEvent::Motifs(m.clone()));
+        lap("motifs", &mut timings);
+    }
+    if cancelled() {
+        return Err(PipelineError::Cancelled);
+    }
+
+    let layout = umap::umap_layout(x, &graph, &params.umap, &stage("projection"), &cancelled)
+        .map_err(|e| match e {
+            umap::UmapError::Cancelled => PipelineError::Cancelled,
+            e => PipelineError::Stage("projection", e.to_string()),
+        })?;
+    let layout = Arc::new(layout);
+    emit(PipelineEvent::Layout(layout.clone()));
+    lap("umap", &mut timings);
+
+    Ok(Analysis {
+        knn,
+        graph: Some(graph),
+        layout,
+        clusters,
+        cluster_method: params.cluster.clone(),
+        anomaly_knn: a_knn,
+        anomaly_iforest: a_if,
+        anomaly_model: emb.scores.clone(),
+        markers: ch.markers,
+        motifs: ch.motifs,
+        timings,
+    })
+}
+
+/// Reads one input and makes its baseline embedding (no model): what tests, benchmarks and
+/// scripts need to call `analyse` on a file.
+pub fn load(path: &std::path::Path, opts: &Options) -> Result<(Dataset, Embedding), PipelineError> {
+    let ds = modality::read(path, opts)?;
+    let emb = modality::baseline(&ds, opts)?;
+    Ok((ds, emb))
+}

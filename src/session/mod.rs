@@ -1,0 +1,376 @@
+//! Session folders (`NAME.biolens/`, DESIGN §3): `manifest.toml`, `points.parquet`,
+//! `neighbors.parquet`, `clusters.parquet` and each modality's folder. Written into a
+//! temporary folder beside the target and renamed into place, so a failed or interrupted run
+//! leaves no partial session. Reading never recomputes anything.
+
+mod manifest;
+mod points;
+
+use crate::analysis::knn::KnnGraph;
+use crate::core::matrix::Matrix;
+use crate::core::{MetaColumn, MetaValues};
+pub use crate::io::FileError as SessionError;
+use crate::io::parquet::{Column, Table, read_parquet, write_parquet};
+use crate::io::{bad, column, io_err};
+use crate::modality::{Dataset, Embedding, EmbeddingSource, ModalityEntries};
+use crate::pipeline::{Analysis, PipelineParams};
+pub use manifest::{DatasetEntry, FORMAT_VERSION, InputFile, Manifest, checksum};
+use points::{FIXED, clusters_table, neighbors_table, points_table};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A dataset, its embedding and its analysis, as stored in or read from a session.
+#[derive(Debug, Clone)]
+pub struct SessionDataset {
+    pub dataset: Dataset,
+    pub embedding: Embedding,
+    pub analysis: Analysis,
+}
+
+/// Writes a session folder atomically. Replaces an existing session at `out` only after the
+/// new one is complete.
+pub fn write(
+    out: &Path,
+    params: &PipelineParams,
+    threads: usize,
+    items: &[SessionDataset],
+) -> Result<Manifest, SessionError> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+    let name = out
+        .file_name()
+        .ok_or_else(|| bad(out, "output path has no folder name"))?
+        .to_string_lossy()
+        .to_string();
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+    }
+    std::fs::create_dir(&tmp).map_err(io_err(&tmp))?;
+    let result = (|| {
+        let mut datasets = Vec::new();
+        for sd in items {
+            let inputs = sd
+                .dataset
+                .inputs
+                .iter()
+                .map(|p| checksum(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let parts = crate::modality::write_parts(
+                &tmp,
+                datasets.len(),
+                &sd.dataset,
+                &sd.embedding,
+                &sd.analysis.characterisation(),
+            )?;
+            datasets.push(DatasetEntry {
+                name: sd.dataset.name.clone(),
+                modality: sd.dataset.modality(),
+                n_items: sd.dataset.len(),
+                embedding_dim: sd.embedding.matrix.cols,
+                embedding: sd.embedding.source.describe(),
+                cluster: sd.analysis.cluster_method.clone(),
+                inputs,
+                timings: sd.analysis.timings.iter().cloned().collect(),
+                cells: parts.cells,
+                dna: parts.dna,
+                images: parts.images,
+            });
+        }
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            biolens_version: crate::VERSION.to_string(),
+            seed: params.seed,
+            threads,
+            device: "cpu".into(),
+            params: params.clone(),
+            datasets,
+        };
+        let text = toml::to_string_pretty(&manifest)
+            .map_err(|e| bad(out, format!("cannot encode manifest: {e}")))?;
+        std::fs::write(tmp.join("manifest.toml"), text).map_err(io_err(&tmp))?;
+        write_parquet(&tmp.join("points.parquet"), &points_table(items))?;
+        write_parquet(&tmp.join("neighbors.parquet"), &neighbors_table(items))?;
+        write_parquet(&tmp.join("clusters.parquet"), &clusters_table(items))?;
+        Ok(manifest)
+    })();
+    let manifest = match result {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    if out.exists() {
+        if !out.join("manifest.toml").exists() {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(bad(
+                out,
+                "exists and is not a biolens session; not replacing it",
+            ));
+        }
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        std::fs::rename(out, &old).map_err(io_err(out))?;
+        std::fs::rename(&tmp, out).map_err(io_err(out))?;
+        let _ = std::fs::remove_dir_all(&old);
+    } else {
+        std::fs::rename(&tmp, out).map_err(io_err(out))?;
+    }
+    Ok(manifest)
+}
+
+/// True when `path` looks like a session folder.
+pub fn is_session(path: &Path) -> bool {
+    path.is_dir() && path.join("manifest.toml").is_file()
+}
+
+/// Reads a session folder back: no recomputation.
+pub fn read(dir: &Path) -> Result<(Manifest, Vec<SessionDataset>), SessionError> {
+    read_with(dir, true)
+}
+
+/// Reads a session for viewing: everything but the embedding vectors (the largest part of a
+/// session), which `read_embedding` fetches when a k-means recluster needs them. The returned
+/// datasets have `embedding.cols == 0`.
+pub fn read_for_view(dir: &Path) -> Result<(Manifest, Vec<SessionDataset>), SessionError> {
+    read_with(dir, false)
+}
+
+/// The embedding matrix of dataset `index` of a session.
+pub fn read_embedding(dir: &Path, index: usize) -> Result<Matrix, SessionError> {
+    let mpath = dir.join("manifest.toml");
+    let text = std::fs::read_to_string(&mpath).map_err(io_err(&mpath))?;
+    let manifest: Manifest =
+        toml::from_str(&text).map_err(|e| bad(&mpath, format!("not a valid manifest: {e}")))?;
+    let entry = manifest
+        .datasets
+        .get(index)
+        .ok_or_else(|| bad(&mpath, format!("no dataset {index}")))?;
+    let start: usize = manifest.datasets[..index].iter().map(|d| d.n_items).sum();
+    let ppath = dir.join("points.parquet");
+    let t = crate::io::parquet::read_parquet_columns(&ppath, Some(&["embedding"]))?;
+    let Some(Column::ListF32 { offsets, values }) = t.get("embedding") else {
+        return Err(bad(
+            &ppath,
+            "column 'embedding' is missing or not a list of float",
+        ));
+    };
+    let (a, b) = (offsets[start], offsets[start + entry.n_items]);
+    if b - a != entry.n_items * entry.embedding_dim {
+        return Err(bad(
+            &ppath,
+            format!(
+                "dataset {}: embedding has {} values, expected {} × {}",
+                entry.name,
+                b - a,
+                entry.n_items,
+                entry.embedding_dim
+            ),
+        ));
+    }
+    Ok(Matrix::from_vec(
+        entry.n_items,
+        entry.embedding_dim,
+        values[a..b].to_vec(),
+    ))
+}
+
+fn read_with(
+    dir: &Path,
+    with_embedding: bool,
+) -> Result<(Manifest, Vec<SessionDataset>), SessionError> {
+    let mpath = dir.join("manifest.toml");
+    let text = std::fs::read_to_string(&mpath).map_err(io_err(&mpath))?;
+    let manifest: Manifest =
+        toml::from_str(&text).map_err(|e| bad(&mpath, format!("not a valid manifest: {e}")))?;
+    if manifest.format_version > FORMAT_VERSION {
+        return Err(bad(
+            &mpath,
+            format!(
+                "format version {} is newer than this biolens reads ({FORMAT_VERSION}); upgrade biolens",
+                manifest.format_version
+            ),
+        ));
+    }
+    let ppath = dir.join("points.parquet");
+    let read_points = || -> Result<Table, SessionError> {
+        if with_embedding {
+            return Ok(read_parquet(&ppath)?);
+        }
+        let names = crate::io::parquet::parquet_column_names(&ppath)?;
+        let keep: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| *n != "embedding")
+            .collect();
+        Ok(crate::io::parquet::read_parquet_columns(
+            &ppath,
+            Some(&keep),
+        )?)
+    };
+    let npath = dir.join("neighbors.parquet");
+    // The two files decode independently: read them on two cores.
+    let (pts, nbt) = rayon::join(read_points, || read_parquet(&npath));
+    let (pts, nbt) = (pts?, nbt?);
+    let n_total: usize = manifest.datasets.iter().map(|d| d.n_items).sum();
+    if pts.n_rows() != n_total || nbt.n_rows() != n_total {
+        return Err(bad(
+            dir,
+            format!(
+                "manifest lists {n_total} items but points.parquet has {} and neighbors.parquet {}",
+                pts.n_rows(),
+                nbt.n_rows()
+            ),
+        ));
+    }
+    let (
+        Column::Str(ids),
+        Column::F32(x),
+        Column::F32(y),
+        Column::I32(cl),
+        Column::F32(ak),
+        Column::F32(ai),
+    ) = (
+        column(&pts, "id", &ppath)?,
+        column(&pts, "x", &ppath)?,
+        column(&pts, "y", &ppath)?,
+        column(&pts, "cluster", &ppath)?,
+        column(&pts, "anomaly_knn", &ppath)?,
+        column(&pts, "anomaly_iforest", &ppath)?,
+    )
+    else {
+        return Err(bad(&ppath, "a fixed column has an unexpected type"));
+    };
+    let empty = (vec![0usize; n_total + 1], Vec::new());
+    let (eo, ev) = match pts.get("embedding") {
+        Some(Column::ListF32 { offsets, values }) => (offsets, values),
+        Some(_) => return Err(bad(&ppath, "column 'embedding' is not a list of float")),
+        None if with_embedding => return Err(bad(&ppath, "missing column 'embedding'")),
+        None => (&empty.0, &empty.1),
+    };
+    let (
+        Column::ListI32 {
+            offsets: no,
+            values: nv,
+        },
+        Column::ListF32 { values: dv, .. },
+    ) = (
+        column(&nbt, "neighbors", &npath)?,
+        column(&nbt, "distances", &npath)?,
+    )
+    else {
+        return Err(bad(&npath, "unexpected column types"));
+    };
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    for entry in &manifest.datasets {
+        let n = entry.n_items;
+        let r = start..start + n;
+        let d = if with_embedding {
+            entry.embedding_dim
+        } else {
+            0
+        };
+        if eo[r.end] - eo[r.start] != n * d {
+            return Err(bad(
+                &ppath,
+                format!(
+                    "dataset {}: embedding has {} values, expected {n} × {d}",
+                    entry.name,
+                    eo[r.end] - eo[r.start]
+                ),
+            ));
+        }
+        let embedding = Arc::new(Matrix::from_vec(n, d, ev[eo[r.start]..eo[r.end]].to_vec()));
+        let k = if n > 0 { no[start + 1] - no[start] } else { 0 };
+        let knn = KnnGraph {
+            n,
+            k,
+            indices: nv[no[r.start]..no[r.end]]
+                .iter()
+                .map(|&v| v as u32)
+                .collect(),
+            distances: dv[no[r.start]..no[r.end]].to_vec(),
+        };
+        if knn.indices.len() != n * k || knn.indices.iter().any(|&j| j as usize >= n) {
+            return Err(bad(
+                &npath,
+                format!("dataset {}: neighbour lists are inconsistent", entry.name),
+            ));
+        }
+        let meta: Vec<MetaColumn> = pts
+            .names
+            .iter()
+            .zip(&pts.columns)
+            .filter(|(name, _)| !FIXED.contains(&name.as_str()))
+            .map(|(name, c)| MetaColumn {
+                name: name.clone(),
+                values: match c {
+                    Column::Str(v) => MetaValues::Text(v[r.clone()].to_vec()),
+                    other => MetaValues::Number(
+                        other
+                            .as_f64()
+                            .map(|v| v[r.clone()].to_vec())
+                            .unwrap_or_default(),
+                    ),
+                },
+            })
+            .collect();
+        let entries = ModalityEntries {
+            cells: entry.cells.clone(),
+            dna: entry.dna.clone(),
+            images: entry.images.clone(),
+        };
+        let parts =
+            crate::modality::read_parts(dir, entry.modality, &entries, n, &meta, &embedding)?;
+        let anomaly_model = match pts.get("anomaly_recon") {
+            Some(Column::F32(v)) if v[r.clone()].iter().any(|x| !x.is_nan()) => {
+                Some(Arc::new(v[r.clone()].to_vec()))
+            }
+            _ => None,
+        };
+        let dataset = Dataset {
+            name: entry.name.clone(),
+            path: dir.to_path_buf(),
+            ids: ids[r.clone()].to_vec(),
+            meta,
+            inputs: entry
+                .inputs
+                .iter()
+                .map(|i| PathBuf::from(&i.path))
+                .collect(),
+            notes: Vec::new(),
+            payload: parts.payload,
+        };
+        let embedding = Embedding {
+            matrix: embedding,
+            source: EmbeddingSource::Precomputed,
+            model: parts.model,
+            scores: anomaly_model.clone(),
+        };
+        let ch = parts.characterisation;
+        let analysis = Analysis {
+            knn: Arc::new(knn),
+            graph: None,
+            layout: Arc::new(r.clone().map(|i| [x[i], y[i]]).collect()),
+            clusters: Arc::new(cl[r.clone()].iter().map(|&c| c.max(0) as u32).collect()),
+            cluster_method: entry.cluster.clone(),
+            anomaly_knn: Arc::new(ak[r.clone()].to_vec()),
+            anomaly_iforest: Arc::new(ai[r.clone()].to_vec()),
+            anomaly_model,
+            markers: ch.markers,
+            motifs: ch.motifs,
+            timings: entry.timings.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        };
+        out.push(SessionDataset {
+            dataset,
+            embedding,
+            analysis,
+        });
+        start += n;
+    }
+    Ok((manifest, out))
+}
