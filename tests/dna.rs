@@ -403,7 +403,13 @@ fn bad_dna_inputs_are_reported_precisely() {
         ),
         (
             vec![
-                write("ok2.fa", ">a\nACGTACGTAC\n>b\nACGTTTGTAC\n>c\nACGTACGGGC\n"),
+                // Enough records for the neighbour graph: the encoder's error is the one left.
+                write(
+                    "ok2.fa",
+                    &(0..20)
+                        .map(|i| format!(">r{i}\nACGTACGTAC{}\n", "ACGT".repeat(i % 5)))
+                        .collect::<String>(),
+                ),
                 "--encoder".into(),
                 d.path().to_str().unwrap().to_string(),
             ],

@@ -69,22 +69,22 @@ fn update_moves_focus_and_cycles_colour() {
     update(&mut s, Action::CycleColor);
     assert_eq!(s.tab().unwrap().color, ColorBy::AnomalyKnn);
     let (v, cv) = (s.tab().unwrap().version, s.tab().unwrap().color_version);
-    let raster = s.tab().unwrap().derived.raster.clone();
+    let raster = s.tab().unwrap().map.raster.clone();
     update(&mut s, Action::CycleColor);
     let t = s.tab().unwrap();
     assert!(t.color_version > cv, "colour change bumps the colour key");
     assert_eq!(t.version, v, "data caches stay valid");
-    assert_ne!(t.derived.raster, raster, "the map is recoloured");
+    assert_ne!(t.map.raster, raster, "the map is recoloured");
 }
 
 #[test]
 fn update_cursor_moves_in_the_requested_direction() {
     let mut s = session_state((120, 40));
-    let layout = s.tab().unwrap().layout.clone().unwrap();
+    let layout = s.tab().unwrap().result.layout.clone().unwrap();
     for d in [Dir::Right, Dir::Up, Dir::Left, Dir::Down] {
-        let before = s.tab().unwrap().cursor.unwrap();
+        let before = s.tab().unwrap().map.cursor.unwrap();
         update(&mut s, Action::Move(d));
-        let after = s.tab().unwrap().cursor.unwrap();
+        let after = s.tab().unwrap().map.cursor.unwrap();
         if after != before {
             let (p, q) = (layout[before], layout[after]);
             let ok = match d {
@@ -110,15 +110,15 @@ fn update_search_finds_ids_and_metadata() {
     let t = s.tab().unwrap();
     let m = t.search.as_ref().unwrap();
     assert_eq!(m.matches.len(), 13, "13 CD34+ cells in bulk_labels");
-    assert_eq!(t.cursor, Some(m.matches[0]));
+    assert_eq!(t.map.cursor, Some(m.matches[0]));
     update(&mut s, Action::SearchNext);
     let t = s.tab().unwrap();
-    assert_eq!(t.cursor, Some(t.search.as_ref().unwrap().matches[1]));
+    assert_eq!(t.map.cursor, Some(t.search.as_ref().unwrap().matches[1]));
     update(&mut s, Action::SearchPrev);
     update(&mut s, Action::SearchPrev);
     let t = s.tab().unwrap();
     assert_eq!(
-        t.cursor,
+        t.map.cursor,
         Some(*t.search.as_ref().unwrap().matches.last().unwrap())
     );
 }
@@ -192,7 +192,7 @@ fn update_ignores_results_of_replaced_jobs() {
     };
     update(&mut s, Action::Job(stale));
     assert!(
-        s.tab().unwrap().layout.is_none(),
+        s.tab().unwrap().result.layout.is_none(),
         "a replaced job's result is dropped"
     );
     update(
@@ -255,12 +255,14 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
     let t = app.state.tab().unwrap();
     assert_eq!(t.title, "pbmc68k_reduced");
     assert_eq!(t.n(), 700);
-    assert!(t.layout.is_some() && t.clusters.is_some() && t.anomaly_knn.is_some());
+    assert!(
+        t.result.layout.is_some() && t.result.clusters.is_some() && t.result.anomaly_knn.is_some()
+    );
     assert!(screen(&app.state).contains("✓ done"));
 
-    let start = app.state.tab().unwrap().cursor;
+    let start = app.state.tab().unwrap().map.cursor;
     app.press("lll");
-    assert_ne!(app.state.tab().unwrap().cursor, start, "cursor moved");
+    assert_ne!(app.state.tab().unwrap().map.cursor, start, "cursor moved");
     app.press("?");
     assert_eq!(app.state.mode, Mode::Help);
     assert!(screen(&app.state).contains("help · Esc or ? closes"));
@@ -287,6 +289,7 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
         .state
         .tab()
         .unwrap()
+        .result
         .clusters
         .as_ref()
         .unwrap()
@@ -312,7 +315,7 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
 
     // Export the selected cluster's ids with `e` (written to the working directory).
     app.press("<Tab>j");
-    let sel = app.state.tab().unwrap().cluster_sel;
+    let sel = app.state.tab().unwrap().clusters.sel;
     assert_eq!(sel, 1);
     let cwd = std::env::current_dir().unwrap();
     std::env::set_current_dir(dir.path()).unwrap();
@@ -330,7 +333,10 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
     app.press("<Enter>");
     assert_eq!(app.state.focus, Focus::Map);
     let t = app.state.tab().unwrap();
-    assert_eq!(t.clusters.as_ref().unwrap()[t.cursor.unwrap()], 1);
+    assert_eq!(
+        t.result.clusters.as_ref().unwrap()[t.map.cursor.unwrap()],
+        1
+    );
 
     app.press("q");
     assert!(app.state.quit);
@@ -353,6 +359,7 @@ fn kmeans_on_a_reopened_session_loads_the_embedding_on_demand() {
         app.state
             .tab()
             .unwrap()
+            .result
             .clusters
             .as_ref()
             .unwrap()
@@ -375,7 +382,8 @@ fn cancelling_a_running_pipeline() {
     assert!(
         matches!(
             j.state,
-            biolens::tui::state::JobState::Cancelled | biolens::tui::state::JobState::Done
+            biolens::tui::panes::jobs::JobState::Cancelled
+                | biolens::tui::panes::jobs::JobState::Done
         ),
         "{:?}",
         j.state
@@ -396,8 +404,8 @@ fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
     let emb = t.embedding.as_ref().unwrap();
     assert!(emb.model.is_some(), "the VAE replaced the PCA embedding");
     assert_eq!(emb.matrix.cols, 10);
-    assert!(t.anomaly_model.is_some() && t.markers.is_some());
-    assert!(t.color_choices().contains(&ColorBy::AnomalyRecon));
+    assert!(t.result.anomaly_model.is_some() && t.result.markers.is_some());
+    assert!(t.color_choices().contains(&ColorBy::AnomalyModel));
     let sc = screen(&app.state);
     let recon = sc
         .find("reconstruction NLL")
@@ -435,7 +443,7 @@ fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
     assert_eq!(c.group, "0 vs rest");
     assert_eq!(c.n_in + c.n_out, 700);
     // Against the rest it is the same test as the cluster's own markers.
-    let own = t.markers.as_ref().unwrap().tables[0].markers[0].gene;
+    let own = t.result.markers.as_ref().unwrap().tables[0].markers[0].gene;
     assert_eq!(c.markers[0].gene, own);
     assert!(screen(&app.state).contains("markers · 0 vs rest"));
     let dir = tempfile::tempdir().unwrap();
@@ -510,7 +518,7 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
     assert!(app.wait_for_jobs(Duration::from_secs(300)), "pipeline");
     let t = app.state.tab().unwrap();
     assert_eq!(t.n(), 2873);
-    let m = t.motifs.clone().expect("motifs");
+    let m = t.result.motifs.clone().expect("motifs");
     assert!(
         m.motifs
             .iter()
@@ -529,17 +537,17 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
         "{sc}"
     );
     // The first motif's best match is on screen with its JASPAR id.
-    let first = app.state.tab().unwrap().cluster_motifs()[0].clone();
+    let first = app.state.tab().unwrap().view(None).cluster_motifs()[0].clone();
     let id = &m.database[first.matches[0].target].id;
     assert!(sc.contains(id.as_str()), "{id} not in\n{sc}");
 
     // Go to an item of cluster 0 with a site: its detail highlights the site.
     let item = first.sites[0].item as usize;
-    app.state.tab_mut().unwrap().cursor = Some(item);
+    app.state.tab_mut().unwrap().map.cursor = Some(item);
     app.press("]");
-    app.state.tab_mut().unwrap().refresh(80, 30);
-    assert!(!app.state.tab().unwrap().derived.seq_hits.is_empty());
-    assert_eq!(app.state.tab().unwrap().seq_scroll, (4, item));
+    app.state.refresh();
+    assert!(!app.state.tab().unwrap().detail.seq_hits.is_empty());
+    assert_eq!(app.state.tab().unwrap().detail.seq_scroll, (4, item));
 
     let out = dir.path().join("m.meme");
     app.press(&format!(":export motifs meme {}<Enter>", out.display()));
@@ -556,17 +564,17 @@ fn images_tab_previews_the_tile_under_the_cursor_and_the_cluster_medoids() {
     let t = app.state.tab().unwrap();
     let ds = t.dataset.as_ref().unwrap();
     assert_eq!(ds.tiles().unwrap().sources.len(), 2);
-    assert_eq!(t.preview.as_ref().map(|p| p.item), t.cursor);
-    let strip = t.strip.as_ref().expect("medoid strip");
+    assert_eq!(t.detail.preview.as_ref().map(|p| p.item), t.map.cursor);
+    let strip = t.clusters.strip.as_ref().expect("medoid strip");
     assert!(!strip.protocols.is_empty());
     // The medoids belong to the selected cluster.
-    let c = t.derived.cluster_rows[t.cluster_sel].id;
-    let clusters = t.clusters.as_ref().unwrap();
+    let c = t.clusters.rows[t.clusters.sel].id;
+    let clusters = t.result.clusters.as_ref().unwrap();
     assert!(strip.items.iter().all(|&i| clusters[i] == c));
     let sc = screen(&app.state);
     assert!(sc.contains("medoid tiles") && sc.contains('▀'), "{sc}");
     // Moving the cursor re-encodes the preview for the new tile.
     app.press("lll");
     let t = app.state.tab().unwrap();
-    assert_eq!(t.preview.as_ref().map(|p| p.item), t.cursor);
+    assert_eq!(t.detail.preview.as_ref().map(|p| p.item), t.map.cursor);
 }

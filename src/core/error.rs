@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 /// Bad input, always naming the file and (where known) the line or record.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}:{line}: {reason}")]
     BadLine {
@@ -26,10 +25,10 @@ pub enum DataError {
 }
 
 impl DataError {
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
+    pub fn io(path: &Path, error: std::io::Error) -> Self {
         DataError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
     pub fn file(path: &Path, reason: impl Into<String>) -> Self {

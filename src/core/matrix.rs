@@ -168,6 +168,29 @@ pub fn sym_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     (vals, vecs)
 }
 
+/// Checks every value of an embedding is finite; names the record and column otherwise.
+pub fn check_finite(
+    path: &std::path::Path,
+    m: &Matrix,
+    ids: &[String],
+) -> Result<(), crate::core::DataError> {
+    for i in 0..m.rows {
+        if let Some(c) = m.row(i).iter().position(|v| !v.is_finite()) {
+            return Err(crate::core::DataError::file(
+                path,
+                format!(
+                    "record {} (id '{}'), column {}: value {} is not a finite number",
+                    i + 1,
+                    ids.get(i).map(String::as_str).unwrap_or("?"),
+                    c + 1,
+                    m.row(i)[c]
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,27 +213,4 @@ mod tests {
         let naive: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
         assert!((sq_dist(&a, &b) - naive).abs() / naive < 1e-5);
     }
-}
-
-/// Checks every value of an embedding is finite; names the record and column otherwise.
-pub fn check_finite(
-    path: &std::path::Path,
-    m: &Matrix,
-    ids: &[String],
-) -> Result<(), crate::core::DataError> {
-    for i in 0..m.rows {
-        if let Some(c) = m.row(i).iter().position(|v| !v.is_finite()) {
-            return Err(crate::core::DataError::file(
-                path,
-                format!(
-                    "record {} (id '{}'), column {}: value {} is not a finite number",
-                    i + 1,
-                    ids.get(i).map(String::as_str).unwrap_or("?"),
-                    c + 1,
-                    m.row(i)[c]
-                ),
-            ));
-        }
-    }
-    Ok(())
 }

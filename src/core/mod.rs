@@ -8,3 +8,13 @@ pub mod nn;
 
 pub use error::DataError;
 pub use meta::{MetaColumn, MetaValues};
+
+/// What a modality's reader returns: the items' ids and metadata, the modality's own data, the
+/// files read (for the manifest) and what the reader did that the user should know.
+pub struct ItemsRead<D> {
+    pub ids: Vec<String>,
+    pub meta: Vec<MetaColumn>,
+    pub data: D,
+    pub inputs: Vec<std::path::PathBuf>,
+    pub notes: Vec<String>,
+}

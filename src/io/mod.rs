@@ -13,11 +13,10 @@ use std::path::{Path, PathBuf};
 pub enum FileError {
     #[error("{path}: {reason}")]
     Bad { path: PathBuf, reason: String },
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     Table(#[from] parquet::TableError),
@@ -33,9 +32,9 @@ pub fn bad(path: &Path, reason: impl Into<String>) -> FileError {
 
 /// Maps an I/O error on `path` to a `FileError`.
 pub fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FileError + '_ {
-    move |source| FileError::Io {
+    move |error| FileError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 

@@ -155,12 +155,8 @@ impl Table {
 pub enum TableError {
     #[error("{path}: {reason}")]
     Format { path: String, reason: String },
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
 }
 
 fn perr(path: &Path, e: impl std::fmt::Display) -> TableError {
@@ -253,7 +249,7 @@ pub fn write_parquet(path: &Path, table: &Table) -> Result<(), TableError> {
         .build();
     let file = std::fs::File::create(path).map_err(|e| TableError::Io {
         path: path.display().to_string(),
-        source: e,
+        error: e,
     })?;
     let mut w = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props))
         .map_err(|e| perr(path, e))?;
@@ -414,7 +410,7 @@ pub fn read_parquet(path: &Path) -> Result<Table, TableError> {
 pub fn parquet_column_names(path: &Path) -> Result<Vec<String>, TableError> {
     let file = std::fs::File::open(path).map_err(|e| TableError::Io {
         path: path.display().to_string(),
-        source: e,
+        error: e,
     })?;
     let reader = SerializedFileReader::new(file)
         .map_err(|e| perr(path, format!("not a readable Parquet file: {e}")))?;
@@ -431,7 +427,7 @@ pub fn parquet_column_names(path: &Path) -> Result<Vec<String>, TableError> {
 pub fn read_parquet_columns(path: &Path, only: Option<&[&str]>) -> Result<Table, TableError> {
     let file = std::fs::File::open(path).map_err(|e| TableError::Io {
         path: path.display().to_string(),
-        source: e,
+        error: e,
     })?;
     let reader = SerializedFileReader::new(file)
         .map_err(|e| perr(path, format!("not a readable Parquet file: {e}")))?;

@@ -3,6 +3,9 @@
 //! session part are dispatched here, and each modality's folder holds the rest. Adding a
 //! modality is one folder, one `Payload` variant with its arms below, one options struct in
 //! `Options` (flattened into the CLI), and optionally a view in `tui/views/`.
+//!
+//! Longer than our ~600-line guide on purpose: every arm of every modality-dependent step lives
+//! here so that no other file matches on the modality; each arm is a call into its folder.
 
 pub mod cells;
 pub mod dna;
@@ -180,7 +183,7 @@ pub struct Embedding {
     pub source: EmbeddingSource,
     pub model: Option<Model>,
     /// The model's per-item anomaly score (`Modality::model_score_name`), when it has one.
-    pub scores: Option<Arc<Vec<f32>>>,
+    pub anomaly_model: Option<Arc<Vec<f32>>>,
 }
 
 impl Embedding {
@@ -189,7 +192,7 @@ impl Embedding {
             matrix: Arc::new(matrix),
             source,
             model: None,
-            scores: None,
+            anomaly_model: None,
         }
     }
 }
@@ -222,7 +225,7 @@ pub fn read(path: &Path, opts: &Options) -> Result<Dataset, LoadError> {
     if !path.exists() {
         return Err(LoadError::Data(DataError::Io {
             path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+            error: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
         }));
     }
     let name = path
@@ -301,39 +304,35 @@ fn check_ids(ds: &Dataset) -> Result<(), LoadError> {
 /// Why a dataset could not be embedded.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Baseline {
         path: PathBuf,
-        #[source]
-        source: crate::analysis::pca::BaselineError,
+        error: crate::analysis::pca::BaselineError,
     },
     #[error(transparent)]
     Data(#[from] DataError),
-    #[error("{name}: {source}")]
+    #[error("{name}: {error}")]
     Cells {
         name: String,
-        #[source]
-        source: cells::vae::ScviError,
+        error: cells::vae::ScviError,
     },
-    #[error("{name}: the DNA encoder: {source}")]
+    #[error("{name}: the DNA encoder: {error}")]
     Dna {
         name: String,
-        #[source]
-        source: dna::encoder::EncoderError,
+        error: dna::encoder::EncoderError,
     },
-    #[error("{name}: {source}")]
+    #[error("{name}: {error}")]
     Images {
         name: String,
-        #[source]
-        source: images::model::ImageModelError,
+        error: images::model::ImageModelError,
     },
 }
 
 /// The embedding every dataset gets first, without a model.
 pub fn baseline(ds: &Dataset, opts: &Options) -> Result<Embedding, EmbedError> {
-    let pca_err = |source| EmbedError::Baseline {
+    let pca_err = |error| EmbedError::Baseline {
         path: ds.path.clone(),
-        source,
+        error,
     };
     Ok(match &ds.payload {
         Payload::Cells(d) => {
@@ -364,7 +363,7 @@ pub fn baseline(ds: &Dataset, opts: &Options) -> Result<Embedding, EmbedError> {
             matrix: m.clone(),
             source: EmbeddingSource::Precomputed,
             model: None,
-            scores: None,
+            anomaly_model: None,
         },
     })
 }
@@ -373,9 +372,9 @@ pub fn baseline(ds: &Dataset, opts: &Options) -> Result<Embedding, EmbedError> {
 /// model-based anomaly score); an error when a model was asked for that the data cannot feed.
 pub fn has_model_stage(ds: &Dataset, opts: &Options) -> Result<bool, EmbedError> {
     Ok(match &ds.payload {
-        Payload::Cells(d) => cells::trains(d, &opts.cells).map_err(|source| EmbedError::Cells {
+        Payload::Cells(d) => cells::trains(d, &opts.cells).map_err(|error| EmbedError::Cells {
             name: ds.name.clone(),
-            source,
+            error,
         })?,
         Payload::Dna(_) => dna::trains(&opts.dna),
         Payload::Images(d) => {
@@ -386,9 +385,9 @@ pub fn has_model_stage(ds: &Dataset, opts: &Options) -> Result<bool, EmbedError>
 }
 
 /// What the model stage tells its caller while it runs.
-pub enum ModelEvent<'a> {
+pub enum ModelEvent {
     Progress {
-        stage: &'a str,
+        stage: &'static str,
         fraction: f64,
     },
     /// A line worth showing (a held-out loss after an epoch).
@@ -413,9 +412,9 @@ pub fn model_stage(
                     fraction: r.epoch as f64 / r.max_epochs as f64,
                 })
             })
-            .map_err(|source| EmbedError::Cells {
+            .map_err(|error| EmbedError::Cells {
                 name: name(),
-                source,
+                error,
             })?;
             Ok(Some(Embedding {
                 source: EmbeddingSource::Scvi {
@@ -424,7 +423,7 @@ pub fn model_stage(
                 },
                 matrix: Arc::new(out.latent),
                 model: Some(Model::Cells(out.model)),
-                scores: Some(Arc::new(out.nll)),
+                anomaly_model: Some(Arc::new(out.nll)),
             }))
         }
         Payload::Dna(d) => {
@@ -439,9 +438,9 @@ pub fn model_stage(
                 }
                 events(ModelEvent::Progress { stage, fraction: f })
             })
-            .map_err(|source| EmbedError::Dna {
+            .map_err(|error| EmbedError::Dna {
                 name: name(),
-                source,
+                error,
             })?;
             Ok(out.map(|out| Embedding {
                 source: EmbeddingSource::Encoder {
@@ -449,7 +448,7 @@ pub fn model_stage(
                 },
                 matrix: Arc::new(out.embedding),
                 model: Some(Model::Dna(out.model)),
-                scores: Some(Arc::new(out.perplexity)),
+                anomaly_model: Some(Arc::new(out.perplexity)),
             }))
         }
         Payload::Images(d) => {
@@ -457,9 +456,9 @@ pub fn model_stage(
                 return Ok(Some(base));
             };
             let o = &opts.images;
-            let err = |source| EmbedError::Images {
+            let err = |error| EmbedError::Images {
                 name: name(),
-                source,
+                error,
             };
             let mut emb = base;
             if let Some(dir) = &o.vit {
@@ -492,7 +491,7 @@ pub fn model_stage(
                         model: cnn.describe(),
                     },
                     model: Some(Model::Images(Arc::new(cnn))),
-                    scores: None,
+                    anomaly_model: None,
                 };
             }
             if o.ae_epochs > 0 {
@@ -512,7 +511,7 @@ pub fn model_stage(
                 let Some(scores) = scores else {
                     return Ok(None);
                 };
-                emb.scores = Some(Arc::new(scores));
+                emb.anomaly_model = Some(Arc::new(scores));
             }
             Ok(Some(emb))
         }

@@ -102,16 +102,16 @@ impl PipelineParams {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    // Boxed: reader and model errors carry paths and messages, and every stage returns this.
     #[error(transparent)]
-    Load(#[from] LoadError),
+    Load(Box<LoadError>),
     #[error(transparent)]
-    Embed(#[from] EmbedError),
+    Embed(Box<EmbedError>),
     /// A stage failed for one input.
-    #[error("{input}: {source}")]
+    #[error("{input}: {error}")]
     In {
         input: String,
-        #[source]
-        source: Box<PipelineError>,
+        error: Box<PipelineError>,
     },
     #[error(
         "{0} item(s): at least 2 are needed, and more than k (default 15) for the neighbour graph"
@@ -121,6 +121,18 @@ pub enum PipelineError {
     Stage(&'static str, String),
     #[error("cancelled")]
     Cancelled,
+}
+
+impl From<LoadError> for PipelineError {
+    fn from(e: LoadError) -> Self {
+        PipelineError::Load(Box::new(e))
+    }
+}
+
+impl From<EmbedError> for PipelineError {
+    fn from(e: EmbedError) -> Self {
+        PipelineError::Embed(Box::new(e))
+    }
 }
 
 /// Everything computed for one dataset.
@@ -274,72 +286,51 @@ pub fn run_dataset(
         PipelineError::Cancelled | PipelineError::Embed(_) | PipelineError::Load(_) => e,
         e => PipelineError::In {
             input: ds.path.display().to_string(),
-            source: Box::new(e),
+            error: Box::new(e),
         },
     };
     emit(PipelineEvent::Loaded(ds.clone()));
     params.check(ds.len()).map_err(within)?;
+    // Every embedding is announced, analysed, and the analysis announced.
+    let analysed = |emb: Embedding| -> Result<(Arc<Embedding>, Analysis), PipelineError> {
+        let emb = Arc::new(emb);
+        emit(PipelineEvent::Embedded(emb.clone()));
+        let a = analyse(&ds, &emb, params, emit, cancel).map_err(within)?;
+        emit(PipelineEvent::Analysed(Box::new(a.clone())));
+        Ok((emb, a))
+    };
     emit(PipelineEvent::Stage {
         name: "embedding",
         fraction: 0.0,
     });
     let base = modality::baseline(&ds, &opts.inputs)?;
-    if !modality::has_model_stage(&ds, &opts.inputs)? {
-        let emb = Arc::new(base);
-        emit(PipelineEvent::Embedded(emb.clone()));
-        let analysis = analyse(&ds, &emb, params, emit, cancel).map_err(within)?;
-        emit(PipelineEvent::Analysed(Box::new(analysis.clone())));
-        return Ok(Analysed {
-            dataset: ds,
-            embedding: emb,
-            analysis,
-        });
-    }
-    if opts.preview {
-        let emb = Arc::new(base.clone());
-        emit(PipelineEvent::Embedded(emb.clone()));
-        let a = analyse(&ds, &emb, params, emit, cancel).map_err(within)?;
-        emit(PipelineEvent::Analysed(Box::new(a)));
-    }
-    let emb = modality::model_stage(&ds, base, &opts.inputs, &mut |ev| match ev {
-        ModelEvent::Progress { stage, fraction } => {
-            emit(PipelineEvent::Stage {
-                name: stage_name(stage),
-                fraction,
+    let (embedding, analysis) = if modality::has_model_stage(&ds, &opts.inputs)? {
+        if opts.preview {
+            analysed(base.clone())?;
+        }
+        let emb = modality::model_stage(&ds, base, &opts.inputs, &mut |ev| {
+            emit(match ev {
+                ModelEvent::Progress { stage, fraction } => PipelineEvent::Stage {
+                    name: stage,
+                    fraction,
+                },
+                ModelEvent::Note(text) => PipelineEvent::Note(text),
             });
             !cancel.is_cancelled()
+        })?
+        .ok_or(PipelineError::Cancelled)?;
+        if let Some(m) = &emb.model {
+            emit(PipelineEvent::Note(modality::describe_model(m)));
         }
-        ModelEvent::Note(text) => {
-            emit(PipelineEvent::Note(text));
-            !cancel.is_cancelled()
-        }
-    })?
-    .ok_or(PipelineError::Cancelled)?;
-    if let Some(m) = &emb.model {
-        emit(PipelineEvent::Note(modality::describe_model(m)));
-    }
-    let emb = Arc::new(emb);
-    emit(PipelineEvent::Embedded(emb.clone()));
-    let analysis = analyse(&ds, &emb, params, emit, cancel).map_err(within)?;
-    emit(PipelineEvent::Analysed(Box::new(analysis.clone())));
+        analysed(emb)?
+    } else {
+        analysed(base)?
+    };
     Ok(Analysed {
         dataset: ds,
-        embedding: emb,
+        embedding,
         analysis,
     })
-}
-
-/// Model stages name themselves with borrowed text; events carry static names.
-fn stage_name(stage: &str) -> &'static str {
-    match stage {
-        "training vae" => "training vae",
-        "pre-training" => "pre-training",
-        "embedding" => "embedding",
-        "vit embedding" => "vit embedding",
-        "training cnn" => "training cnn",
-        "autoencoder" => "autoencoder",
-        _ => "model",
-    }
 }
 
 /// Every analysis stage on one embedding, calling `emit` with progress and each result as it
@@ -442,7 +433,7 @@ pub fn analyse(
         cluster_method: params.cluster.clone(),
         anomaly_knn: a_knn,
         anomaly_iforest: a_if,
-        anomaly_model: emb.scores.clone(),
+        anomaly_model: emb.anomaly_model.clone(),
         markers: ch.markers,
         motifs: ch.motifs,
         timings,
@@ -455,4 +446,94 @@ pub fn load(path: &std::path::Path, opts: &Options) -> Result<(Dataset, Embeddin
     let ds = modality::read(path, opts)?;
     let emb = modality::baseline(&ds, opts)?;
     Ok((ds, emb))
+}
+
+/// An analysis as it lands, stage by stage: what a viewer holds while the pipeline runs.
+/// `apply` merges each event the way `analyse` produces them, so no front end re-implements it.
+#[derive(Debug, Clone, Default)]
+pub struct Partial {
+    pub knn: Option<Arc<KnnGraph>>,
+    pub graph: Option<Arc<CsrGraph>>,
+    pub layout: Option<Arc<Vec<[f32; 2]>>>,
+    pub clusters: Option<Arc<Vec<u32>>>,
+    pub cluster_method: Option<ClusterMethod>,
+    pub anomaly_knn: Option<Arc<Vec<f32>>>,
+    pub anomaly_iforest: Option<Arc<Vec<f32>>>,
+    pub anomaly_model: Option<Arc<Vec<f32>>>,
+    pub markers: Option<Arc<crate::modality::cells::markers::Markers>>,
+    pub motifs: Option<Arc<crate::modality::dna::motifs::MotifResults>>,
+}
+
+impl Partial {
+    /// Takes in one result event; returns whether anything changed.
+    pub fn apply(&mut self, ev: &PipelineEvent) -> bool {
+        match ev {
+            PipelineEvent::Knn(k) => self.knn = Some(k.clone()),
+            PipelineEvent::Layout(l) => self.layout = Some(l.clone()),
+            PipelineEvent::Clusters(c, m) => {
+                self.clusters = Some(c.clone());
+                self.cluster_method = Some(m.clone());
+            }
+            PipelineEvent::Anomalies { knn, iforest } => {
+                self.anomaly_knn = Some(knn.clone());
+                self.anomaly_iforest = Some(iforest.clone());
+            }
+            PipelineEvent::Markers(m) => self.markers = Some(m.clone()),
+            PipelineEvent::Motifs(m) => self.motifs = Some(m.clone()),
+            PipelineEvent::Embedded(e) => self.anomaly_model = e.anomaly_model.clone(),
+            PipelineEvent::Analysed(a) => self.graph = a.graph.clone(),
+            PipelineEvent::Stage { .. } | PipelineEvent::Loaded(_) | PipelineEvent::Note(_) => {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Takes in new clusters and their characterisation.
+    pub fn apply_recluster(&mut self, r: &recluster::Reclustered) {
+        self.clusters = Some(r.clusters.clone());
+        self.cluster_method = Some(r.method.clone());
+        self.graph = Some(r.graph.clone());
+        if r.characterisation.markers.is_some() {
+            self.markers = r.characterisation.markers.clone();
+        }
+        if r.characterisation.motifs.is_some() {
+            self.motifs = r.characterisation.motifs.clone();
+        }
+    }
+
+    /// The one result type, once neighbours, clusters and anomaly scores exist (the layout
+    /// may still be computing: it is empty then).
+    pub fn analysis(&self) -> Option<Analysis> {
+        Some(Analysis {
+            knn: self.knn.clone()?,
+            graph: self.graph.clone(),
+            layout: self.layout.clone().unwrap_or_default(),
+            clusters: self.clusters.clone()?,
+            cluster_method: self.cluster_method.clone()?,
+            anomaly_knn: self.anomaly_knn.clone()?,
+            anomaly_iforest: self.anomaly_iforest.clone()?,
+            anomaly_model: self.anomaly_model.clone(),
+            markers: self.markers.clone(),
+            motifs: self.motifs.clone(),
+            timings: Vec::new(),
+        })
+    }
+}
+
+impl From<Analysis> for Partial {
+    fn from(a: Analysis) -> Self {
+        Self {
+            knn: Some(a.knn),
+            graph: a.graph,
+            layout: Some(a.layout),
+            clusters: Some(a.clusters),
+            cluster_method: Some(a.cluster_method),
+            anomaly_knn: Some(a.anomaly_knn),
+            anomaly_iforest: Some(a.anomaly_iforest),
+            anomaly_model: a.anomaly_model,
+            markers: a.markers,
+            motifs: a.motifs,
+        }
+    }
 }

@@ -349,7 +349,7 @@ fn read_with(
             matrix: embedding,
             source: EmbeddingSource::Precomputed,
             model: parts.model,
-            scores: anomaly_model.clone(),
+            anomaly_model: anomaly_model.clone(),
         };
         let ch = parts.characterisation;
         let analysis = Analysis {

@@ -56,7 +56,7 @@ impl App {
     /// Starts the pipeline of every tab that has nothing computed yet.
     pub fn start(&mut self) {
         let todo: Vec<usize> = (0..self.state.tabs.len())
-            .filter(|&i| self.state.tabs[i].layout.is_none())
+            .filter(|&i| self.state.tabs[i].result.layout.is_none())
             .collect();
         for tab in todo {
             self.execute(Effect::StartPipeline { tab });
@@ -196,11 +196,11 @@ impl App {
                     return;
                 };
                 let (Some(ds), Some(knn), Some(emb)) =
-                    (t.dataset.clone(), t.knn.clone(), t.embedding.clone())
+                    (t.dataset.clone(), t.result.knn.clone(), t.embedding.clone())
                 else {
                     return;
                 };
-                let graph = t.graph.clone();
+                let graph = t.result.graph.clone();
                 let source = t.source.clone();
                 let motif_params = self.state.params.motifs.clone();
                 let name = match &method {
@@ -240,7 +240,8 @@ impl App {
                 let Some(t) = self.state.tabs.get(tab) else {
                     return;
                 };
-                let (Some(ds), Some(clusters)) = (t.dataset.clone(), t.clusters.clone()) else {
+                let (Some(ds), Some(clusters)) = (t.dataset.clone(), t.result.clusters.clone())
+                else {
                     return;
                 };
                 let (id, cancel) = self.runner.spawn(move |ctx| {
@@ -298,7 +299,11 @@ impl App {
             .get(tab)
             .ok_or_else(|| none("no such tab"))?;
         let ds = t.dataset.as_ref().ok_or_else(|| none("no data yet"))?;
-        let clusters = t.clusters.as_ref().ok_or_else(|| none("no clusters yet"))?;
+        let clusters = t
+            .result
+            .clusters
+            .as_ref()
+            .ok_or_else(|| none("no clusters yet"))?;
         let (what, meme) = match kind {
             ExportKind::ClusterIds(c) => return crate::export::write_ids(path, ds, clusters, *c),
             ExportKind::Clusters => (What::Clusters, false),
@@ -307,7 +312,7 @@ impl App {
             ExportKind::Sites => (What::Sites, false),
             ExportKind::Anomalies => (What::Anomalies, false),
         };
-        let analysis = t.analysis().ok_or_else(|| none("no analysis yet"))?;
+        let analysis = t.result.analysis().ok_or_else(|| none("no analysis yet"))?;
         let source = Source {
             dataset: ds,
             analysis: &analysis,

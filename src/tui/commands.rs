@@ -1,25 +1,129 @@
-//! The `:` command line: parsing, completion and the effects commands ask for.
+//! The `:` command line. One table (`COMMANDS`) holds every command: its usage, what it does,
+//! what Tab completes it to and what it runs. The parser, Tab completion, the help overlay and
+//! the usage line of an unknown command are all generated from it.
 
 use super::action::{Effect, ExportKind};
-use super::state::{Message, Mode, State};
-use super::update::{error, info};
+use super::state::{ColorBy, Mode, State};
 use crate::analysis::kmeans::KMeansParams;
 use crate::analysis::leiden::LeidenParams;
 use crate::pipeline::ClusterMethod;
 use std::path::PathBuf;
 
-/// Command words, for completion.
-const COMMAND_WORDS: [&str; 10] = [
-    "color ",
-    "color gene ",
-    "color genes ",
-    "compare ",
-    "recluster leiden ",
-    "recluster kmeans ",
-    "export clusters ",
-    "export markers ",
-    "export anomalies ",
-    "quit",
+/// One `:` command.
+pub struct Command {
+    /// The words that name it, then its arguments, as the help shows them.
+    pub usage: &'static str,
+    pub about: &'static str,
+    /// The naming words with a trailing space (or the bare word), for matching and completion.
+    pub complete: &'static str,
+    /// Other names of a one-word command (`q` for `quit`).
+    pub aliases: &'static [&'static str],
+    /// Runs with the words after the naming words.
+    run: fn(&mut State, &[&str]) -> Vec<Effect>,
+}
+
+impl Command {
+    fn words(&self) -> impl Iterator<Item = &'static str> {
+        self.complete.split_whitespace()
+    }
+}
+
+/// Every command, in the order the help lists them.
+pub const COMMANDS: &[Command] = &[
+    Command {
+        usage: "color COLUMN",
+        about: "colour by cluster, anomaly score or metadata",
+        complete: "color ",
+        aliases: &[],
+        run: color_column,
+    },
+    Command {
+        usage: "color gene G",
+        about: "colour by a gene's expression",
+        complete: "color gene ",
+        aliases: &[],
+        run: |s, a| color_genes(s, a, true),
+    },
+    Command {
+        usage: "color genes G1,G2",
+        about: "colour by their mean expression",
+        complete: "color genes ",
+        aliases: &[],
+        run: |s, a| color_genes(s, a, false),
+    },
+    Command {
+        usage: "compare A B",
+        about: "markers of clusters A vs B (or rest)",
+        complete: "compare ",
+        aliases: &[],
+        run: compare,
+    },
+    Command {
+        usage: "recluster leiden RES",
+        about: "Leiden at resolution RES",
+        complete: "recluster leiden ",
+        aliases: &[],
+        run: recluster_leiden,
+    },
+    Command {
+        usage: "recluster kmeans K",
+        about: "k-means with K clusters",
+        complete: "recluster kmeans ",
+        aliases: &[],
+        run: recluster_kmeans,
+    },
+    Command {
+        usage: "export clusters PATH",
+        about: "each item's cluster (.csv/.parquet)",
+        complete: "export clusters ",
+        aliases: &[],
+        run: |s, a| export(s, ExportKind::Clusters, a),
+    },
+    Command {
+        usage: "export anomalies PATH",
+        about: "items ranked by anomaly score",
+        complete: "export anomalies ",
+        aliases: &[],
+        run: |s, a| export(s, ExportKind::Anomalies, a),
+    },
+    Command {
+        usage: "export markers PATH",
+        about: "marker genes shown (cells)",
+        complete: "export markers ",
+        aliases: &[],
+        run: |s, a| export(s, ExportKind::Markers, a),
+    },
+    Command {
+        usage: "export motifs PATH",
+        about: "motifs per cluster (DNA)",
+        complete: "export motifs ",
+        aliases: &[],
+        run: |s, a| export(s, ExportKind::Motifs { meme: false }, a),
+    },
+    Command {
+        usage: "export motifs meme PATH",
+        about: "motifs in MEME format",
+        complete: "export motifs meme ",
+        aliases: &[],
+        run: |s, a| export(s, ExportKind::Motifs { meme: true }, a),
+    },
+    Command {
+        usage: "export sites PATH",
+        about: "every motif site (DNA)",
+        complete: "export sites ",
+        aliases: &[],
+        run: |s, a| export(s, ExportKind::Sites, a),
+    },
+    Command {
+        usage: "q",
+        about: "quit",
+        complete: "quit",
+        aliases: &["q", "q!"],
+        run: |s, _| {
+            s.quit = true;
+            vec![Effect::Quit]
+        },
+    },
 ];
 
 /// Completes `prefix`, the word after `head`, from `candidates` (ignoring case): one match
@@ -64,7 +168,8 @@ fn complete_word<'a>(
     }
 }
 
-pub(super) fn complete(s: &mut State) {
+/// Tab in the command line: completes command words, colour columns and gene names.
+pub fn complete(s: &mut State) {
     let tab = s.tab();
     let mut columns: Vec<String> = tab
         .map(|t| {
@@ -103,219 +208,273 @@ pub(super) fn complete(s: &mut State) {
         complete_word(q, "color ", &p, columns.iter().map(String::as_str))
     } else {
         let p = q.clone();
-        complete_word(q, "", &p, COMMAND_WORDS)
+        complete_word(q, "", &p, COMMANDS.iter().map(|c| c.complete))
     };
     if let Some(text) = listing {
-        s.message = Some(Message { text, error: false });
+        s.info(text);
     }
 }
 
-pub(super) fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
+/// Runs a command line: the command with the most naming words that it starts with (so
+/// `export motifs meme` wins over `export motifs`).
+pub fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
     let words: Vec<&str> = line.split_whitespace().collect();
-    let tab = s.active;
-    match words.as_slice() {
-        [] => vec![],
-        ["q"] | ["quit"] | ["q!"] => {
-            s.quit = true;
-            vec![Effect::Quit]
-        }
-        ["color", kind @ ("gene" | "genes"), rest @ ..] if !rest.is_empty() => {
-            let names: Vec<String> = rest
-                .join(",")
-                .split(',')
-                .map(|g| g.trim().to_string())
-                .filter(|g| !g.is_empty())
-                .collect();
-            let Some(t) = s.tab_mut() else { return vec![] };
-            let Some(e) = t.dataset.as_ref().and_then(|d| d.expression().cloned()) else {
-                error(s, "gene colouring needs expression values (cells datasets)");
-                return vec![];
-            };
-            let mut idx = Vec::new();
-            for n in &names {
-                match e.gene_index(n) {
-                    Some(g) => idx.push(g),
-                    None => {
-                        error(s, format!("no gene '{n}' (Tab completes gene names)"));
-                        return vec![];
-                    }
-                }
-            }
-            let label = if *kind == "gene" && idx.len() == 1 {
-                format!("gene {}", e.genes[idx[0]])
+    if words.is_empty() {
+        return vec![];
+    }
+    let mut by_specificity: Vec<&Command> = COMMANDS.iter().collect();
+    by_specificity.sort_by_key(|c| std::cmp::Reverse(c.words().count()));
+    for c in by_specificity {
+        let names: Vec<&str> = c.words().collect();
+        let named = words.len() >= names.len() && words[..names.len()] == names[..];
+        if named || (words.len() == 1 && c.aliases.contains(&words[0])) {
+            let rest = if named {
+                &words[names.len()..]
             } else {
-                format!(
-                    "genes {}",
-                    idx.iter()
-                        .map(|&g| e.genes[g].as_str())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )
+                &[][..]
             };
-            t.color = super::state::ColorBy::Genes(label.clone(), idx);
-            t.color_version += 1;
-            info(s, format!("colour: {label} (log1p CP10k; mean over genes)"));
-            vec![]
-        }
-        ["compare", a, b] => {
-            let parse = |w: &str| -> Option<Vec<u32>> {
-                if w == "rest" {
-                    return Some(Vec::new());
-                }
-                w.split(',').map(|x| x.trim().parse::<u32>().ok()).collect()
-            };
-            let Some(t) = s.tab() else { return vec![] };
-            let k = t
-                .clusters
-                .as_ref()
-                .map_or(0, |c| c.iter().max().map_or(0, |m| m + 1));
-            match (parse(a), parse(b)) {
-                (Some(x), Some(y))
-                    if x.iter().chain(&y).all(|&c| c < k) && !(x.is_empty() && y.is_empty()) =>
-                {
-                    if t.dataset.as_ref().is_some_and(|d| d.expression().is_none()) {
-                        error(s, "marker genes need expression values (cells datasets)");
-                        return vec![];
-                    }
-                    info(s, format!("comparing {a} vs {b} …"));
-                    vec![Effect::Compare {
-                        tab,
-                        a: x,
-                        b: y,
-                        label: format!("{a} vs {b}"),
-                    }]
-                }
-                _ => {
-                    error(
-                        s,
-                        format!(
-                            "usage: :compare A B with cluster ids (0–{}), comma lists, or 'rest'",
-                            k.saturating_sub(1)
-                        ),
-                    );
-                    vec![]
-                }
-            }
-        }
-        ["color", rest @ ..] if !rest.is_empty() => {
-            let name = rest.join(" ");
-            let Some(t) = s.tab_mut() else { return vec![] };
-            match t.color_choices().into_iter().find(|c| c.name() == name) {
-                Some(c) => {
-                    t.color = c;
-                    t.color_version += 1;
-                    info(s, format!("colour: {name}"));
-                }
-                None => {
-                    let avail = t
-                        .color_choices()
-                        .iter()
-                        .map(|c| c.name().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    error(s, format!("no column '{name}'; available: {avail}"));
-                }
-            }
-            vec![]
-        }
-        ["recluster", "leiden", res] => match res.parse::<f64>() {
-            Ok(r) if r.is_finite() && r > 0.0 => {
-                let p = LeidenParams {
-                    resolution: r,
-                    seed: s.params.seed,
-                    ..Default::default()
-                };
-                recluster(s, tab, ClusterMethod::Leiden(p))
-            }
-            _ => {
-                error(
-                    s,
-                    format!("resolution must be a positive number, got '{res}'"),
-                );
-                vec![]
-            }
-        },
-        ["recluster", "kmeans", k] => {
-            let n = s.tab().map_or(0, |t| t.n());
-            match k.parse::<usize>() {
-                Ok(k) if k >= 1 && k <= n => {
-                    let p = KMeansParams {
-                        k,
-                        seed: s.params.seed,
-                        ..Default::default()
-                    };
-                    recluster(s, tab, ClusterMethod::Kmeans(p))
-                }
-                _ => {
-                    error(
-                        s,
-                        format!("k must be a whole number from 1 to {n}, got '{k}'"),
-                    );
-                    vec![]
-                }
-            }
-        }
-        ["export", "motifs", "meme", path] => {
-            export(s, tab, ExportKind::Motifs { meme: true }, path)
-        }
-        ["export", what, path] => {
-            let kind = match *what {
-                "motifs" => ExportKind::Motifs { meme: false },
-                "sites" => ExportKind::Sites,
-                "clusters" => ExportKind::Clusters,
-                "markers" => ExportKind::Markers,
-                "anomalies" => ExportKind::Anomalies,
-                other => {
-                    error(
-                        s,
-                        format!(
-                            "cannot export '{other}': use clusters, markers, motifs, sites or anomalies"
-                        ),
-                    );
-                    return vec![];
-                }
-            };
-            export(s, tab, kind, path)
-        }
-        _ => {
-            error(
-                s,
-                format!(
-                    "unknown command ':{line}' (try :color COLUMN, :color gene NAME, :compare A B, :recluster leiden RES, :recluster kmeans K, :export clusters|markers|motifs|sites|anomalies PATH, :export motifs meme PATH, :q)"
-                ),
-            );
-            vec![]
+            return (c.run)(s, rest);
         }
     }
+    let usages: Vec<String> = COMMANDS.iter().map(|c| format!(":{}", c.usage)).collect();
+    s.error(format!(
+        "unknown command ':{line}' (try {})",
+        usages.join(", ")
+    ));
+    vec![]
 }
 
-fn recluster(s: &mut State, tab: usize, method: ClusterMethod) -> Vec<Effect> {
-    let Some(t) = s.tabs.get(tab) else {
+/// The usage line of the command named by `complete`.
+fn usage(s: &mut State, complete: &str) -> Vec<Effect> {
+    let u = COMMANDS
+        .iter()
+        .find(|c| c.complete == complete)
+        .map_or("", |c| c.usage);
+    s.error(format!("usage: :{u}"));
+    vec![]
+}
+
+fn color_genes(s: &mut State, args: &[&str], single: bool) -> Vec<Effect> {
+    let names: Vec<String> = args
+        .join(",")
+        .split(',')
+        .map(|g| g.trim().to_string())
+        .filter(|g| !g.is_empty())
+        .collect();
+    if names.is_empty() {
+        return usage(
+            s,
+            if single {
+                "color gene "
+            } else {
+                "color genes "
+            },
+        );
+    }
+    let Some(t) = s.tab() else { return vec![] };
+    let Some(e) = t.dataset.as_ref().and_then(|d| d.expression().cloned()) else {
+        s.error("gene colouring needs expression values (cells datasets)");
         return vec![];
     };
-    if t.knn.is_none() {
-        error(
-            s,
-            "the neighbour graph is still being computed; try again when it lands",
-        );
+    let mut idx = Vec::new();
+    for n in &names {
+        match e.gene_index(n) {
+            Some(g) => idx.push(g),
+            None => {
+                s.error(format!("no gene '{n}' (Tab completes gene names)"));
+                return vec![];
+            }
+        }
+    }
+    let label = if single && idx.len() == 1 {
+        format!("gene {}", e.genes[idx[0]])
+    } else {
+        format!(
+            "genes {}",
+            idx.iter()
+                .map(|&g| e.genes[g].as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    };
+    if let Some(t) = s.tab_mut() {
+        t.color = ColorBy::Genes(label.clone(), idx);
+        t.color_version += 1;
+    }
+    s.info(format!("colour: {label} (log1p CP10k; mean over genes)"));
+    vec![]
+}
+
+fn color_column(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    if args.is_empty() {
+        return usage(s, "color ");
+    }
+    let name = args.join(" ");
+    let Some(t) = s.tab_mut() else { return vec![] };
+    match t.color_choices().into_iter().find(|c| c.name() == name) {
+        Some(c) => {
+            t.color = c;
+            t.color_version += 1;
+            s.info(format!("colour: {name}"));
+        }
+        None => {
+            let avail = t
+                .color_choices()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            s.error(format!("no column '{name}'; available: {avail}"));
+        }
+    }
+    vec![]
+}
+
+fn compare(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    let &[a, b] = args else {
+        return usage(s, "compare ");
+    };
+    let parse = |w: &str| -> Option<Vec<u32>> {
+        if w == "rest" {
+            return Some(Vec::new());
+        }
+        w.split(',').map(|x| x.trim().parse::<u32>().ok()).collect()
+    };
+    let Some(t) = s.tab() else { return vec![] };
+    let k = t
+        .result
+        .clusters
+        .as_ref()
+        .map_or(0, |c| c.iter().max().map_or(0, |m| m + 1));
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y))
+            if x.iter().chain(&y).all(|&c| c < k) && !(x.is_empty() && y.is_empty()) =>
+        {
+            if t.dataset.as_ref().is_some_and(|d| d.expression().is_none()) {
+                s.error("marker genes need expression values (cells datasets)");
+                return vec![];
+            }
+            s.info(format!("comparing {a} vs {b} …"));
+            vec![Effect::Compare {
+                tab: s.active,
+                a: x,
+                b: y,
+                label: format!("{a} vs {b}"),
+            }]
+        }
+        _ => {
+            s.error(format!(
+                "usage: :compare A B with cluster ids (0–{}), comma lists, or 'rest'",
+                k.saturating_sub(1)
+            ));
+            vec![]
+        }
+    }
+}
+
+fn recluster_leiden(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    let [res] = args else {
+        return usage(s, "recluster leiden ");
+    };
+    match res.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => {
+            let p = LeidenParams {
+                resolution: r,
+                seed: s.params.seed,
+                ..Default::default()
+            };
+            recluster(s, ClusterMethod::Leiden(p))
+        }
+        _ => {
+            s.error(format!("resolution must be a positive number, got '{res}'"));
+            vec![]
+        }
+    }
+}
+
+fn recluster_kmeans(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    let [k] = args else {
+        return usage(s, "recluster kmeans ");
+    };
+    let n = s.tab().map_or(0, |t| t.n());
+    match k.parse::<usize>() {
+        Ok(k) if k >= 1 && k <= n => {
+            let p = KMeansParams {
+                k,
+                seed: s.params.seed,
+                ..Default::default()
+            };
+            recluster(s, ClusterMethod::Kmeans(p))
+        }
+        _ => {
+            s.error(format!("k must be a whole number from 1 to {n}, got '{k}'"));
+            vec![]
+        }
+    }
+}
+
+fn recluster(s: &mut State, method: ClusterMethod) -> Vec<Effect> {
+    let tab = s.active;
+    if s.tab().is_none_or(|t| t.result.knn.is_none()) {
+        s.error("the neighbour graph is still being computed; try again when it lands");
         return vec![];
     }
     // The loop cancels a recluster still running when it starts this one.
-    info(s, format!("reclustering: {}", method.describe()));
+    s.info(format!("reclustering: {}", method.describe()));
     vec![Effect::Recluster { tab, method }]
 }
 
-fn export(s: &mut State, tab: usize, kind: ExportKind, path: &str) -> Vec<Effect> {
-    if s.tab().and_then(|t| t.clusters.as_ref()).is_none() {
-        error(
-            s,
-            "nothing to export yet: clusters are still being computed",
-        );
+fn export(s: &mut State, kind: ExportKind, args: &[&str]) -> Vec<Effect> {
+    let [path] = args else {
+        let what = match kind {
+            ExportKind::Clusters => "export clusters ",
+            ExportKind::Anomalies => "export anomalies ",
+            ExportKind::Markers => "export markers ",
+            ExportKind::Motifs { meme: true } => "export motifs meme ",
+            ExportKind::Motifs { meme: false } => "export motifs ",
+            ExportKind::Sites | ExportKind::ClusterIds(_) => "export sites ",
+        };
+        return usage(s, what);
+    };
+    if s.tab().and_then(|t| t.result.clusters.as_ref()).is_none() {
+        s.error("nothing to export yet: clusters are still being computed");
         return vec![];
     }
     vec![Effect::Export {
-        tab,
+        tab: s.active,
         kind,
         path: PathBuf::from(path),
     }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::PipelineParams;
+
+    #[test]
+    fn every_command_in_the_table_is_found_by_its_own_words() {
+        for c in COMMANDS {
+            let mut s = State::new(Vec::new(), PipelineParams::default(), (80, 24));
+            let fx = run_command(&mut s, c.complete);
+            if c.aliases.is_empty() {
+                // Without its arguments each command answers with its own usage line.
+                let m = s.message.expect("a message");
+                assert_eq!(m.text, format!("usage: :{}", c.usage), "{}", c.complete);
+                assert!(fx.is_empty());
+            } else {
+                assert_eq!(fx, vec![Effect::Quit]);
+                for a in c.aliases {
+                    let mut s = State::new(Vec::new(), PipelineParams::default(), (80, 24));
+                    assert_eq!(run_command(&mut s, a), vec![Effect::Quit]);
+                }
+            }
+        }
+        let mut s = State::new(Vec::new(), PipelineParams::default(), (80, 24));
+        run_command(&mut s, "frobnicate");
+        let m = s.message.expect("a message");
+        for c in COMMANDS {
+            assert!(m.text.contains(&format!(":{}", c.usage)), "{}", m.text);
+        }
+    }
 }

@@ -446,28 +446,6 @@ pub fn install_key_file(path: &std::path::Path) -> Result<(), KeyFileError> {
     Ok(())
 }
 
-/// Commands of the `:` line, for help and completion.
-pub const COMMANDS: &[(&str, &str)] = &[
-    (
-        "color COLUMN",
-        "colour by cluster, anomaly score or metadata",
-    ),
-    ("color gene G[,G2]", "colour by a gene (mean of several)"),
-    ("compare A B", "markers of clusters A vs B (or rest)"),
-    ("recluster leiden RES", "Leiden at resolution RES"),
-    ("recluster kmeans K", "k-means with K clusters"),
-    (
-        "export clusters PATH",
-        "each item's cluster (.csv/.parquet)",
-    ),
-    ("export anomalies PATH", "items ranked by anomaly score"),
-    ("export markers PATH", "marker genes shown (cells)"),
-    ("export motifs PATH", "motifs per cluster (DNA)"),
-    ("export sites PATH", "every motif site (DNA)"),
-    ("export motifs meme PATH", "motifs in MEME format"),
-    ("q", "quit"),
-];
-
 /// Maps a key in normal mode to its action.
 pub fn normal_action(key: &KeyEvent) -> Option<Action> {
     // For characters, Shift is already in the character ('N', '?'); terminals differ in

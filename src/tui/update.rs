@@ -1,13 +1,12 @@
-//! The only code that changes state: `update(state, action) -> effects`.
+//! The only code that changes state: `update(state, action) -> effects`. Keys that move
+//! within a pane go to that pane's methods; job results are merged by `pipeline::Partial`.
 
 use super::action::{Action, Dir, Effect, ExportKind, JobKind};
-use super::raster::Viewport;
-use super::state::{Focus, JobState, JobView, Message, Mode, Search, State, Tab};
+use super::panes::bottom::BottomView;
+use super::panes::jobs::{self, JobState};
+use super::state::{ColorBy, Focus, Message, Mode, Search, State};
 use crate::pipeline::PipelineEvent;
-use crate::pipeline::jobs::JobId;
-use crate::pipeline::jobs::JobMsg;
-use crate::pipeline::jobs::JobOutcome;
-use crate::pipeline::jobs::JobOutput;
+use crate::pipeline::jobs::{JobId, JobMsg, JobOutcome, JobOutput};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -17,20 +16,6 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
     fx
 }
 
-pub(super) fn info(s: &mut State, text: impl Into<String>) {
-    s.message = Some(Message {
-        text: text.into(),
-        error: false,
-    });
-}
-
-pub(super) fn error(s: &mut State, text: impl Into<String>) {
-    s.message = Some(Message {
-        text: text.into(),
-        error: true,
-    });
-}
-
 fn apply(s: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Resize(w, h) => {
@@ -38,7 +23,7 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::Tick => {
-            tick_jobs(s);
+            jobs::tick(&mut s.jobs);
             vec![]
         }
         Action::Job(msg) => on_job(s, msg),
@@ -130,39 +115,26 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::FocusAnomalies => {
-            s.focus = Focus::Anomalies;
+            s.focus = Focus::Bottom;
             if let Some(t) = s.tab_mut() {
-                t.show_markers = false;
+                t.bottom.view = BottomView::Anomalies;
             }
             vec![]
         }
         Action::ShowMarkers => {
             let Some(t) = s.tab_mut() else { return vec![] };
-            if t.dataset
-                .as_ref()
-                .is_some_and(|d| d.expression().is_none() && d.sequences().is_none())
-            {
-                error(
-                    s,
-                    "markers need expression values (cells) and motifs need sequences (DNA)",
-                );
-                return vec![];
+            let v = t.data.view(t.map.cursor, t.clusters.selected(), None);
+            match t.bottom.show_characterisation(&v) {
+                Ok(()) => s.focus = Focus::Bottom,
+                Err(e) => s.error(e),
             }
-            t.show_markers = true;
-            t.marker_sel = 0;
-            s.focus = Focus::Anomalies;
             vec![]
         }
         Action::ScrollDetail(by) => {
             let Some(t) = s.tab_mut() else { return vec![] };
-            let Some(c) = t.cursor else { return vec![] };
-            let from = if t.seq_scroll.1 == c {
-                t.seq_scroll.0
-            } else {
-                0
-            };
-            // The draw clamps at the sequence's end; here only the item and the offset change.
-            t.seq_scroll = ((from as i64 + by as i64).max(0) as usize, c);
+            if let Some(c) = t.map.cursor {
+                t.detail.scroll(c, by);
+            }
             vec![]
         }
         Action::SelectTab(i) => {
@@ -178,18 +150,12 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
                 t.color = choices[(i + 1) % choices.len()].clone();
                 t.color_version += 1;
                 let name = t.color.name().to_string();
-                info(s, format!("colour: {name}"));
+                s.info(format!("colour: {name}"));
             }
             vec![]
         }
         Action::Move(d) => {
-            match s.focus {
-                Focus::Map => move_cursor(s, d),
-                Focus::Clusters => move_sel(s, d, 1, true),
-                Focus::Anomalies if s.tab().is_some_and(|t| t.show_markers) => move_marker(s, d, 1),
-                Focus::Anomalies => move_sel(s, d, 1, false),
-                Focus::Jobs => {}
-            }
+            move_in_focus(s, d, 1);
             vec![]
         }
         Action::PageDown | Action::PageUp => {
@@ -198,13 +164,8 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             } else {
                 Dir::Up
             };
-            match s.focus {
-                Focus::Clusters => move_sel(s, d, 10, true),
-                Focus::Anomalies if s.tab().is_some_and(|t| t.show_markers) => {
-                    move_marker(s, d, 10)
-                }
-                Focus::Anomalies => move_sel(s, d, 10, false),
-                _ => {}
+            if s.focus != Focus::Map {
+                move_in_focus(s, d, 10);
             }
             vec![]
         }
@@ -214,14 +175,20 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             } else {
                 1.0 / 0.7
             };
-            zoom(s, f, None);
+            if let Some(t) = s.tab_mut() {
+                t.map.zoom(
+                    t.data.result.layout.as_deref().map(|l| l.as_slice()),
+                    f,
+                    None,
+                );
+            }
             vec![]
         }
         Action::ResetView => {
             if let Some(t) = s.tab_mut()
-                && let Some(l) = &t.layout
+                && let Some(l) = &t.data.result.layout
             {
-                t.view = Some(Viewport::fit(l));
+                t.map.reset_view(l);
             }
             vec![]
         }
@@ -231,8 +198,8 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::ExportCluster => {
             let Some(t) = s.tab() else { return vec![] };
-            let Some(c) = t.derived.cluster_rows.get(t.cluster_sel).map(|r| r.id) else {
-                error(s, "no clusters yet");
+            let Some(c) = t.clusters.selected() else {
+                s.error("no clusters yet");
                 return vec![];
             };
             let name = sanitize(&t.title);
@@ -246,11 +213,11 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             let running: Vec<JobId> = s.running_jobs().map(|j| j.id).collect();
             match running.last() {
                 Some(&id) => {
-                    info(s, format!("cancelling job #{}", id.0));
+                    s.info(format!("cancelling job #{}", id.0));
                     vec![Effect::Cancel(id)]
                 }
                 None => {
-                    info(s, "no job is running");
+                    s.info("no job is running");
                     vec![]
                 }
             }
@@ -259,16 +226,21 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
         Action::Scroll { up, col, row } => {
             let a = s.areas();
             let m = a.map_inner();
+            let d = if up { Dir::Up } else { Dir::Down };
             if m.contains((col, row).into()) {
-                let at = s
-                    .tab()
-                    .and_then(|t| t.view)
-                    .map(|v| v.cell_center(col - m.x, row - m.y, m.width, m.height));
-                zoom(s, if up { 0.8 } else { 1.25 }, at);
+                if let Some(t) = s.tab_mut() {
+                    let at = t.map.position_at(col, row, m);
+                    let layout = t.data.result.layout.clone();
+                    t.map.zoom(
+                        layout.as_deref().map(|l| l.as_slice()),
+                        if up { 0.8 } else { 1.25 },
+                        at,
+                    );
+                }
             } else if a.clusters.contains((col, row).into()) {
-                move_sel(s, if up { Dir::Up } else { Dir::Down }, 1, true);
-            } else if a.anomalies.contains((col, row).into()) {
-                move_sel(s, if up { Dir::Up } else { Dir::Down }, 1, false);
+                move_pane(s, Focus::Clusters, d, 1);
+            } else if a.bottom.contains((col, row).into()) {
+                move_pane(s, Focus::Bottom, d, 1);
             }
             vec![]
         }
@@ -287,43 +259,11 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-fn tick_jobs(s: &mut State) {
-    let now = Instant::now();
-    for j in &mut s.jobs {
-        if j.state == JobState::Running {
-            j.elapsed = now.duration_since(j.started).as_secs_f64();
-            let in_stage = now.duration_since(j.stage_started).as_secs_f64();
-            j.eta = (j.fraction > 0.02 && j.fraction < 1.0)
-                .then(|| in_stage * (1.0 - j.fraction) / j.fraction);
-        }
-    }
-}
-
 /// Registers a job view for a newly spawned job (called by the app after it spawns one).
 pub fn job_started(s: &mut State, id: JobId, name: &str, tab: usize, kind: JobKind) {
-    let now = Instant::now();
-    s.jobs.push(JobView {
-        id,
-        name: name.to_string(),
-        stage: "starting".into(),
-        fraction: 0.0,
-        state: JobState::Running,
-        started: now,
-        stage_started: now,
-        eta: None,
-        elapsed: 0.0,
-    });
+    jobs::push(&mut s.jobs, id, name);
     if let Some(t) = s.tabs.get_mut(tab) {
         *t.job_mut(kind) = Some(id);
-    }
-    // Keep the list short: finished jobs beyond the last 8 are dropped.
-    while s.jobs.len() > 8 {
-        match s.jobs.iter().position(|j| j.state != JobState::Running) {
-            Some(p) => {
-                s.jobs.remove(p);
-            }
-            None => break,
-        }
     }
 }
 
@@ -342,7 +282,7 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                 }
                 j.fraction = fraction;
             }
-            tick_jobs(s);
+            jobs::tick(&mut s.jobs);
         }
         JobMsg::Output { id, output } => {
             let Some(ti) = s.tabs.iter().position(|t| t.job_kind(id).is_some()) else {
@@ -350,73 +290,51 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
             };
             let t = &mut s.tabs[ti];
             match output {
-                JobOutput::Pipeline(ev) => match ev {
-                    PipelineEvent::Loaded(ds) => {
-                        t.title = ds.name.clone();
-                        // What the loader did to the data (QC filters) is said, as on the CLI.
-                        let notes = ds.notes.join("; ");
-                        t.dataset = Some(ds);
-                        if !notes.is_empty() {
-                            t.version += 1;
-                            info(s, notes);
+                JobOutput::Pipeline(ev) => {
+                    match &ev {
+                        PipelineEvent::Loaded(ds) => {
+                            t.title = ds.name.clone();
+                            t.dataset = Some(ds.clone());
+                            // What the reader did to the data (QC filters) is said, as on the CLI.
+                            let notes = ds.notes.join("; ");
+                            if !notes.is_empty() {
+                                t.version += 1;
+                                s.info(notes);
+                                return vec![];
+                            }
+                        }
+                        PipelineEvent::Embedded(e) => t.embedding = Some(e.clone()),
+                        PipelineEvent::Markers(_) => t.comparison = None,
+                        PipelineEvent::Motifs(_) => t.bottom.marker_sel = 0,
+                        PipelineEvent::Layout(l) => t.map.on_layout(l),
+                        PipelineEvent::Note(text) => {
+                            tracing::info!("{}: {text}", t.title);
+                            let text = format!("{}: {text}", t.title);
+                            s.info(text);
                             return vec![];
                         }
+                        _ => {}
                     }
-                    PipelineEvent::Embedded(e) => {
-                        t.anomaly_model = e.scores.clone();
-                        t.embedding = Some(e);
-                    }
-                    PipelineEvent::Analysed(a) => t.graph = a.graph.clone(),
-                    PipelineEvent::Note(text) => {
-                        tracing::info!("{}: {text}", t.title);
-                        let text = format!("{}: {text}", t.title);
-                        info(s, text);
-                        return vec![];
-                    }
-                    PipelineEvent::Stage { .. } => {}
-                    PipelineEvent::Knn(k) => t.knn = Some(k),
-                    PipelineEvent::Clusters(c, m) => {
-                        t.clusters = Some(c);
-                        t.cluster_method = Some(m);
-                    }
-                    PipelineEvent::Anomalies { knn, iforest } => {
-                        t.anomaly_knn = Some(knn);
-                        t.anomaly_iforest = Some(iforest);
-                    }
-                    PipelineEvent::Markers(m) => {
-                        t.markers = Some(m);
-                        t.comparison = None;
-                    }
-                    PipelineEvent::Motifs(m) => {
-                        t.motifs = Some(m);
-                        t.motif_sel = 0;
-                    }
-                    PipelineEvent::Layout(l) => {
-                        t.view = Some(Viewport::fit(&l));
-                        t.layout = Some(l);
-                        if t.cursor.is_none() {
-                            t.cursor = Some(0);
-                        }
-                    }
-                },
+                    t.data.result.apply(&ev);
+                }
                 JobOutput::Compared(m) => {
                     let (n, label) = (m.markers.len(), m.group.clone());
                     t.comparison = Some(m);
-                    t.show_markers = true;
-                    t.marker_sel = 0;
-                    s.focus = Focus::Anomalies;
-                    info(s, format!("{label}: {n} genes ranked (Wilcoxon)"));
+                    t.bottom.view = BottomView::Markers;
+                    t.bottom.marker_sel = 0;
+                    s.focus = Focus::Bottom;
+                    s.info(format!("{label}: {n} genes ranked (Wilcoxon)"));
                     return vec![];
                 }
                 JobOutput::Reclustered(r) => {
                     let k = r.clusters.iter().max().map_or(0, |x| x + 1);
-                    t.clusters = Some(r.clusters);
-                    t.cluster_sel = 0;
-                    t.graph = Some(r.graph);
-                    let d = r.method.describe();
-                    t.cluster_method = Some(r.method);
+                    t.data.result.apply_recluster(&r);
+                    t.clusters.sel = 0;
                     t.version += 1;
-                    info(s, format!("reclustered: {d} → {k} clusters"));
+                    s.info(format!(
+                        "reclustered: {} → {k} clusters",
+                        r.method.describe()
+                    ));
                     return vec![];
                 }
             }
@@ -452,8 +370,8 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                 }
             }
             match outcome {
-                JobOutcome::Failed(e) => error(s, format!("{name} failed: {e}")),
-                JobOutcome::Cancelled => info(s, format!("{name} cancelled")),
+                JobOutcome::Failed(e) => s.error(format!("{name} failed: {e}")),
+                JobOutcome::Cancelled => s.info(format!("{name} cancelled")),
                 JobOutcome::Done => {}
             }
         }
@@ -466,112 +384,46 @@ fn map_size(s: &State) -> (u16, u16) {
     (m.width.max(1), m.height.max(1))
 }
 
-fn move_cursor(s: &mut State, d: Dir) {
+/// Arrow keys and page keys go to the focused pane.
+fn move_in_focus(s: &mut State, d: Dir, step: usize) {
+    move_pane(s, s.focus, d, step);
+}
+
+fn move_pane(s: &mut State, pane: Focus, d: Dir, step: usize) {
     let (w, h) = map_size(s);
     let Some(t) = s.tab_mut() else { return };
-    let (Some(layout), Some(view), Some(grid)) = (t.layout.clone(), t.view, t.derived.grid.clone())
-    else {
-        return;
-    };
-    let cur = t.cursor.unwrap_or(0).min(layout.len().saturating_sub(1));
-    let p = layout[cur];
-    let (sx, sy) = (2.0 * view.hw / w as f32, 2.0 * view.hh / h as f32);
-    let (dx, dy) = match d {
-        Dir::Left => (-sx, 0.0),
-        Dir::Right => (sx, 0.0),
-        Dir::Up => (0.0, sy),
-        Dir::Down => (0.0, -sy),
-    };
-    let target = [p[0] + dx, p[1] + dy];
-    // Nearest point to one cell over, among points that lie in the direction of travel.
-    let keep = |i: usize| {
-        let q = layout[i];
-        i != cur && ((q[0] - p[0]) * dx + (q[1] - p[1]) * dy) > 0.0
-    };
-    if let Some(next) = grid.nearest(&layout, target, &keep) {
-        t.cursor = Some(next);
-        follow(t, layout[next]);
-    }
-}
-
-/// Pans so `p` is visible.
-fn follow(t: &mut Tab, p: [f32; 2]) {
-    if let Some(v) = &mut t.view
-        && ((p[0] - v.cx).abs() > v.hw * 0.95 || (p[1] - v.cy).abs() > v.hh * 0.95)
-    {
-        v.cx = p[0];
-        v.cy = p[1];
-    }
-}
-
-fn zoom(s: &mut State, f: f32, at: Option<[f32; 2]>) {
-    let Some(t) = s.tab_mut() else { return };
-    let center = at.or_else(|| t.cursor.zip(t.layout.as_ref()).map(|(c, l)| l[c]));
-    if let Some(v) = &mut t.view {
-        if let Some(c) = center {
-            // Keep the anchor at the same screen position.
-            v.cx = c[0] + (v.cx - c[0]) * f;
-            v.cy = c[1] + (v.cy - c[1]) * f;
+    match pane {
+        Focus::Map => {
+            if let Some(l) = t.data.result.layout.clone() {
+                t.map.move_cursor(&l, d, w, h);
+            }
         }
-        v.hw = (v.hw * f).max(1e-4);
-        v.hh = (v.hh * f).max(1e-4);
+        Focus::Clusters => {
+            // Another cluster: its own markers and motifs from the top.
+            if t.clusters.move_sel(d, step) {
+                t.bottom.marker_sel = 0;
+                t.comparison = None;
+            }
+        }
+        Focus::Bottom => {
+            let v = t.data.view(t.map.cursor, t.clusters.selected(), None);
+            t.bottom.move_sel(&v, d, step);
+        }
+        Focus::Jobs => {}
     }
 }
 
-fn move_marker(s: &mut State, d: Dir, step: usize) {
-    let Some(t) = s.tab_mut() else { return };
-    let len = if t.motifs.is_some() {
-        t.cluster_motifs().len()
-    } else {
-        t.marker_table().map_or(0, |m| m.markers.len())
-    };
-    if len == 0 {
-        return;
-    }
-    t.marker_sel = match d {
-        Dir::Down | Dir::Right => (t.marker_sel + step).min(len - 1),
-        Dir::Up | Dir::Left => t.marker_sel.saturating_sub(step),
-    };
-}
-
-fn move_sel(s: &mut State, d: Dir, step: usize, clusters: bool) {
-    let Some(t) = s.tab_mut() else { return };
-    let (sel, len) = if clusters {
-        (&mut t.cluster_sel, t.derived.cluster_rows.len())
-    } else {
-        (&mut t.anomaly_sel, t.derived.anomaly_rank.len())
-    };
-    if len == 0 {
-        return;
-    }
-    match d {
-        Dir::Down | Dir::Right => *sel = (*sel + step).min(len - 1),
-        Dir::Up | Dir::Left => *sel = sel.saturating_sub(step),
-    }
-    if clusters {
-        t.marker_sel = 0;
-        t.comparison = None;
-    }
-}
-
+/// Enter: go to the selected cluster's centre or the selected anomaly on the map.
 fn open_selected(s: &mut State) {
     let focus = s.focus;
     let Some(t) = s.tab_mut() else { return };
     let target = match focus {
-        Focus::Clusters => t
-            .derived
-            .cluster_rows
-            .get(t.cluster_sel)
-            .and_then(|r| r.center_item),
-        Focus::Anomalies => t.derived.anomaly_rank.get(t.anomaly_sel).copied(),
+        Focus::Clusters => t.clusters.selected_center(),
+        Focus::Bottom if t.bottom.view == BottomView::Anomalies => t.bottom.selected_anomaly(),
         _ => None,
     };
-    if let (Some(i), Some(l)) = (target, t.layout.clone()) {
-        t.cursor = Some(i);
-        if let Some(v) = &mut t.view {
-            v.cx = l[i][0];
-            v.cy = l[i][1];
-        }
+    if let (Some(i), Some(l)) = (target, t.data.result.layout.clone()) {
+        t.map.go_to(&l, i, true);
         s.focus = Focus::Map;
     }
 }
@@ -581,25 +433,18 @@ fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
     let m = a.map_inner();
     if m.contains((col, row).into()) {
         s.focus = Focus::Map;
-        let Some(t) = s.tab_mut() else { return vec![] };
-        let (Some(l), Some(v), Some(g)) = (t.layout.clone(), t.view, t.derived.grid.clone()) else {
-            return vec![];
-        };
-        let p = v.cell_center(col - m.x, row - m.y, m.width, m.height);
-        if let Some(i) = g.nearest(&l, p, &|_| true) {
-            t.cursor = Some(i);
+        if let Some(t) = s.tab_mut()
+            && let Some(l) = t.data.result.layout.clone()
+        {
+            t.map.click(&l, col, row, m);
         }
     } else if a.clusters.contains((col, row).into()) {
         s.focus = Focus::Clusters;
-        // Row 0 of the pane is its border, row 1 the header.
         if let Some(t) = s.tab_mut() {
-            let r = row.saturating_sub(a.clusters.y + 2) as usize;
-            if r < t.derived.cluster_rows.len() {
-                t.cluster_sel = r;
-            }
+            t.clusters.click(row, a.clusters.y);
         }
-    } else if a.anomalies.contains((col, row).into()) {
-        s.focus = Focus::Anomalies;
+    } else if a.bottom.contains((col, row).into()) {
+        s.focus = Focus::Bottom;
     } else if a.jobs.contains((col, row).into()) {
         s.focus = Focus::Jobs;
     } else if a.tabs.contains((col, row).into()) {
@@ -631,7 +476,7 @@ fn run_search(s: &mut State, q: &str) {
         .expression()
         .and_then(|e| e.gene_index(&q).map(|g| (g, e.genes[g].clone())));
     if let Some((g, name)) = &gene {
-        t.color = super::state::ColorBy::Genes(format!("gene {name}"), vec![*g]);
+        t.color = ColorBy::Genes(format!("gene {name}"), vec![*g]);
         t.color_version += 1;
     }
     let mut matches = Vec::new();
@@ -653,15 +498,12 @@ fn run_search(s: &mut State, q: &str) {
     if n == 0
         && let Some((_, name)) = gene
     {
-        info(
-            s,
-            format!("/{q}: gene {name}: map coloured by its expression"),
-        );
+        s.info(format!("/{q}: gene {name}: map coloured by its expression"));
     } else if n == 0 {
-        error(s, format!("no match for '{q}'"));
+        s.error(format!("no match for '{q}'"));
     } else {
         go_to_match(s);
-        info(s, format!("/{q}: {n} matches (n/N to step)"));
+        s.info(format!("/{q}: {n} matches (n/N to step)"));
     }
 }
 
@@ -674,9 +516,10 @@ fn go_to_match(s: &mut State) {
     else {
         return;
     };
-    t.cursor = Some(i);
-    if let Some(l) = t.layout.clone() {
-        follow(t, l[i]);
+    if let Some(l) = t.data.result.layout.clone() {
+        t.map.go_to(&l, i, false);
+    } else {
+        t.map.cursor = Some(i);
     }
 }
 
@@ -694,5 +537,5 @@ fn step_search(s: &mut State, fwd: bool) {
     };
     let msg = format!("match {} of {n}", m.pos + 1);
     go_to_match(s);
-    info(s, msg);
+    s.info(msg);
 }

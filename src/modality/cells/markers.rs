@@ -229,9 +229,6 @@ pub fn markers_table(
     t
 }
 
-/// Discovered motifs, one row each: held-out enrichment, best database match and the
-/// probability matrix (`probs`, width × A C G T, row-major).
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ pub mod session;
 pub mod vae;
 
 use crate::core::matrix::{Matrix, check_finite};
-use crate::core::{DataError, MetaColumn, MetaValues};
+use crate::core::{DataError, ItemsRead, MetaColumn, MetaValues};
 pub use expression::Expression;
 pub use options::{ModelChoice, Options};
 use std::path::{Path, PathBuf};
@@ -28,22 +28,13 @@ pub struct CellsData {
     pub obsm: Vec<(String, Arc<Matrix>)>,
 }
 
-/// A cells input as read: ids, metadata, the data, the files and what QC did.
-pub struct CellsRead {
-    pub ids: Vec<String>,
-    pub meta: Vec<MetaColumn>,
-    pub data: CellsData,
-    pub inputs: Vec<PathBuf>,
-    pub notes: Vec<String>,
-}
-
 /// True when `path` is a cells input this module reads.
 pub fn is_cells_input(path: &Path) -> bool {
     (path.is_dir() && mtx::find_matrix(path).is_some()) || h5ad::is_h5ad(path)
 }
 
 /// Reads a 10x folder or an `.h5ad`, then applies the QC filter of `o`.
-pub fn read(path: &Path, o: &Options) -> Result<CellsRead, DataError> {
+pub fn read(path: &Path, o: &Options) -> Result<ItemsRead<CellsData>, DataError> {
     if path.is_dir() {
         let tenx = mtx::read_10x_folder(path)?;
         let kind = h5ad::ValueKind::of(&tenx.counts.values);
@@ -79,7 +70,7 @@ fn qc(
     inputs: Vec<PathBuf>,
     o: &Options,
     mut obsm: Vec<(String, Matrix)>,
-) -> Result<CellsRead, DataError> {
+) -> Result<ItemsRead<CellsData>, DataError> {
     let mut notes = Vec::new();
     let n = expr.matrix.n_cells;
     let keep: Vec<usize> = (0..n)
@@ -116,7 +107,7 @@ fn qc(
     if ids.is_empty() {
         return Err(DataError::file(path, "no cell has a non-zero count"));
     }
-    Ok(CellsRead {
+    Ok(ItemsRead {
         ids,
         meta,
         data: CellsData {

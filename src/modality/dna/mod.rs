@@ -15,10 +15,10 @@ pub mod tables;
 pub mod tomtom;
 
 use crate::core::matrix::Matrix;
-use crate::core::{DataError, MetaColumn};
+use crate::core::{DataError, ItemsRead};
 pub use fastx::Sequences;
 pub use options::{DnaModel, Options};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// What a DNA dataset holds beyond its ids and metadata.
@@ -28,21 +28,12 @@ pub struct DnaData {
     pub sequences: Arc<Sequences>,
 }
 
-/// A DNA input as read.
-pub struct DnaRead {
-    pub ids: Vec<String>,
-    pub meta: Vec<MetaColumn>,
-    pub data: DnaData,
-    pub inputs: Vec<PathBuf>,
-    pub notes: Vec<String>,
-}
-
 pub fn is_dna_input(path: &Path) -> bool {
     fastx::is_sequence_file(path)
 }
 
 /// Reads the records (cut into windows) and the motif file named in `o`.
-pub fn read(path: &Path, o: &Options) -> Result<DnaRead, DataError> {
+pub fn read(path: &Path, o: &Options) -> Result<ItemsRead<DnaData>, DataError> {
     let mut r = fastx::read_sequences(path, &o.window)?;
     if let Some(m) = &o.motifs {
         let db = motif_db::read_motifs(m)?;
@@ -58,7 +49,7 @@ pub fn read(path: &Path, o: &Options) -> Result<DnaRead, DataError> {
             format!("k-mer length {} is out of range (1 to 8)", o.kmer.k),
         ));
     }
-    Ok(DnaRead {
+    Ok(ItemsRead {
         ids: r.ids,
         meta: r.meta,
         data: DnaData {

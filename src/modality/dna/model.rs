@@ -56,7 +56,7 @@ pub struct DnaOutput {
 }
 
 /// Progress of the DNA encoder: (stage, fraction); returning false cancels.
-pub type Progress<'a> = dyn FnMut(&str, f64, Option<&MlmReport>) -> bool + 'a;
+pub type Progress<'a> = dyn FnMut(&'static str, f64, Option<&MlmReport>) -> bool + 'a;
 
 /// Pre-trains or loads the encoder, then embeds every sequence. None when cancelled.
 pub fn run(

@@ -3,7 +3,8 @@
 use crate::io::parquet::{Column, Table};
 use crate::modality::dna::motifs::{FoundMotif, MotifResults, Site};
 
-/// Discovered motifs, one row each, with the best database match.
+/// Discovered motifs, one row each: held-out enrichment, best database match and the
+/// probability matrix (`probs`, width × A C G T, row-major).
 pub fn motifs_table(dataset: &str, r: &MotifResults) -> Table {
     let m = &r.motifs;
     let best = |f: &dyn Fn(&crate::modality::dna::tomtom::Match) -> String| -> Column {

@@ -13,9 +13,9 @@ pub mod tiles;
 pub mod vit;
 
 use crate::core::matrix::Matrix;
-use crate::core::{DataError, MetaColumn};
+use crate::core::{DataError, ItemsRead};
 pub use options::Options;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 pub use tiles::Tiles;
 
@@ -27,15 +27,6 @@ pub struct ImagesData {
     pub tiles: Option<Arc<Tiles>>,
 }
 
-/// An images input as read.
-pub struct ImagesRead {
-    pub ids: Vec<String>,
-    pub meta: Vec<MetaColumn>,
-    pub data: ImagesData,
-    pub inputs: Vec<PathBuf>,
-    pub notes: Vec<String>,
-}
-
 pub fn is_images_input(path: &Path) -> bool {
     if path.is_dir() {
         tiles::is_image_folder(path)
@@ -44,9 +35,9 @@ pub fn is_images_input(path: &Path) -> bool {
     }
 }
 
-pub fn read(path: &Path, o: &Options) -> Result<ImagesRead, DataError> {
+pub fn read(path: &Path, o: &Options) -> Result<ItemsRead<ImagesData>, DataError> {
     let r = tiles::read_images(path, &o.tiles)?;
-    Ok(ImagesRead {
+    Ok(ItemsRead {
         ids: r.ids,
         meta: r.meta,
         inputs: r.tiles.sources.clone(),

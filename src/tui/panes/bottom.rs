@@ -1,0 +1,152 @@
+//! The bottom pane: one of the anomalies ranking (by the score being coloured), the selected
+//! cluster's marker genes (cells) or its motifs (DNA).
+
+use super::TabView;
+use super::map::ColorBy;
+use crate::tui::action::Dir;
+use crate::tui::theme::{header_style, pane, row_style, scrolled};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::widgets::{Cell, Row, Table};
+
+/// What the bottom pane shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BottomView {
+    #[default]
+    Anomalies,
+    Markers,
+    Motifs,
+}
+
+/// The bottom pane's state.
+#[derive(Debug, Clone, Default)]
+pub struct BottomPane {
+    pub view: BottomView,
+    /// Selected row of the anomalies ranking.
+    pub anomaly_sel: usize,
+    /// Selected row of the markers table, or the selected motif.
+    pub marker_sel: usize,
+    /// Items by descending anomaly score (the first 1,000).
+    pub rank: Vec<usize>,
+    rank_key: (u64, u8),
+}
+
+impl BottomPane {
+    pub fn refresh(&mut self, v: &TabView) {
+        let which = match v.color {
+            ColorBy::AnomalyIforest => 1,
+            ColorBy::AnomalyModel => 2,
+            _ => 0,
+        };
+        let key = (v.version, which);
+        if self.rank_key == key {
+            return;
+        }
+        self.rank = match v.anomaly_scores() {
+            Some(s) => {
+                let mut r: Vec<usize> = (0..s.len()).collect();
+                r.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
+                r.truncate(1000);
+                r
+            }
+            None => Vec::new(),
+        };
+        self.rank_key = key;
+    }
+
+    /// Shows marker genes or motifs, whichever the data has; an error says neither exists.
+    pub fn show_characterisation(&mut self, v: &TabView) -> Result<(), &'static str> {
+        let d = v.dataset.ok_or("no data yet")?;
+        self.view = if d.expression().is_some() {
+            BottomView::Markers
+        } else if d.sequences().is_some() {
+            BottomView::Motifs
+        } else {
+            return Err("markers need expression values (cells) and motifs need sequences (DNA)");
+        };
+        self.marker_sel = 0;
+        Ok(())
+    }
+
+    /// The item selected in the anomalies ranking.
+    pub fn selected_anomaly(&self) -> Option<usize> {
+        self.rank.get(self.anomaly_sel).copied()
+    }
+
+    /// Moves the selection of the table shown by `step` rows.
+    pub fn move_sel(&mut self, v: &TabView, d: Dir, step: usize) {
+        let (sel, len) = match self.view {
+            BottomView::Anomalies => (&mut self.anomaly_sel, self.rank.len()),
+            BottomView::Markers => (
+                &mut self.marker_sel,
+                v.marker_table().map_or(0, |m| m.markers.len()),
+            ),
+            BottomView::Motifs => (&mut self.marker_sel, v.cluster_motifs().len()),
+        };
+        if len == 0 {
+            return;
+        }
+        *sel = match d {
+            Dir::Down | Dir::Right => (*sel + step).min(len - 1),
+            Dir::Up | Dir::Left => sel.saturating_sub(step),
+        };
+    }
+
+    pub fn draw(&self, v: &TabView, focused: bool, f: &mut Frame, r: Rect) {
+        match self.view {
+            BottomView::Markers => {
+                crate::tui::views::cells::draw_markers(v, self.marker_sel, focused, f, r)
+            }
+            BottomView::Motifs => {
+                crate::tui::views::dna::draw_motifs(v, self.marker_sel, focused, f, r)
+            }
+            BottomView::Anomalies => self.draw_anomalies(v, focused, f, r),
+        }
+    }
+
+    fn draw_anomalies(&self, v: &TabView, focused: bool, f: &mut Frame, r: Rect) {
+        let which = match v.color {
+            ColorBy::AnomalyIforest => "isolation forest",
+            ColorBy::AnomalyModel => v.model_score_name(),
+            _ => "kNN distance z",
+        };
+        let title = format!(" anomalies · {which} ");
+        let rows_h = r.height.saturating_sub(3) as usize;
+        let first = scrolled(self.anomaly_sel, rows_h);
+        let scores = v.anomaly_scores();
+        let rows: Vec<Row> = self
+            .rank
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(rows_h)
+            .map(|(rank, &i)| {
+                Row::new(vec![
+                    Cell::from((rank + 1).to_string()),
+                    Cell::from(v.dataset.map(|d| d.ids[i].clone()).unwrap_or_default()),
+                    Cell::from(scores.map(|s| format!("{:.3}", s[i])).unwrap_or_default()),
+                    Cell::from(
+                        v.result
+                            .clusters
+                            .as_ref()
+                            .map(|c| c[i].to_string())
+                            .unwrap_or_default(),
+                    ),
+                ])
+                .style(row_style(rank == self.anomaly_sel && focused))
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(5),
+                Constraint::Min(10),
+                Constraint::Length(8),
+                Constraint::Length(7),
+            ],
+        )
+        .header(Row::new(vec!["rank", "id", "score", "cluster"]).style(header_style()))
+        .block(pane(&title, focused));
+        f.render_widget(table, r);
+    }
+}

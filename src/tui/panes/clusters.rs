@@ -1,0 +1,208 @@
+//! The clusters pane: one row per cluster (size, share, the commonest label or the top motif),
+//! the selection that the bottom pane's markers and motifs follow, and for images the
+//! selected cluster's medoid tiles.
+
+use super::TabView;
+use crate::tui::action::Dir;
+use crate::tui::theme::{Palette, category_color, header_style, pane, row_style, scrolled};
+use crate::tui::views::images::Strip;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterRow {
+    pub id: u32,
+    pub size: usize,
+    pub share: f64,
+    pub top: String,
+    /// Item nearest the cluster's 2-D centroid (Enter jumps there).
+    pub center_item: Option<usize>,
+}
+
+/// The clusters pane's state.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterList {
+    /// The selected row.
+    pub sel: usize,
+    pub rows: Vec<ClusterRow>,
+    /// Header of the label column (the metadata column labels come from, or "top motif").
+    pub label_column: String,
+    rows_version: u64,
+    /// The selected cluster's most central tiles, encoded for the terminal (images).
+    pub strip: Option<Strip>,
+}
+
+impl ClusterList {
+    pub fn refresh(&mut self, v: &TabView) {
+        if self.rows_version == v.version {
+            return;
+        }
+        self.rows = cluster_rows(v);
+        self.label_column = if v.result.motifs.is_some() {
+            "top motif".to_string()
+        } else {
+            v.dataset
+                .and_then(crate::modality::label_column)
+                .map_or_else(|| "top".to_string(), |c| c.name.clone())
+        };
+        self.rows_version = v.version;
+    }
+
+    /// The selected cluster's id.
+    pub fn selected(&self) -> Option<u32> {
+        self.rows.get(self.sel).map(|r| r.id)
+    }
+
+    /// The item nearest the selected cluster's centre on the map (Enter jumps there).
+    pub fn selected_center(&self) -> Option<usize> {
+        self.rows.get(self.sel).and_then(|r| r.center_item)
+    }
+
+    /// Moves the selection by `step` rows; returns whether it moved.
+    pub fn move_sel(&mut self, d: Dir, step: usize) -> bool {
+        let len = self.rows.len();
+        if len == 0 {
+            return false;
+        }
+        let before = self.sel;
+        self.sel = match d {
+            Dir::Down | Dir::Right => (self.sel + step).min(len - 1),
+            Dir::Up | Dir::Left => self.sel.saturating_sub(step),
+        };
+        self.sel != before
+    }
+
+    /// Selects the row under a click at screen row `row` of a pane starting at `top`.
+    pub fn click(&mut self, row: u16, top: u16) {
+        // Row 0 of the pane is its border, row 1 the header.
+        let r = row.saturating_sub(top + 2) as usize;
+        if r < self.rows.len() {
+            self.sel = r;
+        }
+    }
+
+    pub fn draw(&self, v: &TabView, focused: bool, palette: Palette, f: &mut Frame, r: Rect) {
+        let method = v
+            .result
+            .cluster_method
+            .as_ref()
+            .map(|m| m.describe())
+            .unwrap_or_default();
+        let title = format!(" clusters {method} ");
+        let rows_h = r.height.saturating_sub(3) as usize;
+        let first = scrolled(self.sel, rows_h);
+        let rows: Vec<Row> = self
+            .rows
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(rows_h)
+            .map(|(i, c)| {
+                Row::new(vec![
+                    Cell::from(Line::from(vec![
+                        Span::styled(
+                            "■ ",
+                            Style::default().fg(category_color(palette, c.id as u16)),
+                        ),
+                        Span::raw(c.id.to_string()),
+                    ])),
+                    Cell::from(c.size.to_string()),
+                    Cell::from(format!("{:.1}%", c.share * 100.0)),
+                    Cell::from(c.top.clone()),
+                ])
+                .style(row_style(i == self.sel && focused))
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(5),
+                Constraint::Length(6),
+                Constraint::Length(6),
+                Constraint::Min(6),
+            ],
+        )
+        .header(
+            Row::new(vec!["id", "size", "share", self.label_column.as_str()]).style(header_style()),
+        )
+        .block(pane(&title, focused));
+        f.render_widget(table, r);
+        if let Some(strip) = &self.strip {
+            crate::tui::views::images::draw_strip(strip, f, r);
+        }
+        if self.rows.is_empty() {
+            let msg = if v.busy.is_some() {
+                "computing…"
+            } else {
+                "no clusters"
+            };
+            f.render_widget(
+                Paragraph::new(msg),
+                Rect::new(r.x + 1, r.y + 2, r.width.saturating_sub(2), 1),
+            );
+        }
+    }
+}
+
+fn cluster_rows(v: &TabView) -> Vec<ClusterRow> {
+    let (Some(c), Some(d)) = (&v.result.clusters, v.dataset) else {
+        return Vec::new();
+    };
+    let k = c.iter().max().map_or(0, |m| *m as usize + 1);
+    let labels = crate::modality::cluster_labels(d, c);
+    let mut size = vec![0usize; k];
+    let mut cx = vec![0.0f64; k];
+    let mut cy = vec![0.0f64; k];
+    for (i, &ci) in c.iter().enumerate() {
+        size[ci as usize] += 1;
+        if let Some(l) = &v.result.layout {
+            cx[ci as usize] += l[i][0] as f64;
+            cy[ci as usize] += l[i][1] as f64;
+        }
+    }
+    let mut center = vec![None; k];
+    if let Some(l) = &v.result.layout {
+        let mut best = vec![f64::INFINITY; k];
+        for (i, &ci) in c.iter().enumerate() {
+            let j = ci as usize;
+            let (mx, my) = (cx[j] / size[j] as f64, cy[j] / size[j] as f64);
+            let dd = (l[i][0] as f64 - mx).powi(2) + (l[i][1] as f64 - my).powi(2);
+            if dd < best[j] {
+                best[j] = dd;
+                center[j] = Some(i);
+            }
+        }
+    }
+    (0..k)
+        .map(|j| {
+            let (l, hits) = &labels[j];
+            let motif = v
+                .result
+                .motifs
+                .as_ref()
+                .and_then(|m| m.of_cluster(j as u32).next());
+            let top = if let Some(m) = motif {
+                let name = v
+                    .result
+                    .motifs
+                    .as_ref()
+                    .and_then(|r| m.matches.first().map(|b| r.database[b.target].name.clone()));
+                format!("{} {}", m.motif.consensus(), name.unwrap_or_default())
+            } else if l.is_empty() {
+                String::new()
+            } else {
+                format!("{l} {:.0}%", 100.0 * *hits as f64 / size[j].max(1) as f64)
+            };
+            ClusterRow {
+                id: j as u32,
+                size: size[j],
+                share: size[j] as f64 / c.len().max(1) as f64,
+                top,
+                center_item: center[j],
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,56 @@
+//! The hint line: what is being typed after `/` or `:`, the last message, or the key hints
+//! generated from the key map.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// The bottom line: the search or command being typed (`input`: its prompt and text), else
+/// the last message (`message`: text and whether it is an error), else the key hints.
+pub fn draw(input: Option<(char, &str)>, message: Option<(&str, bool)>, f: &mut Frame, r: Rect) {
+    let line = match input {
+        Some((prompt, q)) => Line::from(vec![
+            Span::styled(prompt.to_string(), Style::default().fg(Color::Yellow)),
+            Span::raw(q.to_string()),
+            Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
+        ]),
+        None => match message {
+            Some((text, error)) => Line::from(Span::styled(
+                text.to_string(),
+                if error {
+                    Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+                } else {
+                    Style::default().fg(Color::Green)
+                },
+            )),
+            None => {
+                let mut hints: Vec<&str> = crate::tui::keymap::bindings()
+                    .iter()
+                    .filter_map(|b| b.hint)
+                    .collect();
+                // On a narrow terminal drop hints from the middle; help and quit stay last.
+                let width = |h: &[&str]| h.iter().map(|x| x.chars().count() + 2).sum::<usize>();
+                while hints.len() > 2 && width(&hints) > r.width as usize {
+                    hints.remove(hints.len() - 3);
+                }
+                let mut spans = Vec::new();
+                for h in hints {
+                    {
+                        let (k, rest) = h.split_once(' ').unwrap_or((h, ""));
+                        spans.push(Span::styled(
+                            k.to_string(),
+                            Style::default()
+                                .fg(Color::Yellow)
+                                .add_modifier(Modifier::BOLD),
+                        ));
+                        spans.push(Span::raw(format!(" {rest}  ")));
+                    }
+                }
+                Line::from(spans)
+            }
+        },
+    };
+    f.render_widget(Paragraph::new(line), r);
+}

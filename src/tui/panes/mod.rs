@@ -1,0 +1,78 @@
+//! One file per pane. Each pane owns its state (selection, scroll, caches), refreshes it from
+//! the tab's data, handles the keys that move within it, and draws itself. Panes read the tab
+//! through `TabView` and never import `state.rs`, so state and panes have no import circle.
+
+pub mod bottom;
+pub mod clusters;
+pub mod detail;
+pub mod hint;
+pub mod jobs;
+pub mod map;
+
+use crate::modality::cells::markers::MarkerTable;
+use crate::modality::{Dataset, Embedding};
+use crate::pipeline::Partial;
+use map::ColorBy;
+
+/// What a pane reads from its tab: the data and the other panes' selections, never the
+/// panes themselves.
+#[derive(Clone, Copy)]
+pub struct TabView<'a> {
+    pub dataset: Option<&'a Dataset>,
+    pub embedding: Option<&'a Embedding>,
+    pub result: &'a Partial,
+    /// A `:compare` result, shown in place of the selected cluster's markers.
+    pub comparison: Option<&'a MarkerTable>,
+    pub color: &'a ColorBy,
+    /// Bumped whenever data changes; keys the caches.
+    pub version: u64,
+    /// Bumped when the colouring changes.
+    pub color_version: u64,
+    /// The item under the map's cursor.
+    pub cursor: Option<usize>,
+    /// The cluster selected in the clusters pane.
+    pub cluster: Option<u32>,
+    /// The pipeline's current stage while it runs ("projection 40%").
+    pub busy: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+impl TabView<'_> {
+    /// What the model's per-item score is called for this tab's data.
+    pub fn model_score_name(&self) -> &'static str {
+        self.dataset
+            .map_or("reconstruction NLL", |d| d.modality().model_score_name())
+    }
+
+    /// The anomaly score the bottom pane ranks by: the one being coloured, else kNN distance.
+    pub fn anomaly_scores(&self) -> Option<&'_ std::sync::Arc<Vec<f32>>> {
+        match self.color {
+            ColorBy::AnomalyIforest => self.result.anomaly_iforest.as_ref(),
+            ColorBy::AnomalyModel => self.result.anomaly_model.as_ref(),
+            _ => self.result.anomaly_knn.as_ref(),
+        }
+    }
+
+    /// The marker table shown: a `:compare` result, else the selected cluster's.
+    pub fn marker_table(&self) -> Option<&MarkerTable> {
+        if let Some(c) = self.comparison {
+            return Some(c);
+        }
+        let id = self.cluster?;
+        // Tables are in cluster order (`cluster_markers`, and sessions keep that order).
+        self.result
+            .markers
+            .as_ref()?
+            .tables
+            .get(id as usize)
+            .filter(|t| t.group.parse() == Ok(id))
+    }
+
+    /// The selected cluster's motifs, in rank order (DNA).
+    pub fn cluster_motifs(&self) -> Vec<&crate::modality::dna::motifs::FoundMotif> {
+        let (Some(m), Some(c)) = (&self.result.motifs, self.cluster) else {
+            return Vec::new();
+        };
+        m.of_cluster(c).collect()
+    }
+}

@@ -1,0 +1,77 @@
+//! The help overlay (`?`): every key binding by group and every `:` command, generated from
+//! the key map and the command table so they cannot drift.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
+
+/// The help overlay, generated from the key map and the command table.
+pub fn draw(f: &mut Frame, area: Rect) {
+    let w = area.width.saturating_sub(2).min(124);
+    let h = area.height.saturating_sub(1).max(1);
+    let r = Rect::new(area.x + (area.width - w) / 2, area.y, w, h);
+    f.render_widget(Clear, r);
+    let mut lines = Vec::new();
+    let mut group = "";
+    for b in crate::tui::keymap::bindings() {
+        if b.group != group {
+            group = b.group;
+            lines.push(Line::from(Span::styled(
+                group,
+                Style::default()
+                    .fg(Color::Cyan)
+                    .add_modifier(Modifier::BOLD),
+            )));
+        }
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(" {:<6}", b.label),
+                Style::default().fg(Color::Yellow),
+            ),
+            Span::raw(b.desc),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(
+        "Command line (:)",
+        Style::default()
+            .fg(Color::Cyan)
+            .add_modifier(Modifier::BOLD),
+    )));
+    let commands = crate::tui::commands::COMMANDS;
+    let cw = commands.iter().map(|c| c.usage.len()).max().unwrap_or(0);
+    for c in commands {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(" :{:<cw$} ", c.usage),
+                Style::default().fg(Color::Yellow),
+            ),
+            Span::raw(c.about),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(
+        "Mouse: click picks the nearest point or a row; wheel zooms the map",
+        Style::default().fg(Color::DarkGray),
+    )));
+    // Two columns when the screen is short.
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .title(" help · Esc or ? closes ");
+    let inner_h = h.saturating_sub(2) as usize;
+    if lines.len() > inner_h && w >= 70 {
+        let half = lines.len().div_ceil(2);
+        let right = lines.split_off(half);
+        let ir = crate::tui::layout::inner(r);
+        f.render_widget(block, r);
+        let lw = ir.width / 2;
+        f.render_widget(Paragraph::new(lines), Rect::new(ir.x, ir.y, lw, ir.height));
+        f.render_widget(
+            Paragraph::new(right),
+            Rect::new(ir.x + lw, ir.y, ir.width - lw, ir.height),
+        );
+    } else {
+        f.render_widget(Paragraph::new(lines).block(block), r);
+    }
+}

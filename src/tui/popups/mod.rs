@@ -1,0 +1,3 @@
+//! Overlays drawn over the panes.
+
+pub mod help;

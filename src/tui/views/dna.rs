@@ -1,0 +1,244 @@
+//! DNA: the sequence under the cursor with its cluster's motif sites highlighted, sequence
+//! logos scaled by information content, and the selected cluster's motif table.
+
+use crate::modality::dna::motif_db::Motif;
+use crate::tui::panes::TabView;
+use crate::tui::theme::{header_style, key_style, pane, row_style};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+
+/// Motif sites in the sequence under the cursor, by start: (start, end, rank in its cluster).
+pub fn sequence_hits(v: &TabView) -> Vec<(usize, usize, usize)> {
+    let (Some(i), Some(m), Some(c)) = (v.cursor, &v.result.motifs, &v.result.clusters) else {
+        return Vec::new();
+    };
+    let mut hits: Vec<(usize, usize, usize)> = m
+        .of_cluster(c[i])
+        .flat_map(|f| {
+            f.sites
+                .iter()
+                .filter(move |s| s.item as usize == i)
+                .map(move |s| (s.pos as usize, s.pos as usize + f.motif.width(), f.rank))
+        })
+        .collect();
+    hits.sort_unstable();
+    hits
+}
+
+/// The sequence of item `i` for the detail pane: a header line and at most `max_rows` rows of
+/// `width` letters from row `scroll`, soft-masked letters dim, motif sites highlighted.
+pub fn sequence_lines(
+    seq: &[u8],
+    hits: &[(usize, usize, usize)],
+    scroll: usize,
+    width: usize,
+    max_rows: usize,
+) -> Vec<Line<'static>> {
+    let n_rows = seq.len().div_ceil(width);
+    let first = scroll.min(n_rows.saturating_sub(max_rows));
+    let mut lines = vec![Line::from(vec![
+        Span::styled("sequence ", key_style()),
+        Span::raw(format!(
+            "{} bp · rows {}-{} of {} ([ ] scroll) · motif sites highlighted",
+            seq.len(),
+            first + 1,
+            (first + max_rows).min(n_rows),
+            n_rows
+        )),
+    ])];
+    for row in first..(first + max_rows).min(n_rows) {
+        let start = row * width;
+        let end = (start + width).min(seq.len());
+        let spans: Vec<Span> = (start..end)
+            .map(|p| {
+                let b = seq[p];
+                let mut st = Style::default().fg(base_color(b));
+                if b.is_ascii_lowercase() {
+                    st = st.add_modifier(Modifier::DIM);
+                }
+                if let Some(h) = hits.iter().find(|h| p >= h.0 && p < h.1) {
+                    let bg = match h.2 {
+                        1 => Color::Magenta,
+                        2 => Color::Cyan,
+                        _ => Color::White,
+                    };
+                    st = st.bg(bg).fg(Color::Black).add_modifier(Modifier::BOLD);
+                }
+                Span::styled((b as char).to_string(), st)
+            })
+            .collect();
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
+pub fn base_color(b: u8) -> Color {
+    match b.to_ascii_uppercase() {
+        b'A' => Color::Green,
+        b'C' => Color::Blue,
+        b'G' => Color::Yellow,
+        b'T' => Color::Red,
+        _ => Color::DarkGray,
+    }
+}
+
+/// A sequence logo `rows` high (2 bits at the top): each column's letters stacked by
+/// probability × information content, the most likely on top.
+pub fn logo_lines(m: &Motif, rows: usize) -> Vec<Line<'static>> {
+    let ic = m.information();
+    let bits_per_row = 2.0 / rows as f64;
+    let mut grid = vec![vec![Span::raw(" "); m.width()]; rows];
+    for (j, col) in m.probs.iter().enumerate() {
+        let mut order = [0usize, 1, 2, 3];
+        order.sort_by(|&a, &b| col[a].total_cmp(&col[b]));
+        // Stack from the bottom, smallest first; a row shows the letter covering its middle.
+        let mut top = 0.0;
+        let mut bands = Vec::new();
+        for &b in &order {
+            let h = col[b] * ic[j];
+            bands.push((top, top + h, b));
+            top += h;
+        }
+        for (r, row) in grid.iter_mut().enumerate() {
+            let mid = (rows - 1 - r) as f64 * bits_per_row + bits_per_row / 2.0;
+            if let Some(&(_, _, b)) = bands.iter().find(|(lo, hi, _)| mid >= *lo && mid < *hi) {
+                let letter = b"ACGT"[b];
+                row[j] = Span::styled(
+                    (letter as char).to_string(),
+                    Style::default()
+                        .fg(base_color(letter))
+                        .add_modifier(Modifier::BOLD),
+                );
+            }
+        }
+    }
+    grid.into_iter().map(Line::from).collect()
+}
+
+/// The consensus with each letter coloured by base and dimmed where the column says little.
+pub fn consensus_spans(m: &Motif) -> Vec<Span<'static>> {
+    let ic = m.information();
+    m.consensus()
+        .bytes()
+        .zip(ic)
+        .map(|(b, bits)| {
+            let st = Style::default().fg(base_color(b));
+            let st = if bits >= 1.0 {
+                st.add_modifier(Modifier::BOLD)
+            } else if bits < 0.5 {
+                st.add_modifier(Modifier::DIM)
+            } else {
+                st
+            };
+            Span::styled((b as char).to_string(), st)
+        })
+        .collect()
+}
+
+/// The selected cluster's motifs: a logo of the one selected (`sel`), its held-out test and
+/// best match, and the cluster's motif table.
+pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rect) {
+    let Some(res) = &v.result.motifs else {
+        f.render_widget(
+            Paragraph::new("motifs appear when the clusters land").block(pane(" motifs ", focused)),
+            r,
+        );
+        return;
+    };
+    let cluster = v.cluster;
+    let motifs = v.cluster_motifs();
+    let db = res
+        .database_name
+        .as_deref()
+        .map_or("no --motifs file".to_string(), |d| format!("vs {d}"));
+    let title = format!(
+        " motifs · cluster {} · held-out Fisher, E = p × {} · {db} ",
+        cluster.map_or("-".into(), |c| c.to_string()),
+        res.motifs.len()
+    );
+    let block = pane(&title, focused);
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    if motifs.is_empty() {
+        f.render_widget(
+            Paragraph::new("no motif passed the held-out test in this cluster"),
+            inner,
+        );
+        return;
+    }
+    let sel = sel.min(motifs.len() - 1);
+    let m = motifs[sel];
+    let logo_h = 4u16.min(inner.height.saturating_sub(3));
+    let [logo_r, rest] =
+        ratatui::layout::Layout::vertical([Constraint::Length(logo_h), Constraint::Min(0)])
+            .areas(inner);
+    let key = key_style();
+    let mut logo = logo_lines(&m.motif, logo_h as usize);
+    if let Some(first) = logo.first_mut() {
+        first.spans.push(Span::styled("  2 bits", key));
+    }
+    let best = m.matches.first().map(|b| {
+        let d = &res.database[b.target];
+        format!(
+            "{} {} E {:.1e} q {:.1e} ({})",
+            d.id,
+            d.name,
+            b.evalue,
+            b.qvalue,
+            if b.reverse { "−" } else { "+" }
+        )
+    });
+    if let Some(last) = logo.last_mut() {
+        last.spans.push(Span::styled(
+            format!(
+                "  {} sites · held-out {}/{} vs {}/{} · best match: {}",
+                m.sites.len(),
+                m.test_fg.0,
+                m.test_fg.1,
+                m.test_bg.0,
+                m.test_bg.1,
+                best.unwrap_or_else(|| "—".into())
+            ),
+            key,
+        ));
+    }
+    f.render_widget(Paragraph::new(logo), logo_r);
+    let rows: Vec<Row> = motifs
+        .iter()
+        .enumerate()
+        .map(|(k, x)| {
+            let st = row_style(k == sel && focused);
+            let matched = x.matches.first().map_or(String::new(), |b| {
+                let d = &res.database[b.target];
+                format!("{} {} ({:.1e})", d.id, d.name, b.evalue)
+            });
+            Row::new(vec![
+                Cell::from(x.rank.to_string()),
+                Cell::from(Line::from(consensus_spans(&x.motif))),
+                Cell::from(format!("{:.1e}", x.pvalue)),
+                Cell::from(format!("{:.1e}", x.evalue)),
+                Cell::from(x.sites.len().to_string()),
+                Cell::from(matched),
+            ])
+            .style(st)
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(2),
+            Constraint::Length(16),
+            Constraint::Length(8),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Min(10),
+        ],
+    )
+    .header(
+        Row::new(vec!["#", "consensus", "p", "E", "sites", "best match (E)"]).style(header_style()),
+    );
+    f.render_widget(table, rest);
+}
