@@ -40,6 +40,11 @@ fn run_then_read_back_without_recomputing() {
     assert_eq!(code, 0, "{stderr}");
     println!("{stdout}");
     assert!(stdout.contains("ARI 0.5"), "{stdout}");
+    // The share of same-label neighbours is called what it is, not a classifier's accuracy.
+    assert!(
+        stdout.contains("neighbour label agreement(14)") && !stdout.contains("accuracy"),
+        "{stdout}"
+    );
     let (manifest, items) = biolens::session::read(&out).unwrap();
     assert_eq!(manifest.datasets[0].n_items, 700);
     assert_eq!(manifest.threads, 2);
@@ -500,4 +505,79 @@ fn the_count_model_refuses_non_counts_and_names_the_source() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!out.exists());
+}
+
+#[test]
+fn the_manifest_records_the_device_the_run_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, items) = biolens::session::read(&pbmc_session()).unwrap();
+    assert_eq!(m.device, "cpu");
+    let out = dir.path().join("cuda.biolens");
+    let m = biolens::session::write(
+        &out,
+        &m.params,
+        2,
+        biolens::core::nn::DeviceKind::Cuda,
+        &items,
+    )
+    .unwrap();
+    assert_eq!(m.device, "cuda");
+    let text = std::fs::read_to_string(out.join("manifest.toml")).unwrap();
+    assert!(text.contains("device = \"cuda\""), "{text}");
+}
+
+#[test]
+fn an_interrupted_write_is_never_taken_for_a_session_and_is_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p.biolens");
+    // What a run killed while writing could leave: a scratch folder, even with a manifest.
+    let stale = dir.path().join(".p.biolens.tmp-999999999");
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("manifest.toml"), "format_version = 1\n").unwrap();
+    assert!(!biolens::session::is_session(&stale));
+    let (m, items) = biolens::session::read(&pbmc_session()).unwrap();
+    biolens::session::write(
+        &out,
+        &m.params,
+        2,
+        biolens::core::nn::DeviceKind::Cpu,
+        &items,
+    )
+    .unwrap();
+    assert!(biolens::session::is_session(&out));
+    assert!(!stale.exists(), "the stale scratch folder was swept");
+}
+
+#[test]
+fn options_out_of_range_and_unwritable_output_fail_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.biolens");
+    let p = pbmc();
+    for (args, expect) in [
+        (vec!["--motif-k", "20"], "--motif-k must be from 4 to 12"),
+        (vec!["--motif-k", "0"], "--motif-k must be from 4 to 12"),
+        (vec!["--epochs", "0"], "--epochs must be at least 1"),
+        (vec!["--kmer", "9"], "--kmer must be from 1 to 8"),
+        (vec!["--threads", "100000"], "--threads must be at most"),
+    ] {
+        let mut a = vec!["run", p.to_str().unwrap(), "-o", out.to_str().unwrap()];
+        a.extend(args.iter().copied());
+        let (code, _, stderr) = run(&a);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
+        assert!(!out.exists());
+    }
+    let (code, _, stderr) = run(&[
+        "run",
+        p.to_str().unwrap(),
+        "-o",
+        "/proc/biolens-test.biolens",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("/proc/biolens-test.biolens") && stderr.contains("cannot"),
+        "{stderr}"
+    );
+    // Checked before computing: nothing was run, so no progress was printed.
+    assert!(!stderr.contains("embedding"), "{stderr}");
 }

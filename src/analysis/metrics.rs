@@ -121,8 +121,9 @@ pub fn trustworthiness(high: &Matrix, low: &[[f32; 2]], k: usize, max_points: us
     1.0 - 2.0 / (nf * kf * (2.0 * nf - 3.0 * kf - 1.0)) * penalty
 }
 
-/// Share of each item's `k` nearest neighbours (in `reference`) that carry its label.
-pub fn knn_label_accuracy(knn: &super::knn::KnnGraph, labels: &[String]) -> f64 {
+/// Neighbour label agreement: the share of all (item, neighbour) pairs of the k-NN graph whose
+/// two items carry the same label. Not a k-NN classifier's accuracy (no majority vote).
+pub fn neighbour_label_agreement(knn: &super::knn::KnnGraph, labels: &[String]) -> f64 {
     let mut hit = 0usize;
     let mut tot = 0usize;
     for i in 0..knn.n {

@@ -416,6 +416,7 @@ fn run(args: Args) {
                 &path,
                 &p,
                 rayon::current_num_threads(),
+                biolens::core::nn::DeviceKind::Cpu,
                 std::slice::from_ref(&sd),
             )
             .expect("write session")

@@ -24,6 +24,7 @@ pub fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
     if opts.meta.is_some() && paths.len() > 1 {
         bail!("--meta applies to one input; got {} inputs", paths.len());
     }
+    session::check_writable(out)?;
     for p in paths {
         if session::is_session(p) {
             bail!(
@@ -34,11 +35,13 @@ pub fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
         }
     }
     let params = opts.pipeline_params();
-    let threads = opts.thread_count();
     let run_opts = RunOptions {
         inputs: opts.input_options(),
         preview: false,
     };
+    // Before the worker pool exists: `--threads` itself is one of the options checked.
+    check_options(&params, &run_opts.inputs)?;
+    let threads = opts.thread_count();
     let progress = Progress::new();
     let names = std::sync::Mutex::new(Vec::<String>::new());
     let emit = |i: usize, ev: PipelineEvent| {
@@ -93,7 +96,7 @@ pub fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
             analysis: a.analysis,
         });
     }
-    session::write(out, &params, threads, &items)?;
+    session::write(out, &params, threads, opts.device, &items)?;
     let n: usize = items.iter().map(|i| i.dataset.len()).sum();
     eprintln!(
         "wrote {} ({} items, {:.1}s); open it with: biolens open {}",
@@ -147,7 +150,7 @@ fn report_metrics(
     a: &Analysis,
     col: &str,
 ) -> Result<()> {
-    use crate::analysis::metrics::{ari, knn_label_accuracy, nmi, trustworthiness};
+    use crate::analysis::metrics::{ari, neighbour_label_agreement, nmi, trustworthiness};
     let Some(c) = ds.meta_column(col) else {
         let avail: Vec<&str> = ds.meta.iter().map(|c| c.name.as_str()).collect();
         bail!(
@@ -164,14 +167,15 @@ fn report_metrics(
     let sample: Vec<usize> = (0..ds.len()).step_by((ds.len() / 500).max(1)).collect();
     let recall = crate::analysis::knn::recall(embedding, &a.knn, &sample);
     println!(
-        "{}: ARI {:.4}  NMI {:.4}  trustworthiness(15) {:.4}  kNN recall@{} {:.4}  15-NN label accuracy {:.4}  clusters {}",
+        "{}: ARI {:.4}  NMI {:.4}  trustworthiness(15) {:.4}  kNN recall@{} {:.4}  neighbour label agreement({}) {:.4}  clusters {}",
         ds.name,
         ari(&labels, &a.clusters),
         nmi(&labels, &a.clusters),
         t,
         a.knn.k - 1,
         recall,
-        knn_label_accuracy(&a.knn, &labels),
+        a.knn.k - 1,
+        neighbour_label_agreement(&a.knn, &labels),
         a.clusters.iter().max().map_or(0, |m| m + 1)
     );
     Ok(())
@@ -193,10 +197,21 @@ fn install_keys(opts: &CommonOpts) -> Result<()> {
     Ok(())
 }
 
+/// Every option checked before any work (the pipeline checks them again for other callers).
+fn check_options(
+    params: &crate::pipeline::PipelineParams,
+    inputs: &crate::modality::Options,
+) -> Result<()> {
+    params.check_options()?;
+    inputs.check().map_err(anyhow::Error::msg)?;
+    Ok(())
+}
+
 /// `biolens open` (and no command): the interface over inputs, sessions or the demo.
 pub fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
     install_keys(opts)?;
     let mut inputs = opts.input_options();
+    check_options(&opts.pipeline_params(), &inputs)?;
     let paths = if paths.is_empty() {
         let (p, motifs) = demo_paths()?;
         inputs.dna.motifs.get_or_insert(motifs);

@@ -157,8 +157,8 @@ pub struct CellsArgs {
     /// Cells: embedding model.
     #[arg(long, value_enum, default_value = "auto", global = true)]
     pub model: ModelChoice,
-    /// Cells: maximum training epochs of the count model (default: scvi-tools' heuristic,
-    /// at most 200).
+    /// Cells: maximum training epochs of the count model (default: scvi-tools' heuristic
+    /// from the number of cells, at most 400).
     #[arg(long, global = true)]
     pub epochs: Option<usize>,
     /// Cells: count likelihood.
@@ -189,7 +189,7 @@ pub struct DnaArgs {
     /// cut into 1,000-base windows).
     #[arg(long, default_value_t = 0, global = true)]
     pub window: usize,
-    /// DNA: k-mer length of the baseline spectrum (4 to 6).
+    /// DNA: k-mer length of the baseline spectrum (1 to 8; 4 to 6 suit most inputs).
     #[arg(long = "kmer", default_value_t = 4, global = true)]
     pub kmer: usize,
     /// DNA: JASPAR or MEME motif file that discovered motifs are matched against.
@@ -212,7 +212,7 @@ pub struct DnaArgs {
     #[arg(long, value_enum, default_value = "kmer", global = true)]
     pub dna_model: DnaModelChoice,
     /// DNA: a pretrained encoder folder (DNABERT-2 layout: config.json, model.safetensors or
-    /// pytorch_model.bin, tokenizer.json); implies --dna-model pretrained.
+    /// pytorch_model.bin, tokenizer.json); takes the place of --dna-model.
     #[arg(long, global = true)]
     pub encoder: Option<PathBuf>,
     /// DNA: pre-training epochs of the encoder.

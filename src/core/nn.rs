@@ -46,6 +46,13 @@ impl std::str::FromStr for DeviceKind {
 }
 
 impl DeviceKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::Cuda => "cuda",
+        }
+    }
+
     pub fn device(&self) -> Result<Device, String> {
         match self {
             DeviceKind::Cpu => Ok(Device::Cpu),

@@ -89,8 +89,18 @@ pub fn read_npy<R: Read>(mut r: R, path: &Path) -> Result<Matrix, DataError> {
             ));
         }
     };
-    let total = rows * cols;
-    let mut data = vec![0.0f32; total];
+    if rows == 0 || cols == 0 {
+        return Err(DataError::file(
+            path,
+            format!("shape ({rows}, {cols}) has no items or no dimensions"),
+        ));
+    }
+    let total = rows
+        .checked_mul(cols)
+        .filter(|t| t.checked_mul(width).is_some())
+        .ok_or_else(|| DataError::file(path, format!("shape ({rows}, {cols}) is too large")))?;
+    // The header's shape is a claim: memory grows with the values actually read.
+    let mut data: Vec<f32> = Vec::with_capacity(total.min(1 << 24));
     let per_chunk = (1 << 20) / width;
     let mut buf = vec![0u8; per_chunk * width];
     let mut k = 0usize;
@@ -102,7 +112,7 @@ pub fn read_npy<R: Read>(mut r: R, path: &Path) -> Result<Matrix, DataError> {
                 format!("data ends early: {k} of {total} values for a {rows} × {cols} array"),
             )
         })?;
-        for (t, b) in buf[..m * width].chunks_exact(width).enumerate() {
+        for b in buf[..m * width].chunks_exact(width) {
             let v = if float64 {
                 let a = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
                 (if big {
@@ -118,16 +128,17 @@ pub fn read_npy<R: Read>(mut r: R, path: &Path) -> Result<Matrix, DataError> {
                     f32::from_le_bytes(a)
                 }
             };
-            let idx = k + t;
-            // Fortran order stores column by column.
-            let dst = if fortran {
-                (idx % rows) * cols + idx / rows
-            } else {
-                idx
-            };
-            data[dst] = v;
+            data.push(v);
         }
         k += m;
+    }
+    if fortran {
+        // Fortran order stores column by column.
+        let mut c = vec![0.0f32; total];
+        for (idx, v) in data.into_iter().enumerate() {
+            c[(idx % rows) * cols + idx / rows] = v;
+        }
+        data = c;
     }
     Ok(Matrix::from_vec(rows, cols, data))
 }
@@ -167,6 +178,36 @@ pub fn write_npy_f32(path: &Path, m: &Matrix) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An .npy header for `shape` with no data after it.
+    fn header(shape: &str) -> Vec<u8> {
+        let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+        let mut h = dict.into_bytes();
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(b' ');
+        }
+        h.push(b'\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((h.len() as u16).to_le_bytes());
+        out.extend(h);
+        out
+    }
+
+    #[test]
+    fn shapes_from_a_hostile_header_are_errors_not_allocations() {
+        for (shape, expect) in [
+            ("(100000000000, 1000)", "data ends early"),
+            ("(4294967296, 4294967296)", "too large"),
+            ("(18446744073709551615, 2)", "too large"),
+            ("(50, 0)", "no items or no dimensions"),
+            ("(0, 3)", "no items or no dimensions"),
+        ] {
+            let e = read_npy(header(shape).as_slice(), Path::new("x.npy"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(expect), "{shape}: {e}");
+        }
+    }
 
     #[test]
     fn fortran_and_c_order_agree() {

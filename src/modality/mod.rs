@@ -207,6 +207,15 @@ pub struct Options {
     pub images: images::Options,
 }
 
+impl Options {
+    /// Checks every modality's options before any input is read.
+    pub fn check(&self) -> Result<(), String> {
+        self.cells.check()?;
+        self.dna.check()?;
+        self.images.check()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(transparent)]

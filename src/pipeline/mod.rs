@@ -74,7 +74,27 @@ impl PipelineParams {
         self
     }
 
+    /// Checks what does not depend on the data (before anything is read).
+    pub fn check_options(&self) -> Result<(), PipelineError> {
+        if !(4..=12).contains(&self.motifs.k) {
+            return Err(PipelineError::Options(format!(
+                "--motif-k must be from 4 to 12, got {}",
+                self.motifs.k
+            )));
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if self.threads > 4 * cores.max(1) {
+            return Err(PipelineError::Options(format!(
+                "--threads must be at most {} (4 × the {cores} cores here; 0 uses them all), got {}",
+                4 * cores,
+                self.threads
+            )));
+        }
+        Ok(())
+    }
+
     pub fn check(&self, n: usize) -> Result<(), PipelineError> {
+        self.check_options()?;
         if n < 2 {
             return Err(PipelineError::TooFew(n));
         }
@@ -121,6 +141,9 @@ pub enum PipelineError {
     Stage(&'static str, String),
     #[error("cancelled")]
     Cancelled,
+    /// An option out of its range, found before any work.
+    #[error("{0}")]
+    Options(String),
 }
 
 impl From<LoadError> for PipelineError {
@@ -256,6 +279,8 @@ pub fn run(
     emit: Emit,
     cancel: &CancelToken,
 ) -> Result<Vec<Analysed>, PipelineError> {
+    params.check_options()?;
+    opts.inputs.check().map_err(PipelineError::Options)?;
     let mut datasets = Vec::with_capacity(inputs.len());
     for p in inputs {
         datasets.push(modality::read(p, &opts.inputs)?);

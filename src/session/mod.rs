@@ -33,18 +33,12 @@ pub fn write(
     out: &Path,
     params: &PipelineParams,
     threads: usize,
+    device: crate::core::nn::DeviceKind,
     items: &[SessionDataset],
 ) -> Result<Manifest, SessionError> {
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-    let name = out
-        .file_name()
-        .ok_or_else(|| bad(out, "output path has no folder name"))?
-        .to_string_lossy()
-        .to_string();
+    let (parent, name) = place(out)?;
+    let parent = parent.as_path();
+    sweep_stale(parent, &name);
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
@@ -85,16 +79,17 @@ pub fn write(
             biolens_version: crate::VERSION.to_string(),
             seed: params.seed,
             threads,
-            device: "cpu".into(),
+            device: device.as_str().into(),
             params: params.clone(),
             datasets,
         };
         let text = toml::to_string_pretty(&manifest)
             .map_err(|e| bad(out, format!("cannot encode manifest: {e}")))?;
-        std::fs::write(tmp.join("manifest.toml"), text).map_err(io_err(&tmp))?;
         write_parquet(&tmp.join("points.parquet"), &points_table(items))?;
         write_parquet(&tmp.join("neighbors.parquet"), &neighbors_table(items))?;
         write_parquet(&tmp.join("clusters.parquet"), &clusters_table(items))?;
+        // The manifest last: a folder cut short has none, so nothing takes it for a session.
+        std::fs::write(tmp.join("manifest.toml"), text).map_err(io_err(&tmp))?;
         Ok(manifest)
     })();
     let manifest = match result {
@@ -124,7 +119,65 @@ pub fn write(
 
 /// True when `path` looks like a session folder.
 pub fn is_session(path: &Path) -> bool {
-    path.is_dir() && path.join("manifest.toml").is_file()
+    path.is_dir() && path.join("manifest.toml").is_file() && scratch_pid(path).is_none()
+}
+
+/// The process id in the name of a scratch folder this module writes (`.NAME.tmp-PID`,
+/// `.NAME.old-PID`), or None for any other path.
+fn scratch_pid(path: &Path) -> Option<u32> {
+    let name = path.file_name()?.to_str()?;
+    let rest = name.strip_prefix('.')?;
+    let (_, pid) = rest
+        .rsplit_once(".tmp-")
+        .or_else(|| rest.rsplit_once(".old-"))?;
+    pid.parse().ok()
+}
+
+/// Removes scratch folders of `name` left in `dir` by runs that were interrupted (their
+/// process is gone), so none is ever mistaken for a session or piles up.
+fn sweep_stale(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let Some(pid) = scratch_pid(&p) else { continue };
+        let ours = p
+            .file_name()
+            .and_then(|f| f.to_str())
+            .is_some_and(|f| f.starts_with(&format!(".{name}.")));
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if ours && !alive && p.is_dir() {
+            let _ = std::fs::remove_dir_all(&p);
+        }
+    }
+}
+
+/// The folder a session goes into (created if missing) and its name.
+fn place(out: &Path) -> Result<(PathBuf, String), SessionError> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+    let name = out
+        .file_name()
+        .ok_or_else(|| bad(out, "output path has no folder name"))?
+        .to_string_lossy()
+        .to_string();
+    Ok((parent.to_path_buf(), name))
+}
+
+/// Checks that a session can be written at `out` (its folder can be created and written),
+/// so a run fails before computing rather than after.
+pub fn check_writable(out: &Path) -> Result<(), SessionError> {
+    let (parent, name) = place(out)?;
+    let parent = parent.as_path();
+    let probe = parent.join(format!(".{name}.probe-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .map_err(|e| bad(out, format!("cannot write a session here: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Reads a session folder back: no recomputation.

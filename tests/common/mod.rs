@@ -43,6 +43,7 @@ pub fn pbmc_session() -> PathBuf {
             &out,
             &params,
             2,
+            biolens::core::nn::DeviceKind::Cpu,
             &[SessionDataset {
                 dataset: ds,
                 embedding: emb,

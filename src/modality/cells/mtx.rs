@@ -6,7 +6,7 @@ use crate::core::DataError;
 use crate::core::meta::MetaColumn;
 use crate::io::text::open_text;
 use crate::io::text::read_csv_rows;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 /// Counts stored by cell (CSR): cell `i` has genes `genes[indptr[i]..indptr[i+1]]`.
@@ -100,6 +100,22 @@ fn io_err(path: &Path, line: usize, e: std::io::Error) -> DataError {
     DataError::line(path, line, reason)
 }
 
+/// The longest line read (a Matrix Market line is a few dozen bytes; a longer one is not one).
+const MAX_LINE: usize = 1 << 16;
+/// The largest matrix accepted: sizes come from the file's own header and are allocated.
+const MAX_CELLS: usize = 200_000_000;
+const MAX_GENES: usize = 10_000_000;
+
+/// At most `n` characters of `s`, for quoting input in a message.
+fn excerpt(s: &str, n: usize) -> String {
+    let t = s.trim();
+    if t.chars().count() <= n {
+        t.to_string()
+    } else {
+        format!("{}…", t.chars().take(n).collect::<String>())
+    }
+}
+
 /// Reads a Matrix Market coordinate matrix of genes × cells into cell-major CSR.
 pub fn read_mtx<R: BufRead>(mut r: R, path: &Path) -> Result<SparseCounts, DataError> {
     let mut line = String::new();
@@ -107,8 +123,13 @@ pub fn read_mtx<R: BufRead>(mut r: R, path: &Path) -> Result<SparseCounts, DataE
     let mut next_line = |buf: &mut String, lineno: &mut usize| -> Result<bool, DataError> {
         buf.clear();
         *lineno += 1;
-        match r.read_line(buf) {
+        match r.by_ref().take(MAX_LINE as u64 + 1).read_line(buf) {
             Ok(0) => Ok(false),
+            Ok(_) if buf.len() > MAX_LINE => Err(DataError::line(
+                path,
+                *lineno,
+                format!("line longer than {MAX_LINE} bytes (not a Matrix Market entry)"),
+            )),
             Ok(_) => Ok(true),
             Err(e) => Err(io_err(path, *lineno, e)),
         }
@@ -126,7 +147,7 @@ pub fn read_mtx<R: BufRead>(mut r: R, path: &Path) -> Result<SparseCounts, DataE
             1,
             format!(
                 "expected '%%MatrixMarket matrix coordinate <type> general', found '{}'",
-                line.trim()
+                excerpt(&line, 80)
             ),
         ));
     }
@@ -184,7 +205,7 @@ pub fn read_mtx<R: BufRead>(mut r: R, path: &Path) -> Result<SparseCounts, DataE
                 lineno,
                 format!(
                     "expected the size line 'rows cols entries', found '{}'",
-                    line.trim()
+                    excerpt(&line, 80)
                 ),
             )
         })?;
@@ -194,12 +215,29 @@ pub fn read_mtx<R: BufRead>(mut r: R, path: &Path) -> Result<SparseCounts, DataE
             lineno,
             format!(
                 "expected 3 numbers 'rows cols entries', found '{}'",
-                line.trim()
+                excerpt(&line, 80)
             ),
         ));
     }
     let (n_genes, n_cells, nnz) = (size[0], size[1], size[2]);
-    let mut trip: Vec<(u32, u32, f32)> = Vec::with_capacity(nnz);
+    if n_genes > MAX_GENES || n_cells > MAX_CELLS {
+        return Err(DataError::line(
+            path,
+            lineno,
+            format!(
+                "size {n_genes} genes × {n_cells} cells is beyond what biolens reads (at most {MAX_GENES} genes and {MAX_CELLS} cells)"
+            ),
+        ));
+    }
+    if nnz as u128 > n_genes as u128 * n_cells as u128 {
+        return Err(DataError::line(
+            path,
+            lineno,
+            format!("{nnz} entries cannot fit a {n_genes} × {n_cells} matrix"),
+        ));
+    }
+    // The header's entry count is a claim: grow towards it as entries arrive.
+    let mut trip: Vec<(u32, u32, f32)> = Vec::with_capacity(nnz.min(1 << 20));
     while trip.len() < nnz {
         if !next_line(&mut line, &mut lineno)? {
             return Err(DataError::line(
@@ -221,7 +259,10 @@ pub fn read_mtx<R: BufRead>(mut r: R, path: &Path) -> Result<SparseCounts, DataE
             DataError::line(
                 path,
                 lineno,
-                format!("{what} in entry '{t}' (expected 'gene cell value')"),
+                format!(
+                    "{what} in entry '{}' (expected 'gene cell value')",
+                    excerpt(t, 60)
+                ),
             )
         };
         let g: usize = it
@@ -243,11 +284,11 @@ pub fn read_mtx<R: BufRead>(mut r: R, path: &Path) -> Result<SparseCounts, DataE
                 format!("entry ({g}, {c}) is outside the stated {n_genes} × {n_cells} matrix"),
             ));
         }
-        if !v.is_finite() || v < 0.0 {
+        if !v.is_finite() || v < 0.0 || v > f32::MAX as f64 {
             return Err(DataError::line(
                 path,
                 lineno,
-                format!("value {v} is not a non-negative finite count"),
+                format!("value {v} is not a non-negative finite count (within float32)"),
             ));
         }
         if integer && v.fract() != 0.0 {
@@ -408,6 +449,38 @@ pub fn read_10x_folder(dir: &Path) -> Result<TenX, DataError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_and_values_from_a_hostile_header_are_errors_not_allocations() {
+        let head = "%%MatrixMarket matrix coordinate real general\n";
+        for (body, expect) in [
+            ("1 1 100000000000000\n", "cannot fit"),
+            ("100000000000 100000000000 1\n", "beyond what biolens reads"),
+            ("1 18446744073709551615 0\n", "beyond what biolens reads"),
+            ("2 2 1\n1 1 1e39\n", "within float32"),
+            ("2 2 1\n1 3 1\n", "outside the stated"),
+        ] {
+            let text = format!("{head}{body}");
+            let e = read_mtx(text.as_bytes(), Path::new("m.mtx"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(expect) && e.starts_with("m.mtx:"),
+                "{body:?}: {e}"
+            );
+        }
+        // A line of a million NUL bytes is refused after 64 KiB, quoted in a few characters.
+        let mut text = head.as_bytes().to_vec();
+        text.extend(std::iter::repeat_n(0u8, 1_000_000));
+        let e = read_mtx(text.as_slice(), Path::new("m.mtx"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("longer than") && e.len() < 200,
+            "{}",
+            &e[..e.len().min(300)]
+        );
+    }
 
     #[test]
     fn reads_small_matrix_from_memory() {

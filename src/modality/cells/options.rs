@@ -29,3 +29,16 @@ pub struct Options {
     /// QC: drop cells with fewer detected genes (0 keeps all but zero-count cells).
     pub min_genes: usize,
 }
+
+impl Options {
+    /// Checks the cells flags before any work, naming the allowed range.
+    pub fn check(&self) -> Result<(), String> {
+        if self.params.scvi.max_epochs == Some(0) {
+            return Err("--epochs must be at least 1".into());
+        }
+        if self.params.n_top_genes == 0 {
+            return Err("--n-top-genes must be at least 1".into());
+        }
+        Ok(())
+    }
+}

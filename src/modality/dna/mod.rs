@@ -43,12 +43,6 @@ pub fn read(path: &Path, o: &Options) -> Result<ItemsRead<DnaData>, DataError> {
         );
         r.sequences.motif_db = Some((name, Arc::new(db)));
     }
-    if !(1..=8).contains(&o.kmer.k) {
-        return Err(DataError::file(
-            path,
-            format!("k-mer length {} is out of range (1 to 8)", o.kmer.k),
-        ));
-    }
     Ok(ItemsRead {
         ids: r.ids,
         meta: r.meta,

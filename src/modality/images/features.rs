@@ -84,6 +84,11 @@ pub fn lbp_histogram(grey: &[f32], w: usize, h: usize) -> [f64; 10] {
 /// The baseline feature vector of a tile: per-channel mean, standard deviation and 10th,
 /// 50th, 90th percentiles; HED density means and standard deviations (colour images); the
 /// uniform LBP histogram; an 8 × 8 grey thumbnail.
+/// Features per tile: mean, sd and 10/50/90 % quantiles of R, G and B (15), mean and sd of
+/// the H, E and DAB stain densities (6; zero for grey sources), a uniform LBP histogram (10)
+/// and an 8 × 8 grey thumbnail (64).
+pub const FEATURES: usize = 15 + 6 + 10 + 64;
+
 pub fn tile_features(tile: &RgbImage, colour: bool) -> Vec<f32> {
     let (w, h) = (tile.width() as usize, tile.height() as usize);
     let n = (w * h).max(1);
@@ -103,10 +108,12 @@ pub fn tile_features(tile: &RgbImage, colour: bool) -> Vec<f32> {
         let q = |p: f64| s[((s.len() - 1) as f64 * p).round() as usize];
         f.extend([mean, sd, q(0.1), q(0.5), q(0.9)]);
     };
+    // One layout for every tile, so a column means the same thing in every row: a grey
+    // source's pixels are R = G = B, and it carries no stain, so its HED block is zero.
+    for c in &channels {
+        stats(c, &mut f);
+    }
     if colour {
-        for c in &channels {
-            stats(c, &mut f);
-        }
         let m = inverse3(RGB_FROM_HED);
         let d: Vec<[f64; 3]> = tile.pixels().map(|p| hed(p.0, &m)).collect();
         for k in 0..3 {
@@ -115,7 +122,7 @@ pub fn tile_features(tile: &RgbImage, colour: bool) -> Vec<f32> {
             f.extend([mean as f32, sd as f32]);
         }
     } else {
-        stats(&grey, &mut f);
+        f.extend([0.0; 6]);
     }
     f.extend(lbp_histogram(&grey, w, h).iter().map(|&v| v as f32));
     for ty in 0..8 {
@@ -151,12 +158,42 @@ pub fn baseline_embedding(
         .zip(t.boxes.par_iter())
         .map(|(px, b)| tile_features(px, t.colour[b.0 as usize]))
         .collect();
-    // Mixed folders (grey and colour) give rows of different lengths: pad with zeros.
-    let d = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut m = crate::core::matrix::Matrix::zeros(rows.len(), d);
+    let mut m = crate::core::matrix::Matrix::zeros(rows.len(), FEATURES);
     for (i, r) in rows.iter().enumerate() {
-        m.row_mut(i)[..r.len()].copy_from_slice(r);
+        m.row_mut(i).copy_from_slice(r);
     }
     crate::analysis::pca::scale(&mut m, 10.0);
     crate::analysis::pca::pca(&m, n_components)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grey_and_colour_tiles_share_one_feature_layout() {
+        let grey = RgbImage::from_fn(16, 16, |x, y| {
+            let v = (x * 13 + y * 7) as u8;
+            image::Rgb([v, v, v])
+        });
+        let colour = RgbImage::from_fn(16, 16, |x, y| {
+            image::Rgb([(x * 9) as u8, 120, (y * 11) as u8])
+        });
+        let g = tile_features(&grey, false);
+        let c = tile_features(&colour, true);
+        assert_eq!((g.len(), c.len()), (FEATURES, FEATURES));
+        // Column 0 is the red mean in both rows; a grey tile's three channel blocks are equal
+        // and its stain block is zero.
+        assert_eq!(&g[0..5], &g[5..10]);
+        assert_eq!(&g[0..5], &g[10..15]);
+        assert!(g[15..21].iter().all(|&v| v == 0.0));
+        assert!(
+            (c[0] - colour.pixels().map(|p| p.0[0] as f32 / 255.0).sum::<f32>() / 256.0).abs()
+                < 1e-5
+        );
+        assert!(c[15..21].iter().any(|&v| v != 0.0));
+        // The LBP and thumbnail blocks start at the same column for both.
+        assert!((g[21..31].iter().sum::<f32>() - 1.0).abs() < 1e-3);
+        assert!((c[21..31].iter().sum::<f32>() - 1.0).abs() < 1e-3);
+    }
 }

@@ -20,3 +20,31 @@ pub struct Options {
     pub seed: u64,
     pub device: DeviceKind,
 }
+
+impl Options {
+    /// Checks the images flags before any work, naming the allowed range.
+    pub fn check(&self) -> Result<(), String> {
+        if !(8..=4096).contains(&self.tiles.tile) {
+            return Err(format!(
+                "--tile must be from 8 to 4096 pixels, got {}",
+                self.tiles.tile
+            ));
+        }
+        if self.vit.is_some() && !(14..=1024).contains(&self.vit_size) {
+            return Err(format!(
+                "--vit-size must be from 14 to 1024 pixels, got {}",
+                self.vit_size
+            ));
+        }
+        if self.ssl.as_ref().is_some_and(|p| p.epochs == 0) {
+            return Err("--ssl-epochs must be at least 1".into());
+        }
+        if self.ae_epochs > 10_000 {
+            return Err(format!(
+                "--ae-epochs must be at most 10000, got {}",
+                self.ae_epochs
+            ));
+        }
+        Ok(())
+    }
+}

@@ -379,7 +379,8 @@ pub fn embed(
 /// each, seeded per item); groups 0 and 1 are masked in one forward pass each, so a third of
 /// the tokens are scored, each from a context about as masked as in training. The exact
 /// pseudo-perplexity (one pass per token) would cost ~100 passes per sequence on CPU.
-/// Returns exp(mean NLL of the scored tokens).
+/// A sequence none of whose tokens falls in groups 0 and 1 has one of them scored. Returns
+/// exp(mean NLL of the scored tokens).
 const PPL_PASSES: usize = 2;
 
 fn pseudo_perplexity(
@@ -403,9 +404,17 @@ fn pseudo_perplexity(
             let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
                 seed ^ (i as u64).wrapping_mul(0x9e37_79b9) ^ 0x99,
             );
-            let groups: Vec<usize> = (0..t.ids[i].len())
+            let mut groups: Vec<usize> = (0..t.ids[i].len())
                 .map(|_| rng.gen_range(0..6usize))
                 .collect();
+            // A short sequence may have no token in a scored group: score one of its real
+            // tokens anyway (chosen by the same generator), so every sequence gets a value.
+            let real: Vec<usize> = (0..t.ids[i].len())
+                .filter(|&j| !t.special.contains(&t.ids[i][j]))
+                .collect();
+            if !real.is_empty() && real.iter().all(|&j| groups[j] >= PPL_PASSES) {
+                groups[real[rng.gen_range(0..real.len())]] = 0;
+            }
             for (j, &tok) in t.ids[i].iter().enumerate() {
                 let flat = bi * len + j;
                 ids[flat] = tok;

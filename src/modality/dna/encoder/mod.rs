@@ -70,6 +70,23 @@ mod tests {
     }
 
     #[test]
+    fn every_sequence_gets_a_pseudo_perplexity_even_a_short_one() {
+        let mut seqs = toy_seqs(24, 5);
+        // One or two tokens each: most have no token in the two scored groups by chance.
+        seqs.extend((0..40).map(|i| b"ACGTTGCA"[..3 + i % 5].to_vec()));
+        let p = tiny();
+        let tr = pretrain(&seqs, &p, &Device::Cpu, &mut |_| true)
+            .unwrap()
+            .unwrap();
+        let t = tokenize(&tr.tokenizer, &seqs, p.max_tokens).unwrap();
+        let (_, ppl) = embed(&tr.encoder, &t, 16, 0, &mut |_| true)
+            .unwrap()
+            .unwrap();
+        let bad: Vec<usize> = (0..ppl.len()).filter(|&i| !ppl[i].is_finite()).collect();
+        assert!(bad.is_empty(), "no pseudo-perplexity for sequences {bad:?}");
+    }
+
+    #[test]
     fn every_weight_gets_a_finite_nonzero_gradient() {
         let seqs = toy_seqs(16, 1);
         let p = tiny();
