@@ -581,3 +581,29 @@ fn options_out_of_range_and_unwritable_output_fail_before_any_work() {
     // Checked before computing: nothing was run, so no progress was printed.
     assert!(!stderr.contains("embedding"), "{stderr}");
 }
+
+#[test]
+fn an_embedding_without_dimensions_is_an_error_not_a_panic() {
+    use biolens::modality::{Dataset, Embedding, EmbeddingSource, Payload};
+    let m = biolens::core::matrix::Matrix::zeros(30, 0);
+    let ds = Dataset {
+        name: "empty".into(),
+        path: "empty.parquet".into(),
+        ids: (0..30).map(|i| i.to_string()).collect(),
+        meta: Vec::new(),
+        inputs: Vec::new(),
+        notes: Vec::new(),
+        payload: Payload::Table(std::sync::Arc::new(m.clone())),
+    };
+    let emb = Embedding::given(m, EmbeddingSource::Precomputed);
+    let e = biolens::pipeline::analyse(
+        &ds,
+        &emb,
+        &biolens::pipeline::PipelineParams::default(),
+        &|_| {},
+        &biolens::pipeline::CancelToken::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("no dimensions"), "{e}");
+}

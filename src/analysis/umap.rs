@@ -183,7 +183,8 @@ pub fn pca_2d(data: &Matrix) -> Vec<[f32; 2]> {
         .map(|i| {
             let r = data.row(i);
             let mut out = [0.0f32; 2];
-            for (c, o) in out.iter_mut().enumerate() {
+            // A one-dimensional embedding has one component; the second coordinate stays 0.
+            for (c, o) in out.iter_mut().enumerate().take(d) {
                 *o = (0..d)
                     .map(|t| (r[t] as f64 - mean[t]) * vecs[t * d + c])
                     .sum::<f64>() as f32;
@@ -502,6 +503,15 @@ pub fn umap_layout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pca_of_a_one_dimensional_embedding_has_one_component() {
+        let m = Matrix::from_vec(5, 1, vec![1.0, 2.0, 3.0, 4.0, 10.0]);
+        let p = pca_2d(&m);
+        assert_eq!(p.len(), 5);
+        assert!(p.iter().all(|x| x[0].is_finite() && x[1] == 0.0));
+        assert!((p[4][0] - p[0][0]).abs() > 1.0);
+    }
 
     #[test]
     fn fast_pow_is_accurate() {

@@ -369,6 +369,15 @@ pub fn analyse(
 ) -> Result<Analysis, PipelineError> {
     params.check(ds.len())?;
     let x = &*emb.matrix;
+    if x.cols == 0 {
+        return Err(PipelineError::Stage(
+            "embedding",
+            format!(
+                "{}: the embedding has no dimensions (every item empty or unreadable?)",
+                emb.source.describe()
+            ),
+        ));
+    }
     let cancelled = || cancel.is_cancelled();
     let mut timings = Vec::new();
     let mut t = std::time::Instant::now();
