@@ -523,19 +523,6 @@ impl Partial {
         true
     }
 
-    /// Takes in new clusters and their characterisation.
-    pub fn apply_recluster(&mut self, r: &recluster::Reclustered) {
-        self.clusters = Some(r.clusters.clone());
-        self.cluster_method = Some(r.method.clone());
-        self.graph = Some(r.graph.clone());
-        if r.characterisation.markers.is_some() {
-            self.markers = r.characterisation.markers.clone();
-        }
-        if r.characterisation.motifs.is_some() {
-            self.motifs = r.characterisation.motifs.clone();
-        }
-    }
-
     /// The one result type, once neighbours, clusters and anomaly scores exist (the layout
     /// may still be computing: it is empty then).
     pub fn analysis(&self) -> Option<Analysis> {

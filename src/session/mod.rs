@@ -136,9 +136,14 @@ fn scratch_pid(path: &Path) -> Option<u32> {
 /// Removes scratch folders of `name` left in `dir` by runs that were interrupted (their
 /// process is gone), so none is ever mistaken for a session or piles up.
 fn sweep_stale(dir: &Path, name: &str) {
+    // Whether a process lives is read from /proc; where there is none (not Linux), a folder
+    // of a run still writing could not be told from a stale one, so nothing is swept.
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    if !Path::new("/proc/self").is_dir() {
+        return;
+    }
     for e in entries.flatten() {
         let p = e.path();
         let Some(pid) = scratch_pid(&p) else { continue };

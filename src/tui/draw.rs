@@ -1,7 +1,7 @@
 //! Drawing: each pane draws itself from the state and its cached derived data; nothing here
 //! computes or does I/O.
 
-use super::panes::{bottom, hint, jobs};
+use super::panes::{hint, jobs};
 use super::state::{Focus, Mode, State};
 use super::theme::{fmt_secs, pane};
 use ratatui::Frame;
@@ -21,7 +21,7 @@ pub fn draw(s: &State, f: &mut Frame) {
             t.clusters
                 .draw(&v, s.focus == Focus::Clusters, s.palette, f, a.clusters);
             t.detail.draw(&v, f, a.detail);
-            bottom::BottomPane::draw(&t.bottom, &v, s.focus == Focus::Bottom, f, a.bottom);
+            t.bottom.draw(&v, s.focus == Focus::Bottom, f, a.bottom);
         }
         None => {
             f.render_widget(Paragraph::new("no data").block(pane(" map ", true)), a.map);

@@ -327,8 +327,10 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                     return vec![];
                 }
                 JobOutput::Reclustered(r) => {
+                    // The clusters and their characterisation landed as pipeline events; what
+                    // is left is the graph they were found on and the selection.
                     let k = r.clusters.iter().max().map_or(0, |x| x + 1);
-                    t.data.result.apply_recluster(&r);
+                    t.data.result.graph = Some(r.graph.clone());
                     t.clusters.sel = 0;
                     t.version += 1;
                     s.info(format!(
