@@ -11,16 +11,17 @@ use crate::pipeline::Analysis;
 use std::io::Write;
 use std::path::Path;
 
-/// What can be exported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What can be exported (also the values of `biolens export WHAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum What {
     /// Every item with its cluster.
     Clusters,
-    /// Marker genes of every cluster, or the comparison on screen (cells).
+    /// Marker genes per cluster (cells; a session keeps the top 200 per cluster; in the
+    /// interface, the comparison on screen when there is one).
     Markers,
-    /// Discovered motifs (DNA).
+    /// Discovered DNA motifs (table, or MEME format with --format meme).
     Motifs,
-    /// Every site of every motif (DNA).
+    /// Every site of every discovered motif (DNA).
     Sites,
     /// Every item ranked by anomaly score.
     Anomalies,

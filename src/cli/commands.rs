@@ -3,7 +3,7 @@
 
 use super::demo::demo_paths;
 use super::progress::Progress;
-use super::{CommonOpts, ExportFormat, ExportWhat};
+use super::{CommonOpts, ExportFormat};
 use crate::core::MetaValues;
 use crate::modality::Dataset;
 use crate::pipeline::{self, Analysis, CancelToken, PipelineEvent, RunOptions};
@@ -259,7 +259,7 @@ pub fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
 /// `biolens export`: one table (or MEME file) from a saved session.
 pub fn export(
     session_dir: &Path,
-    what: ExportWhat,
+    what: crate::export::What,
     format: ExportFormat,
     out: &Path,
 ) -> Result<()> {
@@ -270,13 +270,6 @@ pub fn export(
         );
     }
     let (_, items) = session::read(session_dir)?;
-    let what = match what {
-        ExportWhat::Clusters => crate::export::What::Clusters,
-        ExportWhat::Markers => crate::export::What::Markers,
-        ExportWhat::Motifs => crate::export::What::Motifs,
-        ExportWhat::Sites => crate::export::What::Sites,
-        ExportWhat::Anomalies => crate::export::What::Anomalies,
-    };
     let out = match (format, out.extension().and_then(|e| e.to_str())) {
         (ExportFormat::Parquet, Some("parquet")) | (ExportFormat::Csv | ExportFormat::Meme, _) => {
             out.to_path_buf()

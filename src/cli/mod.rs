@@ -36,24 +36,12 @@ pub enum Command {
     /// Export a table from a saved session.
     Export {
         session: PathBuf,
-        what: ExportWhat,
+        what: crate::export::What,
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
         #[arg(short = 'o', long = "out")]
         out: PathBuf,
     },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
-pub enum ExportWhat {
-    Clusters,
-    /// Marker genes per cluster (cells; the top 200 per cluster are kept in a session).
-    Markers,
-    /// Discovered DNA motifs (table, or MEME format with --format meme).
-    Motifs,
-    /// Every site of every discovered motif.
-    Sites,
-    Anomalies,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
