@@ -16,8 +16,8 @@ use std::path::Path;
 pub enum What {
     /// Every item with its cluster.
     Clusters,
-    /// Marker genes per cluster (cells; a session keeps the top 200 per cluster; in the
-    /// interface, the comparison on screen when there is one).
+    /// Marker genes per cluster (cells; a session keeps the top 200 per cluster; the
+    /// interface's `:export compare` writes a `:compare` result instead).
     Markers,
     /// Discovered DNA motifs (table, or MEME format with --format meme).
     Motifs,
@@ -60,7 +60,7 @@ pub fn table(what: What, s: &Source) -> Option<Table> {
                 (None, Some(m)) => m.tables.as_slice(),
                 (None, None) => return None,
             };
-            Some(markers_table(&ds.name, &e.genes, tables, usize::MAX))
+            Some(markers_table(&ds.name, e, tables, usize::MAX))
         }
         What::Motifs => a.motifs.as_ref().map(|m| motifs_table(&ds.name, m)),
         What::Sites => a.motifs.as_ref().map(|m| sites_table(&ds.name, &ds.ids, m)),
@@ -101,6 +101,19 @@ pub fn export(
             ));
         }
         return write_meme(path, &all);
+    }
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("parquet") => {}
+        other => {
+            return Err(werr(
+                path,
+                format!(
+                    "cannot write {} as {}: expected a .csv or .parquet path",
+                    what.name(),
+                    other.map_or("a file without an extension".into(), |e| format!(".{e}"))
+                ),
+            ));
+        }
     }
     let mut out: Option<Table> = None;
     for s in sources {
@@ -150,6 +163,16 @@ fn tmp_path(path: &Path) -> std::path::PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
+/// The shorter of a float's plain and scientific forms (both round-trip exactly): p-values of
+/// 1e-120 are not written as 120 digits.
+fn shortest(plain: String, scientific: String) -> String {
+    if scientific.len() < plain.len() {
+        scientific
+    } else {
+        plain
+    }
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -163,15 +186,21 @@ pub fn write_meme(
     path: &Path,
     r: &crate::modality::dna::motifs::MotifResults,
 ) -> Result<usize, ExportError> {
-    let motifs: Vec<crate::modality::dna::motif_db::Motif> =
-        r.motifs.iter().map(|m| m.motif.clone()).collect();
+    let motifs: Vec<(&crate::modality::dna::motif_db::Motif, Option<f64>)> = r
+        .motifs
+        .iter()
+        .map(|m| (&m.motif, Some(m.evalue)))
+        .collect();
     let tmp = tmp_path(path);
-    std::fs::write(&tmp, crate::modality::dna::motif_db::meme_text(&motifs))
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            werr(path, e)
-        })?;
+    std::fs::write(
+        &tmp,
+        crate::modality::dna::motif_db::meme_text_scored(&motifs),
+    )
+    .and_then(|_| std::fs::rename(&tmp, path))
+    .map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        werr(path, e)
+    })?;
     Ok(motifs.len())
 }
 
@@ -198,8 +227,8 @@ pub fn write_table(path: &Path, t: &Table) -> Result<(), ExportError> {
                     .iter()
                     .map(|c| match c {
                         Column::Str(v) => csv_field(&v[i]),
-                        Column::F32(v) => v[i].to_string(),
-                        Column::F64(v) => v[i].to_string(),
+                        Column::F32(v) => shortest(v[i].to_string(), format!("{:e}", v[i])),
+                        Column::F64(v) => shortest(v[i].to_string(), format!("{:e}", v[i])),
                         Column::I32(v) => v[i].to_string(),
                         Column::I64(v) => v[i].to_string(),
                         Column::ListF32 { offsets, values } => {
@@ -238,7 +267,6 @@ pub fn clusters_table(ds: &Dataset, clusters: &[u32]) -> Table {
     t
 }
 
-/// Items ranked by kNN-distance anomaly score, with both scores and the cluster.
 /// Items ranked by kNN-distance score, with every score and, for cells, library size and
 /// detected genes beside the model's reconstruction score (so depth effects are visible).
 pub fn anomalies_table(
@@ -266,7 +294,7 @@ pub fn anomalies_table(
     );
     if let Some(r) = recon {
         t.push(
-            "anomaly_recon",
+            &format!("anomaly_{}", ds.modality().model_score().0),
             Column::F32(order.iter().map(|&i| r[i]).collect()),
         );
     }
@@ -304,4 +332,29 @@ pub fn write_ids(
     std::fs::write(&tmp, text).map_err(|e| werr(path, e))?;
     std::fs::rename(&tmp, path).map_err(|e| werr(path, e))?;
     Ok(ids.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_floats_are_short_and_exact() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.csv");
+        let mut t = Table::default();
+        t.push("p", Column::F64(vec![6.1e-124, 0.25, 1234.5, f64::NAN]));
+        t.push("x", Column::F32(vec![1e-30, 0.5, 3.0, 2e10]));
+        write_table(&p, &t).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(
+            text, "p,x\n6.1e-124,1e-30\n0.25,0.5\n1234.5,3\nNaN,2e10\n",
+            "{text}"
+        );
+        for line in text.lines().skip(1) {
+            for v in line.split(',') {
+                assert!(v.parse::<f64>().is_ok(), "{v}");
+            }
+        }
+    }
 }

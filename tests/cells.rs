@@ -8,6 +8,7 @@ mod common;
 use biolens::analysis::metrics::{ari, neighbour_label_agreement, nmi};
 use biolens::core::MetaValues;
 use biolens::modality::cells::h5ad::{ValueKind, read_h5ad};
+use biolens::modality::cells::markers as cells_markers;
 use biolens::modality::cells::model::{self as cells, CellsParams};
 use biolens::modality::{Dataset, Embedding, Options};
 use biolens::pipeline::{self, CancelToken, PipelineParams};
@@ -117,6 +118,61 @@ fn obsm_embeddings_and_the_baseline_work_on_non_count_data() {
         e.contains("X_scVI") && e.contains("10x_pbmc68k_reduced.h5ad"),
         "{e}"
     );
+}
+
+fn markers_of(ds: &Dataset, emb: &Embedding) -> std::sync::Arc<cells_markers::Markers> {
+    let p = PipelineParams::default();
+    let r = pipeline::analyse(ds, emb, &p, &|_| {}, &CancelToken::default()).unwrap();
+    r.markers.expect("markers")
+}
+
+#[test]
+fn markers_on_non_count_files_use_raw_and_their_own_scale() {
+    // scanpy's legacy pbmc68k_reduced: X is scaled (negative values), raw.X log-normalised.
+    // Markers must use raw.X, as scanpy's rank_genes_groups does by default.
+    let legacy = fixture("cells/pbmc68k_reduced/10x_pbmc68k_reduced.h5ad");
+    let a = read_h5ad(&legacy).unwrap();
+    assert_eq!(
+        (a.matrix_source.as_str(), a.kind),
+        ("raw.X", ValueKind::Normalised)
+    );
+    let opts = Options::default();
+    let (ds, emb) = pipeline::load(&legacy, &opts).unwrap();
+    assert!(
+        ds.notes
+            .iter()
+            .any(|n| n.contains("raw.X") && n.contains("scanpy")),
+        "{:?}",
+        ds.notes
+    );
+    let mk = markers_of(&ds, &emb);
+    // On scaled X nearly every cell has a non-zero value, so the shares were ~1.0 everywhere.
+    let mut pct_out = Vec::new();
+    for t in &mk.tables {
+        for m in t.markers.iter().take(5) {
+            assert!(m.log2_fc.is_finite() && m.pct_in.is_finite());
+            pct_out.push(m.pct_out);
+        }
+    }
+    pct_out.sort_by(f64::total_cmp);
+    let median = pct_out[pct_out.len() / 2];
+    println!("legacy pbmc68k: median share expressing outside, top-5 markers: {median:.3}");
+    assert!(median < 0.8, "{median}");
+
+    // FPKM (not logged): fold changes from the ratio of means, all finite.
+    let fpkm = fixture("cells/hsmm_myoblast_fpkm");
+    let (ds, emb) = pipeline::load(&fpkm, &opts).unwrap();
+    let e = ds.expression().unwrap();
+    assert_eq!(e.kind, ValueKind::Linear);
+    let mk = markers_of(&ds, &emb);
+    let bad = mk
+        .tables
+        .iter()
+        .flat_map(|t| &t.markers)
+        .filter(|m| !m.log2_fc.is_finite())
+        .count();
+    println!("hsmm FPKM: {bad} non-finite fold changes");
+    assert_eq!(bad, 0);
 }
 
 fn pbmc() -> (Dataset, Embedding) {

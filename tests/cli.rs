@@ -428,7 +428,7 @@ fn a_cells_session_keeps_model_markers_and_expression() {
     // The reloaded weights reproduce the stored latent exactly: reopening never retrains.
     let (latent, nll) = biolens::modality::cells::model::score(model, expr).unwrap();
     assert_eq!(latent.data, sd.embedding.matrix.data);
-    let stored = sd.analysis.anomaly_model.as_ref().expect("anomaly_recon");
+    let stored = sd.analysis.anomaly_model.as_ref().expect("anomaly_model");
     assert_eq!(&nll, stored.as_ref());
     let markers = sd.analysis.markers.as_ref().expect("markers");
     let k = sd.analysis.clusters.iter().max().unwrap() + 1;
@@ -444,7 +444,7 @@ fn a_cells_session_keeps_model_markers_and_expression() {
     assert_eq!(code, 0, "{stderr}");
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(
-        text.starts_with("dataset,group,rank,gene,score,logfc,pvalue,padj,pct_in,pct_out\n"),
+        text.starts_with("dataset,group,rank,gene,score,logfc,pvalue,padj,pct_in,pct_out,values\n"),
         "{}",
         &text[..200.min(text.len())]
     );
@@ -462,8 +462,30 @@ fn a_cells_session_keeps_model_markers_and_expression() {
         head.lines()
             .next()
             .unwrap()
-            .contains("anomaly_recon,total_counts,n_genes")
+            .contains("anomaly_recon_nll,total_counts,n_genes")
     );
+    // A format it cannot write is refused, not written as CSV under another name.
+    let xlsx = dir.path().join("c.xlsx");
+    let (code, _, stderr) = run(&[
+        "export",
+        out.to_str().unwrap(),
+        "clusters",
+        "-o",
+        xlsx.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("c.xlsx") && stderr.contains(".csv or .parquet"),
+        "{stderr}"
+    );
+    assert!(!xlsx.exists());
+    // The manifest says which score the points' anomaly_model column holds.
+    let score = manifest.datasets[0]
+        .anomaly_model
+        .as_ref()
+        .expect("model score");
+    assert_eq!(score.name, "recon_nll");
+    assert!(score.definition.contains("negative log-likelihood"));
 }
 
 #[test]

@@ -312,7 +312,26 @@ fn simclr_cnn_on_nuclei_tiles_against_the_baseline_features() {
         "nuclei nucleus/background, leave-one-out 15-NN accuracy: baseline features {a_base:.3}, SimCLR CNN {a_ssl:.3}, untrained CNN {a_rand:.3}"
     );
     // Measured (30 epochs): baseline 0.975, SimCLR 1.000, untrained CNN 1.000 — nucleus vs
-    // background is easy enough that any convolutional feature separates it.
+    // background is easy enough that any convolutional feature separates it, so it cannot
+    // show that training did anything.
     assert!(history[history.len() - 1] < history[0]);
     assert!(a_ssl >= a_base, "{a_ssl} < {a_base}");
+    // What contrastive training claims: a tile's augmented views find each other among all
+    // tiles' views. An untrained network must fail where the trained one succeeds.
+    let (r_ssl, r_rand) = (
+        ssl::view_retrieval(&model, tiles, p.input, 11, &dev).unwrap(),
+        ssl::view_retrieval(&random, tiles, p.input, 11, &dev).unwrap(),
+    );
+    println!(
+        "augmented-view retrieval (top-1 among {} tiles, chance {:.4}): SimCLR CNN {r_ssl:.3}, untrained CNN {r_rand:.3}",
+        tiles.len(),
+        1.0 / tiles.len() as f64
+    );
+    // Measured (10 epochs, seed 0): SimCLR 0.020, untrained 0.012, chance 0.004. Training
+    // helps, but little: many background tiles are near-identical, and ten epochs on 256
+    // tiles teach the CNN little beyond its random features (reported in issue 11's note).
+    assert!(
+        r_ssl > r_rand,
+        "trained {r_ssl:.3} vs untrained {r_rand:.3}"
+    );
 }

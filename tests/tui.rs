@@ -78,6 +78,30 @@ fn update_moves_focus_and_cycles_colour() {
 }
 
 #[test]
+fn every_tab_is_reachable_by_key() {
+    // Four datasets: digits reach three, `>`/`<` reach any, wrapping around.
+    let mut tabs = session_tabs();
+    let one = tabs[0].clone();
+    for _ in 0..3 {
+        tabs.push(one.clone());
+    }
+    let mut s = State::new(tabs, PipelineParams::default(), (120, 40));
+    let act = |s: &mut State, k: &str| {
+        for e in biolens::tui::keymap::parse_keys(k) {
+            if let Some(a) = biolens::tui::keymap::normal_action(&e) {
+                update(s, a);
+            }
+        }
+    };
+    act(&mut s, ">>>");
+    assert_eq!(s.active, 3);
+    act(&mut s, ">");
+    assert_eq!(s.active, 0);
+    act(&mut s, "<lt>");
+    assert_eq!(s.active, 3);
+}
+
+#[test]
 fn update_cursor_moves_in_the_requested_direction() {
     let mut s = session_state((120, 40));
     let layout = s.tab().unwrap().result.layout.clone().unwrap();
@@ -170,6 +194,28 @@ fn update_commands_produce_effects_or_clear_errors() {
             .text
             .starts_with("unknown command")
     );
+    // Overlapping groups are refused, not compared into nonsense.
+    for line in ["compare 1 1", "compare 1,2 2", "compare 0 0,1"] {
+        let fx = command(&mut s, line);
+        let m = s.message.as_ref().unwrap();
+        assert!(
+            fx.is_empty() && m.error && m.text.contains("overlap"),
+            "{line}: {}",
+            m.text
+        );
+    }
+    // `~` is the home folder, as in the shell.
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        let fx = command(&mut s, "export clusters ~/c.csv");
+        assert_eq!(
+            fx,
+            vec![Effect::Export {
+                tab: 0,
+                kind: ExportKind::Clusters,
+                path: std::path::PathBuf::from(home).join("c.csv")
+            }]
+        );
+    }
     let fx = command(&mut s, "q");
     assert_eq!(fx, vec![Effect::Quit]);
     assert!(s.quit);
@@ -446,13 +492,41 @@ fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
     let own = t.result.markers.as_ref().unwrap().tables[0].markers[0].gene;
     assert_eq!(c.markers[0].gene, own);
     assert!(screen(&app.state).contains("markers · 0 vs rest"));
+    // Enter on a marker row colours the map by that gene (it used to jump to an anomaly).
+    let second = {
+        let e = t.dataset.as_ref().unwrap().expression().unwrap();
+        e.genes[c.markers[1].gene].clone()
+    };
+    app.state.focus = Focus::Bottom;
+    app.press("j<Enter>");
+    assert_eq!(
+        app.state.tab().unwrap().color.name(),
+        format!("gene {second}")
+    );
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cmp.csv");
-    app.press(&format!(":export markers {}<Enter>", out.display()));
+    app.press(&format!(":export compare {}<Enter>", out.display()));
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text.lines().count(), 766, "header + one row per gene");
-    assert!(text.starts_with("dataset,group,rank,gene,score,logfc,pvalue,padj,pct_in,pct_out\n"));
+    assert!(
+        text.starts_with("dataset,group,rank,gene,score,logfc,pvalue,padj,pct_in,pct_out,values\n")
+    );
     assert!(text.lines().nth(1).unwrap().contains(",0 vs rest,1,"));
+    // `:export markers` is every cluster's markers, whatever the screen shows.
+    let all = dir.path().join("all.csv");
+    app.press(&format!(":export markers {}<Enter>", all.display()));
+    let text = std::fs::read_to_string(&all).unwrap();
+    let k = t_clusters(&app);
+    assert_eq!(
+        text.lines().count(),
+        1 + 765 * k,
+        "header + every gene of {k} clusters"
+    );
+}
+
+fn t_clusters(app: &App) -> usize {
+    let t = app.state.tab().unwrap();
+    t.result.markers.as_ref().unwrap().tables.len()
 }
 
 #[test]

@@ -150,6 +150,10 @@ pub fn fit_ab(min_dist: f32, spread: f32) -> (f32, f32) {
     (a as f32, b as f32)
 }
 
+/// Widest embedding whose d × d covariance is formed and diagonalised exactly (cyclic Jacobi
+/// costs O(d³) a sweep); wider ones (384- or 768-d encoder output) use block power iteration.
+const EXACT_PCA_MAX_DIM: usize = 64;
+
 /// Top-2 principal components of `data`, used as init fallback and for disconnected graphs.
 pub fn pca_2d(data: &Matrix) -> Vec<[f32; 2]> {
     let (n, d) = (data.rows, data.cols);
@@ -159,7 +163,31 @@ pub fn pca_2d(data: &Matrix) -> Vec<[f32; 2]> {
             *m += x as f64;
         }
     }
-    mean.iter_mut().for_each(|m| *m /= n as f64);
+    mean.iter_mut().for_each(|m| *m /= n.max(1) as f64);
+    // Principal directions as d × k, column-major per direction: dirs[c][t].
+    let dirs: Vec<Vec<f64>> = if d <= EXACT_PCA_MAX_DIM {
+        exact_directions(data, &mean)
+    } else {
+        power_directions(data, &mean, 2)
+    };
+    (0..n)
+        .map(|i| {
+            let r = data.row(i);
+            let mut out = [0.0f32; 2];
+            // A one-dimensional embedding has one component; the second coordinate stays 0.
+            for (o, dir) in out.iter_mut().zip(&dirs) {
+                *o = (0..d)
+                    .map(|t| (r[t] as f64 - mean[t]) * dir[t])
+                    .sum::<f64>() as f32;
+            }
+            out
+        })
+        .collect()
+}
+
+/// The top two eigenvectors of the full covariance (at most `d`).
+fn exact_directions(data: &Matrix, mean: &[f64]) -> Vec<Vec<f64>> {
+    let (n, d) = (data.rows, data.cols);
     let cov: Vec<f64> = (0..d * d)
         .into_par_iter()
         .map(|pq| {
@@ -179,19 +207,121 @@ pub fn pca_2d(data: &Matrix) -> Vec<[f32; 2]> {
         }
     }
     let (_, vecs) = sym_eigen(&cov, d);
-    (0..n)
-        .map(|i| {
-            let r = data.row(i);
-            let mut out = [0.0f32; 2];
-            // A one-dimensional embedding has one component; the second coordinate stays 0.
-            for (c, o) in out.iter_mut().enumerate().take(d) {
-                *o = (0..d)
-                    .map(|t| (r[t] as f64 - mean[t]) * vecs[t * d + c])
-                    .sum::<f64>() as f32;
+    (0..d.min(2))
+        .map(|c| (0..d).map(|t| vecs[t * d + c]).collect())
+        .collect()
+}
+
+/// The top `k` principal directions by block power (subspace) iteration on the centred n × d
+/// matrix, never forming the covariance: each round costs two passes over the data, O(n·d·b)
+/// with a block of b = k + 4 vectors, then a Rayleigh–Ritz step on the b × b projection.
+/// Seeded, so the same data gives the same directions.
+fn power_directions(data: &Matrix, mean: &[f64], k: usize) -> Vec<Vec<f64>> {
+    const ROUNDS: usize = 16;
+    let (n, d) = (data.rows, data.cols);
+    let b = (k + 4).min(d);
+    let mut state = 0x5ca1_ab1e_u64;
+    let mut q: Vec<Vec<f64>> = (0..b)
+        .map(|_| {
+            (0..d)
+                .map(|_| {
+                    state = mix64(state.wrapping_add(0x9e37_79b9_7f4a_7c15));
+                    (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+                })
+                .collect()
+        })
+        .collect();
+    orthonormalise(&mut q);
+    // Y = Xc Q (n × b), one row of projections per item.
+    let project = |q: &[Vec<f64>]| -> Vec<Vec<f64>> {
+        (0..n)
+            .into_par_iter()
+            .map_init(
+                || vec![0.0f64; d],
+                |xc, i| {
+                    for ((x, &r), m) in xc.iter_mut().zip(data.row(i)).zip(mean) {
+                        *x = r as f64 - m;
+                    }
+                    q.iter()
+                        .map(|v| xc.iter().zip(v).map(|(a, b)| a * b).sum())
+                        .collect()
+                },
+            )
+            .collect()
+    };
+    for _ in 0..ROUNDS {
+        let y = project(&q);
+        // Z = Xc^T Y (d × b), summed over items in fixed chunks so the result does not depend
+        // on the thread count.
+        let chunk = 4096;
+        let parts: Vec<Vec<Vec<f64>>> = (0..n.div_ceil(chunk))
+            .into_par_iter()
+            .map(|c| {
+                let mut z = vec![vec![0.0f64; d]; b];
+                let mut xc = vec![0.0f64; d];
+                let lo = c * chunk;
+                for (i, yi) in (lo..).zip(&y[lo..(lo + chunk).min(n)]) {
+                    for ((x, &r), m) in xc.iter_mut().zip(data.row(i)).zip(mean) {
+                        *x = r as f64 - m;
+                    }
+                    for (zj, yj) in z.iter_mut().zip(yi) {
+                        for (a, x) in zj.iter_mut().zip(&xc) {
+                            *a += x * yj;
+                        }
+                    }
+                }
+                z
+            })
+            .collect();
+        let mut z = vec![vec![0.0f64; d]; b];
+        for part in parts {
+            for (zj, pj) in z.iter_mut().zip(part) {
+                for (a, p) in zj.iter_mut().zip(pj) {
+                    *a += p;
+                }
             }
-            out
+        }
+        q = z;
+        orthonormalise(&mut q);
+    }
+    // Rayleigh–Ritz: eigenvectors of Q^T C Q = (Xc Q)^T (Xc Q), rotated back.
+    let y = project(&q);
+    let mut small = vec![0.0f64; b * b];
+    for row in &y {
+        for p in 0..b {
+            for r in 0..b {
+                small[p * b + r] += row[p] * row[r];
+            }
+        }
+    }
+    let (_, vecs) = sym_eigen(&small, b);
+    (0..k.min(b))
+        .map(|c| {
+            (0..d)
+                .map(|t| (0..b).map(|j| q[j][t] * vecs[j * b + c]).sum())
+                .collect()
         })
         .collect()
+}
+
+/// Modified Gram–Schmidt; a vector that vanishes (rank-deficient data) is left at zero.
+fn orthonormalise(q: &mut [Vec<f64>]) {
+    for j in 0..q.len() {
+        let (done, rest) = q.split_at_mut(j);
+        let v = &mut rest[0];
+        for u in done.iter() {
+            let dot: f64 = u.iter().zip(v.iter()).map(|(a, b)| a * b).sum();
+            for (x, y) in v.iter_mut().zip(u) {
+                *x -= dot * y;
+            }
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm > 1e-300 {
+            v.iter_mut().for_each(|x| *x /= norm);
+        } else {
+            v.iter_mut().for_each(|x| *x = 0.0);
+        }
+    }
 }
 
 /// Eigenvectors 2–3 of the normalised Laplacian by block subspace iteration on
@@ -511,6 +641,40 @@ mod tests {
         assert_eq!(p.len(), 5);
         assert!(p.iter().all(|x| x[0].is_finite() && x[1] == 0.0));
         assert!((p[4][0] - p[0][0]).abs() > 1.0);
+    }
+
+    #[test]
+    fn wide_embeddings_get_the_same_components_without_a_covariance() {
+        // 3,000 items in 384 dimensions: two strong directions and noise. Power iteration on
+        // the n × d matrix must find the plane the exact covariance eigenvectors span.
+        let (n, d) = (3000, 384);
+        let mut state = 7u64;
+        let mut rnd = || {
+            state = mix64(state.wrapping_add(1));
+            (state >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+        };
+        let u: Vec<f32> = (0..d).map(|_| rnd()).collect();
+        let w: Vec<f32> = (0..d).map(|_| rnd()).collect();
+        let mut data = Vec::with_capacity(n * d);
+        for _ in 0..n {
+            let (a, c) = (rnd() * 8.0, rnd() * 4.0);
+            for t in 0..d {
+                data.push(a * u[t] + c * w[t] + 0.3 * rnd());
+            }
+        }
+        let m = Matrix::from_vec(n, d, data);
+        let mean: Vec<f64> = (0..d)
+            .map(|t| (0..n).map(|i| m.row(i)[t] as f64).sum::<f64>() / n as f64)
+            .collect();
+        let exact = exact_directions(&m, &mean);
+        let fast = power_directions(&m, &mean, 2);
+        for c in 0..2 {
+            let cos: f64 = exact[c].iter().zip(&fast[c]).map(|(a, b)| a * b).sum();
+            println!("component {c}: |cos| = {:.6}", cos.abs());
+            assert!(cos.abs() > 0.999, "component {c}: cos {cos}");
+        }
+        let y = pca_2d(&m);
+        assert!(y.iter().all(|p| p[0].is_finite() && p[1].is_finite()));
     }
 
     #[test]

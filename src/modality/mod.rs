@@ -57,6 +57,28 @@ impl Modality {
             Modality::Cells | Modality::Table => "reconstruction NLL",
         }
     }
+
+    /// The model score's column name in exports (`anomaly_` + this) and its definition, for
+    /// the manifest: each modality's model gives a different score, never one shared name.
+    pub fn model_score(&self) -> (&'static str, &'static str) {
+        match self {
+            Modality::Dna => (
+                "pseudo_perplexity",
+                "exp of the encoder's mean masked-token cross-entropy over a sampled third of \
+                 the sequence's tokens (higher: less like the training sequences)",
+            ),
+            Modality::Images => (
+                "recon_error",
+                "mean squared error of a convolutional autoencoder's reconstruction of the \
+                 tile's pixels (RGB in [0, 1], resized to 32 x 32)",
+            ),
+            Modality::Cells | Modality::Table => (
+                "recon_nll",
+                "negative log-likelihood (nats) of the cell's counts under the count model's \
+                 reconstruction (its negative binomial or ZINB likelihood)",
+            ),
+        }
+    }
 }
 
 /// A modality's raw data: what its baseline, model and characterisation read.

@@ -32,6 +32,9 @@ pub struct DatasetEntry {
     pub inputs: Vec<InputFile>,
     /// Seconds per stage.
     pub timings: std::collections::BTreeMap<String, f64>,
+    /// What this dataset's rows of `points.parquet`'s `anomaly_model` column hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly_model: Option<ModelScore>,
     /// Expression, model and markers of a cells dataset, in the folder `cells.folder`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cells: Option<CellsEntry>,
@@ -41,6 +44,13 @@ pub struct DatasetEntry {
     /// The CNN trained on an images dataset's tiles, in the folder `images.folder`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<ImagesEntry>,
+}
+
+/// A model's anomaly score: its name (exports call the column `anomaly_NAME`) and definition.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelScore {
+    pub name: String,
+    pub definition: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -14,7 +14,7 @@ use crate::io::parquet::{Column, Table, read_parquet, write_parquet};
 use crate::io::{bad, column, io_err};
 use crate::modality::{Dataset, Embedding, EmbeddingSource, ModalityEntries};
 use crate::pipeline::{Analysis, PipelineParams};
-pub use manifest::{DatasetEntry, FORMAT_VERSION, InputFile, Manifest, checksum};
+pub use manifest::{DatasetEntry, FORMAT_VERSION, InputFile, Manifest, ModelScore, checksum};
 use points::{FIXED, clusters_table, neighbors_table, points_table};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -69,6 +69,13 @@ pub fn write(
                 cluster: sd.analysis.cluster_method.clone(),
                 inputs,
                 timings: sd.analysis.timings.iter().cloned().collect(),
+                anomaly_model: sd.analysis.anomaly_model.as_ref().map(|_| {
+                    let (name, definition) = sd.dataset.modality().model_score();
+                    ModelScore {
+                        name: name.into(),
+                        definition: definition.into(),
+                    }
+                }),
                 cells: parts.cells,
                 dna: parts.dna,
                 images: parts.images,
@@ -384,7 +391,10 @@ fn read_with(
         };
         let parts =
             crate::modality::read_parts(dir, entry.modality, &entries, n, &meta, &embedding)?;
-        let anomaly_model = match pts.get("anomaly_recon") {
+        let anomaly_model = match pts
+            .get("anomaly_model")
+            .or_else(|| pts.get("anomaly_recon"))
+        {
             Some(Column::F32(v)) if v[r.clone()].iter().any(|x| !x.is_nan()) => {
                 Some(Arc::new(v[r.clone()].to_vec()))
             }

@@ -8,7 +8,7 @@ use crate::modality::cluster_labels;
 use crate::session::SessionDataset;
 
 /// Columns of points.parquet that are not metadata.
-pub const FIXED: [&str; 10] = [
+pub const FIXED: [&str; 11] = [
     "id",
     "dataset",
     "modality",
@@ -17,6 +17,8 @@ pub const FIXED: [&str; 10] = [
     "cluster",
     "anomaly_knn",
     "anomaly_iforest",
+    "anomaly_model",
+    // Sessions before 0.3 named the model score so.
     "anomaly_recon",
     "embedding",
 ];
@@ -74,7 +76,8 @@ pub fn points_table(items: &[SessionDataset]) -> Table {
     t.push("cluster", Column::I32(cl));
     t.push("anomaly_knn", Column::F32(ak));
     t.push("anomaly_iforest", Column::F32(ai));
-    t.push("anomaly_recon", Column::F32(am));
+    // One column for every dataset's model score; the manifest names each dataset's score.
+    t.push("anomaly_model", Column::F32(am));
     for (name, text) in &meta_names {
         if *text {
             let mut v = Vec::new();

@@ -24,6 +24,8 @@ pub enum Action {
     FocusNext,
     FocusPrev,
     SelectTab(usize),
+    /// Moves to the next (+1) or previous (−1) tab, wrapping around.
+    CycleTab(isize),
     Open,
     CycleColor,
     StartSearch,
@@ -88,8 +90,10 @@ pub enum ExportKind {
     Anomalies,
     /// The ids of one cluster.
     ClusterIds(u32),
-    /// Marker genes of every cluster (or the `:compare` result shown).
+    /// Marker genes of every cluster against the rest.
     Markers,
+    /// The last `:compare` result.
+    Compare,
     /// Discovered motifs: a table, or MEME format.
     Motifs { meme: bool },
     /// Every motif site.

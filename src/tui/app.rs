@@ -307,7 +307,7 @@ impl App {
         let (what, meme) = match kind {
             ExportKind::ClusterIds(c) => return crate::export::write_ids(path, ds, clusters, *c),
             ExportKind::Clusters => (What::Clusters, false),
-            ExportKind::Markers => (What::Markers, false),
+            ExportKind::Markers | ExportKind::Compare => (What::Markers, false),
             ExportKind::Motifs { meme } => (What::Motifs, *meme),
             ExportKind::Sites => (What::Sites, false),
             ExportKind::Anomalies => (What::Anomalies, false),
@@ -316,7 +316,15 @@ impl App {
         let source = Source {
             dataset: ds,
             analysis: &analysis,
-            comparison: t.comparison.as_deref(),
+            // Which markers is said by the command, never by what happens to be on screen.
+            comparison: match kind {
+                ExportKind::Compare => Some(
+                    t.comparison
+                        .as_deref()
+                        .ok_or_else(|| none("no comparison yet: run :compare A B first"))?,
+                ),
+                _ => None,
+            },
         };
         crate::export::export(path, what, meme, &[source])
     }

@@ -88,10 +88,17 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         usage: "export markers PATH",
-        about: "marker genes shown (cells)",
+        about: "every cluster's markers (cells)",
         complete: "export markers ",
         aliases: &[],
         run: |s, a| export(s, ExportKind::Markers, a),
+    },
+    Command {
+        usage: "export compare PATH",
+        about: "the last :compare result (cells)",
+        complete: "export compare ",
+        aliases: &[],
+        run: |s, a| export(s, ExportKind::Compare, a),
     },
     Command {
         usage: "export motifs PATH",
@@ -301,7 +308,10 @@ fn color_genes(s: &mut State, args: &[&str], single: bool) -> Vec<Effect> {
         t.color = ColorBy::Genes(label.clone(), idx);
         t.color_version += 1;
     }
-    s.info(format!("colour: {label} (log1p CP10k; mean over genes)"));
+    s.info(format!(
+        "colour: {label} ({}; mean over genes)",
+        e.value_label()
+    ));
     vec![]
 }
 
@@ -346,6 +356,21 @@ fn compare(s: &mut State, args: &[&str]) -> Vec<Effect> {
         .clusters
         .as_ref()
         .map_or(0, |c| c.iter().max().map_or(0, |m| m + 1));
+    if let (Some(x), Some(y)) = (parse(a), parse(b)) {
+        let both: Vec<String> = x
+            .iter()
+            .filter(|c| y.contains(c))
+            .map(|c| c.to_string())
+            .collect();
+        if !both.is_empty() {
+            s.error(format!(
+                "the groups overlap (cluster {} in both): compare disjoint groups, e.g. \
+                 :compare {a} rest",
+                both.join(", ")
+            ));
+            return vec![];
+        }
+    }
     match (parse(a), parse(b)) {
         (Some(x), Some(y))
             if x.iter().chain(&y).all(|&c| c < k) && !(x.is_empty() && y.is_empty()) =>
@@ -430,6 +455,7 @@ fn export(s: &mut State, kind: ExportKind, args: &[&str]) -> Vec<Effect> {
             ExportKind::Clusters => "export clusters ",
             ExportKind::Anomalies => "export anomalies ",
             ExportKind::Markers => "export markers ",
+            ExportKind::Compare => "export compare ",
             ExportKind::Motifs { meme: true } => "export motifs meme ",
             ExportKind::Motifs { meme: false } => "export motifs ",
             ExportKind::Sites | ExportKind::ClusterIds(_) => "export sites ",
@@ -443,8 +469,20 @@ fn export(s: &mut State, kind: ExportKind, args: &[&str]) -> Vec<Effect> {
     vec![Effect::Export {
         tab: s.active,
         kind,
-        path: PathBuf::from(path),
+        path: expand_home(path),
     }]
+}
+
+/// `~` and `~/…` name the home folder, as they would in the shell the user came from.
+fn expand_home(path: &str) -> PathBuf {
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
+    match (path.strip_prefix('~'), home) {
+        (Some(""), Some(h)) => PathBuf::from(h),
+        (Some(rest), Some(h)) if rest.starts_with('/') => {
+            PathBuf::from(h).join(rest.trim_start_matches('/'))
+        }
+        _ => PathBuf::from(path),
+    }
 }
 
 #[cfg(test)]

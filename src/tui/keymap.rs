@@ -190,7 +190,7 @@ pub fn defaults() -> Vec<Binding> {
             "open",
             [(KeyCode::Enter, N)],
             "Enter",
-            "go to the selected cluster/anomaly",
+            "go to cluster/anomaly; colour by marker gene",
             "Panes",
             None,
             Action::Open
@@ -221,6 +221,24 @@ pub fn defaults() -> Vec<Binding> {
             "Panes",
             None,
             Action::SelectTab(2)
+        ),
+        b!(
+            "next_tab",
+            [(KeyCode::Char('>'), N), (KeyCode::Char('>'), S)],
+            ">",
+            "next tab (any number of datasets)",
+            "Panes",
+            None,
+            Action::CycleTab(1)
+        ),
+        b!(
+            "prev_tab",
+            [(KeyCode::Char('<'), N), (KeyCode::Char('<'), S)],
+            "<",
+            "previous tab",
+            "Panes",
+            None,
+            Action::CycleTab(-1)
         ),
         b!(
             "search",
@@ -341,6 +359,36 @@ pub enum KeyFileError {
         first: String,
         second: String,
     },
+    #[error("{path}: cannot read the key file: {reason}")]
+    Read { path: String, reason: String },
+    /// Every problem of one file, so the user fixes them in one go.
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Several(Vec<KeyFileError>),
+}
+
+/// A key as the key file writes it (`j`, `N`, `C-x`, `Tab`, `S-Tab`, `PgUp`).
+pub fn key_name((code, mods): (KeyCode, KeyModifiers)) -> String {
+    let base = match code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Tab => "Tab".into(),
+        KeyCode::BackTab => return "S-Tab".into(),
+        KeyCode::Enter => "Enter".into(),
+        KeyCode::Esc => "Esc".into(),
+        KeyCode::Left => "Left".into(),
+        KeyCode::Right => "Right".into(),
+        KeyCode::Up => "Up".into(),
+        KeyCode::Down => "Down".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
+        KeyCode::Backspace => "BS".into(),
+        other => format!("{other}"),
+    };
+    if mods.contains(KeyModifiers::CONTROL) {
+        format!("C-{base}")
+    } else {
+        base
+    }
 }
 
 /// Parses one key as written in the key file.
@@ -391,6 +439,7 @@ pub fn merge_key_file(text: &str, path: &str) -> Result<Vec<Binding>, KeyFileErr
         reason: e.message().to_string(),
     })?;
     let mut map = defaults();
+    let mut errors = Vec::new();
     for (name, keys) in &f.keys {
         let Some(b) = map.iter_mut().find(|b| b.name == name) else {
             let known = defaults()
@@ -398,20 +447,23 @@ pub fn merge_key_file(text: &str, path: &str) -> Result<Vec<Binding>, KeyFileErr
                 .map(|b| b.name)
                 .collect::<Vec<_>>()
                 .join(", ");
-            return Err(KeyFileError::UnknownAction {
+            errors.push(KeyFileError::UnknownAction {
                 path: path.into(),
                 name: name.clone(),
                 known,
             });
+            continue;
         };
         let mut parsed = Vec::new();
         for k in keys {
-            let key = parse_key(k).ok_or_else(|| KeyFileError::BadKey {
-                path: path.into(),
-                name: name.clone(),
-                key: k.clone(),
-            })?;
-            parsed.push(key);
+            match parse_key(k) {
+                Some(key) => parsed.push(key),
+                None => errors.push(KeyFileError::BadKey {
+                    path: path.into(),
+                    name: name.clone(),
+                    key: k.clone(),
+                }),
+            }
         }
         b.keys = parsed;
         b.label = keys.join(" ");
@@ -422,22 +474,26 @@ pub fn merge_key_file(text: &str, path: &str) -> Result<Vec<Binding>, KeyFileErr
             if let Some(first) = seen.insert(*k, b.name)
                 && first != b.name
             {
-                return Err(KeyFileError::Clash {
+                errors.push(KeyFileError::Clash {
                     path: path.into(),
-                    key: format!("{k:?}"),
+                    key: key_name(*k),
                     first: first.into(),
                     second: b.name.into(),
                 });
             }
         }
     }
-    Ok(map)
+    match errors.len() {
+        0 => Ok(map),
+        1 => Err(errors.remove(0)),
+        _ => Err(KeyFileError::Several(errors)),
+    }
 }
 
 /// Reads and installs the user's key file (once, at start-up).
 pub fn install_key_file(path: &std::path::Path) -> Result<(), KeyFileError> {
     let p = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| KeyFileError::Toml {
+    let text = std::fs::read_to_string(path).map_err(|e| KeyFileError::Read {
         path: p.clone(),
         reason: e.to_string(),
     })?;
@@ -563,7 +619,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("is bound to both"), "{e}");
+        // The key is named as the file writes it, not as Rust debug output.
+        assert!(e.contains("key 'q'") && !e.contains("Char("), "{e}");
         assert!(merge_key_file("keys = 3", "k.toml").is_err());
+        // Every mistake at once, in one line.
+        let e = merge_key_file(
+            "[keys]\nzoom = [\"i\"]\nzoom_in = [\"F13x\"]\nzoom_out = [\"C-d\"]\n",
+            "k.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("zoom: unknown action")
+                && e.contains("cannot read key 'F13x'")
+                && e.contains("key 'C-d' is bound to both"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
+        // A missing file says so, not "not valid TOML".
+        let e = install_key_file(std::path::Path::new("/nonexistent/keys.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cannot read the key file") && !e.contains("TOML"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -143,6 +143,13 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             }
             vec![]
         }
+        Action::CycleTab(by) => {
+            let n = s.tabs.len() as isize;
+            if n > 0 {
+                s.active = (s.active as isize + by).rem_euclid(n) as usize;
+            }
+            vec![]
+        }
         Action::CycleColor => {
             if let Some(t) = s.tab_mut() {
                 let choices = t.color_choices();
@@ -418,6 +425,21 @@ fn move_pane(s: &mut State, pane: Focus, d: Dir, step: usize) {
 /// Enter: go to the selected cluster's centre or the selected anomaly on the map.
 fn open_selected(s: &mut State) {
     let focus = s.focus;
+    // Enter on a marker gene colours the map by it, through the `:color gene` command.
+    if focus == Focus::Bottom
+        && let Some(t) = s.tab()
+        && t.bottom.view == BottomView::Markers
+    {
+        let v = t.view(None);
+        let gene = v.marker_table().and_then(|m| {
+            let g = m.markers.get(t.bottom.marker_sel)?.gene;
+            v.dataset?.expression()?.genes.get(g).cloned()
+        });
+        if let Some(g) = gene {
+            crate::tui::commands::run_command(s, &format!("color gene {g}"));
+        }
+        return;
+    }
     let Some(t) = s.tab_mut() else { return };
     let target = match focus {
         Focus::Clusters => t.clusters.selected_center(),

@@ -146,7 +146,8 @@ pub fn baseline_embedding(x: &SparseCounts, p: &BaselineParams) -> Result<Matrix
 }
 
 /// The baseline for whatever the expression holds: counts get the full workflow; log-normalised
-/// values skip normalisation; scaled values (negative entries) go straight to PCA.
+/// values skip normalisation; linear (unlogged) values are logged first; scaled values
+/// (negative entries) go straight to PCA.
 pub fn baseline_for(
     e: &crate::modality::cells::expression::Expression,
     p: &BaselineParams,
@@ -155,19 +156,36 @@ pub fn baseline_for(
     let x = &e.matrix;
     match e.kind {
         ValueKind::Counts => baseline_embedding(x, p),
-        ValueKind::Normalised | ValueKind::Scaled => {
-            if x.n_cells < 3 {
-                return Err(BaselineError::TooFew { n: x.n_cells });
+        ValueKind::Linear => {
+            // Normalised but not logged (TPM, FPKM): log1p first, as scanpy users do, so the
+            // few most abundant genes do not set every component.
+            let mut logged = x.clone();
+            for v in &mut logged.values {
+                *v = v.ln_1p();
             }
-            // Highly variable by plain variance of the given values (no counts to model).
-            let genes = top_variance_genes(x, p.n_top_genes);
-            let mut m = dense_genes(x, &genes, |_, v| v);
-            if e.kind == ValueKind::Normalised {
-                scale(&mut m, p.scale_clip);
-            }
-            pca(&m, p.n_components)
+            transformed_baseline(&logged, true, p)
         }
+        ValueKind::Normalised => transformed_baseline(x, true, p),
+        ValueKind::Scaled => transformed_baseline(x, false, p),
     }
+}
+
+/// Top-variance genes of already transformed values, scaled unless they already are, PCA.
+fn transformed_baseline(
+    x: &SparseCounts,
+    scale_first: bool,
+    p: &BaselineParams,
+) -> Result<Matrix, BaselineError> {
+    if x.n_cells < 3 {
+        return Err(BaselineError::TooFew { n: x.n_cells });
+    }
+    // Highly variable by plain variance of the given values (no counts to model).
+    let genes = top_variance_genes(x, p.n_top_genes);
+    let mut m = dense_genes(x, &genes, |_, v| v);
+    if scale_first {
+        scale(&mut m, p.scale_clip);
+    }
+    pca(&m, p.n_components)
 }
 
 fn gene_moments(x: &SparseCounts) -> (Vec<f64>, Vec<f64>) {

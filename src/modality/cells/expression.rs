@@ -64,6 +64,17 @@ impl Expression {
         }
     }
 
+    /// What `normalised` values are, for panes, exports and messages (where they came from is
+    /// `source`).
+    pub fn value_label(&self) -> &'static str {
+        match self.kind {
+            h5ad::ValueKind::Counts => "log1p CP10k",
+            h5ad::ValueKind::Normalised => "log-normalised values",
+            h5ad::ValueKind::Linear => "linear values (not logged)",
+            h5ad::ValueKind::Scaled => "scaled values",
+        }
+    }
+
     /// `normalised` values of gene `g` for every cell.
     pub fn normalised_gene(&self, g: usize) -> Vec<f32> {
         let mut out = vec![0f32; self.matrix.n_cells];

@@ -18,29 +18,42 @@ use std::path::Path;
 pub enum ValueKind {
     /// Non-negative integers: raw counts, fit for the count model.
     Counts,
-    /// Non-negative non-integers: log-normalised (or otherwise transformed) expression.
+    /// Non-negative non-integers up to [`LOG_SCALE_MAX`]: log-normalised expression.
     Normalised,
+    /// Non-negative non-integers above [`LOG_SCALE_MAX`]: normalised but not logged (TPM,
+    /// FPKM, CP10k).
+    Linear,
     /// Negative values present: scaled data; only usable as-is for PCA.
     Scaled,
 }
 
+/// The largest value log-normalised expression reaches: ln(1 + 1e6) ≈ 13.8 for log1p of
+/// counts per million, log2(1 + 1e6) ≈ 19.9 for log2 TPM. Non-integer data above it has not
+/// been logged, and `expm1` of its means would overflow.
+pub const LOG_SCALE_MAX: f32 = 30.0;
+
 impl ValueKind {
     pub fn of(values: &[f32]) -> Self {
-        let mut kind = ValueKind::Counts;
+        let mut integer = true;
+        let mut max = 0f32;
         for &v in values {
             if v < 0.0 {
                 return ValueKind::Scaled;
             }
-            if v.fract() != 0.0 {
-                kind = ValueKind::Normalised;
-            }
+            integer &= v.fract() == 0.0;
+            max = max.max(v);
         }
-        kind
+        match (integer, max > LOG_SCALE_MAX) {
+            (true, _) => ValueKind::Counts,
+            (false, false) => ValueKind::Normalised,
+            (false, true) => ValueKind::Linear,
+        }
     }
     pub fn describe(&self) -> &'static str {
         match self {
             ValueKind::Counts => "integer counts",
             ValueKind::Normalised => "non-integer values (log-normalised?)",
+            ValueKind::Linear => "non-integer values above 30 (TPM/FPKM-like, not logged)",
             ValueKind::Scaled => "negative values (scaled data)",
         }
     }
@@ -52,7 +65,8 @@ pub struct H5ad {
     pub obs_names: Vec<String>,
     pub var_names: Vec<String>,
     pub obs: Vec<MetaColumn>,
-    /// Cells × genes, from `layers/counts`, `raw/X` or `X`, the first holding integers.
+    /// Cells × genes, from `layers/counts`, `raw/X` or `X`, the first holding integers; with
+    /// no counts, `raw/X` when present (what scanpy's `rank_genes_groups` uses), else `X`.
     pub matrix: SparseCounts,
     /// Where `matrix` came from, e.g. "layers/counts".
     pub matrix_source: String,
@@ -198,7 +212,9 @@ pub fn read_h5ad(path: &Path) -> Result<H5ad, DataError> {
     };
     let n_obs = obs_names.len();
 
-    // Counts from the first candidate holding non-negative integers; else the main X.
+    // Counts from the first candidate holding non-negative integers; else, as scanpy's
+    // `use_raw` default, `raw` when present (log-normalised, every gene), then the main X
+    // (often scaled, highly variable genes only).
     let mut candidates: Vec<(&str, String)> = Vec::new();
     if cx.group("layers/counts").is_some() || cx.has_dataset("layers/counts") {
         candidates.push(("layers/counts", "var".into()));
@@ -236,7 +252,7 @@ pub fn read_h5ad(path: &Path) -> Result<H5ad, DataError> {
             chosen = Some((m, obj.to_string(), kind, names));
             break;
         }
-        if *obj == "X" {
+        if *obj != "layers/counts" && fallback.is_none() {
             fallback = Some((m, obj.to_string(), kind, names));
         }
     }

@@ -1,5 +1,6 @@
 //! Marker genes by the Wilcoxon rank-sum test (scanpy `rank_genes_groups(method="wilcoxon")`):
-//! each group against the rest, or any set of cells against another, on log1p-CP10k values.
+//! each group against the rest, or any set of cells against another, on log1p-CP10k values
+//! of counts, or on the values as they are when the file holds no counts (see [`effect`]).
 //! z-scores use the normal approximation with the tie correction (most values are tied zeros,
 //! so the uncorrected variance overstates it); two-sided p-values; Benjamini–Hochberg within
 //! each comparison; log2 fold change of the mean expression as scanpy computes it
@@ -76,12 +77,14 @@ pub fn wilcoxon(
                     .collect();
                 nz.sort_by(|p, q| p.0.total_cmp(&q.0));
                 let n_zero = n - nz.len();
+                // Absent entries are zeros; they rank between the negative stored values
+                // (scaled data) and the positive ones, never simply lowest.
+                let n_neg = nz.partition_point(|p| p.0 < 0.0);
                 let mut rank_sum = vec![0.0f64; n_groups];
                 let mut sum = vec![0.0f64; n_groups];
                 let mut det = vec![0usize; n_groups];
-                // Tie groups: zeros first (average rank (n_zero+1)/2), then runs of equal values.
                 let mut tie_term = (n_zero as f64).powi(3) - n_zero as f64;
-                let zero_rank = (n_zero as f64 + 1.0) / 2.0;
+                let zero_rank = n_neg as f64 + (n_zero as f64 + 1.0) / 2.0;
                 let mut zeros_in = size.clone();
                 let mut k = 0;
                 while k < nz.len() {
@@ -91,11 +94,14 @@ pub fn wilcoxon(
                     }
                     let t = (j - k) as f64;
                     tie_term += t * t * t - t;
-                    let avg = n_zero as f64 + (k + 1 + j) as f64 / 2.0;
+                    let before = if k >= n_neg { n_zero } else { 0 };
+                    let avg = before as f64 + (k + 1 + j) as f64 / 2.0;
                     for &(v, grp) in &nz[k..j] {
                         rank_sum[grp as usize] += avg;
                         sum[grp as usize] += v;
-                        det[grp as usize] += 1;
+                        if v > 0.0 {
+                            det[grp as usize] += 1;
+                        }
                         zeros_in[grp as usize] -= 1;
                     }
                     k = j;
@@ -131,15 +137,10 @@ pub fn wilcoxon(
                 .map(|g| normal_sf2(per_gene[g][grp].0))
                 .collect();
             let padj = crate::analysis::stats::bh(&pvals);
-            let lognorm = e.kind != ValueKind::Scaled;
             let mut markers: Vec<Marker> = (0..n_genes)
                 .map(|g| {
                     let (z, mi, mo, pi, po) = per_gene[g][grp];
-                    let log2_fc = if lognorm {
-                        ((mi.exp_m1() + 1e-9) / (mo.exp_m1() + 1e-9)).log2()
-                    } else {
-                        mi - mo
-                    };
+                    let (log2_fc, pi, po) = effect(e.kind, mi, mo, pi, po);
                     Marker {
                         gene: g,
                         score: z,
@@ -160,6 +161,30 @@ pub fn wilcoxon(
             }
         })
         .collect()
+}
+
+/// Fold change and shares expressing, as each kind of value allows: counts are compared on
+/// log1p-CP10k means as scanpy does (`expm1` back to the linear scale), log-normalised values
+/// the same way, linear values (TPM/FPKM-like) by the ratio of their means, and scaled values
+/// by the difference of their means in standard deviations, with no share expressing (a scaled
+/// zero is the gene's mean, not absence): NaN.
+fn effect(kind: ValueKind, mi: f64, mo: f64, pi: f64, po: f64) -> (f64, f64, f64) {
+    match kind {
+        ValueKind::Counts | ValueKind::Normalised => {
+            (((mi.exp_m1() + 1e-9) / (mo.exp_m1() + 1e-9)).log2(), pi, po)
+        }
+        ValueKind::Linear => (((mi + 1e-9) / (mo + 1e-9)).log2(), pi, po),
+        ValueKind::Scaled => (mi - mo, f64::NAN, f64::NAN),
+    }
+}
+
+/// What a marker table's effect column holds for values of `kind`: its column name in
+/// exports and sessions, and the short label panes show.
+pub fn effect_name(kind: ValueKind) -> (&'static str, &'static str) {
+    match kind {
+        ValueKind::Scaled => ("mean_diff", "Δmean"),
+        _ => ("logfc", "log2FC"),
+    }
 }
 
 /// Markers of every cluster against all other cells.
@@ -186,12 +211,8 @@ pub fn compare(e: &Expression, a: &[usize], b: &[usize], label: &str) -> MarkerT
 }
 
 /// Marker genes as one long table (DESIGN's columns after `dataset`), `keep` genes per group.
-pub fn markers_table(
-    dataset: &str,
-    genes: &[String],
-    tables: &[MarkerTable],
-    keep: usize,
-) -> Table {
+pub fn markers_table(dataset: &str, e: &Expression, tables: &[MarkerTable], keep: usize) -> Table {
+    let genes = &e.genes;
     let rows: Vec<(&str, usize, &Marker)> = tables
         .iter()
         .flat_map(|t| {
@@ -221,11 +242,15 @@ pub fn markers_table(
         Column::Str(rows.iter().map(|r| genes[r.2.gene].clone()).collect()),
     );
     t.push("score", stat(|m| m.score));
-    t.push("logfc", stat(|m| m.log2_fc));
+    t.push(effect_name(e.kind).0, stat(|m| m.log2_fc));
     t.push("pvalue", stat(|m| m.pval));
     t.push("padj", stat(|m| m.padj));
     t.push("pct_in", stat(|m| m.pct_in));
     t.push("pct_out", stat(|m| m.pct_out));
+    t.push(
+        "values",
+        Column::Str(vec![e.value_label().to_string(); rows.len()]),
+    );
     t
 }
 
@@ -282,6 +307,62 @@ mod tests {
             m.pval
         );
         assert!((m.pct_in - 4.0 / 6.0).abs() < 1e-12 && (m.pct_out - 2.0 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn scaled_values_rank_zeros_between_negatives_and_positives() {
+        // Rank sum by definition (average ranks of the pooled values, tie-corrected variance):
+        // a = [-1, 0, 2, 0.5, 0, 1.5], b = [-2, -1.5, 0, 0, -0.5, 0.25] gives R_a = 49,
+        // z = 1.630032156406086, two-sided p = 0.1030947009127415. Ranking the absent zeros
+        // lowest, as for counts, gives a different z.
+        let a = [-1.0, 0.0, 2.0, 0.5, 0.0, 1.5];
+        let b = [-2.0, -1.5, 0.0, 0.0, -0.5, 0.25];
+        let rows: Vec<[f32; 1]> = a.iter().chain(&b).map(|&v| [v]).collect();
+        let refs: Vec<&[f32]> = rows.iter().map(|r| &r[..]).collect();
+        let mut e = expr(&refs);
+        e.kind = ValueKind::Scaled;
+        let t = compare(&e, &[0, 1, 2, 3, 4, 5], &[6, 7, 8, 9, 10, 11], "a vs b");
+        let m = &t.markers[0];
+        println!("scaled: z {} p {} mean diff {}", m.score, m.pval, m.log2_fc);
+        assert!(
+            (m.score - 1.630_032_156_406_086).abs() < 1e-9,
+            "z = {}",
+            m.score
+        );
+        assert!((m.pval - 0.103_094_700_912_741_5).abs() < 1e-9);
+        // A scaled zero is the gene's mean, not absence: no share expressing, mean difference.
+        assert!(m.pct_in.is_nan() && m.pct_out.is_nan());
+        assert!((m.log2_fc - (0.5 - (-3.75 / 6.0))).abs() < 1e-6);
+    }
+
+    #[test]
+    fn linear_values_get_finite_fold_changes() {
+        // FPKM-like values where expm1 of the means overflows.
+        let rows: Vec<[f32; 2]> = (0..20)
+            .map(|i| {
+                if i < 10 {
+                    [5000.5 + i as f32, 1.5]
+                } else {
+                    [40.5, 2.5 + i as f32]
+                }
+            })
+            .collect();
+        let refs: Vec<&[f32]> = rows.iter().map(|r| &r[..]).collect();
+        let mut e = expr(&refs);
+        e.kind = ValueKind::of(&e.matrix.values);
+        assert_eq!(e.kind, ValueKind::Linear);
+        let clusters: Vec<u32> = (0..20).map(|i| u32::from(i >= 10)).collect();
+        let m = cluster_markers(&e, &clusters);
+        let top = &m.tables[0].markers[0];
+        assert_eq!(top.gene, 0);
+        let want = (5005.0f64 / 40.5).log2();
+        println!("linear: log2 fc {} (want {want})", top.log2_fc);
+        assert!((top.log2_fc - want).abs() < 1e-3);
+        assert!(
+            m.tables
+                .iter()
+                .all(|t| t.markers.iter().all(|k| k.log2_fc.is_finite()))
+        );
     }
 
     #[test]

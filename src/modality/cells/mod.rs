@@ -43,6 +43,14 @@ pub fn read(path: &Path, o: &Options) -> Result<ItemsRead<CellsData>, DataError>
         qc(path, tenx.barcodes, tenx.meta, expr, tenx.files, o, vec![])
     } else {
         let a = h5ad::read_h5ad(path)?;
+        let note = (a.kind != h5ad::ValueKind::Counts).then(|| {
+            format!(
+                "{}: no matrix holds counts; markers and gene colours use {} ({}), as scanpy does",
+                path.display(),
+                a.matrix_source,
+                a.kind.describe()
+            )
+        });
         let expr = Expression::new(
             a.matrix,
             a.var_names,
@@ -58,6 +66,10 @@ pub fn read(path: &Path, o: &Options) -> Result<ItemsRead<CellsData>, DataError>
             o,
             a.obsm,
         )
+        .map(|mut r| {
+            r.notes.extend(note);
+            r
+        })
     }
 }
 

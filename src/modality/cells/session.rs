@@ -65,7 +65,7 @@ pub fn write(
     if let Some(mk) = markers {
         write_parquet(
             &dir.join("markers.parquet"),
-            &markers_table(name, &e.genes, &mk.tables, MARKERS_KEPT),
+            &markers_table(name, e, &mk.tables, MARKERS_KEPT),
         )?;
     }
     Ok(CellsEntry {
@@ -173,7 +173,7 @@ pub fn read(dir: &Path, c: &CellsEntry, n: usize) -> Result<CellsParts, FileErro
         };
         let (score, lfc, p, q, pi, po) = (
             col("score")?,
-            col("logfc")?,
+            col(crate::modality::cells::markers::effect_name(c.expression_kind).0)?,
             col("pvalue")?,
             col("padj")?,
             col("pct_in")?,

@@ -112,6 +112,7 @@ impl QualityEncoding {
     }
 }
 
+#[derive(Debug)]
 struct Record {
     id: String,
     description: String,
@@ -289,9 +290,67 @@ pub fn read_sequences(path: &Path, w: &WindowParams) -> Result<SeqRead, DataErro
     })
 }
 
+/// The longest record read, as bytes of text (sequence, line breaks, header): longer than any
+/// assembled chromosome (wheat 3B, ~0.83 Gbp). A record beyond it is an error, so a small
+/// compressed file cannot grow into an unbounded buffer.
+pub const MAX_RECORD_BYTES: u64 = 1 << 30;
+
+/// Passes text through, failing once one record (from a line starting with '>' or '@') grows
+/// beyond `limit` bytes.
+struct RecordLimit<R> {
+    inner: R,
+    limit: u64,
+    run: u64,
+    at_line_start: bool,
+}
+
+impl<R: std::io::Read> std::io::Read for RecordLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if self.at_line_start && (b == b'>' || b == b'@') {
+                self.run = 0;
+            }
+            self.at_line_start = b == b'\n';
+            self.run += 1;
+        }
+        if self.run > self.limit {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a record longer than {} MiB of text; records are read whole, so this \
+                     limit bounds memory",
+                    self.limit >> 20
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
 fn read_records(path: &Path) -> Result<Vec<Record>, DataError> {
+    read_records_limited(path, MAX_RECORD_BYTES)
+}
+
+fn read_records_limited(path: &Path, limit: u64) -> Result<Vec<Record>, DataError> {
     use needletail::errors::ParseErrorKind;
-    let mut reader = match needletail::parse_fastx_file(path) {
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut file = std::io::BufReader::new(file);
+    let gzip = std::io::BufRead::fill_buf(&mut file)
+        .map_err(|e| DataError::io(path, e))?
+        .starts_with(&[0x1f, 0x8b]);
+    let text: Box<dyn std::io::Read + Send> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let limited = RecordLimit {
+        inner: text,
+        limit,
+        run: 0,
+        at_line_start: true,
+    };
+    let mut reader = match needletail::parse_fastx_reader(limited) {
         Ok(r) => r,
         Err(e) if e.kind == ParseErrorKind::EmptyFile => {
             return Err(DataError::file(
@@ -387,6 +446,35 @@ mod tests {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    #[test]
+    fn a_compressed_giant_record_is_refused_not_buffered() {
+        use std::io::Write;
+        let d = tempfile::tempdir().unwrap();
+        // 3 MiB of one record, gzipped to a few KiB; the limit here is 1 MiB.
+        let p = d.path().join("bomb.fa.gz");
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&p).unwrap(),
+            flate2::Compression::best(),
+        );
+        gz.write_all(b">giant\n").unwrap();
+        let line = [b'A'; 1 << 16];
+        for _ in 0..48 {
+            gz.write_all(&line).unwrap();
+        }
+        gz.finish().unwrap();
+        let e = read_records_limited(&p, 1 << 20).unwrap_err().to_string();
+        assert!(
+            e.contains("bomb.fa.gz") && e.contains("longer than 1 MiB"),
+            "{e}"
+        );
+        // Many small records add up past the limit without tripping it.
+        let many: String = (0..2000)
+            .map(|i| format!(">r{i}\n{}\n", "ACGT".repeat(200)))
+            .collect();
+        let p = write(d.path(), "many.fa", &many);
+        assert_eq!(read_records_limited(&p, 1 << 20).unwrap().len(), 2000);
     }
 
     #[test]

@@ -208,8 +208,23 @@ fn parse_meme(path: &Path, text: &str) -> Result<Vec<Motif>, DataError> {
             };
             let w = field("w=").ok_or_else(|| {
                 DataError::line(path, i + 1, format!("motif '{id}': missing 'w= WIDTH'"))
-            })? as usize;
-            let nsites = field("nsites=").unwrap_or(20.0);
+            })?;
+            // The width is trusted only as far as the file has rows for it.
+            let rows_left = lines.len() - i - 1;
+            if w.fract() != 0.0 || w < 1.0 || w > rows_left as f64 {
+                return Err(DataError::line(
+                    path,
+                    i + 1,
+                    format!(
+                        "motif '{id}': w= {w}, expected a whole number of rows from 1 to the \
+                         {rows_left} lines left in the file"
+                    ),
+                ));
+            }
+            let w = w as usize;
+            let nsites = field("nsites=")
+                .filter(|n| n.is_finite() && *n >= 0.0)
+                .unwrap_or(20.0);
             if let Some(a) = field("alength=")
                 && a as usize != 4
             {
@@ -258,9 +273,6 @@ fn parse_meme(path: &Path, text: &str) -> Result<Vec<Motif>, DataError> {
                 }
                 probs.push([vals[0] / s, vals[1] / s, vals[2] / s, vals[3] / s]);
             }
-            if w == 0 {
-                return Err(DataError::line(path, i + 1, format!("motif '{id}': w= 0")));
-            }
             out.push(Motif {
                 id,
                 name,
@@ -280,17 +292,25 @@ fn parse_meme(path: &Path, text: &str) -> Result<Vec<Motif>, DataError> {
     Ok(out)
 }
 
-/// MEME minimal format text for `motifs` (uniform background).
+/// MEME minimal format text for `motifs` (uniform background), without E-values.
 pub fn meme_text(motifs: &[Motif]) -> String {
+    let scored: Vec<(&Motif, Option<f64>)> = motifs.iter().map(|m| (m, None)).collect();
+    meme_text_scored(&scored)
+}
+
+/// MEME minimal format text, each motif with its E-value where it has one (a database motif
+/// has none, and its line then carries no `E=`, which MEME's parsers accept).
+pub fn meme_text_scored(motifs: &[(&Motif, Option<f64>)]) -> String {
     let mut s = String::from(
         "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\nBackground letter frequencies\nA 0.25 C 0.25 G 0.25 T 0.25\n\n",
     );
-    for m in motifs {
+    for (m, evalue) in motifs {
         s.push_str(&format!("MOTIF {} {}\n", m.id, m.name));
         s.push_str(&format!(
-            "letter-probability matrix: alength= 4 w= {} nsites= {} E= 0\n",
+            "letter-probability matrix: alength= 4 w= {} nsites= {}{}\n",
             m.width(),
-            m.nsites.round() as u64
+            m.nsites.round() as u64,
+            evalue.map_or(String::new(), |e| format!(" E= {e:.1e}"))
         ));
         for c in &m.probs {
             s.push_str(&format!(
@@ -348,5 +368,17 @@ mod tests {
         let t = d.path().join("text.txt");
         std::fs::write(&t, "hello\n").unwrap();
         assert!(read_motifs(&t).is_err());
+        // Widths the file cannot hold are refused before anything is allocated.
+        for w in ["1000000000", "1e20", "2.5", "-3", "0"] {
+            std::fs::write(
+                &m,
+                format!(
+                    "MEME version 4\nMOTIF X y\nletter-probability matrix: alength= 4 w= {w}\n0.25 0.25 0.25 0.25\n"
+                ),
+            )
+            .unwrap();
+            let e = read_motifs(&m).unwrap_err().to_string();
+            assert!(e.contains("bad.meme:3:") && e.contains("w="), "w= {w}: {e}");
+        }
     }
 }

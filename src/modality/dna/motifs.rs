@@ -3,7 +3,8 @@
 //! For each cluster: foreground = its sequences; background = the other clusters' sequences
 //! (or dinucleotide-shuffled copies of the foreground). 10 % of both is held out. Canonical
 //! k-mers are counted once per sequence (ZOOPS) and tested with the one-sided Fisher exact
-//! test, Benjamini–Hochberg over all k-mer classes; the best seed grows into a PWM from its
+//! test; the best seed must pass a Bonferroni bound over all k-mer classes (p × classes ≤
+//! `seed_q`); it grows into a PWM from its
 //! ≤ 1-mismatch sites with flanks, the log-odds threshold is chosen to maximise enrichment,
 //! the PWM is rebuilt from the sites above it and its flanks trimmed. Its p-value is the Fisher
 //! test on the held-out sequences only (motifs with held-out p > 0.05 are not reported);

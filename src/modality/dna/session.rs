@@ -61,8 +61,12 @@ pub fn write(
         write_parquet(&dir.join("motifs.parquet"), &motifs_table(name, m))?;
         write_parquet(&dir.join("sites.parquet"), &sites_table(name, ids, m))?;
         let p = dir.join("motifs.meme");
-        let found: Vec<Motif> = m.motifs.iter().map(|f| f.motif.clone()).collect();
-        std::fs::write(&p, motif_db::meme_text(&found)).map_err(io_err(&p))?;
+        let found: Vec<(&Motif, Option<f64>)> = m
+            .motifs
+            .iter()
+            .map(|f| (&f.motif, Some(f.evalue)))
+            .collect();
+        std::fs::write(&p, motif_db::meme_text_scored(&found)).map_err(io_err(&p))?;
     }
     let mut encoder_saved = false;
     if let Some(e) = encoder
@@ -255,8 +259,19 @@ fn read_motifs(
             }
         }
     }
-    for m in &mut motifs {
-        m.motif.nsites = m.sites.len() as f64;
+    // MEME's nsites is the sites the matrix was built from; sessions before 0.3 did not
+    // store it, and fall back to the sites found.
+    match t.get("nsites").and_then(|c| c.as_f64()) {
+        Some(ns) if ns.len() == motifs.len() => {
+            for (m, n) in motifs.iter_mut().zip(ns) {
+                m.motif.nsites = n;
+            }
+        }
+        _ => {
+            for m in &mut motifs {
+                m.motif.nsites = m.sites.len() as f64;
+            }
+        }
     }
     Ok(MotifResults {
         motifs,

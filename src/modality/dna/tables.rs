@@ -36,6 +36,8 @@ pub fn motifs_table(dataset: &str, r: &MotifResults) -> Table {
     );
     t.push("width", int(&|x| x.motif.width()));
     t.push("sites", int(&|x| x.sites.len()));
+    // The sites the matrix was built from (MEME's nsites), fewer than the sites it finds.
+    t.push("nsites", num(&|x| x.motif.nsites));
     t.push("test_fg_hits", int(&|x| x.test_fg.0));
     t.push("test_fg_n", int(&|x| x.test_fg.1));
     t.push("test_bg_hits", int(&|x| x.test_bg.0));

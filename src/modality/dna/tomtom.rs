@@ -4,8 +4,9 @@
 //! summed alignment score by convolution. Every offset with at least `min_overlap` columns is
 //! tried on both strands; the best alignment's p-value is corrected for the number of
 //! alignments tried (Šidák), E = p × number of targets, q by Benjamini–Hochberg.
-//! Non-overlapping query columns score their null's median ("complete" scoring), which is a
-//! constant under the null, so they shift the score but not the p-value.
+//! Only the overlapping columns are scored, against the null of those same query columns
+//! (Tomtom's "complete" scoring, which adds a constant for the overhang, is not done: it
+//! shifts the score but not the p-value).
 
 use crate::modality::dna::motif_db::Motif;
 

@@ -198,6 +198,50 @@ pub fn train(
     Ok(Some((model, varmap, history)))
 }
 
+/// What contrastive training claims to learn, measured: two fresh augmented views of every
+/// tile are represented, and each first view's nearest second view (cosine) must be its own
+/// tile's. Returns that top-1 share; chance is 1 / tiles. Seeded apart from training.
+pub fn view_retrieval(
+    model: &Cnn,
+    tiles: &[RgbImage],
+    s: u32,
+    seed: u64,
+    device: &Device,
+) -> candle_core::Result<f64> {
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x7e57);
+    let n = (s * s * 3) as usize;
+    let mut reps = Vec::new();
+    for _ in 0..2 {
+        let mut all = Vec::with_capacity(tiles.len() * 64);
+        for chunk in tiles.chunks(128) {
+            let mut x = Vec::with_capacity(chunk.len() * n);
+            for t in chunk {
+                x.extend(view(t, s, &mut rng));
+            }
+            let x = Tensor::from_vec(x, (chunk.len(), 3, s as usize, s as usize), device)?;
+            let r = model.represent(&x)?.detach();
+            let norm = r.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+            all.extend(r.broadcast_div(&norm)?.flatten_all()?.to_vec1::<f32>()?);
+        }
+        reps.push(all);
+    }
+    let d = reps[0].len() / tiles.len().max(1);
+    let hits = (0..tiles.len())
+        .filter(|&i| {
+            let a = &reps[0][i * d..(i + 1) * d];
+            let sim = |j: usize| -> f32 {
+                a.iter()
+                    .zip(&reps[1][j * d..(j + 1) * d])
+                    .map(|(x, y)| x * y)
+                    .sum()
+            };
+            let own = sim(i);
+            (0..tiles.len()).all(|j| j == i || sim(j) < own)
+        })
+        .count();
+    Ok(hits as f64 / tiles.len().max(1) as f64)
+}
+
 /// The 64-d representation of every tile (no augmentation).
 pub fn embed(
     model: &Cnn,

@@ -198,6 +198,20 @@ impl Vit {
                 reason: "inconsistent sizes (hidden_size / heads, image_size / patch_size)".into(),
             });
         }
+        // Bounded before anything is built from them (ViT-g/14 is 1536 wide, 40 deep).
+        for (name, v, max) in [
+            ("hidden_size", cfg.hidden_size, 16_384),
+            ("num_hidden_layers", cfg.num_hidden_layers, 256),
+            ("mlp_ratio", cfg.mlp_ratio, 16),
+            ("image_size", cfg.image_size, 4_096),
+        ] {
+            if v > max || v == 0 {
+                return Err(VitError::Checkpoint {
+                    path: cp,
+                    reason: format!("{name} {v}: expected 1 to {max}"),
+                });
+            }
+        }
         let wp = dir.join("model.safetensors");
         let raw =
             candle_core::safetensors::load(&wp, device).map_err(|e| VitError::Checkpoint {

@@ -19,7 +19,7 @@ pub enum ColorBy {
     Cluster,
     AnomalyKnn,
     AnomalyIforest,
-    /// The count model's reconstruction NLL.
+    /// The model's own anomaly score (which one depends on the modality).
     AnomalyModel,
     Meta(String),
     /// Mean log-normalised expression of these genes (display name first).
@@ -32,7 +32,7 @@ impl ColorBy {
             ColorBy::Cluster => "cluster",
             ColorBy::AnomalyKnn => "anomaly_knn",
             ColorBy::AnomalyIforest => "anomaly_iforest",
-            ColorBy::AnomalyModel => "anomaly_recon",
+            ColorBy::AnomalyModel => "anomaly_model",
             ColorBy::Meta(n) => n,
             ColorBy::Genes(n, _) => n,
         }
@@ -368,7 +368,10 @@ impl MapPane {
     }
 
     pub fn draw(&self, v: &TabView, focused: bool, palette: Palette, f: &mut Frame, r: Rect) {
-        let title = format!(" map · colour: {} ", v.color.name());
+        let title = match v.color {
+            ColorBy::AnomalyModel => format!(" map · colour: {} ", v.model_score_name()),
+            _ => format!(" map · colour: {} ", v.color.name()),
+        };
         let block = pane(&title, focused);
         let area = crate::tui::layout::inner(r);
         f.render_widget(block, r);

@@ -15,6 +15,14 @@ pub fn draw(f: &mut Frame, area: Rect) {
     f.render_widget(Clear, r);
     let mut lines = Vec::new();
     let mut group = "";
+    // The key column is as wide as the longest label, so a remapped action with three keys
+    // never runs into its description.
+    let key_w = crate::tui::keymap::bindings()
+        .iter()
+        .map(|b| b.label.chars().count() + 1)
+        .max()
+        .unwrap_or(6)
+        .max(6);
     for b in crate::tui::keymap::bindings() {
         if b.group != group {
             group = b.group;
@@ -27,7 +35,7 @@ pub fn draw(f: &mut Frame, area: Rect) {
         }
         lines.push(Line::from(vec![
             Span::styled(
-                format!(" {:<6}", b.label),
+                format!(" {:<key_w$}", b.label),
                 Style::default().fg(Color::Yellow),
             ),
             Span::raw(b.desc),

@@ -18,18 +18,29 @@ pub fn draw_markers(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Re
         f.render_widget(Paragraph::new(text).block(pane(" markers ", focused)), r);
         return;
     };
+    let expr = v.dataset.and_then(|d| d.expression());
+    let values = expr.map_or("", |e| e.value_label());
     let title = if v.comparison.is_some() {
-        format!(" markers · {} · Wilcoxon, BH ", m.group)
+        format!(" markers · {} · Wilcoxon, BH · {values} ", m.group)
     } else {
-        format!(" markers · cluster {} vs rest · Wilcoxon, BH ", m.group)
+        format!(
+            " markers · cluster {} vs rest · Wilcoxon, BH · {values} ",
+            m.group
+        )
+    };
+    let effect = expr.map_or("lfc", |e| {
+        crate::modality::cells::markers::effect_name(e.kind).1
+    });
+    let share = |p: f64| {
+        if p.is_finite() {
+            format!("{:.0}%", p * 100.0)
+        } else {
+            "–".into()
+        }
     };
     let rows_h = r.height.saturating_sub(3) as usize;
     let first = scrolled(sel, rows_h);
-    let genes = v
-        .dataset
-        .and_then(|d| d.expression())
-        .map(|e| e.genes.as_slice())
-        .unwrap_or_default();
+    let genes = expr.map(|e| e.genes.as_slice()).unwrap_or_default();
     let gene_name = |g: usize| genes.get(g).map_or("", String::as_str);
     let rows: Vec<Row> = m
         .markers
@@ -45,8 +56,8 @@ pub fn draw_markers(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Re
                 Cell::from(format!("{:.2}", mk.score)),
                 Cell::from(format!("{:+.2}", mk.log2_fc)),
                 Cell::from(format!("{:.1e}", mk.padj)),
-                Cell::from(format!("{:.0}%", mk.pct_in * 100.0)),
-                Cell::from(format!("{:.0}%", mk.pct_out * 100.0)),
+                Cell::from(share(mk.pct_in)),
+                Cell::from(share(mk.pct_out)),
             ])
             .style(st)
         })
@@ -63,7 +74,7 @@ pub fn draw_markers(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Re
             Constraint::Length(5),
         ],
     )
-    .header(Row::new(vec!["#", "gene", "z", "lfc", "padj", "in", "out"]).style(header_style()))
+    .header(Row::new(vec!["#", "gene", "z", effect, "padj", "in", "out"]).style(header_style()))
     .block(pane(&title, focused));
     f.render_widget(table, r);
 }

@@ -206,9 +206,20 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
         ));
     }
     f.render_widget(Paragraph::new(logo), logo_r);
+    // The table follows the selection (one row is the header).
+    let rows_h = rest.height.saturating_sub(1) as usize;
+    let first = crate::tui::theme::scrolled(sel, rows_h);
+    let cons_w = motifs
+        .iter()
+        .map(|x| x.motif.width())
+        .max()
+        .unwrap_or(9)
+        .max(9) as u16;
     let rows: Vec<Row> = motifs
         .iter()
         .enumerate()
+        .skip(first)
+        .take(rows_h)
         .map(|(k, x)| {
             let st = row_style(k == sel && focused);
             let matched = x.matches.first().map_or(String::new(), |b| {
@@ -230,7 +241,8 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
         rows,
         [
             Constraint::Length(2),
-            Constraint::Length(16),
+            // As wide as the widest consensus: a motif is never cut mid-letter.
+            Constraint::Length(cons_w),
             Constraint::Length(8),
             Constraint::Length(8),
             Constraint::Length(6),

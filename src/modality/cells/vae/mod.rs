@@ -2,8 +2,8 @@
 //! defaults; methods.md §1): encoder log1p(x) → Linear → BatchNorm → ReLU → Dropout → (μ, σ²)
 //! of a 10-d latent; decoder z → Linear → BatchNorm → ReLU → log-softmax over genes, plus the
 //! observed log library size; one inverse dispersion per gene; negative binomial likelihood
-//! (zero-inflated as an option). Trained with Adam (eps 0.01), KL warm-up and early stopping
-//! on the validation ELBO. The latent reported is the posterior mean.
+//! (zero-inflated as an option). Trained with AdamW (eps 0.01), KL warm-up and early
+//! stopping on the validation ELBO. The latent reported is the posterior mean.
 //!
 //! All randomness (initial weights, mini-batch order, dropout masks, reparameterisation noise)
 //! comes from one seeded host RNG, so a run is reproducible for a given seed and thread count.

@@ -1,6 +1,7 @@
-//! Training the count model: mini-batches of 128 from one seeded generator, Adam with scvi-tools'
-//! settings, linear KL warm-up, validation ELBO per epoch, early stopping that keeps the best
-//! epoch's weights.
+//! Training the count model: mini-batches of 128 from one seeded generator, AdamW with
+//! scvi-tools' settings (its Adam's L2 term of 1e-6 as decoupled decay), linear KL warm-up,
+//! validation ELBO per epoch, early stopping that restores the best epoch's weights when it
+//! stops (a run that uses every epoch keeps the last, as scvi-tools does).
 
 use super::{CountInput, EpochReport, Likelihood, ScviError, ScviParams, Vae};
 use candle_core::{Device, Tensor, Var};
@@ -110,7 +111,7 @@ pub fn train(
             }
         }
     }
-    // Early stopping keeps the best epoch's weights, not the last ones.
+    // Stopping early restores the best epoch's weights; a full run keeps the last ones.
     let best_epoch = if let (Some(snap), true) = (best.2, stopped_early) {
         for ((_, v), t) in vae.vars.iter().zip(snap) {
             v.set(&t)?;

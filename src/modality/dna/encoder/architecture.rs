@@ -113,6 +113,27 @@ impl EncoderConfig {
         if self.vocab_size == 0 || self.intermediate_size == 0 || self.num_hidden_layers == 0 {
             return Err("vocab_size, intermediate_size and num_hidden_layers must be > 0".into());
         }
+        // Sizes are bounded before any tensor list or weight is built from them: the largest
+        // published DNA and protein language models stay far inside these.
+        for (name, v, max) in [
+            ("vocab_size", self.vocab_size, 1 << 20),
+            ("hidden_size", self.hidden_size, 16_384),
+            ("num_hidden_layers", self.num_hidden_layers, 256),
+            ("intermediate_size", self.intermediate_size, 65_536),
+            ("type_vocab_size", self.type_vocab_size, 1_024),
+            ("max_tokens", self.max_tokens, 131_072),
+        ] {
+            if v > max {
+                return Err(format!("{name} {v} is beyond the supported {max}"));
+            }
+        }
+        if self.max_tokens < 3 {
+            return Err(format!(
+                "max_tokens (alibi_starting_size) {} leaves no room for a token between [CLS] \
+                 and [SEP]; expected at least 3",
+                self.max_tokens
+            ));
+        }
         Ok(())
     }
 }
@@ -455,5 +476,40 @@ impl Encoder {
         let t = head.dense.forward(hidden)?.gelu_erf()?;
         let t = layer_norm(&t, &head.ln.w, &head.ln.b, self.cfg.layer_norm_eps)?;
         t.matmul(&self.word.t()?)?.broadcast_add(&head.bias)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> Result<(), String> {
+        let text = format!(
+            r#"{{"vocab_size": 64, "hidden_size": 32, "num_attention_heads": 2,
+                 "intermediate_size": 64, "num_hidden_layers": 2{extra}}}"#
+        );
+        let mut cfg: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        if let Some(o) = cfg.as_object_mut() {
+            o.retain(|_, v| !v.is_null());
+        }
+        let cfg: EncoderConfig = serde_json::from_value(cfg).map_err(|e| e.to_string())?;
+        cfg.check()
+    }
+
+    #[test]
+    fn hostile_sizes_are_refused_before_anything_is_built() {
+        assert!(config("").is_ok());
+        for (extra, word) in [
+            (
+                r#", "num_hidden_layers": 1000000000000000"#,
+                "num_hidden_layers",
+            ),
+            (r#", "vocab_size": 4294967296"#, "vocab_size"),
+            (r#", "max_tokens": 0"#, "max_tokens"),
+            (r#", "alibi_starting_size": 1"#, "max_tokens"),
+        ] {
+            let e = config(extra).unwrap_err();
+            assert!(e.contains(word), "{extra}: {e}");
+        }
     }
 }

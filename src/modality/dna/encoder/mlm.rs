@@ -1,6 +1,7 @@
 //! Masked-language-model pre-training on the user's sequences (15 % masked: 80 % [MASK],
 //! 10 % random, 10 % kept; AdamW, warm-up then linear decay, gradient clipping), held-out
-//! evaluation, mean-pooled embeddings and the sampled pseudo-perplexity anomaly score.
+//! evaluation (every scored token masked), mean-pooled embeddings and the sampled
+//! pseudo-perplexity anomaly score.
 
 use super::architecture::{Encoder, EncoderConfig, EncoderError};
 use super::tokens::{Tokens, tokenize, train_tokenizer};
@@ -56,14 +57,24 @@ pub struct MlmReport {
     pub tokens_per_second: f64,
 }
 
-/// Masks `rate` of the non-special tokens: 80 % → [MASK], 10 % → a random token, 10 % kept.
-/// Returns the input ids and (flat position, original id) of every masked token.
+/// How the chosen tokens are hidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Masking {
+    /// BERT's training corruption: 80 % → [MASK], 10 % → a random token, 10 % kept.
+    Train,
+    /// Every scored token → [MASK]: held-out evaluation, where a kept token would let the
+    /// model score by copying its input.
+    Evaluate,
+}
+
+/// Chooses `rate` of the non-special tokens and hides them as `masking` says. Returns the
+/// input ids and (flat position, original id) of every chosen token.
 fn mask_batch(
     batch: &[&Vec<u32>],
     len: usize,
     t: &Tokens,
     vocab: usize,
-    rate: f64,
+    (rate, masking): (f64, Masking),
     rng: &mut impl Rng,
 ) -> (Vec<u32>, Vec<(u32, u32)>) {
     let mut ids = vec![t.pad_id; batch.len() * len];
@@ -80,7 +91,7 @@ fn mask_batch(
                 any = true;
                 targets.push((flat as u32, tok));
                 let r: f64 = rng.r#gen();
-                if r < 0.8 {
+                if r < 0.8 || masking == Masking::Evaluate {
                     ids[flat] = t.mask_id;
                 } else if r < 0.9 {
                     ids[flat] = rng.gen_range(0..vocab as u32);
@@ -104,11 +115,11 @@ pub(super) fn mlm_loss(
     batch: &[&Vec<u32>],
     t: &Tokens,
     rng: &mut impl Rng,
-    rate: f64,
+    masking: (f64, Masking),
 ) -> candle_core::Result<(Tensor, usize, usize)> {
     let len = batch.iter().map(|s| s.len()).max().unwrap_or(1);
     let lens: Vec<usize> = batch.iter().map(|s| s.len()).collect();
-    let (ids, targets) = mask_batch(batch, len, t, enc.cfg.vocab_size, rate, rng);
+    let (ids, targets) = mask_batch(batch, len, t, enc.cfg.vocab_size, masking, rng);
     let dev = &enc.device;
     let ids = Tensor::from_vec(ids, (batch.len(), len), dev)?;
     let hidden = enc.forward(&ids, &lens)?;
@@ -235,7 +246,7 @@ pub fn pretrain(
                 p.lr * (total_steps - step) as f64 / (total_steps - warmup).max(1) as f64
             };
             opt.set_learning_rate(lr);
-            let (loss, _, _) = mlm_loss(&enc, &batch, &t, &mut rng, p.mask_rate)?;
+            let (loss, _, _) = mlm_loss(&enc, &batch, &t, &mut rng, (p.mask_rate, Masking::Train))?;
             let mut grads = loss.backward()?;
             clip_gradients(&varmap, &mut grads, 1.0)?;
             opt.step(&grads)?;
@@ -254,7 +265,7 @@ pub fn pretrain(
             }
         }
         let train_tps = epoch_tokens as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
-        let (vl, va) = evaluate(&enc.detached(), &t, &validation, p, epoch as u64)?;
+        let (vl, va) = evaluate(&enc.detached(), &t, &validation, p)?;
         let r = MlmReport {
             step,
             total_steps,
@@ -279,19 +290,19 @@ pub fn pretrain(
     }))
 }
 
-/// Held-out masked-token loss and accuracy under a fixed masking.
+/// Held-out masked-token loss and accuracy, every scored token replaced by [MASK], with the
+/// same choice of tokens at every epoch so the epochs compare.
 fn evaluate(
     enc: &Encoder,
     t: &Tokens,
     idx: &[usize],
     p: &MlmParams,
-    salt: u64,
 ) -> candle_core::Result<(f64, f64)> {
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(p.seed ^ 0xe7a1 ^ salt);
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(p.seed ^ 0xe7a1);
     let (mut loss, mut correct, mut n) = (0.0, 0usize, 0usize);
     for b in length_batches(idx, t, p.batch_size) {
         let batch: Vec<&Vec<u32>> = b.iter().map(|&i| &t.ids[i]).collect();
-        let (l, c, m) = mlm_loss(enc, &batch, t, &mut rng, p.mask_rate)?;
+        let (l, c, m) = mlm_loss(enc, &batch, t, &mut rng, (p.mask_rate, Masking::Evaluate))?;
         loss += l.to_scalar::<f32>()? as f64 * m as f64;
         correct += c;
         n += m;
@@ -455,4 +466,52 @@ fn pseudo_perplexity(
             (i, v)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> Tokens {
+        Tokens {
+            ids: vec![],
+            truncated: 0,
+            special: vec![0, 1, 2, 3, 4],
+            pad_id: 0,
+            mask_id: 4,
+        }
+    }
+
+    #[test]
+    fn evaluation_hides_every_scored_token() {
+        let t = tokens();
+        let seq: Vec<u32> = std::iter::once(1)
+            .chain((0..400).map(|i| 5 + i % 20))
+            .chain(std::iter::once(2))
+            .collect();
+        let batch = vec![&seq];
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
+        let (ids, targets) = mask_batch(
+            &batch,
+            seq.len(),
+            &t,
+            25,
+            (0.15, Masking::Evaluate),
+            &mut rng,
+        );
+        assert!(targets.len() > 30);
+        let visible = targets
+            .iter()
+            .filter(|(pos, _)| ids[*pos as usize] != t.mask_id)
+            .count();
+        assert_eq!(visible, 0, "{visible} scored tokens visible to the model");
+        // Training keeps about 10 % of them (and swaps about 10 %), as BERT does.
+        let (ids, targets) =
+            mask_batch(&batch, seq.len(), &t, 25, (0.15, Masking::Train), &mut rng);
+        let visible = targets
+            .iter()
+            .filter(|(pos, _)| ids[*pos as usize] != t.mask_id)
+            .count();
+        assert!(visible > 0);
+    }
 }

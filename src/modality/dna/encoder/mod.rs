@@ -21,7 +21,7 @@ pub use tokens::{Tokens, tokenize, train_tokenizer};
 
 #[cfg(test)]
 mod tests {
-    use super::mlm::mlm_loss;
+    use super::mlm::{Masking, mlm_loss};
     use super::*;
     use candle_core::{DType, Device, Tensor};
     use candle_nn::VarMap;
@@ -106,7 +106,7 @@ mod tests {
         let enc = Encoder::new_trainable(&cfg, &vm, 0, &Device::Cpu).unwrap();
         let batch: Vec<&Vec<u32>> = t.ids.iter().collect();
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(0);
-        let (loss, _, _) = mlm_loss(&enc, &batch, &t, &mut rng, 0.3).unwrap();
+        let (loss, _, _) = mlm_loss(&enc, &batch, &t, &mut rng, (0.3, Masking::Train)).unwrap();
         let grads = loss.backward().unwrap();
         let data = vm.data().lock().unwrap();
         assert_eq!(data.len(), cfg.expected_tensors(true).len());
