@@ -629,3 +629,74 @@ fn an_embedding_without_dimensions_is_an_error_not_a_panic() {
     .to_string();
     assert!(e.contains("no dimensions"), "{e}");
 }
+
+#[test]
+fn identical_rows_give_one_cluster_a_finite_map_and_zero_scores() {
+    use biolens::modality::{Dataset, Embedding, EmbeddingSource, Payload};
+    // Every item the same point: the neighbour distances are all zero.
+    let m = biolens::core::matrix::Matrix::from_vec(120, 3, [1.5f32, 2.0, -3.0].repeat(120));
+    let ds = Dataset {
+        name: "same".into(),
+        path: "same.csv".into(),
+        ids: (0..120).map(|i| i.to_string()).collect(),
+        meta: Vec::new(),
+        inputs: Vec::new(),
+        notes: Vec::new(),
+        payload: Payload::Table(std::sync::Arc::new(m.clone())),
+    };
+    let emb = Embedding::given(m, EmbeddingSource::Precomputed);
+    let a = biolens::pipeline::analyse(
+        &ds,
+        &emb,
+        &biolens::pipeline::PipelineParams::default(),
+        &|_| {},
+        &biolens::pipeline::CancelToken::default(),
+    )
+    .unwrap();
+    assert!(a.clusters.iter().all(|&c| c == 0), "one cluster");
+    assert!(
+        a.layout
+            .iter()
+            .all(|p| p[0].is_finite() && p[1].is_finite())
+    );
+    assert!(a.anomaly_knn.iter().all(|&s| s == 0.0));
+    assert!(a.anomaly_iforest.iter().all(|s| s.is_finite()));
+}
+
+#[test]
+fn ctrl_c_during_a_run_exits_130_and_leaves_nothing() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.biolens");
+    let mut child = Command::new(bin())
+        .args([
+            "run",
+            common::pbmc().to_str().unwrap(),
+            "--model",
+            "scvi",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    // Interrupt once the model is training (the handler is installed before any work).
+    for line in lines.by_ref() {
+        if line.unwrap().contains("training") {
+            break;
+        }
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}

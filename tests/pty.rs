@@ -81,7 +81,7 @@ fn real_binary_in_a_pty_opens_a_session_and_quits_cleanly() {
     assert!(screen.text().contains("pbmc68k_reduced"));
     writer.lock().unwrap().write_all(b"?").unwrap();
     assert!(
-        screen.wait_for("help · Esc or ? closes", Duration::from_secs(10)),
+        screen.wait_for("Esc or ? closes", Duration::from_secs(10)),
         "no help:\n{}",
         screen.text()
     );

@@ -147,6 +147,36 @@ fn update_search_finds_ids_and_metadata() {
     );
 }
 
+#[test]
+fn e_and_m_act_on_the_cluster_under_the_cursor() {
+    let mut s = session_state((120, 40));
+    let t = s.tab().unwrap();
+    let clusters = t.result.clusters.clone().unwrap();
+    let ds = t.dataset.clone().unwrap();
+    // An item of cluster 2, found by searching its id while the clusters pane shows row 0.
+    let i = clusters.iter().position(|&c| c == 2).unwrap();
+    assert_eq!(t.clusters.selected(), Some(0));
+    update(&mut s, Action::StartSearch);
+    for c in ds.ids[i].chars() {
+        update(&mut s, Action::InputChar(c));
+    }
+    update(&mut s, Action::InputSubmit);
+    assert_eq!(s.tab().unwrap().map.cursor, Some(i));
+    let fx = update(&mut s, Action::ExportCluster);
+    assert!(
+        matches!(
+            fx.as_slice(),
+            [Effect::Export {
+                kind: ExportKind::ClusterIds(2),
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
+    update(&mut s, Action::ShowMarkers);
+    assert!(screen(&s).contains("markers · cluster 2 vs rest"));
+}
+
 fn command(s: &mut State, line: &str) -> Vec<Effect> {
     update(s, Action::StartCommand);
     for c in line.chars() {
@@ -253,9 +283,101 @@ fn update_ignores_results_of_replaced_jobs() {
 }
 
 #[test]
+fn a_session_opens_at_once_and_reads_its_data_as_a_job() {
+    let path = pbmc_session();
+    let manifest = biolens::session::read_manifest(&path).unwrap();
+    let tab = Tab::new(
+        manifest.datasets[0].name.clone(),
+        TabSource::Session {
+            path: path.clone(),
+            index: 0,
+        },
+    );
+    let mut app = App::new(vec![tab], PipelineParams::default(), (100, 30));
+    // The first frame draws before anything is read.
+    assert!(screen(&app.state).contains("pbmc68k_reduced"));
+    app.start();
+    assert!(app.wait_for_jobs(Duration::from_secs(60)), "session read");
+    let t = app.state.tab().unwrap();
+    let (_, items) = biolens::session::read_for_view(&path).unwrap();
+    assert_eq!(t.result.layout.as_deref(), Some(&*items[0].analysis.layout));
+    assert_eq!(
+        t.result.clusters.as_deref(),
+        Some(&*items[0].analysis.clusters)
+    );
+    assert!(t.result.markers.is_some() && t.dataset.is_some());
+    assert!(screen(&app.state).contains("reading session"));
+}
+
+#[test]
 fn screen_snapshot_80x24() {
     let s = session_state((80, 24));
     insta::assert_snapshot!("screen_80x24", screen(&s));
+}
+
+#[test]
+fn narrow_panes_drop_columns_but_never_cut_a_number() {
+    for size in [(80, 24), (100, 30), (160, 50)] {
+        let mut s = session_state(size);
+        update(&mut s, Action::ShowMarkers);
+        let text = screen(&s);
+        let t = s.tab().unwrap();
+        let table = &t.result.markers.as_ref().unwrap().tables[0];
+        // Every marker row on screen shows its adjusted p-value whole, or not at all.
+        let mut whole = 0;
+        for m in &table.markers[..3] {
+            let padj = format!("{:.1e}", m.padj);
+            if text.contains(&padj) {
+                whole += 1;
+            } else {
+                let cut = &padj[..padj.len() - 1];
+                assert!(
+                    !text.contains(&format!("{cut} ")),
+                    "{size:?}: {padj} cut:\n{text}"
+                );
+            }
+        }
+        // And every cluster's share is whole.
+        for c in &t.clusters.rows {
+            let share = format!("{:.1}%", c.share * 100.0);
+            assert!(
+                text.contains(&share) || c.id > 3,
+                "{size:?}: {share} missing:\n{text}"
+            );
+        }
+        println!("{size:?}: {whole} of 3 adjusted p-values shown whole");
+        assert!(whole > 0, "{size:?}:\n{text}");
+    }
+}
+
+#[test]
+fn help_scrolls_and_long_messages_wrap_at_80x24() {
+    let mut s = session_state((80, 24));
+    update(&mut s, Action::ToggleHelp);
+    let first = screen(&s);
+    assert!(first.contains("scroll"), "{first}");
+    // Every binding's description can be reached by scrolling.
+    let mut seen = first.clone();
+    for _ in 0..40 {
+        update(&mut s, Action::Move(Dir::Down));
+        seen.push_str(&screen(&s));
+    }
+    for b in biolens::tui::keymap::bindings() {
+        assert!(seen.contains(b.desc), "help never shows '{}'", b.desc);
+    }
+    assert!(seen.contains("Mouse: click picks"));
+    update(&mut s, Action::ToggleHelp);
+    // A long message keeps its end.
+    let text = format!("{} the useful end", "x".repeat(150));
+    update(
+        &mut s,
+        Action::Notify {
+            text: text.clone(),
+            error: true,
+        },
+    );
+    let sc = screen(&s);
+    assert!(sc.contains("useful end"), "{sc}");
 }
 
 #[test]
@@ -606,8 +728,11 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
 
     app.press("m");
     let sc = screen(&app.state);
+    // `m` shows the motifs of the cluster under the cursor.
+    let t = app.state.tab().unwrap();
+    let c = t.result.clusters.as_ref().unwrap()[t.map.cursor.unwrap()];
     assert!(
-        sc.contains("motifs · cluster 0") && sc.contains("best match"),
+        sc.contains(&format!("motifs · cluster {c}")) && sc.contains("best match"),
         "{sc}"
     );
     // The first motif's best match is on screen with its JASPAR id.

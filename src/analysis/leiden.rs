@@ -37,6 +37,8 @@ pub enum LeidenError {
     BadResolution(f64),
     #[error("randomness must be positive, got {0}")]
     BadRandomness(f64),
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl LeidenParams {
@@ -196,13 +198,16 @@ fn renumber(cluster: &mut [usize]) -> usize {
     map.len()
 }
 
-struct Leiden {
+struct Leiden<'c> {
     res: f64,
     randomness: f64,
     rng: Xoshiro256PlusPlus,
+    /// Asked every few thousand node visits: a million-node graph must stop within a moment.
+    cancel: &'c dyn Fn() -> bool,
+    cancelled: bool,
 }
 
-impl Leiden {
+impl Leiden<'_> {
     fn fast_local_moving(&mut self, net: &Network, cluster: &mut [usize]) -> bool {
         let n = net.n();
         let mut cw = vec![0.0f64; n];
@@ -219,7 +224,13 @@ impl Leiden {
         let mut ew = vec![0.0f64; n];
         let mut nbc: Vec<usize> = Vec::new();
         let mut update = false;
+        let mut visits = 0usize;
         while let Some(j) = queue.pop_front() {
+            visits += 1;
+            if visits.is_multiple_of(4096) && (self.cancel)() {
+                self.cancelled = true;
+                return update;
+            }
             let cur = cluster[j];
             let nw = net.node_weight[j];
             cw[cur] -= nw;
@@ -382,7 +393,7 @@ impl Leiden {
     fn improve(&mut self, net: &Network, cluster: &mut [usize]) -> bool {
         let mut update = self.fast_local_moving(net, cluster);
         let nc = renumber(cluster);
-        if nc < net.n() {
+        if nc < net.n() && !self.cancelled {
             let (refined, nr) = self.refine(net, cluster, nc);
             let (agg_of, na) = if nr < net.n() {
                 (refined, nr)
@@ -406,6 +417,15 @@ impl Leiden {
 
 /// Leiden communities of `g`, numbered 0.. by decreasing size.
 pub fn leiden(g: &CsrGraph, params: &LeidenParams) -> Result<Vec<u32>, LeidenError> {
+    leiden_cancellable(g, params, &|| false)
+}
+
+/// `leiden`, stopping with `Cancelled` soon after `cancel` returns true.
+pub fn leiden_cancellable(
+    g: &CsrGraph,
+    params: &LeidenParams,
+    cancel: &dyn Fn() -> bool,
+) -> Result<Vec<u32>, LeidenError> {
     params.check()?;
     let net = Network::from_graph(g);
     let total: f64 = net.node_weight.iter().sum();
@@ -413,10 +433,16 @@ pub fn leiden(g: &CsrGraph, params: &LeidenParams) -> Result<Vec<u32>, LeidenErr
         res: params.resolution / total.max(1e-300),
         randomness: params.randomness,
         rng: Xoshiro256PlusPlus::seed_from_u64(params.seed),
+        cancel,
+        cancelled: false,
     };
     let mut cluster: Vec<usize> = (0..net.n()).collect();
     for _ in 0..params.max_iterations.max(1) {
-        if !alg.improve(&net, &mut cluster) {
+        let moved = alg.improve(&net, &mut cluster);
+        if alg.cancelled {
+            return Err(LeidenError::Cancelled);
+        }
+        if !moved {
             break;
         }
     }
@@ -505,6 +531,18 @@ mod tests {
         let g = ring_of_cliques(12, 5);
         let p = LeidenParams::default();
         assert_eq!(leiden(&g, &p).unwrap(), leiden(&g, &p).unwrap());
+    }
+
+    #[test]
+    fn a_cancelled_run_stops_with_cancelled() {
+        let g = ring_of_cliques(2000, 5);
+        let asked = std::cell::Cell::new(0);
+        let r = leiden_cancellable(&g, &LeidenParams::default(), &|| {
+            asked.set(asked.get() + 1);
+            true
+        });
+        assert!(matches!(r, Err(LeidenError::Cancelled)));
+        assert_eq!(asked.get(), 1, "stops at the first check");
     }
 
     #[test]

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 /// `biolens run`: every input through the pipeline, then one session folder.
 pub fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
+    // Ctrl-C while the session is written removes the scratch folder before exiting.
+    crate::core::scratch::clean_up_on_signal()?;
     if out.exists() && !session::is_session(out) {
         bail!(
             "{}: exists and is not a biolens session; choose another -o",
@@ -222,14 +224,18 @@ pub fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
     let mut tabs = Vec::new();
     for p in &paths {
         if session::is_session(p) {
-            // The embedding vectors stay on disk until a k-means recluster asks for them.
-            let (_, items) = session::read_for_view(p)?;
-            tabs.extend(
-                items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, sd)| Tab::from_session(p.clone(), i, sd)),
-            );
+            // Only the manifest now: each tab reads its data as a job, so the interface shows
+            // at once. The embedding vectors stay on disk until a k-means recluster asks.
+            let manifest = session::read_manifest(p)?;
+            tabs.extend(manifest.datasets.iter().enumerate().map(|(index, d)| {
+                Tab::new(
+                    d.name.clone(),
+                    TabSource::Session {
+                        path: p.clone(),
+                        index,
+                    },
+                )
+            }));
         } else {
             if !p.exists() {
                 bail!("{}: no such file or directory", p.display());

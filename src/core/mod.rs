@@ -5,6 +5,7 @@ mod error;
 pub mod matrix;
 pub mod meta;
 pub mod nn;
+pub mod scratch;
 
 pub use error::DataError;
 pub use meta::{MetaColumn, MetaValues};

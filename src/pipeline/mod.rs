@@ -237,11 +237,14 @@ pub fn cluster(
     data: &crate::core::matrix::Matrix,
     graph: &CsrGraph,
     method: &ClusterMethod,
+    cancel: &CancelToken,
 ) -> Result<Vec<u32>, PipelineError> {
     match method {
-        ClusterMethod::Leiden(p) => {
-            leiden::leiden(graph, p).map_err(|e| PipelineError::Stage("clustering", e.to_string()))
-        }
+        ClusterMethod::Leiden(p) => leiden::leiden_cancellable(graph, p, &|| cancel.is_cancelled())
+            .map_err(|e| match e {
+                leiden::LeidenError::Cancelled => PipelineError::Cancelled,
+                e => PipelineError::Stage("clustering", e.to_string()),
+            }),
         ClusterMethod::Kmeans(p) => {
             kmeans::kmeans(data, p).map_err(|e| PipelineError::Stage("clustering", e.to_string()))
         }
@@ -412,7 +415,7 @@ pub fn analyse(
         name: "clustering",
         fraction: 0.0,
     });
-    let clusters = Arc::new(cluster(x, &graph, &params.cluster)?);
+    let clusters = Arc::new(cluster(x, &graph, &params.cluster, cancel)?);
     emit(PipelineEvent::Clusters(
         clusters.clone(),
         params.cluster.clone(),
@@ -515,7 +518,9 @@ impl Partial {
             PipelineEvent::Markers(m) => self.markers = Some(m.clone()),
             PipelineEvent::Motifs(m) => self.motifs = Some(m.clone()),
             PipelineEvent::Embedded(e) => self.anomaly_model = e.anomaly_model.clone(),
-            PipelineEvent::Analysed(a) => self.graph = a.graph.clone(),
+            // The whole result: after the stage events it repeats them (and adds the graph);
+            // a session read back sends it alone.
+            PipelineEvent::Analysed(a) => *self = Partial::from((**a).clone()),
             PipelineEvent::Stage { .. } | PipelineEvent::Loaded(_) | PipelineEvent::Note(_) => {
                 return false;
             }

@@ -42,7 +42,7 @@ pub fn recluster(
         name: "clustering",
         fraction: 0.5,
     });
-    let clusters = Arc::new(cluster(embedding, &graph, method)?);
+    let clusters = Arc::new(cluster(embedding, &graph, method, cancel)?);
     if cancel.is_cancelled() {
         return Err(PipelineError::Cancelled);
     }

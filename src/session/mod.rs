@@ -44,6 +44,25 @@ pub fn write(
         std::fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
     }
     std::fs::create_dir(&tmp).map_err(io_err(&tmp))?;
+    crate::core::scratch::hold(&tmp);
+    let manifest = write_into(&tmp, out, parent, &name, params, threads, device, items);
+    crate::core::scratch::release(&tmp);
+    manifest
+}
+
+/// `write`, once the scratch folder `tmp` exists.
+#[allow(clippy::too_many_arguments)]
+fn write_into(
+    tmp: &Path,
+    out: &Path,
+    parent: &Path,
+    name: &str,
+    params: &PipelineParams,
+    threads: usize,
+    device: crate::core::nn::DeviceKind,
+    items: &[SessionDataset],
+) -> Result<Manifest, SessionError> {
+    let tmp = tmp.to_path_buf();
     let result = (|| {
         let mut datasets = Vec::new();
         for sd in items {
@@ -243,10 +262,9 @@ pub fn read_embedding(dir: &Path, index: usize) -> Result<Matrix, SessionError> 
     ))
 }
 
-fn read_with(
-    dir: &Path,
-    with_embedding: bool,
-) -> Result<(Manifest, Vec<SessionDataset>), SessionError> {
+/// The manifest alone (small): what the interface needs to lay out a session's tabs before
+/// their data is read in the background.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, SessionError> {
     let mpath = dir.join("manifest.toml");
     let text = std::fs::read_to_string(&mpath).map_err(io_err(&mpath))?;
     let manifest: Manifest =
@@ -260,6 +278,14 @@ fn read_with(
             ),
         ));
     }
+    Ok(manifest)
+}
+
+fn read_with(
+    dir: &Path,
+    with_embedding: bool,
+) -> Result<(Manifest, Vec<SessionDataset>), SessionError> {
+    let manifest = read_manifest(dir)?;
     let ppath = dir.join("points.parquet");
     let read_points = || -> Result<Table, SessionError> {
         if with_embedding {

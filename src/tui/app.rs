@@ -73,8 +73,18 @@ impl App {
     pub fn key(&mut self, key: KeyEvent) {
         let action = match self.state.mode {
             Mode::Search(_) | Mode::Command(_) => input_action(&key),
-            Mode::Help => normal_action(&key)
-                .filter(|a| matches!(a, Action::ToggleHelp | Action::Escape | Action::Quit)),
+            Mode::Help => normal_action(&key).filter(|a| {
+                matches!(
+                    a,
+                    Action::ToggleHelp
+                        | Action::Escape
+                        | Action::Quit
+                        | Action::Move(_)
+                        | Action::PageDown
+                        | Action::PageUp
+                        | Action::ScrollDetail(_)
+                )
+            }),
             Mode::Normal => normal_action(&key),
         };
         if let Some(a) = action {
@@ -168,6 +178,10 @@ impl App {
                 };
                 let dataset = t.dataset.clone();
                 let source = t.source.clone();
+                let name = match (&dataset, &source) {
+                    (None, TabSource::Session { .. }) => "reading session",
+                    _ => "pipeline",
+                };
                 let params = self.state.params.clone();
                 let opts = self.state.options.clone();
                 let (id, cancel) = self.runner.spawn(move |ctx| {
@@ -183,13 +197,24 @@ impl App {
                             ctx.progress("loading", 0.0);
                             pipeline::run(&[path], &params, &opts, &|_, ev| emit(ev), &ctx.cancel)?;
                         }
-                        (None, TabSource::Session { path, .. }) => {
-                            return Err(JobError::NoData(path));
+                        (None, TabSource::Session { path, index }) => {
+                            // A saved session is read here, off the render loop, so the
+                            // interface shows at once even for a 100k-cell session.
+                            ctx.progress("reading session", 0.0);
+                            let (_, mut items) = crate::session::read_for_view(&path)?;
+                            if index >= items.len() {
+                                return Err(JobError::NoData(path));
+                            }
+                            let sd = items.swap_remove(index);
+                            emit(PipelineEvent::Loaded(Arc::new(sd.dataset)));
+                            emit(PipelineEvent::Embedded(Arc::new(sd.embedding)));
+                            emit(PipelineEvent::Layout(sd.analysis.layout.clone()));
+                            emit(PipelineEvent::Analysed(Box::new(sd.analysis)));
                         }
                     }
                     Ok(())
                 });
-                self.started(tab, JobKind::Pipeline, "pipeline".into(), id, cancel);
+                self.started(tab, JobKind::Pipeline, name.into(), id, cancel);
             }
             Effect::Recluster { tab, method } => {
                 let Some(t) = self.state.tabs.get(tab) else {

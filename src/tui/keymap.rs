@@ -163,7 +163,7 @@ pub fn defaults() -> Vec<Binding> {
             "markers",
             [(KeyCode::Char('m'), N)],
             "m",
-            "markers (cells) or motifs (DNA) of the cluster",
+            "markers/motifs of the cursor's cluster",
             "Panes",
             Some("m markers/motifs"),
             Action::ShowMarkers
@@ -280,7 +280,7 @@ pub fn defaults() -> Vec<Binding> {
             "export_cluster",
             [(KeyCode::Char('e'), N)],
             "e",
-            "export the selected cluster's ids",
+            "export the ids of the cursor's cluster",
             "Commands",
             Some("e export"),
             Action::ExportCluster

@@ -265,6 +265,8 @@ pub struct State {
     /// How images reach the terminal: kitty, sixel or iTerm2 graphics where detected, Unicode
     /// half blocks otherwise (what plain SSH gets).
     pub picker: ratatui_image::picker::Picker,
+    /// First line of the help overlay shown (j/k scroll it when it does not fit).
+    pub help_scroll: u16,
 }
 
 impl State {
@@ -285,6 +287,7 @@ impl State {
                 ..Default::default()
             },
             picker: ratatui_image::picker::Picker::halfblocks(),
+            help_scroll: 0,
         };
         s.refresh();
         s

@@ -153,6 +153,142 @@ pub fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// One column of a table laid out by [`fit`].
+pub struct FitColumn<'a> {
+    pub header: &'a str,
+    /// The widest cell shown (characters).
+    pub widest: usize,
+    /// Higher stays longer when the pane is narrow.
+    pub keep: u8,
+    /// Text may be shortened with an ellipsis; numbers never are, only dropped whole.
+    pub text: bool,
+}
+
+impl<'a> FitColumn<'a> {
+    pub fn number(header: &'a str, cells: impl Iterator<Item = usize>, keep: u8) -> Self {
+        Self {
+            header,
+            widest: cells.max().unwrap_or(0),
+            keep,
+            text: false,
+        }
+    }
+    pub fn text(header: &'a str, cells: impl Iterator<Item = usize>, keep: u8) -> Self {
+        Self {
+            header,
+            widest: cells.max().unwrap_or(0),
+            keep,
+            text: true,
+        }
+    }
+}
+
+/// Lays out columns in `avail` cells with one space between them: numbers at their full
+/// width, text at least 4 wide (then ellipsised), dropping the lowest-`keep` columns until the
+/// rest fit; what is left over widens the text columns. Returns the kept columns (index,
+/// width), in order. A number is never cut into another number.
+pub fn fit(cols: &[FitColumn], avail: u16) -> Vec<(usize, u16)> {
+    let natural = |c: &FitColumn| c.widest.max(c.header.chars().count());
+    let least = |c: &FitColumn| {
+        if c.text {
+            natural(c).min(c.header.chars().count().max(4))
+        } else {
+            natural(c)
+        }
+    };
+    let mut kept: Vec<usize> = (0..cols.len()).collect();
+    let need = |kept: &[usize]| -> usize {
+        kept.iter().map(|&i| least(&cols[i])).sum::<usize>() + kept.len().saturating_sub(1)
+    };
+    while kept.len() > 1 && need(&kept) > avail as usize {
+        // The lowest priority goes first; of equals, the rightmost.
+        let Some(pos) = (0..kept.len()).rev().min_by_key(|&p| cols[kept[p]].keep) else {
+            break;
+        };
+        kept.remove(pos);
+    }
+    let mut spare = (avail as usize).saturating_sub(need(&kept));
+    kept.iter()
+        .map(|&i| {
+            let c = &cols[i];
+            let mut w = least(c);
+            if c.text {
+                let more = (natural(c) - w).min(spare);
+                w += more;
+                spare -= more;
+            }
+            (i, w as u16)
+        })
+        .collect()
+}
+
+/// A table of text cells fitted to `avail` columns by [`fit`]: `text` marks the columns that
+/// may be ellipsised, `keep` their priorities, `selected` the highlighted row, and `first`
+/// (when given) draws column 0 itself (e.g. with a colour swatch). Used by every list pane.
+pub struct FittedTable<'a, const N: usize> {
+    pub cells: &'a [[String; N]],
+    pub headers: [&'a str; N],
+    pub keep: [u8; N],
+    pub text: [bool; N],
+    /// Extra characters column 0 takes beyond its text (a swatch).
+    pub lead: usize,
+}
+
+impl<'a, const N: usize> FittedTable<'a, N> {
+    /// The rows and the kept columns' widths for `avail` cells; `style(k)` styles row k and
+    /// `first(k, text)` builds column 0 of row k.
+    pub fn build(
+        &self,
+        avail: u16,
+        style: impl Fn(usize) -> Style,
+        first: impl Fn(usize, &str) -> ratatui::widgets::Cell<'a>,
+    ) -> ratatui::widgets::Table<'a> {
+        use ratatui::layout::Constraint;
+        use ratatui::widgets::{Cell, Row, Table};
+        let cols: Vec<FitColumn> = (0..N)
+            .map(|j| {
+                let lead = if j == 0 { self.lead } else { 0 };
+                let widths = self.cells.iter().map(|c| c[j].chars().count() + lead);
+                if self.text[j] {
+                    FitColumn::text(self.headers[j], widths, self.keep[j])
+                } else {
+                    FitColumn::number(self.headers[j], widths, self.keep[j])
+                }
+            })
+            .collect();
+        let layout = fit(&cols, avail);
+        let rows: Vec<Row> = self
+            .cells
+            .iter()
+            .enumerate()
+            .map(|(k, c)| {
+                Row::new(
+                    layout
+                        .iter()
+                        .map(|&(j, w)| {
+                            if j == 0 {
+                                first(k, &c[0])
+                            } else {
+                                Cell::from(truncate(&c[j], w as usize))
+                            }
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .style(style(k))
+            })
+            .collect();
+        Table::new(rows, layout.iter().map(|&(_, w)| Constraint::Length(w))).header(
+            Row::new(
+                layout
+                    .iter()
+                    .map(|&(j, _)| self.headers[j])
+                    .collect::<Vec<_>>(),
+            )
+            .style(header_style()),
+        )
+    }
+}
+
 /// The first row to show so that row `sel` is visible in `height` rows.
 pub fn scrolled(sel: usize, height: usize) -> usize {
     if height == 0 {

@@ -11,9 +11,35 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
+    let before = s.tab().map(|t| (s.active, t.map.cursor));
     let fx = apply(s, action);
+    follow_cursor(s, before);
     s.refresh();
     fx
+}
+
+/// When the map's cursor lands on another item, the clusters pane selects that item's
+/// cluster, so `m`, `e` and the markers pane act on the cluster under the cursor (the one
+/// the user is looking at), not on a row selected long before.
+fn follow_cursor(s: &mut State, before: Option<(usize, Option<usize>)>) {
+    let active = s.active;
+    let Some(t) = s.tab_mut() else { return };
+    let now = (active, t.map.cursor);
+    let (Some(i), true) = (t.map.cursor, before != Some(now)) else {
+        return;
+    };
+    let Some(c) = t
+        .data
+        .result
+        .clusters
+        .as_ref()
+        .and_then(|c| c.get(i).copied())
+    else {
+        return;
+    };
+    if let Some(row) = t.clusters.rows.iter().position(|r| r.id == c) {
+        t.clusters.sel = row;
+    }
 }
 
 fn apply(s: &mut State, action: Action) -> Vec<Effect> {
@@ -48,8 +74,29 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             s.mode = if s.mode == Mode::Help {
                 Mode::Normal
             } else {
+                s.help_scroll = 0;
                 Mode::Help
             };
+            vec![]
+        }
+        // While the help is open, moving keys scroll it (the overlay draw clamps the offset).
+        Action::Move(_) | Action::ScrollDetail(_) if s.mode == Mode::Help => {
+            let by: i32 = match action {
+                Action::ScrollDetail(n) => n,
+                Action::Move(Dir::Up | Dir::Left) => -1,
+                _ => 1,
+            };
+            s.help_scroll = (s.help_scroll as i32 + by).clamp(0, 500) as u16;
+            vec![]
+        }
+        Action::PageDown | Action::PageUp if s.mode == Mode::Help => {
+            let page = s.size.1.saturating_sub(4).max(1) as i32;
+            let by = if matches!(action, Action::PageDown) {
+                page
+            } else {
+                -page
+            };
+            s.help_scroll = (s.help_scroll as i32 + by).clamp(0, 500) as u16;
             vec![]
         }
         Action::Escape => {

@@ -92,11 +92,33 @@ pub fn otsu(values: &[f32]) -> f32 {
     (best_t as f32 + 0.5) / 255.0
 }
 
+/// True when a JPEG file ends with its end-of-image marker (FF D9) within its last KiB. The
+/// decoder fills a cut-off JPEG with grey and reports no error, so a half-written or
+/// half-downloaded slide would be tiled as if it were whole.
+fn jpeg_is_complete(path: &Path) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let tail_len = len.min(1024);
+    f.seek(SeekFrom::Start(len - tail_len))?;
+    let mut tail = Vec::with_capacity(tail_len as usize);
+    f.read_to_end(&mut tail)?;
+    Ok(tail.windows(2).any(|w| w == [0xFF, 0xD9]))
+}
+
 fn decode(path: &Path) -> Result<DynamicImage, DataError> {
     let reader = image::ImageReader::open(path)
         .map_err(|e| DataError::io(path, e))?
         .with_guessed_format()
         .map_err(|e| DataError::io(path, e))?;
+    if reader.format() == Some(image::ImageFormat::Jpeg)
+        && !jpeg_is_complete(path).map_err(|e| DataError::io(path, e))?
+    {
+        return Err(DataError::file(
+            path,
+            "truncated JPEG: no end-of-image marker at the end of the file",
+        ));
+    }
     let img = reader.decode().map_err(|e| {
         DataError::file(
             path,
@@ -377,6 +399,21 @@ mod tests {
         };
         let e = read_images(&bad, &p).err().unwrap().to_string();
         assert!(e.contains("b.png") && e.contains("cannot decode"), "{e}");
+        // A JPEG cut in half decodes without complaint (the rest is grey); it is refused.
+        let jpg = d.path().join("c.jpg");
+        image::RgbImage::from_fn(64, 64, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 4) as u8, 90])
+        })
+        .save(&jpg)
+        .unwrap();
+        assert!(read_images(&jpg, &p).is_ok());
+        let whole = std::fs::read(&jpg).unwrap();
+        let cut = d.path().join("cut.jpg");
+        std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+        let e = read_images(&cut, &p).err().unwrap().to_string();
+        assert!(e.contains("cut.jpg") && e.contains("truncated JPEG"), "{e}");
+        std::fs::remove_file(&jpg).unwrap();
+        std::fs::remove_file(&cut).unwrap();
         let r = read_images(d.path(), &p).unwrap();
         assert_eq!(r.ids.len(), 4);
         assert!(

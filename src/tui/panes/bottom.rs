@@ -4,10 +4,10 @@
 use super::TabView;
 use super::map::ColorBy;
 use crate::tui::action::Dir;
-use crate::tui::theme::{header_style, pane, row_style, scrolled};
+use crate::tui::theme::{FittedTable, pane, row_style, scrolled};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::layout::Rect;
+use ratatui::widgets::Cell;
 
 /// What the bottom pane shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,38 +114,37 @@ impl BottomPane {
         let rows_h = r.height.saturating_sub(3) as usize;
         let first = scrolled(self.anomaly_sel, rows_h);
         let scores = v.anomaly_scores();
-        let rows: Vec<Row> = self
+        let cells: Vec<[String; 4]> = self
             .rank
             .iter()
             .enumerate()
             .skip(first)
             .take(rows_h)
             .map(|(rank, &i)| {
-                Row::new(vec![
-                    Cell::from((rank + 1).to_string()),
-                    Cell::from(v.dataset.map(|d| d.ids[i].clone()).unwrap_or_default()),
-                    Cell::from(scores.map(|s| format!("{:.3}", s[i])).unwrap_or_default()),
-                    Cell::from(
-                        v.result
-                            .clusters
-                            .as_ref()
-                            .map(|c| c[i].to_string())
-                            .unwrap_or_default(),
-                    ),
-                ])
-                .style(row_style(rank == self.anomaly_sel && focused))
+                [
+                    (rank + 1).to_string(),
+                    v.dataset.map(|d| d.ids[i].clone()).unwrap_or_default(),
+                    scores.map(|s| format!("{:.3}", s[i])).unwrap_or_default(),
+                    v.result
+                        .clusters
+                        .as_ref()
+                        .map(|c| c[i].to_string())
+                        .unwrap_or_default(),
+                ]
             })
             .collect();
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Length(5),
-                Constraint::Min(10),
-                Constraint::Length(8),
-                Constraint::Length(7),
-            ],
+        let table = FittedTable {
+            cells: &cells,
+            headers: ["rank", "id", "score", "cluster"],
+            keep: [5, 9, 8, 6],
+            text: [false, true, false, false],
+            lead: 0,
+        }
+        .build(
+            r.width.saturating_sub(2),
+            |k| row_style(first + k == self.anomaly_sel && focused),
+            |_, t| Cell::from(t.to_string()),
         )
-        .header(Row::new(vec!["rank", "id", "score", "cluster"]).style(header_style()))
         .block(pane(&title, focused));
         f.render_widget(table, r);
     }

@@ -4,13 +4,13 @@
 
 use super::TabView;
 use crate::tui::action::Dir;
-use crate::tui::theme::{Palette, category_color, header_style, pane, row_style, scrolled};
+use crate::tui::theme::{FittedTable, Palette, category_color, pane, row_style, scrolled};
 use crate::tui::views::images::Strip;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Cell, Paragraph};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterRow {
@@ -18,6 +18,8 @@ pub struct ClusterRow {
     pub size: usize,
     pub share: f64,
     pub top: String,
+    /// The share of the cluster carrying the commonest label ("93%"; empty for motifs).
+    pub top_share: String,
     /// Item nearest the cluster's 2-D centroid (Enter jumps there).
     pub center_item: Option<usize>,
 }
@@ -94,39 +96,42 @@ impl ClusterList {
         let title = format!(" clusters {method} ");
         let rows_h = r.height.saturating_sub(3) as usize;
         let first = scrolled(self.sel, rows_h);
-        let rows: Vec<Row> = self
+        let cells: Vec<[String; 5]> = self
             .rows
             .iter()
-            .enumerate()
             .skip(first)
             .take(rows_h)
-            .map(|(i, c)| {
-                Row::new(vec![
-                    Cell::from(Line::from(vec![
-                        Span::styled(
-                            "■ ",
-                            Style::default().fg(category_color(palette, c.id as u16)),
-                        ),
-                        Span::raw(c.id.to_string()),
-                    ])),
-                    Cell::from(c.size.to_string()),
-                    Cell::from(format!("{:.1}%", c.share * 100.0)),
-                    Cell::from(c.top.clone()),
-                ])
-                .style(row_style(i == self.sel && focused))
+            .map(|c| {
+                [
+                    c.id.to_string(),
+                    c.size.to_string(),
+                    format!("{:.1}%", c.share * 100.0),
+                    c.top.clone(),
+                    c.top_share.clone(),
+                ]
             })
             .collect();
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Length(5),
-                Constraint::Length(6),
-                Constraint::Length(6),
-                Constraint::Min(6),
-            ],
-        )
-        .header(
-            Row::new(vec!["id", "size", "share", self.label_column.as_str()]).style(header_style()),
+        let ids: Vec<u32> = self.rows.iter().skip(first).map(|c| c.id).collect();
+        let table = FittedTable {
+            cells: &cells,
+            headers: ["id", "size", "share", self.label_column.as_str(), "%"],
+            keep: [9, 7, 6, 8, 5],
+            text: [false, false, false, true, false],
+            // The id column also holds the colour swatch ("■ ").
+            lead: 2,
+        }
+        .build(
+            r.width.saturating_sub(2),
+            |k| row_style(first + k == self.sel && focused),
+            |k, id| {
+                Cell::from(Line::from(vec![
+                    Span::styled(
+                        "■ ",
+                        Style::default().fg(category_color(palette, ids[k] as u16)),
+                    ),
+                    Span::raw(id.to_string()),
+                ]))
+            },
         )
         .block(pane(&title, focused));
         f.render_widget(table, r);
@@ -184,23 +189,30 @@ fn cluster_rows(v: &TabView) -> Vec<ClusterRow> {
                 .motifs
                 .as_ref()
                 .and_then(|m| m.of_cluster(j as u32).next());
-            let top = if let Some(m) = motif {
+            let (top, top_share) = if let Some(m) = motif {
                 let name = v
                     .result
                     .motifs
                     .as_ref()
                     .and_then(|r| m.matches.first().map(|b| r.database[b.target].name.clone()));
-                format!("{} {}", m.motif.consensus(), name.unwrap_or_default())
+                (
+                    format!("{} {}", m.motif.consensus(), name.unwrap_or_default()),
+                    String::new(),
+                )
             } else if l.is_empty() {
-                String::new()
+                (String::new(), String::new())
             } else {
-                format!("{l} {:.0}%", 100.0 * *hits as f64 / size[j].max(1) as f64)
+                (
+                    l.clone(),
+                    format!("{:.0}%", 100.0 * *hits as f64 / size[j].max(1) as f64),
+                )
             };
             ClusterRow {
                 id: j as u32,
                 size: size[j],
                 share: size[j] as f64 / c.len().max(1) as f64,
                 top,
+                top_share,
                 center_item: center[j],
             }
         })

@@ -137,6 +137,12 @@ impl DetailPane {
                 )));
             }
         }
-        f.render_widget(Paragraph::new(lines).block(block), r);
+        // Wrapped, not cut: a narrow pane must not show "ifores" or half a number.
+        f.render_widget(
+            Paragraph::new(lines)
+                .wrap(ratatui::widgets::Wrap { trim: false })
+                .block(block),
+            r,
+        );
     }
 }

@@ -17,14 +17,29 @@ pub fn draw(input: Option<(char, &str)>, message: Option<(&str, bool)>, f: &mut 
             Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
         ]),
         None => match message {
-            Some((text, error)) => Line::from(Span::styled(
-                text.to_string(),
-                if error {
+            Some((text, error)) => {
+                let style = if error {
                     Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
                 } else {
                     Style::default().fg(Color::Green)
-                },
-            )),
+                };
+                // A message longer than the line grows upwards over the panes (up to 6 lines)
+                // instead of losing its end, which is usually the useful part.
+                let width = r.width.max(1) as usize;
+                let n = text.chars().count();
+                if n > width {
+                    let rows = (n.div_ceil(width) as u16 + 1).min(6).min(r.y + 1);
+                    let area = Rect::new(r.x, r.y + 1 - rows, r.width, rows);
+                    f.render_widget(ratatui::widgets::Clear, area);
+                    f.render_widget(
+                        Paragraph::new(Line::from(Span::styled(text.to_string(), style)))
+                            .wrap(ratatui::widgets::Wrap { trim: false }),
+                        area,
+                    );
+                    return;
+                }
+                Line::from(Span::styled(text.to_string(), style))
+            }
             None => {
                 let mut hints: Vec<&str> = crate::tui::keymap::bindings()
                     .iter()

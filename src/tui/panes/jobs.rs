@@ -114,5 +114,10 @@ pub fn draw(jobs: &[JobView], focused: bool, f: &mut Frame, r: Rect) {
     } else {
         lines
     };
-    f.render_widget(Paragraph::new(lines).block(block), r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(block),
+        r,
+    );
 }

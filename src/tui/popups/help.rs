@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 
 /// The help overlay, generated from the key map and the command table.
-pub fn draw(f: &mut Frame, area: Rect) {
+pub fn draw(f: &mut Frame, area: Rect, scroll: u16) {
     let w = area.width.saturating_sub(2).min(124);
     let h = area.height.saturating_sub(1).max(1);
     let r = Rect::new(area.x + (area.width - w) / 2, area.y, w, h);
@@ -63,23 +63,44 @@ pub fn draw(f: &mut Frame, area: Rect) {
         Style::default().fg(Color::DarkGray),
     )));
     // Two columns when the screen is short.
+    let inner_h = h.saturating_sub(2) as usize;
+    // Two columns only where each is wide enough for the longest description.
+    let two_columns = lines.len() > inner_h && w >= 110;
+    let rows = if two_columns {
+        lines.len().div_ceil(2)
+    } else {
+        lines.len()
+    };
+    // Scrolls when it does not fit (80 × 24 and smaller); the title says how.
+    let max_scroll = rows.saturating_sub(inner_h) as u16;
+    let scroll = scroll.min(max_scroll);
+    let title = if max_scroll > 0 {
+        format!(
+            " help · j/k PgDn/PgUp scroll ({}/{}) · Esc or ? closes ",
+            scroll, max_scroll
+        )
+    } else {
+        " help · Esc or ? closes ".to_string()
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Double)
-        .title(" help · Esc or ? closes ");
-    let inner_h = h.saturating_sub(2) as usize;
-    if lines.len() > inner_h && w >= 70 {
+        .title(title);
+    if two_columns {
         let half = lines.len().div_ceil(2);
         let right = lines.split_off(half);
         let ir = crate::tui::layout::inner(r);
         f.render_widget(block, r);
         let lw = ir.width / 2;
-        f.render_widget(Paragraph::new(lines), Rect::new(ir.x, ir.y, lw, ir.height));
         f.render_widget(
-            Paragraph::new(right),
+            Paragraph::new(lines).scroll((scroll, 0)),
+            Rect::new(ir.x, ir.y, lw, ir.height),
+        );
+        f.render_widget(
+            Paragraph::new(right).scroll((scroll, 0)),
             Rect::new(ir.x + lw, ir.y, ir.width - lw, ir.height),
         );
     } else {
-        f.render_widget(Paragraph::new(lines).block(block), r);
+        f.render_widget(Paragraph::new(lines).scroll((scroll, 0)).block(block), r);
     }
 }

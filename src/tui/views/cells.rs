@@ -1,10 +1,10 @@
 //! Cells: the marker-gene table of the selected cluster or of a `:compare`.
 
 use crate::tui::panes::TabView;
-use crate::tui::theme::{header_style, pane, row_style, scrolled};
+use crate::tui::theme::{FittedTable, pane, row_style, scrolled};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::layout::Rect;
+use ratatui::widgets::{Cell, Paragraph};
 
 /// The selected cluster's marker genes (or the `:compare` result): rank, gene, z, log2 fold
 /// change, BH-adjusted p and the shares expressing in and out; row `sel` highlighted.
@@ -42,39 +42,38 @@ pub fn draw_markers(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Re
     let first = scrolled(sel, rows_h);
     let genes = expr.map(|e| e.genes.as_slice()).unwrap_or_default();
     let gene_name = |g: usize| genes.get(g).map_or("", String::as_str);
-    let rows: Vec<Row> = m
+    // Every visible cell as text first, so the columns can be fitted to the pane: a narrow
+    // pane drops whole columns, never cuts a number (6.1e-124 must not read 6.1e-1).
+    let cells: Vec<[String; 7]> = m
         .markers
         .iter()
         .enumerate()
         .skip(first)
         .take(rows_h)
         .map(|(k, mk)| {
-            let st = row_style(k == sel && focused);
-            Row::new(vec![
-                Cell::from((k + 1).to_string()),
-                Cell::from(gene_name(mk.gene)),
-                Cell::from(format!("{:.2}", mk.score)),
-                Cell::from(format!("{:+.2}", mk.log2_fc)),
-                Cell::from(format!("{:.1e}", mk.padj)),
-                Cell::from(share(mk.pct_in)),
-                Cell::from(share(mk.pct_out)),
-            ])
-            .style(st)
+            [
+                (k + 1).to_string(),
+                gene_name(mk.gene).to_string(),
+                format!("{:.2}", mk.score),
+                format!("{:+.2}", mk.log2_fc),
+                format!("{:.1e}", mk.padj),
+                share(mk.pct_in),
+                share(mk.pct_out),
+            ]
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(4),
-            Constraint::Min(8),
-            Constraint::Length(7),
-            Constraint::Length(6),
-            Constraint::Length(8),
-            Constraint::Length(5),
-            Constraint::Length(5),
-        ],
+    let table = FittedTable {
+        cells: &cells,
+        headers: ["#", "gene", "z", effect, "padj", "in", "out"],
+        keep: [3, 9, 6, 7, 8, 5, 4],
+        text: [false, true, false, false, false, false, false],
+        lead: 0,
+    }
+    .build(
+        r.width.saturating_sub(2),
+        |k| row_style(first + k == sel && focused),
+        |_, t| Cell::from(t.to_string()),
     )
-    .header(Row::new(vec!["#", "gene", "z", effect, "padj", "in", "out"]).style(header_style()))
     .block(pane(&title, focused));
     f.render_widget(table, r);
 }
