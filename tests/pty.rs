@@ -34,6 +34,22 @@ impl Screen {
 
 #[test]
 fn real_binary_in_a_pty_opens_a_session_and_quits_cleanly() {
+    let raw = session_in_pty(&[]);
+    // Mouse reporting on by default (clicks pick points)...
+    assert!(String::from_utf8_lossy(&raw).contains("\x1b[?1000h"));
+}
+
+#[test]
+fn no_mouse_leaves_the_mouse_to_the_terminal() {
+    // ...and never asked for with --no-mouse, so tmux copy mode and text selection work.
+    let raw = session_in_pty(&["--no-mouse"]);
+    let text = String::from_utf8_lossy(&raw);
+    assert!(!text.contains("\x1b[?1000h") && !text.contains("\x1b[?1003h"));
+}
+
+/// Opens the pbmc session in the real binary, uses help and search, quits, checks the
+/// terminal is restored, and returns every byte the program wrote.
+fn session_in_pty(extra: &[&str]) -> Vec<u8> {
     let session = pbmc_session();
     let pty = native_pty_system();
     let pair = pty
@@ -47,6 +63,9 @@ fn real_binary_in_a_pty_opens_a_session_and_quits_cleanly() {
     let mut cmd = CommandBuilder::new(bin());
     cmd.arg("open");
     cmd.arg(&session);
+    for a in extra {
+        cmd.arg(a);
+    }
     cmd.env("TERM", "xterm-256color");
     cmd.env("XDG_STATE_HOME", std::env::temp_dir());
     let mut child = pair.slave.spawn_command(cmd).expect("spawn");
@@ -112,4 +131,5 @@ fn real_binary_in_a_pty_opens_a_session_and_quits_cleanly() {
         "alternate screen not left: {tail:?}"
     );
     assert!(tail.contains("\x1b[?25h"), "cursor not restored: {tail:?}");
+    raw
 }

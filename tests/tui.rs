@@ -102,6 +102,22 @@ fn every_tab_is_reachable_by_key() {
 }
 
 #[test]
+fn g_and_shift_g_jump_to_the_ends_of_a_list() {
+    let mut s = session_state((120, 40));
+    s.focus = Focus::Clusters;
+    let n = s.tab().unwrap().clusters.rows.len();
+    update(&mut s, Action::ListEnd(true));
+    assert_eq!(s.tab().unwrap().clusters.sel, n - 1);
+    update(&mut s, Action::ListEnd(false));
+    assert_eq!(s.tab().unwrap().clusters.sel, 0);
+    // On the map they do nothing.
+    s.focus = Focus::Map;
+    let cursor = s.tab().unwrap().map.cursor;
+    update(&mut s, Action::ListEnd(true));
+    assert_eq!(s.tab().unwrap().map.cursor, cursor);
+}
+
+#[test]
 fn update_cursor_moves_in_the_requested_direction() {
     let mut s = session_state((120, 40));
     let layout = s.tab().unwrap().result.layout.clone().unwrap();
@@ -224,6 +240,16 @@ fn update_commands_produce_effects_or_clear_errors() {
             .text
             .starts_with("unknown command")
     );
+    // Up and Down walk through the earlier commands.
+    update(&mut s, Action::StartCommand);
+    update(&mut s, Action::InputHistory(-1));
+    assert_eq!(s.mode, Mode::Command("frobnicate".into()));
+    update(&mut s, Action::InputHistory(-1));
+    assert_eq!(s.mode, Mode::Command("color nope".into()));
+    update(&mut s, Action::InputHistory(1));
+    update(&mut s, Action::InputHistory(1));
+    assert_eq!(s.mode, Mode::Command(String::new()));
+    update(&mut s, Action::Escape);
     // Overlapping groups are refused, not compared into nonsense.
     for line in ["compare 1 1", "compare 1,2 2", "compare 0 0,1"] {
         let fx = command(&mut s, line);

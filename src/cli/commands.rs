@@ -252,6 +252,7 @@ pub fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
             "the interactive view needs a terminal; use `biolens run … -o OUT.biolens` for batch work"
         );
     }
+    let mouse = !opts.no_mouse && crate::tui::keymap::mouse_wanted();
     crate::tui::app::run(
         tabs,
         opts.pipeline_params(),
@@ -259,6 +260,7 @@ pub fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
             inputs,
             preview: true,
         },
+        mouse,
     )
 }
 

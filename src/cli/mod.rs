@@ -131,6 +131,10 @@ pub struct CommonOpts {
     /// ~/.config/biolens/keys.toml when it exists).
     #[arg(long, global = true)]
     pub keys: Option<PathBuf>,
+    /// Leave the mouse to the terminal (tmux copy mode, selecting text); also `[ui] mouse =
+    /// false` in the key file.
+    #[arg(long, global = true)]
+    pub no_mouse: bool,
     #[command(flatten)]
     pub cells: CellsArgs,
     #[command(flatten)]

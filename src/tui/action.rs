@@ -45,6 +45,10 @@ pub enum Action {
     InputBackspace,
     InputSubmit,
     InputComplete,
+    /// The first (false) or last (true) row of the focused list.
+    ListEnd(bool),
+    /// Up (−1) or Down (+1) through the earlier `:` commands or `/` searches.
+    InputHistory(i32),
     Resize(u16, u16),
     Click {
         col: u16,

@@ -387,8 +387,15 @@ fn graphics_picker() -> ratatui_image::picker::Picker {
 }
 
 /// Runs the interactive app in the real terminal until the user quits.
-pub fn run(tabs: Vec<Tab>, params: PipelineParams, options: RunOptions) -> anyhow::Result<()> {
-    let mut term = super::terminal::enter()?;
+/// Runs the interface; `mouse` asks the terminal for mouse events (off: the terminal or tmux
+/// keeps the mouse for selecting and copying text).
+pub fn run(
+    tabs: Vec<Tab>,
+    params: PipelineParams,
+    options: RunOptions,
+    mouse: bool,
+) -> anyhow::Result<()> {
+    let mut term = super::terminal::enter(mouse)?;
     let size = term.size()?;
     let picker = graphics_picker();
     let mut app = App::new(tabs, params, (size.width, size.height));

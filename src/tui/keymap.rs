@@ -93,6 +93,24 @@ pub fn defaults() -> Vec<Binding> {
             Action::PageUp
         ),
         b!(
+            "list_top",
+            [(KeyCode::Char('g'), N)],
+            "g",
+            "first row of the focused list",
+            "Move",
+            None,
+            Action::ListEnd(false)
+        ),
+        b!(
+            "list_bottom",
+            [(KeyCode::Char('G'), S), (KeyCode::Char('G'), N)],
+            "G",
+            "last row of the focused list",
+            "Move",
+            None,
+            Action::ListEnd(true)
+        ),
+        b!(
             "zoom_in",
             [
                 (KeyCode::Char('+'), N),
@@ -427,17 +445,39 @@ pub fn parse_key(s: &str) -> Option<(KeyCode, KeyModifiers)> {
     }
 }
 
-/// Merges a key file's `[keys]` table over the defaults.
-pub fn merge_key_file(text: &str, path: &str) -> Result<Vec<Binding>, KeyFileError> {
-    #[derive(serde::Deserialize)]
-    struct File {
-        #[serde(default)]
-        keys: std::collections::BTreeMap<String, Vec<String>>,
-    }
-    let f: File = toml::from_str(text).map_err(|e| KeyFileError::Toml {
+#[derive(serde::Deserialize)]
+struct KeyFile {
+    #[serde(default)]
+    keys: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    ui: UiOptions,
+}
+
+/// `[ui]` of the key file.
+#[derive(serde::Deserialize, Default, Clone, Copy)]
+struct UiOptions {
+    /// false: leave the mouse to the terminal.
+    mouse: Option<bool>,
+}
+
+static UI: std::sync::OnceLock<UiOptions> = std::sync::OnceLock::new();
+
+/// Whether the key file lets the interface take the mouse (it does unless `[ui] mouse =
+/// false`).
+pub fn mouse_wanted() -> bool {
+    UI.get().and_then(|u| u.mouse).unwrap_or(true)
+}
+
+fn parse_key_file(text: &str, path: &str) -> Result<KeyFile, KeyFileError> {
+    toml::from_str(text).map_err(|e| KeyFileError::Toml {
         path: path.into(),
         reason: e.message().to_string(),
-    })?;
+    })
+}
+
+/// Merges a key file's `[keys]` table over the defaults.
+pub fn merge_key_file(text: &str, path: &str) -> Result<Vec<Binding>, KeyFileError> {
+    let f = parse_key_file(text, path)?;
     let mut map = defaults();
     let mut errors = Vec::new();
     for (name, keys) in &f.keys {
@@ -499,6 +539,9 @@ pub fn install_key_file(path: &std::path::Path) -> Result<(), KeyFileError> {
     })?;
     let map = merge_key_file(&text, &p)?;
     let _ = USER.set(map);
+    if let Ok(f) = parse_key_file(&text, &p) {
+        let _ = UI.set(f.ui);
+    }
     Ok(())
 }
 
@@ -531,6 +574,8 @@ pub fn input_action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Enter => Some(Action::InputSubmit),
         KeyCode::Backspace => Some(Action::InputBackspace),
         KeyCode::Tab => Some(Action::InputComplete),
+        KeyCode::Up => Some(Action::InputHistory(-1)),
+        KeyCode::Down => Some(Action::InputHistory(1)),
         KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Some(Action::Escape),
         KeyCode::Char(ch) => Some(Action::InputChar(ch)),
         _ => None,
@@ -644,6 +689,15 @@ mod tests {
             e.contains("cannot read the key file") && !e.contains("TOML"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_key_file_can_leave_the_mouse_to_the_terminal() {
+        let f = parse_key_file("[ui]\nmouse = false\n", "k.toml").unwrap();
+        assert_eq!(f.ui.mouse, Some(false));
+        assert!(merge_key_file("[ui]\nmouse = false\n", "k.toml").is_ok());
+        let f = parse_key_file("[keys]\nquit = [\"Q\"]\n", "k.toml").unwrap();
+        assert_eq!(f.ui.mouse, None);
     }
 
     #[test]

@@ -267,6 +267,26 @@ pub struct State {
     pub picker: ratatui_image::picker::Picker,
     /// First line of the help overlay shown (j/k scroll it when it does not fit).
     pub help_scroll: u16,
+    /// Earlier `:` commands and `/` searches, oldest first, and the position Up/Down reached
+    /// (None: the line being typed).
+    pub history: History,
+}
+
+/// What was typed on the command and search lines, for Up/Down.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub commands: Vec<String>,
+    pub searches: Vec<String>,
+    pub at: Option<usize>,
+}
+
+impl History {
+    /// Remembers `line` (not twice in a row).
+    pub fn push(list: &mut Vec<String>, line: &str) {
+        if !line.trim().is_empty() && list.last().is_none_or(|l| l != line) {
+            list.push(line.to_string());
+        }
+    }
 }
 
 impl State {
@@ -288,6 +308,7 @@ impl State {
             },
             picker: ratatui_image::picker::Picker::halfblocks(),
             help_scroll: 0,
+            history: History::default(),
         };
         s.refresh();
         s

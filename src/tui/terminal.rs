@@ -10,18 +10,25 @@ use std::io::Stdout;
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
-pub fn enter() -> std::io::Result<Term> {
+pub fn enter(mouse: bool) -> std::io::Result<Term> {
     enable_raw_mode()?;
     ENTERED.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut out = std::io::stdout();
     // Clear with a plain escape: ratatui's `clear()` asks the terminal for the cursor position,
     // which some terminals and multiplexers never answer.
-    if let Err(e) = execute!(
+    let entered = execute!(
         out,
         EnterAlternateScreen,
-        EnableMouseCapture,
         crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
-    ) {
+    )
+    .and_then(|_| {
+        if mouse {
+            execute!(out, EnableMouseCapture)
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(e) = entered {
         restore();
         return Err(e);
     }

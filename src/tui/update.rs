@@ -4,7 +4,7 @@
 use super::action::{Action, Dir, Effect, ExportKind, JobKind};
 use super::panes::bottom::BottomView;
 use super::panes::jobs::{self, JobState};
-use super::state::{ColorBy, Focus, Message, Mode, Search, State};
+use super::state::{ColorBy, Focus, History, Message, Mode, Search, State};
 use crate::pipeline::PipelineEvent;
 use crate::pipeline::jobs::{JobId, JobMsg, JobOutcome, JobOutput};
 use std::path::PathBuf;
@@ -108,10 +108,12 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::StartSearch => {
             s.mode = Mode::Search(String::new());
+            s.history.at = None;
             vec![]
         }
         Action::StartCommand => {
             s.mode = Mode::Command(String::new());
+            s.history.at = None;
             vec![]
         }
         Action::InputChar(c) => {
@@ -136,15 +138,53 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::InputSubmit => match std::mem::replace(&mut s.mode, Mode::Normal) {
             Mode::Search(q) => {
+                History::push(&mut s.history.searches, &q);
+                s.history.at = None;
                 run_search(s, &q);
                 vec![]
             }
-            Mode::Command(c) => super::commands::run_command(s, &c),
+            Mode::Command(c) => {
+                History::push(&mut s.history.commands, &c);
+                s.history.at = None;
+                super::commands::run_command(s, &c)
+            }
             m => {
                 s.mode = m;
                 vec![]
             }
         },
+        Action::ListEnd(last) => {
+            // Lists only: on the map a "last row" has no meaning.
+            if s.focus != Focus::Map {
+                let d = if last { Dir::Down } else { Dir::Up };
+                move_in_focus(s, d, usize::MAX / 2);
+            }
+            vec![]
+        }
+        Action::InputHistory(by) => {
+            let list = match &s.mode {
+                Mode::Command(_) => &s.history.commands,
+                Mode::Search(_) => &s.history.searches,
+                _ => return vec![],
+            };
+            let n = list.len();
+            // Up from the line being typed goes to the newest entry; Down past the newest
+            // comes back to an empty line.
+            let at = match (s.history.at, by < 0) {
+                (None, true) if n > 0 => Some(n - 1),
+                (None, _) => None,
+                (Some(i), true) => Some(i.saturating_sub(1)),
+                (Some(i), false) if i + 1 < n => Some(i + 1),
+                (Some(_), false) => None,
+            };
+            let text = at.map_or(String::new(), |i| list[i].clone());
+            s.history.at = at;
+            s.mode = match s.mode {
+                Mode::Command(_) => Mode::Command(text),
+                _ => Mode::Search(text),
+            };
+            vec![]
+        }
         Action::SearchNext | Action::SearchPrev => {
             let fwd = matches!(action, Action::SearchNext);
             step_search(s, fwd);
