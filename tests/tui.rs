@@ -102,6 +102,32 @@ fn every_tab_is_reachable_by_key() {
 }
 
 #[test]
+fn y_yanks_the_id_under_the_cursor() {
+    let mut s = session_state((120, 40));
+    let t = s.tab().unwrap();
+    let id = t.dataset.as_ref().unwrap().ids[t.map.cursor.unwrap()].clone();
+    assert_eq!(update(&mut s, Action::YankId), vec![Effect::Yank(id)]);
+}
+
+#[test]
+fn information_fades_and_errors_stay() {
+    let mut s = session_state((120, 40));
+    let long_ago = std::time::Instant::now()
+        .checked_sub(Duration::from_secs(7))
+        .unwrap();
+    s.info("colour: cluster");
+    update(&mut s, Action::Tick);
+    assert!(s.message.is_some(), "fresh information stays");
+    s.message.as_mut().unwrap().shown = long_ago;
+    update(&mut s, Action::Tick);
+    assert!(s.message.is_none(), "old information fades");
+    s.error("no gene 'X'");
+    s.message.as_mut().unwrap().shown = long_ago;
+    update(&mut s, Action::Tick);
+    assert!(s.message.is_some(), "errors stay until Esc");
+}
+
+#[test]
 fn g_and_shift_g_jump_to_the_ends_of_a_list() {
     let mut s = session_state((120, 40));
     s.focus = Focus::Clusters;

@@ -45,6 +45,8 @@ pub enum Action {
     InputBackspace,
     InputSubmit,
     InputComplete,
+    /// Copy the id under the cursor to the clipboard.
+    YankId,
     /// The first (false) or last (true) row of the focused list.
     ListEnd(bool),
     /// Up (−1) or Down (+1) through the earlier `:` commands or `/` searches.
@@ -106,6 +108,8 @@ pub enum ExportKind {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// Put this text on the terminal's clipboard (OSC 52).
+    Yank(String),
     /// Load the tab's input (or take its dataset) and run every stage.
     StartPipeline {
         tab: usize,

@@ -30,6 +30,8 @@ pub struct App {
     cancels: HashMap<JobId, CancelToken>,
     rx: Receiver<Event>,
     tx: Sender<Event>,
+    /// Whether a real terminal is attached, so a yank can be written to it as OSC 52.
+    terminal: bool,
 }
 
 impl App {
@@ -46,6 +48,7 @@ impl App {
             cancels: HashMap::new(),
             rx,
             tx,
+            terminal: false,
         }
     }
 
@@ -167,6 +170,16 @@ impl App {
     fn execute(&mut self, effect: Effect) {
         match effect {
             Effect::Quit => {}
+            Effect::Yank(text) => {
+                if self.terminal {
+                    use std::io::Write;
+                    // OSC 52: the terminal (and tmux with set-clipboard) puts it on the
+                    // clipboard, also over SSH.
+                    let mut out = std::io::stdout();
+                    let _ = write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()));
+                    let _ = out.flush();
+                }
+            }
             Effect::Cancel(id) => {
                 if let Some(c) = self.cancels.get(&id) {
                     c.cancel();
@@ -399,6 +412,7 @@ pub fn run(
     let size = term.size()?;
     let picker = graphics_picker();
     let mut app = App::new(tabs, params, (size.width, size.height));
+    app.terminal = true;
     app.state.options = options;
     app.state.picker = picker;
     app.start();
@@ -463,4 +477,43 @@ pub fn run(
     super::terminal::restore();
     let _ = input.join();
     result
+}
+
+/// Standard base64 (RFC 4648, padded), for OSC 52.
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * k)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (raw, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("AAAGCCTGGCTAAC-1", "QUFBR0NDVEdHQ1RBQUMtMQ=="),
+        ] {
+            assert_eq!(super::base64(raw.as_bytes()), enc);
+        }
+    }
 }

@@ -295,6 +295,15 @@ pub fn defaults() -> Vec<Binding> {
             Action::StartCommand
         ),
         b!(
+            "yank_id",
+            [(KeyCode::Char('y'), N)],
+            "y",
+            "copy the cursor's id (OSC 52)",
+            "Commands",
+            None,
+            Action::YankId
+        ),
+        b!(
             "export_cluster",
             [(KeyCode::Char('e'), N)],
             "e",

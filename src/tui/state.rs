@@ -244,6 +244,20 @@ impl Tab {
 pub struct Message {
     pub text: String,
     pub error: bool,
+    /// When it was shown: information fades after [`Message::FADE`], errors stay until Esc.
+    pub shown: std::time::Instant,
+}
+
+impl Message {
+    pub const FADE: std::time::Duration = std::time::Duration::from_secs(6);
+
+    pub fn new(text: impl Into<String>, error: bool) -> Self {
+        Self {
+            text: text.into(),
+            error,
+            shown: std::time::Instant::now(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -328,18 +342,12 @@ impl State {
 
     /// A message for the bottom line.
     pub fn info(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
-            text: text.into(),
-            error: false,
-        });
+        self.message = Some(Message::new(text, false));
     }
 
     /// An error for the bottom line.
     pub fn error(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
-            text: text.into(),
-            error: true,
-        });
+        self.message = Some(Message::new(text, true));
     }
 
     pub fn refresh(&mut self) {

@@ -50,6 +50,12 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Tick => {
             jobs::tick(&mut s.jobs);
+            if s.message
+                .as_ref()
+                .is_some_and(|m| !m.error && m.shown.elapsed() > Message::FADE)
+            {
+                s.message = None;
+            }
             vec![]
         }
         Action::Job(msg) => on_job(s, msg),
@@ -63,7 +69,7 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::Notify { text, error } => {
-            s.message = Some(Message { text, error });
+            s.message = Some(Message::new(text, error));
             vec![]
         }
         Action::Quit => {
@@ -153,6 +159,22 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
                 vec![]
             }
         },
+        Action::YankId => {
+            let id = s.tab().and_then(|t| {
+                let i = t.map.cursor?;
+                t.dataset.as_ref()?.ids.get(i).cloned()
+            });
+            match id {
+                Some(id) => {
+                    s.info(format!("copied {id} (OSC 52)"));
+                    vec![Effect::Yank(id)]
+                }
+                None => {
+                    s.error("no item under the cursor");
+                    vec![]
+                }
+            }
+        }
         Action::ListEnd(last) => {
             // Lists only: on the map a "last row" has no meaning.
             if s.focus != Focus::Map {
