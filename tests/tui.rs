@@ -128,6 +128,19 @@ fn information_fades_and_errors_stay() {
 }
 
 #[test]
+fn the_map_title_says_how_far_it_is_zoomed() {
+    let mut s = session_state((120, 40));
+    assert!(!screen(&s).contains("zoom"));
+    update(&mut s, Action::ZoomIn);
+    let sc = screen(&s);
+    let f = s.tab().unwrap().map.zoom_factor();
+    assert!(f > 1.1, "{f}");
+    assert!(sc.contains(&format!("zoom {f:.1}×")), "{sc}");
+    update(&mut s, Action::ResetView);
+    assert!(!screen(&s).contains("zoom"));
+}
+
+#[test]
 fn g_and_shift_g_jump_to_the_ends_of_a_list() {
     let mut s = session_state((120, 40));
     s.focus = Focus::Clusters;

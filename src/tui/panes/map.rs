@@ -151,6 +151,8 @@ pub struct MapPane {
     raster_key: Option<(u64, u64, Viewport, u16, u16)>,
     pub grid: Option<Grid>,
     grid_version: u64,
+    /// Half-width of the view that shows every point, for the zoom factor in the title.
+    fit_hw: Option<f32>,
 }
 
 fn color_values(v: &TabView) -> ColorValues {
@@ -259,6 +261,7 @@ impl MapPane {
             self.grid_version = v.version;
         }
         let view = *self.view.get_or_insert_with(|| Viewport::fit(layout));
+        self.fit_hw.get_or_insert(Viewport::fit(layout).hw);
         let rkey = (v.version, v.color_version, view, w, h);
         if self.raster_key != Some(rkey) {
             let coloring = match self.colors.as_ref().map(|c| &c.1) {
@@ -278,6 +281,7 @@ impl MapPane {
     /// A new layout landed: fit the view to it and put the cursor on the first item.
     pub fn on_layout(&mut self, layout: &[[f32; 2]]) {
         self.view = Some(Viewport::fit(layout));
+        self.fit_hw = self.view.map(|v| v.hw);
         if self.cursor.is_none() {
             self.cursor = Some(0);
         }
@@ -349,6 +353,15 @@ impl MapPane {
 
     pub fn reset_view(&mut self, layout: &[[f32; 2]]) {
         self.view = Some(Viewport::fit(layout));
+        self.fit_hw = self.view.map(|v| v.hw);
+    }
+
+    /// How far the view is zoomed in (1 = every point shown).
+    pub fn zoom_factor(&self) -> f32 {
+        match (self.view, self.fit_hw) {
+            (Some(v), Some(full)) if v.hw > 0.0 => full / v.hw,
+            _ => 1.0,
+        }
     }
 
     /// The map position at a cell of the `inner` map area.
@@ -368,9 +381,15 @@ impl MapPane {
     }
 
     pub fn draw(&self, v: &TabView, focused: bool, palette: Palette, f: &mut Frame, r: Rect) {
+        let zoom = self.zoom_factor();
+        let zoom = if (zoom - 1.0).abs() > 0.01 {
+            format!("· zoom {zoom:.1}× ")
+        } else {
+            String::new()
+        };
         let title = match v.color {
-            ColorBy::AnomalyModel => format!(" map · colour: {} ", v.model_score_name()),
-            _ => format!(" map · colour: {} ", v.color.name()),
+            ColorBy::AnomalyModel => format!(" map · colour: {} {zoom}", v.model_score_name()),
+            _ => format!(" map · colour: {} {zoom}", v.color.name()),
         };
         let block = pane(&title, focused);
         let area = crate::tui::layout::inner(r);
