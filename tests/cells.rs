@@ -157,7 +157,8 @@ fn markers_on_non_count_files_use_raw_and_their_own_scale() {
     pct_out.sort_by(f64::total_cmp);
     let median = pct_out[pct_out.len() / 2];
     println!("legacy pbmc68k: median share expressing outside, top-5 markers: {median:.3}");
-    assert!(median < 0.8, "{median}");
+    // Measured: 0.084 (on scaled X it was ~1.0).
+    assert!(median < 0.1, "{median}");
 
     // FPKM (not logged): fold changes from the ratio of means, all finite.
     let fpkm = fixture("cells/hsmm_myoblast_fpkm");

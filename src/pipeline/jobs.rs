@@ -53,8 +53,6 @@ pub enum JobError {
     Pipeline(#[from] crate::pipeline::PipelineError),
     #[error(transparent)]
     File(#[from] crate::io::FileError),
-    #[error("{0}: the session has no data for this tab")]
-    NoData(std::path::PathBuf),
 }
 
 /// What a job body gets: report progress, hand back results, check for cancellation.
@@ -178,7 +176,13 @@ mod tests {
                 Ok(())
             }
         });
-        let (bad, _) = runner.spawn(|_| Err(JobError::NoData("boom".into())));
+        let (bad, _) = runner.spawn(|_| {
+            Err(crate::io::bad(
+                std::path::Path::new("boom"),
+                "the session has no data for this tab",
+            )
+            .into())
+        });
         cancel.cancel();
         let mut outcomes = std::collections::HashMap::new();
         while outcomes.len() < 2 {

@@ -213,14 +213,14 @@ pub fn check_writable(out: &Path) -> Result<(), SessionError> {
 
 /// Reads a session folder back: no recomputation.
 pub fn read(dir: &Path) -> Result<(Manifest, Vec<SessionDataset>), SessionError> {
-    read_with(dir, true)
+    read_with(dir, true, None)
 }
 
 /// Reads a session for viewing: everything but the embedding vectors (the largest part of a
 /// session), which `read_embedding` fetches when a k-means recluster needs them. The returned
 /// datasets have `embedding.cols == 0`.
 pub fn read_for_view(dir: &Path) -> Result<(Manifest, Vec<SessionDataset>), SessionError> {
-    read_with(dir, false)
+    read_with(dir, false, None)
 }
 
 /// The embedding matrix of dataset `index` of a session.
@@ -281,9 +281,19 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, SessionError> {
     Ok(manifest)
 }
 
+/// Dataset `index` of a session, as `read_for_view` reads it, without reading the other
+/// datasets' expression, sequences or models (one interface tab loads one dataset).
+pub fn read_one_for_view(dir: &Path, index: usize) -> Result<SessionDataset, SessionError> {
+    let (_, mut items) = read_with(dir, false, Some(index))?;
+    items
+        .pop()
+        .ok_or_else(|| bad(dir, format!("the session has no dataset {}", index + 1)))
+}
+
 fn read_with(
     dir: &Path,
     with_embedding: bool,
+    only: Option<usize>,
 ) -> Result<(Manifest, Vec<SessionDataset>), SessionError> {
     let manifest = read_manifest(dir)?;
     let ppath = dir.join("points.parquet");
@@ -357,8 +367,12 @@ fn read_with(
     };
     let mut out = Vec::new();
     let mut start = 0usize;
-    for entry in &manifest.datasets {
+    for (di, entry) in manifest.datasets.iter().enumerate() {
         let n = entry.n_items;
+        if only.is_some_and(|i| i != di) {
+            start += n;
+            continue;
+        }
         let r = start..start + n;
         let d = if with_embedding {
             entry.embedding_dim

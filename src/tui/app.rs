@@ -12,7 +12,7 @@ use crate::pipeline::ClusterMethod;
 use crate::pipeline::PipelineEvent;
 use crate::pipeline::PipelineParams;
 use crate::pipeline::RunOptions;
-use crate::pipeline::jobs::{JobError, JobId, JobMsg, JobOutput, JobRunner};
+use crate::pipeline::jobs::{JobId, JobMsg, JobOutput, JobRunner};
 use crossterm::event::{Event as TermEvent, KeyEvent, KeyEventKind, MouseButton, MouseEventKind};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -214,11 +214,7 @@ impl App {
                             // A saved session is read here, off the render loop, so the
                             // interface shows at once even for a 100k-cell session.
                             ctx.progress("reading session", 0.0);
-                            let (_, mut items) = crate::session::read_for_view(&path)?;
-                            if index >= items.len() {
-                                return Err(JobError::NoData(path));
-                            }
-                            let sd = items.swap_remove(index);
+                            let sd = crate::session::read_one_for_view(&path, index)?;
                             emit(PipelineEvent::Loaded(Arc::new(sd.dataset)));
                             emit(PipelineEvent::Embedded(Arc::new(sd.embedding)));
                             emit(PipelineEvent::Layout(sd.analysis.layout.clone()));

@@ -486,7 +486,10 @@ fn parse_key_file(text: &str, path: &str) -> Result<KeyFile, KeyFileError> {
 
 /// Merges a key file's `[keys]` table over the defaults.
 pub fn merge_key_file(text: &str, path: &str) -> Result<Vec<Binding>, KeyFileError> {
-    let f = parse_key_file(text, path)?;
+    merge_keys(&parse_key_file(text, path)?, path)
+}
+
+fn merge_keys(f: &KeyFile, path: &str) -> Result<Vec<Binding>, KeyFileError> {
     let mut map = defaults();
     let mut errors = Vec::new();
     for (name, keys) in &f.keys {
@@ -546,11 +549,9 @@ pub fn install_key_file(path: &std::path::Path) -> Result<(), KeyFileError> {
         path: p.clone(),
         reason: e.to_string(),
     })?;
-    let map = merge_key_file(&text, &p)?;
-    let _ = USER.set(map);
-    if let Ok(f) = parse_key_file(&text, &p) {
-        let _ = UI.set(f.ui);
-    }
+    let file = parse_key_file(&text, &p)?;
+    let _ = USER.set(merge_keys(&file, &p)?);
+    let _ = UI.set(file.ui);
     Ok(())
 }
 

@@ -164,25 +164,6 @@ pub struct FitColumn<'a> {
     pub text: bool,
 }
 
-impl<'a> FitColumn<'a> {
-    pub fn number(header: &'a str, cells: impl Iterator<Item = usize>, keep: u8) -> Self {
-        Self {
-            header,
-            widest: cells.max().unwrap_or(0),
-            keep,
-            text: false,
-        }
-    }
-    pub fn text(header: &'a str, cells: impl Iterator<Item = usize>, keep: u8) -> Self {
-        Self {
-            header,
-            widest: cells.max().unwrap_or(0),
-            keep,
-            text: true,
-        }
-    }
-}
-
 /// Lays out columns in `avail` cells with one space between them: numbers at their full
 /// width, text at least 4 wide (then ellipsised), dropping the lowest-`keep` columns until the
 /// rest fit; what is left over widens the text columns. Returns the kept columns (index,
@@ -248,11 +229,16 @@ impl<'a, const N: usize> FittedTable<'a, N> {
         let cols: Vec<FitColumn> = (0..N)
             .map(|j| {
                 let lead = if j == 0 { self.lead } else { 0 };
-                let widths = self.cells.iter().map(|c| c[j].chars().count() + lead);
-                if self.text[j] {
-                    FitColumn::text(self.headers[j], widths, self.keep[j])
-                } else {
-                    FitColumn::number(self.headers[j], widths, self.keep[j])
+                FitColumn {
+                    header: self.headers[j],
+                    widest: self
+                        .cells
+                        .iter()
+                        .map(|c| c[j].chars().count() + lead)
+                        .max()
+                        .unwrap_or(0),
+                    keep: self.keep[j],
+                    text: self.text[j],
                 }
             })
             .collect();
