@@ -424,7 +424,20 @@ fn a_cells_session_keeps_model_markers_and_expression() {
         panic!("weights reloaded")
     };
     let expr = sd.dataset.expression().expect("expression");
-    assert_eq!((expr.matrix.n_cells, expr.genes.len()), (700, 765));
+    assert_eq!((expr.n_cells, expr.genes.len()), (700, 765));
+    // Gene colours on the reopened session are those of a fresh read, for every gene.
+    let (fresh, _) =
+        biolens::pipeline::load(&pbmc(), &biolens::modality::Options::default()).unwrap();
+    let fresh = fresh.expression().unwrap();
+    assert_eq!(fresh.totals, expr.totals);
+    for g in 0..fresh.genes.len() {
+        assert_eq!(
+            fresh.normalised_gene(g),
+            expr.normalised_gene(g),
+            "gene {g}"
+        );
+    }
+    assert!(out.join("cells-0/expression.bin").exists());
     // The reloaded weights reproduce the stored latent exactly: reopening never retrains.
     let (latent, nll) = biolens::modality::cells::model::score(model, expr).unwrap();
     assert_eq!(latent.data, sd.embedding.matrix.data);

@@ -62,6 +62,8 @@ struct Args {
     motifs: Option<PathBuf>,
     /// Time the image stages instead (the input is an image or a folder).
     images: bool,
+    /// Time reopening a session and colouring its map by this gene instead.
+    session_gene: Option<String>,
 }
 
 /// Counts for the model benchmark: `synthetic:CELLSxGENES` draws Poisson counts from 5 cell
@@ -153,7 +155,7 @@ fn bench_vae(spec: &str, epochs: usize, threads: usize) -> Result<(), String> {
     let s = &out.model.summary;
     println!(
         "{{\"tool\": \"biolens\", \"input\": \"{spec}\", \"cells\": {}, \"genes\": {}, \"epochs\": {epochs}, \"median_s_per_epoch\": {:.4}, \"mean_s_per_epoch\": {:.4}, \"heldout_elbo_per_cell\": {:.2}, \"peak_rss_mb\": {:.1}}}",
-        expr.matrix.n_cells,
+        expr.n_cells,
         s.n_genes_used,
         median(&mut per_epoch.clone()),
         per_epoch.iter().sum::<f64>() / per_epoch.len().max(1) as f64,
@@ -174,6 +176,7 @@ fn parse() -> Result<Args, String> {
     let mut dna = false;
     let mut images = false;
     let mut motifs = None;
+    let mut session_gene = None;
     while let Some(x) = a.next() {
         match x.as_str() {
             "--labels" => labels = a.next().map(PathBuf::from),
@@ -185,8 +188,9 @@ fn parse() -> Result<Args, String> {
             }
             "--dna" => dna = true,
             "--images" => images = true,
+            "--session-gene" => session_gene = a.next(),
             "--motifs" => motifs = a.next().map(PathBuf::from),
-            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)\n       biolens-bench IMAGES --images [--threads N]   (tiles/s: baseline features, a ViT-S/14-sized model)".into()),
+            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)\n       biolens-bench IMAGES --images [--threads N]   (tiles/s: baseline features, a ViT-S/14-sized model)\n       biolens-bench SESSION.biolens --session-gene GENE [--repeats N]   (reopen, then colour the map by a gene)".into()),
             _ => input = Some(PathBuf::from(x)),
         }
     }
@@ -200,6 +204,7 @@ fn parse() -> Result<Args, String> {
         dna,
         motifs,
         images,
+        session_gene,
     })
 }
 
@@ -213,6 +218,13 @@ fn main() {
     };
     if let Some(epochs) = args.vae_epochs {
         if let Err(e) = bench_vae(&args.input.to_string_lossy(), epochs, args.threads) {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
+    if let Some(gene) = &args.session_gene {
+        if let Err(e) = pipeline::with_threads(args.threads, || bench_session_gene(&args, gene)) {
             eprintln!("error: {e}");
             std::process::exit(2);
         }
@@ -571,6 +583,44 @@ fn bench_images(args: &Args) -> Result<(), String> {
         ds.len(),
         ds.len() as f64 / baseline_s,
         sample.len() as f64 / vit_s,
+        peak_rss_mb()
+    );
+    Ok(())
+}
+
+/// Reopening a session (everything `biolens open` reads), then what `:color gene GENE` does:
+/// the gene's normalised values for every cell and the map rasterised with them.
+fn bench_session_gene(args: &Args, gene: &str) -> Result<(), String> {
+    let (read, read_s) = time(1, || biolens::session::read(&args.input));
+    let (_, items) = read.map_err(|e| e.to_string())?;
+    let item = items.first().ok_or("the session holds no dataset")?;
+    let e = item
+        .dataset
+        .expression()
+        .ok_or("the first dataset is not a cells dataset")?;
+    let g = e
+        .gene_index(gene)
+        .ok_or_else(|| format!("no gene '{gene}'"))?;
+    let layout = &item.analysis.layout;
+    let vp = Viewport::fit(layout);
+    let (_, color_s) = time(args.repeats, || {
+        let v = e.normalised_gene(g);
+        let hi = v.iter().fold(0f32, |m, &x| m.max(x));
+        rasterize(
+            layout,
+            &vp,
+            160,
+            50,
+            &Coloring::Value { v: &v, lo: 0.0, hi },
+        )
+    });
+    println!(
+        "{{\"tool\": \"biolens\", \"session\": \"{}\", \"cells\": {}, \"values\": {}, \"reopen_s\": {:.3}, \"color_gene_ms_median\": {:.2}, \"peak_rss_mb\": {:.1}}}",
+        args.input.display(),
+        e.n_cells,
+        e.nnz(),
+        read_s[0],
+        median(&mut color_s.clone()) * 1e3,
         peak_rss_mb()
     );
     Ok(())

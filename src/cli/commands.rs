@@ -52,6 +52,14 @@ pub fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
                 .lock()
                 .ok()
                 .and_then(|n| n.get(i).cloned())
+                .filter(|n| !n.is_empty())
+                // Before the dataset is read (its own progress), the file's name.
+                .or_else(|| {
+                    paths
+                        .get(i)
+                        .and_then(|p| p.file_name())
+                        .map(|f| f.to_string_lossy().into_owned())
+                })
                 .unwrap_or_default()
         };
         match ev {

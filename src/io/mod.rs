@@ -1,6 +1,7 @@
 //! Format families every modality shares: Parquet tables, NPY arrays, embedding and metadata
 //! tables, gzip-transparent text. Imports nothing of ours but `core`.
 
+pub mod h5chunks;
 pub mod npy;
 pub mod parquet;
 pub mod tables;

@@ -253,6 +253,15 @@ pub enum LoadError {
 
 /// Detects the format from the path and reads it. Nothing is embedded here.
 pub fn read(path: &Path, opts: &Options) -> Result<Dataset, LoadError> {
+    read_with(path, opts, &|_, _| {})
+}
+
+/// The same, telling `progress` (stage, fraction) as a large input is read.
+pub fn read_with(
+    path: &Path,
+    opts: &Options,
+    progress: &(dyn Fn(&'static str, f64) + Sync),
+) -> Result<Dataset, LoadError> {
     if !path.exists() {
         return Err(LoadError::Data(DataError::Io {
             path: path.to_path_buf(),
@@ -275,7 +284,7 @@ pub fn read(path: &Path, opts: &Options) -> Result<Dataset, LoadError> {
         )
     };
     let (ids, mut meta, payload, mut inputs, notes) = if cells::is_cells_input(path) {
-        let r = cells::read(path, &opts.cells)?;
+        let r = cells::read_with(path, &opts.cells, &|f| progress("reading", f))?;
         (r.ids, r.meta, Payload::Cells(r.data), r.inputs, r.notes)
     } else if images::is_images_input(path) {
         let r = images::read(path, &opts.images)?;

@@ -285,8 +285,11 @@ pub fn run(
     params.check_options()?;
     opts.inputs.check().map_err(PipelineError::Options)?;
     let mut datasets = Vec::with_capacity(inputs.len());
-    for p in inputs {
-        datasets.push(modality::read(p, &opts.inputs)?);
+    for (i, p) in inputs.iter().enumerate() {
+        let progress = |name: &'static str, fraction: f64| {
+            emit(i, PipelineEvent::Stage { name, fraction });
+        };
+        datasets.push(modality::read_with(p, &opts.inputs, &progress)?);
     }
     let mut seen = std::collections::HashSet::new();
     for d in &mut datasets {

@@ -1,11 +1,15 @@
 //! The count-matrix baseline, as scanpy's standard workflow does it: CP10k normalisation,
 //! log1p, highly variable genes (scanpy's default "seurat" flavour: dispersion of the
 //! normalised counts, z-scored within 20 bins of mean expression), scaling to unit variance
-//! clipped at 10, then PCA through linfa-reduction.
+//! clipped at 10, then PCA by block subspace iteration on the sparse values (never a dense
+//! cells × genes matrix).
 
-use crate::analysis::pca::{BaselineError, pca, scale};
+use crate::analysis::pca::{BaselineError, SparseRows, sparse_pca};
 use crate::core::matrix::Matrix;
+use crate::modality::cells::expression::Expression;
+use crate::modality::cells::h5ad::ValueKind;
 use crate::modality::cells::mtx::SparseCounts;
+use rayon::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BaselineParams {
@@ -26,57 +30,33 @@ impl Default for BaselineParams {
     }
 }
 
-/// The selected genes as a dense cells × genes matrix, each stored value mapped by
-/// `f(cell, value)`.
-fn dense_genes(x: &SparseCounts, genes: &[usize], f: impl Fn(usize, f32) -> f32) -> Matrix {
-    let mut col_of = vec![usize::MAX; x.n_genes];
-    for (c, &g) in genes.iter().enumerate() {
-        col_of[g] = c;
-    }
-    let mut m = Matrix::zeros(x.n_cells, genes.len());
-    for i in 0..x.n_cells {
-        let (g, v) = x.row(i);
-        let row = m.row_mut(i);
-        for (&gi, &c) in g.iter().zip(v) {
-            let col = col_of[gi as usize];
-            if col != usize::MAX {
-                row[col] = f(i, c);
-            }
-        }
-    }
-    m
-}
-
-/// Log-normalised values of the selected genes, dense cells × genes.
-pub fn lognorm_dense(x: &SparseCounts, genes: &[usize], target_sum: f64) -> Matrix {
-    let totals = x.totals();
-    dense_genes(x, genes, |i, c| {
-        ((c as f64 * target_sum / totals[i].max(f64::MIN_POSITIVE)).ln_1p()) as f32
-    })
-}
+/// Seed of the sparse PCA's start block: fixed, so a baseline never depends on a run's seed.
+const PCA_SEED: u64 = 0;
 
 /// Indices of the top highly variable genes (seurat flavour), in gene order.
-pub fn highly_variable_genes(x: &SparseCounts, n_top: usize, target_sum: f64) -> Vec<usize> {
-    let g = x.n_genes;
+pub fn highly_variable_genes(e: &Expression, n_top: usize, target_sum: f64) -> Vec<usize> {
+    let g = e.n_genes();
     if g <= n_top {
         return (0..g).collect();
     }
     // scanpy computes mean/variance on expm1 of the log data, i.e. the CP10k values.
-    let mut sum = vec![0.0f64; g];
-    let mut sq = vec![0.0f64; g];
-    for i in 0..x.n_cells {
-        let (gi, v) = x.row(i);
-        let total: f64 = v.iter().map(|&c| c as f64).sum();
-        if total <= 0.0 {
-            continue;
-        }
-        for (&j, &c) in gi.iter().zip(v) {
-            let y = c as f64 * target_sum / total;
-            sum[j as usize] += y;
-            sq[j as usize] += y * y;
-        }
-    }
-    let n = x.n_cells as f64;
+    let (sum, sq): (Vec<f64>, Vec<f64>) = (0..g)
+        .into_par_iter()
+        .map(|j| {
+            let (cells, values) = e.gene(j);
+            let (mut s, mut q) = (0f64, 0f64);
+            for (&i, &c) in cells.iter().zip(values) {
+                let total = e.totals[i as usize];
+                if total > 0.0 {
+                    let y = c as f64 * target_sum / total;
+                    s += y;
+                    q += y * y;
+                }
+            }
+            (s, q)
+        })
+        .unzip();
+    let n = e.n_cells as f64;
     let mut mean = vec![0.0; g];
     let mut disp = vec![f64::NAN; g];
     for j in 0..g {
@@ -89,8 +69,7 @@ pub fn highly_variable_genes(x: &SparseCounts, n_top: usize, target_sum: f64) ->
         }
         mean[j] = mean[j].ln_1p();
     }
-    let finite_means: Vec<f64> = mean.clone();
-    let (lo, hi) = finite_means
+    let (lo, hi) = mean
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &m| {
             (a.min(m), b.max(m))
@@ -133,86 +112,89 @@ pub fn highly_variable_genes(x: &SparseCounts, n_top: usize, target_sum: f64) ->
     top
 }
 
-/// The whole baseline: counts → PCA embedding.
-pub fn baseline_embedding(x: &SparseCounts, p: &BaselineParams) -> Result<Matrix, BaselineError> {
-    let nz = (0..x.n_cells).filter(|&i| !x.row(i).0.is_empty()).count();
+/// The whole baseline from counts: CP10k, log1p, highly variable genes, scale, PCA — on the
+/// sparse values of the selected genes, never a dense cells × genes matrix.
+pub fn baseline_embedding(e: &Expression, p: &BaselineParams) -> Result<Matrix, BaselineError> {
+    let nz = e.detected.iter().filter(|&&d| d > 0).count();
     if nz < 3 {
         return Err(BaselineError::TooFew { n: nz });
     }
-    let genes = highly_variable_genes(x, p.n_top_genes, p.target_sum);
-    let mut m = lognorm_dense(x, &genes, p.target_sum);
-    scale(&mut m, p.scale_clip);
-    pca(&m, p.n_components)
+    let genes = highly_variable_genes(e, p.n_top_genes, p.target_sum);
+    let ts = p.target_sum;
+    let x = e.rows_of(&genes, |i, c| {
+        ((c as f64 * ts / e.totals[i].max(f64::MIN_POSITIVE)).ln_1p()) as f32
+    });
+    sparse_pca(&rows(&x), Some(p.scale_clip), p.n_components, PCA_SEED)
+}
+
+fn rows(x: &SparseCounts) -> SparseRows<'_> {
+    SparseRows {
+        n_cols: x.n_genes,
+        indptr: &x.indptr,
+        cols: &x.genes,
+        values: &x.values,
+    }
 }
 
 /// The baseline for whatever the expression holds: counts get the full workflow; log-normalised
 /// values skip normalisation; linear (unlogged) values are logged first; scaled values
 /// (negative entries) go straight to PCA.
-pub fn baseline_for(
-    e: &crate::modality::cells::expression::Expression,
-    p: &BaselineParams,
-) -> Result<Matrix, BaselineError> {
-    use crate::modality::cells::h5ad::ValueKind;
-    let x = &e.matrix;
+pub fn baseline_for(e: &Expression, p: &BaselineParams) -> Result<Matrix, BaselineError> {
     match e.kind {
-        ValueKind::Counts => baseline_embedding(x, p),
-        ValueKind::Linear => {
-            // Normalised but not logged (TPM, FPKM): log1p first, as scanpy users do, so the
-            // few most abundant genes do not set every component.
-            let mut logged = x.clone();
-            for v in &mut logged.values {
-                *v = v.ln_1p();
-            }
-            transformed_baseline(&logged, true, p)
-        }
-        ValueKind::Normalised => transformed_baseline(x, true, p),
-        ValueKind::Scaled => transformed_baseline(x, false, p),
+        ValueKind::Counts => baseline_embedding(e, p),
+        // Normalised but not logged (TPM, FPKM): log1p first, as scanpy users do, so the
+        // few most abundant genes do not set every component.
+        ValueKind::Linear => transformed_baseline(e, |v| v.ln_1p(), true, p),
+        ValueKind::Normalised => transformed_baseline(e, |v| v, true, p),
+        ValueKind::Scaled => transformed_baseline(e, |v| v, false, p),
     }
 }
 
 /// Top-variance genes of already transformed values, scaled unless they already are, PCA.
 fn transformed_baseline(
-    x: &SparseCounts,
+    e: &Expression,
+    f: impl Fn(f32) -> f32 + Sync,
     scale_first: bool,
     p: &BaselineParams,
 ) -> Result<Matrix, BaselineError> {
-    if x.n_cells < 3 {
-        return Err(BaselineError::TooFew { n: x.n_cells });
+    if e.n_cells < 3 {
+        return Err(BaselineError::TooFew { n: e.n_cells });
     }
     // Highly variable by plain variance of the given values (no counts to model).
-    let genes = top_variance_genes(x, p.n_top_genes);
-    let mut m = dense_genes(x, &genes, |_, v| v);
-    if scale_first {
-        scale(&mut m, p.scale_clip);
-    }
-    pca(&m, p.n_components)
+    let (_, var) = gene_moments(e, &f);
+    let genes = top_genes_by(&var, p.n_top_genes, |_| true);
+    let x = e.rows_of(&genes, |_, v| f(v));
+    let clip = scale_first.then_some(p.scale_clip);
+    sparse_pca(&rows(&x), clip, p.n_components, PCA_SEED)
 }
 
-fn gene_moments(x: &SparseCounts) -> (Vec<f64>, Vec<f64>) {
-    let n = x.n_cells as f64;
-    let mut sum = vec![0.0f64; x.n_genes];
-    let mut sq = vec![0.0f64; x.n_genes];
-    for (&g, &v) in x.genes.iter().zip(&x.values) {
-        sum[g as usize] += v as f64;
-        sq[g as usize] += (v as f64) * (v as f64);
-    }
-    let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
-    let var: Vec<f64> = (0..x.n_genes)
-        .map(|j| ((sq[j] - n * mean[j] * mean[j]) / (n - 1.0).max(1.0)).max(0.0))
-        .collect();
-    (mean, var)
+/// Per gene mean and variance of `f(value)` over every cell (zeros included).
+fn gene_moments(e: &Expression, f: &(impl Fn(f32) -> f32 + Sync)) -> (Vec<f64>, Vec<f64>) {
+    let n = e.n_cells as f64;
+    (0..e.n_genes())
+        .into_par_iter()
+        .map(|j| {
+            let (mut s, mut q) = (0f64, 0f64);
+            for &v in e.gene(j).1 {
+                let v = f(v) as f64;
+                s += v;
+                q += v * v;
+            }
+            let mean = s / n;
+            (mean, ((q - n * mean * mean) / (n - 1.0).max(1.0)).max(0.0))
+        })
+        .unzip()
 }
 
-fn top_variance_genes(x: &SparseCounts, n_top: usize) -> Vec<usize> {
-    if x.n_genes <= n_top {
-        return (0..x.n_genes).collect();
+/// The `n_top` genes with the highest score among those `usable`, in gene order.
+fn top_genes_by(score: &[f64], n_top: usize, usable: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..score.len()).filter(|&j| usable(j)).collect();
+    if order.len() > n_top {
+        order.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(a.cmp(&b)));
+        order.truncate(n_top);
     }
-    let (_, var) = gene_moments(x);
-    let mut order: Vec<usize> = (0..x.n_genes).collect();
-    order.sort_by(|&a, &b| var[b].total_cmp(&var[a]).then(a.cmp(&b)));
-    let mut top: Vec<usize> = order.into_iter().take(n_top).collect();
-    top.sort_unstable();
-    top
+    order.sort_unstable();
+    order
 }
 
 /// Local quadratic regression (loess, tricube weights) of `y` on `x`, evaluated at every x.
@@ -282,9 +264,9 @@ fn solve3(a: [[f64; 3]; 3], b: [f64; 3]) -> Option<f64> {
 /// scanpy's `flavor="seurat_v3"`): loess of log10 variance on log10 mean (span 0.3), counts
 /// standardised by the fitted standard deviation and clipped at √n, genes ranked by the
 /// variance of the standardised values. Genes with zero variance are never chosen.
-pub fn highly_variable_genes_seurat_v3(x: &SparseCounts, n_top: usize) -> Vec<usize> {
-    let g = x.n_genes;
-    let (mean, var) = gene_moments(x);
+pub fn highly_variable_genes_seurat_v3(e: &Expression, n_top: usize) -> Vec<usize> {
+    let g = e.n_genes();
+    let (mean, var) = gene_moments(e, &|v| v);
     let usable: Vec<usize> = (0..g).filter(|&j| var[j] > 0.0).collect();
     if usable.len() <= n_top {
         return usable;
@@ -292,39 +274,34 @@ pub fn highly_variable_genes_seurat_v3(x: &SparseCounts, n_top: usize) -> Vec<us
     let lx: Vec<f64> = usable.iter().map(|&j| mean[j].log10()).collect();
     let ly: Vec<f64> = usable.iter().map(|&j| var[j].log10()).collect();
     let fit = loess(&lx, &ly, 0.3);
-    let n = x.n_cells as f64;
+    let n = e.n_cells as f64;
     let clip = n.sqrt();
     let mut sd = vec![0.0f64; g];
     for (k, &j) in usable.iter().enumerate() {
         sd[j] = 10f64.powf(fit[k]).sqrt();
     }
-    // Σ z and Σ z² per gene; zeros contribute (−mean/sd) each.
-    let mut nz = vec![0usize; g];
-    let mut s1 = vec![0.0f64; g];
-    let mut s2 = vec![0.0f64; g];
-    for (&j, &v) in x.genes.iter().zip(&x.values) {
-        let j = j as usize;
-        if sd[j] <= 0.0 {
-            continue;
-        }
-        let z = ((v as f64 - mean[j]) / sd[j]).min(clip);
-        nz[j] += 1;
-        s1[j] += z;
-        s2[j] += z * z;
-    }
-    let mut score = vec![f64::NEG_INFINITY; g];
-    for &j in &usable {
-        let z0 = ((0.0 - mean[j]) / sd[j]).min(clip);
-        let zeros = n - nz[j] as f64;
-        let t1 = s1[j] + zeros * z0;
-        let t2 = s2[j] + zeros * z0 * z0;
-        score[j] = (t2 - t1 * t1 / n) / (n - 1.0);
-    }
-    let mut order = usable;
-    order.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(a.cmp(&b)));
-    let mut top: Vec<usize> = order.into_iter().take(n_top).collect();
-    top.sort_unstable();
-    top
+    // Variance of the standardised values; zeros contribute (−mean/sd) each.
+    let score: Vec<f64> = (0..g)
+        .into_par_iter()
+        .map(|j| {
+            if sd[j] <= 0.0 {
+                return f64::NEG_INFINITY;
+            }
+            let values = e.gene(j).1;
+            let (mut s1, mut s2) = (0f64, 0f64);
+            for &v in values {
+                let z = ((v as f64 - mean[j]) / sd[j]).min(clip);
+                s1 += z;
+                s2 += z * z;
+            }
+            let z0 = ((0.0 - mean[j]) / sd[j]).min(clip);
+            let zeros = n - values.len() as f64;
+            let t1 = s1 + zeros * z0;
+            let t2 = s2 + zeros * z0 * z0;
+            (t2 - t1 * t1 / n) / (n - 1.0)
+        })
+        .collect();
+    top_genes_by(&score, n_top, |j| var[j] > 0.0)
 }
 
 #[cfg(test)]
@@ -372,7 +349,13 @@ mod hvg_tests {
             genes,
             values,
         };
-        let top = highly_variable_genes_seurat_v3(&x, 3);
+        let e = Expression::new(
+            x,
+            (0..30).map(|j| j.to_string()).collect(),
+            ValueKind::Counts,
+            String::new(),
+        );
+        let top = highly_variable_genes_seurat_v3(&e, 3);
         assert!(top.contains(&0), "{top:?}");
     }
 }

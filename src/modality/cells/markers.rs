@@ -54,7 +54,7 @@ pub fn wilcoxon(
     n_groups: usize,
     names: &[String],
 ) -> Vec<MarkerTable> {
-    let n_genes = e.matrix.n_genes;
+    let n_genes = e.n_genes();
     let mut size = vec![0usize; n_groups];
     for &g in group_of.iter().flatten() {
         size[g as usize] += 1;
@@ -199,7 +199,7 @@ pub fn cluster_markers(e: &Expression, clusters: &[u32]) -> Markers {
 
 /// Set `a` against set `b` (cells in both count for `a`).
 pub fn compare(e: &Expression, a: &[usize], b: &[usize], label: &str) -> MarkerTable {
-    let mut group_of = vec![None; e.matrix.n_cells];
+    let mut group_of = vec![None; e.n_cells];
     for &i in b {
         group_of[i] = Some(1);
     }
@@ -349,7 +349,7 @@ mod tests {
             .collect();
         let refs: Vec<&[f32]> = rows.iter().map(|r| &r[..]).collect();
         let mut e = expr(&refs);
-        e.kind = ValueKind::of(&e.matrix.values);
+        e.kind = ValueKind::of(e.values());
         assert_eq!(e.kind, ValueKind::Linear);
         let clusters: Vec<u32> = (0..20).map(|i| u32::from(i >= 10)).collect();
         let m = cluster_markers(&e, &clusters);

@@ -6,12 +6,15 @@
 pub mod baseline;
 pub mod expression;
 pub mod h5ad;
+pub mod h5ad_sparse;
 pub mod markers;
 pub mod model;
 pub mod mtx;
 pub mod options;
 pub mod session;
+pub mod store;
 pub mod vae;
+pub mod values;
 
 use crate::core::matrix::{Matrix, check_finite};
 use crate::core::{DataError, ItemsRead, MetaColumn, MetaValues};
@@ -35,6 +38,15 @@ pub fn is_cells_input(path: &Path) -> bool {
 
 /// Reads a 10x folder or an `.h5ad`, then applies the QC filter of `o`.
 pub fn read(path: &Path, o: &Options) -> Result<ItemsRead<CellsData>, DataError> {
+    read_with(path, o, &|_| {})
+}
+
+/// The same, telling `progress` the fraction of the expression matrix read.
+pub fn read_with(
+    path: &Path,
+    o: &Options,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<ItemsRead<CellsData>, DataError> {
     if path.is_dir() {
         let tenx = mtx::read_10x_folder(path)?;
         let kind = h5ad::ValueKind::of(&tenx.counts.values);
@@ -42,7 +54,7 @@ pub fn read(path: &Path, o: &Options) -> Result<ItemsRead<CellsData>, DataError>
         let expr = Expression::new(tenx.counts, tenx.gene_names, kind, source);
         qc(path, tenx.barcodes, tenx.meta, expr, tenx.files, o, vec![])
     } else {
-        let a = h5ad::read_h5ad(path)?;
+        let a = h5ad::read_h5ad_with(path, progress)?;
         let note = (a.kind != h5ad::ValueKind::Counts).then(|| {
             format!(
                 "{}: no matrix holds counts; markers and gene colours use {} ({}), as scanpy does",
@@ -51,16 +63,22 @@ pub fn read(path: &Path, o: &Options) -> Result<ItemsRead<CellsData>, DataError>
                 a.kind.describe()
             )
         });
-        let expr = Expression::new(
+        let expr = Expression::from_by_gene(
             a.matrix,
             a.var_names,
             a.kind,
             format!("{}:{}", path.display(), a.matrix_source),
         );
+        let mut obs = a.obs;
+        if a.kind == h5ad::ValueKind::Counts {
+            // Our own QC columns replace the file's, so they describe the counts we use.
+            obs.retain(|c| c.name != "total_counts" && c.name != "n_genes");
+            obs.splice(0..0, expr.qc_columns());
+        }
         qc(
             path,
             a.obs_names,
-            a.obs,
+            obs,
             expr,
             vec![path.to_path_buf()],
             o,
@@ -84,10 +102,10 @@ fn qc(
     mut obsm: Vec<(String, Matrix)>,
 ) -> Result<ItemsRead<CellsData>, DataError> {
     let mut notes = Vec::new();
-    let n = expr.matrix.n_cells;
+    let n = expr.n_cells;
     let keep: Vec<usize> = (0..n)
         .filter(|&i| {
-            let detected = expr.matrix.row(i).1.iter().filter(|&&x| x != 0.0).count();
+            let detected = expr.detected[i] as usize;
             detected > 0 && detected >= o.min_genes
         })
         .collect();
@@ -102,7 +120,7 @@ fn qc(
                 String::new()
             }
         ));
-        expr = expr.subset_cells(&keep);
+        expr.retain_cells(&keep);
         ids = keep.iter().map(|&i| ids[i].clone()).collect();
         for c in &mut meta {
             c.values = match &c.values {
@@ -153,7 +171,7 @@ pub fn baseline(
         None => {
             let e = &d.expression;
             let m = baseline::baseline_for(e, &o.baseline).map_err(BaselineFailure::Pca)?;
-            Ok((m, Some(e.matrix.n_genes.min(o.baseline.n_top_genes))))
+            Ok((m, Some(e.n_genes().min(o.baseline.n_top_genes))))
         }
     }
 }

@@ -75,7 +75,7 @@ impl Default for CellsParams {
 
 /// The genes the model reads: seurat_v3 HVGs on counts, never a gene that is zero everywhere.
 pub fn model_genes(e: &Expression, n_top: usize) -> Vec<usize> {
-    crate::modality::cells::baseline::highly_variable_genes_seurat_v3(&e.matrix, n_top)
+    crate::modality::cells::baseline::highly_variable_genes_seurat_v3(e, n_top)
 }
 
 /// Trains the count model on every cell and returns the latent and reconstruction scores.
@@ -88,7 +88,10 @@ pub fn train(
     counts_of(e)?;
     let genes = model_genes(e, p.n_top_genes);
     let dev = p.device.device().map_err(ScviError::Device)?;
-    let input = CountInput::new(&e.matrix, &genes);
+    // The model's genes by cell, columns in model order: only these are ever densified.
+    let x = e.rows_of(&genes, |_, v| v);
+    let all: Vec<usize> = (0..genes.len()).collect();
+    let input = CountInput::new(&x, &all);
     let t0 = std::time::Instant::now();
     let trained = vae::train(&input, &p.scvi, &dev, on_epoch)?;
     let secs = t0.elapsed().as_secs_f64();
@@ -127,8 +130,9 @@ pub fn train(
 
 /// Scores cells the model may not have seen (same genes) by reconstruction NLL.
 pub fn score(model: &CellModel, e: &Expression) -> Result<(Matrix, Vec<f32>), ScviError> {
-    let input = CountInput::new(&e.matrix, &model.genes);
-    model.vae.embed(&input)
+    let x = e.rows_of(&model.genes, |_, v| v);
+    let all: Vec<usize> = (0..model.genes.len()).collect();
+    model.vae.embed(&CountInput::new(&x, &all))
 }
 
 /// True when the expression holds counts the model can train on.

@@ -1,5 +1,5 @@
-//! A cells dataset's part of a session, in `cells-INDEX/`: `expression.parquet` (cell, gene,
-//! value; sparse), `genes.parquet` (gene, model_index), `model.safetensors` (the count
+//! A cells dataset's part of a session, in `cells-INDEX/`: `expression.bin` (gene-major and
+//! compact, see `store`; older sessions' `expression.parquet` rows still read), `genes.parquet` (gene, model_index), `model.safetensors` (the count
 //! model's weights: reopening never retrains) and `markers.parquet` (top 200 per cluster).
 
 use crate::io::parquet::{Column, Table, read_parquet, write_parquet};
@@ -49,19 +49,15 @@ pub fn write(
     genes.push("gene", Column::Str(e.genes.clone()));
     genes.push("model_index", Column::I32(model_index));
     write_parquet(&dir.join("genes.parquet"), &genes)?;
-    let m = &e.matrix;
-    let mut cell = Vec::with_capacity(m.values.len());
-    for i in 0..m.n_cells {
-        cell.extend(std::iter::repeat_n(i as i32, m.indptr[i + 1] - m.indptr[i]));
-    }
-    let mut expr = Table::default();
-    expr.push("cell", Column::I32(cell));
-    expr.push(
-        "gene",
-        Column::I32(m.genes.iter().map(|&g| g as i32).collect()),
-    );
-    expr.push("value", Column::F32(m.values.clone()));
-    write_parquet(&dir.join("expression.parquet"), &expr)?;
+    crate::modality::cells::store::write(
+        &dir.join(EXPRESSION_FILE),
+        &crate::modality::cells::store::Parts {
+            n_cells: e.n_cells,
+            ptr: &e.by_gene_ptr,
+            cells: &e.by_gene_cells,
+            values: &e.by_gene_values,
+        },
+    )?;
     if let Some(mk) = markers {
         write_parquet(
             &dir.join("markers.parquet"),
@@ -76,6 +72,9 @@ pub fn write(
         model: model.map(|m| m.summary.clone()),
     })
 }
+
+/// The gene-major expression file (see `store`); sessions before it have `expression.parquet`.
+const EXPRESSION_FILE: &str = "expression.bin";
 
 /// A cells dataset's part of a session, read back.
 pub type CellsParts = (
@@ -94,37 +93,14 @@ pub fn read(dir: &Path, c: &CellsEntry, n: usize) -> Result<CellsParts, FileErro
     ) else {
         return Err(bad(&gpath, "unexpected column types"));
     };
-    let epath = cdir.join("expression.parquet");
-    let et = read_parquet(&epath)?;
-    let (Column::I32(cell), Column::I32(gene), Column::F32(value)) = (
-        column(&et, "cell", &epath)?,
-        column(&et, "gene", &epath)?,
-        column(&et, "value", &epath)?,
-    ) else {
-        return Err(bad(&epath, "unexpected column types"));
+    let bin = cdir.join(EXPRESSION_FILE);
+    let by_gene = if bin.exists() {
+        crate::modality::cells::store::read(&bin, n, genes.len())?
+    } else {
+        read_expression_parquet(&cdir.join("expression.parquet"), n, genes.len())?
     };
-    let mut indptr = vec![0usize; n + 1];
-    for (k, &i) in cell.iter().enumerate() {
-        if i < 0 || i as usize >= n || gene[k] < 0 || gene[k] as usize >= genes.len() {
-            return Err(bad(
-                &epath,
-                format!("row {}: cell or gene out of range", k + 1),
-            ));
-        }
-        indptr[i as usize + 1] += 1;
-    }
-    for i in 0..n {
-        indptr[i + 1] += indptr[i];
-    }
-    let matrix = crate::modality::cells::mtx::SparseCounts {
-        n_cells: n,
-        n_genes: genes.len(),
-        indptr,
-        genes: gene.iter().map(|&g| g as u32).collect(),
-        values: value.clone(),
-    };
-    let expr = Arc::new(Expression::new(
-        matrix,
+    let expr = Arc::new(Expression::from_by_gene(
+        by_gene,
         genes.clone(),
         c.expression_kind,
         c.expression_source.clone(),
@@ -209,4 +185,51 @@ pub fn read(dir: &Path, c: &CellsEntry, n: usize) -> Result<CellsParts, FileErro
         None
     };
     Ok((expr, model, markers))
+}
+
+/// Expression as sessions before `expression.bin` stored it: (cell, gene, value) rows.
+fn read_expression_parquet(
+    epath: &Path,
+    n: usize,
+    n_genes: usize,
+) -> Result<crate::modality::cells::expression::ByGene, FileError> {
+    let et = read_parquet(epath)?;
+    let (Column::I32(cell), Column::I32(gene), Column::F32(value)) = (
+        column(&et, "cell", epath)?,
+        column(&et, "gene", epath)?,
+        column(&et, "value", epath)?,
+    ) else {
+        return Err(bad(epath, "unexpected column types"));
+    };
+    let mut ptr = vec![0usize; n_genes + 1];
+    for (k, (&i, &g)) in cell.iter().zip(gene.iter()).enumerate() {
+        if i < 0 || i as usize >= n || g < 0 || g as usize >= n_genes {
+            return Err(bad(
+                epath,
+                format!("row {}: cell or gene out of range", k + 1),
+            ));
+        }
+        ptr[g as usize + 1] += 1;
+    }
+    for g in 0..n_genes {
+        ptr[g + 1] += ptr[g];
+    }
+    // Older sessions wrote rows cell-major; stable by row order, so cells stay ascending.
+    let mut fill = ptr.clone();
+    let mut cells = vec![0u32; cell.len()];
+    let mut values = vec![0f32; cell.len()];
+    for k in 0..cell.len() {
+        let slot = &mut fill[gene[k] as usize];
+        cells[*slot] = cell[k] as u32;
+        values[*slot] = value[k];
+        *slot += 1;
+    }
+    let mut by_gene = crate::modality::cells::expression::ByGene {
+        n_cells: n,
+        ptr,
+        cells,
+        values,
+    };
+    by_gene.drop_zeros();
+    Ok(by_gene)
 }
