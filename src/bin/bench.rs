@@ -142,12 +142,19 @@ fn bench_vae(spec: &str, epochs: usize, threads: usize) -> Result<(), String> {
     };
     let mut per_epoch = Vec::new();
     let out = pipeline::with_threads(threads, || {
-        biolens::modality::cells::model::train(&expr, &p, &mut |r| {
-            eprintln!(
-                "epoch {}: {:.3} s, train loss {:.1}",
-                r.epoch, r.seconds, r.train_loss
-            );
-            per_epoch.push(r.seconds);
+        biolens::modality::cells::model::train(&expr, &p, &mut |ev| {
+            match ev {
+                biolens::modality::cells::vae::TrainEvent::Estimate { seconds, epochs } => {
+                    eprintln!("estimate: {seconds:.1} s for {epochs} epochs")
+                }
+                biolens::modality::cells::vae::TrainEvent::Epoch(r) => {
+                    eprintln!(
+                        "epoch {}: {:.3} s, train loss {:.1}",
+                        r.epoch, r.seconds, r.train_loss
+                    );
+                    per_epoch.push(r.seconds);
+                }
+            }
             true
         })
     })

@@ -251,6 +251,16 @@ pub enum LoadError {
     },
 }
 
+/// "45 s", "12 min", "1 h 20 min": for estimates, where seconds would be false precision.
+fn duration_words(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    match s {
+        0..=89 => format!("{s} s"),
+        90..=5399 => format!("{} min", (s + 30) / 60),
+        _ => format!("{} h {} min", s / 3600, (s % 3600 + 30) / 60),
+    }
+}
+
 /// Detects the format from the path and reads it. Nothing is embedded here.
 pub fn read(path: &Path, opts: &Options) -> Result<Dataset, LoadError> {
     read_with(path, opts, &|_, _| {})
@@ -446,11 +456,19 @@ pub fn model_stage(
     let name = || ds.name.clone();
     match &ds.payload {
         Payload::Cells(d) => {
-            let out = cells::model::train(&d.expression, &opts.cells.params, &mut |r| {
-                events(ModelEvent::Progress {
+            let device = opts.cells.params.device;
+            let out = cells::model::train(&d.expression, &opts.cells.params, &mut |ev| match ev {
+                cells::vae::TrainEvent::Estimate { seconds, epochs } => {
+                    events(ModelEvent::Note(format!(
+                        "count model: {epochs} epochs on {}, about {} at the speed of the first mini-batches (early stopping may end it sooner)",
+                        device.as_str(),
+                        duration_words(seconds)
+                    )))
+                }
+                cells::vae::TrainEvent::Epoch(r) => events(ModelEvent::Progress {
                     stage: "training vae",
                     fraction: r.epoch as f64 / r.max_epochs as f64,
-                })
+                }),
             })
             .map_err(|error| EmbedError::Cells {
                 name: name(),

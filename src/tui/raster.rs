@@ -159,7 +159,51 @@ pub fn rasterize(
             }
         }
     }
+    shade_dense_cells(&mut cells, w);
     Raster { w, h, cells }
+}
+
+/// Saturated cells (all eight dots lit) needed before dense regions are shaded.
+const SHADE_MIN_SATURATED: usize = 32;
+
+/// At 1M points whole clusters light every dot of every cell and read as solid blocks.
+/// When many cells are saturated, each saturated cell's glyph shows its count instead:
+/// the lowest third of counts (log scale) keeps four dots in a checker, the middle third six,
+/// the top third all eight, so density inside a cluster stays visible; colour still says
+/// cluster (or value). Sparse cells keep their exact dots.
+fn shade_dense_cells(cells: &mut [RasterCell], w: u16) {
+    let mut counts: Vec<u32> = cells
+        .iter()
+        .filter(|c| c.dots == 0xFF)
+        .map(|c| c.count)
+        .collect();
+    if counts.len() < SHADE_MIN_SATURATED {
+        return;
+    }
+    counts.sort_unstable();
+    let q = |f: f64| counts[((counts.len() - 1) as f64 * f) as usize];
+    let (lo, hi) = (q(1.0 / 3.0), q(2.0 / 3.0));
+    if lo == hi && hi == counts[counts.len() - 1] {
+        // One density everywhere: nothing to show.
+        return;
+    }
+    for (k, c) in cells.iter_mut().enumerate() {
+        if c.dots != 0xFF {
+            continue;
+        }
+        let checker = if (k % w.max(1) as usize).is_multiple_of(2) {
+            0x95
+        } else {
+            0x6A
+        };
+        c.dots = if c.count <= lo {
+            checker
+        } else if c.count <= hi {
+            0xDB
+        } else {
+            0xFF
+        };
+    }
 }
 
 pub fn braille(dots: u8) -> char {
@@ -186,5 +230,52 @@ mod tests {
         assert_eq!(r.cells[4 * 10].color, 0);
         assert_eq!(r.cells[9].color, 1);
         assert_eq!(braille(0x01 | 0x80), '⢁');
+    }
+
+    #[test]
+    fn dense_regions_are_shaded_by_count_and_sparse_cells_keep_their_dots() {
+        // A 40 × 10 raster: a dense blob whose centre holds 20× the points of its rim, and
+        // one lone point.
+        let mut layout = Vec::new();
+        for cx in 0..20 {
+            for cy in 0..10 {
+                let reps = if (5..15).contains(&cx) && (3..7).contains(&cy) {
+                    400
+                } else {
+                    20
+                };
+                for k in 0..reps {
+                    // The centres of the cell's 2 × 4 dots.
+                    let (dx, dy) = (
+                        0.25 + (k % 2) as f32 * 0.5,
+                        0.125 + ((k / 2) % 4) as f32 * 0.25,
+                    );
+                    layout.push([cx as f32 + dx, cy as f32 + dy]);
+                }
+            }
+        }
+        layout.push([35.3, 5.1]);
+        let vp = Viewport {
+            cx: 20.0,
+            cy: 5.0,
+            hw: 20.0,
+            hh: 5.0,
+        };
+        let r = rasterize(&layout, &vp, 40, 10, &Coloring::None);
+        let dots: std::collections::BTreeSet<u8> = r
+            .cells
+            .iter()
+            .filter(|c| c.count >= 20)
+            .map(|c| c.dots)
+            .collect();
+        // Rim and centre no longer draw the same glyph.
+        assert!(dots.contains(&0xFF) && dots.len() >= 2, "{dots:?}");
+        let lone = r.cells.iter().filter(|c| c.count == 1).count();
+        assert_eq!(lone, 1);
+        assert!(
+            r.cells
+                .iter()
+                .any(|c| c.count == 1 && c.dots.count_ones() == 1)
+        );
     }
 }

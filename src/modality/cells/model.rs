@@ -10,6 +10,7 @@ use crate::modality::cells::vae::CountInput;
 use crate::modality::cells::vae::EpochReport;
 use crate::modality::cells::vae::ScviError;
 use crate::modality::cells::vae::ScviParams;
+use crate::modality::cells::vae::TrainEvent;
 use crate::modality::cells::vae::Vae;
 use std::sync::Arc;
 
@@ -79,11 +80,11 @@ pub fn model_genes(e: &Expression, n_top: usize) -> Vec<usize> {
 }
 
 /// Trains the count model on every cell and returns the latent and reconstruction scores.
-/// `on_epoch` gets each epoch's report; returning false cancels.
+/// `on_event` gets the time estimate and each epoch's report; returning false cancels.
 pub fn train(
     e: &Expression,
     p: &CellsParams,
-    on_epoch: &mut dyn FnMut(&EpochReport) -> bool,
+    on_event: &mut dyn FnMut(TrainEvent) -> bool,
 ) -> Result<CellModelOutput, ScviError> {
     counts_of(e)?;
     let genes = model_genes(e, p.n_top_genes);
@@ -93,7 +94,7 @@ pub fn train(
     let all: Vec<usize> = (0..genes.len()).collect();
     let input = CountInput::new(&x, &all);
     let t0 = std::time::Instant::now();
-    let trained = vae::train(&input, &p.scvi, &dev, on_epoch)?;
+    let trained = vae::train(&input, &p.scvi, &dev, on_event)?;
     let secs = t0.elapsed().as_secs_f64();
     let (heldout_elbo, heldout_reconstruction) = if trained.validation_cells.is_empty() {
         (f64::NAN, f64::NAN)

@@ -10,6 +10,7 @@
 //! (The model's code is ~560 lines; the rest are its gradient and likelihood tests.)
 
 pub mod lgamma;
+pub mod nb;
 mod train;
 
 pub use train::{Trained, train};
@@ -18,7 +19,8 @@ use crate::core::matrix::Matrix;
 use crate::modality::cells::mtx::SparseCounts;
 use candle_core::{DType, Device, Module, ModuleT, Tensor, Var};
 use candle_nn::{BatchNorm, Linear};
-use lgamma::{lgamma_f64, lgamma_fast};
+use lgamma::lgamma_f64;
+use nb::{nb_log_likelihood, zinb_log_likelihood};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::collections::HashMap;
@@ -131,6 +133,18 @@ impl From<candle_core::Error> for ScviError {
     }
 }
 
+/// What training tells its caller.
+#[derive(Debug, Clone, Copy)]
+pub enum TrainEvent<'a> {
+    /// Once, after the first few mini-batches: the expected time of the whole run (every
+    /// epoch, validation included) at the speed measured so far.
+    Estimate {
+        seconds: f64,
+        epochs: usize,
+    },
+    Epoch(&'a EpochReport),
+}
+
 /// What one epoch reports.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochReport {
@@ -150,8 +164,6 @@ struct Dense {
     log_lib: Tensor,
     /// Σ_g lgamma(x_g + 1) per cell, the data constant of the log-likelihood.
     lgamma_x1: Vec<f64>,
-    /// 1 where the count is zero (ZINB only).
-    zero_mask: Option<Tensor>,
 }
 
 /// The counts the model sees: the selected genes of every cell, CSR by cell.
@@ -190,10 +202,12 @@ impl<'a> CountInput<'a> {
         }
     }
 
-    fn dense(&self, cells: &[usize], zinb: bool, dev: &Device) -> candle_core::Result<Dense> {
+    fn dense(&self, cells: &[usize], dev: &Device) -> candle_core::Result<Dense> {
         let g = self.genes.len();
         let b = cells.len();
         let mut counts = vec![0f32; b * g];
+        // log1p of the stored counts only: most are zero, and ln 1 = 0 needs no call.
+        let mut log1p = vec![0f32; b * g];
         let mut lib = vec![0f32; b];
         for (r, &i) in cells.iter().enumerate() {
             let (gi, v) = self.x.row(i);
@@ -202,28 +216,18 @@ impl<'a> CountInput<'a> {
                 let j = self.col[gg as usize];
                 if j != usize::MAX {
                     counts[r * g + j] = c;
+                    log1p[r * g + j] = c.ln_1p();
                     total += c as f64;
                 }
             }
             // A cell without counts in the model's genes gets library 1 (ln 1 = 0), not ln 0.
             lib[r] = total.max(1.0).ln() as f32;
         }
-        let log1p: Vec<f32> = counts.iter().map(|&c| (c as f64).ln_1p() as f32).collect();
-        let zero_mask = if zinb {
-            let m: Vec<f32> = counts
-                .iter()
-                .map(|&c| if c == 0.0 { 1.0 } else { 0.0 })
-                .collect();
-            Some(Tensor::from_vec(m, (b, g), dev)?)
-        } else {
-            None
-        };
         Ok(Dense {
             log1p: Tensor::from_vec(log1p, (b, g), dev)?,
             counts: Tensor::from_vec(counts, (b, g), dev)?,
             log_lib: Tensor::from_vec(lib, (b, 1), dev)?,
             lgamma_x1: cells.iter().map(|&i| self.lgamma_x1[i]).collect(),
-            zero_mask,
         })
     }
 }
@@ -320,11 +324,6 @@ struct Terms {
     /// KL(q(z|x) ‖ N(0, I)) (B).
     kl: Tensor,
     mean: Tensor,
-}
-
-fn softplus(x: &Tensor) -> candle_core::Result<Tensor> {
-    // relu(x) + ln(1 + e^{−|x|}): never overflows, differentiable everywhere it matters.
-    x.relu()? + x.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?
 }
 
 impl Vae {
@@ -440,32 +439,12 @@ impl Vae {
         let h = self.dec_bn.forward_t(&h, train)?.relu()?;
         let log_scale = candle_nn::ops::log_softmax(&self.scale.forward(&h)?, 1)?;
         let log_mu = log_scale.broadcast_add(&d.log_lib)?;
-        let log_theta = self.px_r.as_tensor().unsqueeze(0)?;
-        let theta = log_theta.exp()?;
-        // ln(θ + μ) = logaddexp(ln θ, ln μ) = max + ln(1 + e^{−|a−b|}), never forming θ + μ.
-        let diff = log_mu.broadcast_sub(&log_theta)?;
-        let ad = diff.abs()?;
-        let mx = (log_mu.broadcast_add(&log_theta)? + &ad)?.affine(0.5, 0.0)?;
-        let lse = (mx + ad.neg()?.exp()?.affine(1.0, 1.0)?.log()?)?;
-        let x = &d.counts;
-        let theta_term = lse.neg()?.broadcast_add(&log_theta)?; // ln θ − ln(θ+μ)
-        let nb_fixed = theta_term.broadcast_mul(&theta)?;
-        let nb_x = (x * (log_mu - &lse)?)?;
-        let lg_xt = lgamma_fast(&x.broadcast_add(&theta)?)?;
-        let lg_t = lgamma_fast(&theta)?;
-        let nb = ((nb_fixed + nb_x)? + lg_xt.broadcast_sub(&lg_t)?)?;
-        let ll = match (&self.dropout_head, &d.zero_mask) {
-            (Some(head), Some(mask)) => {
-                let pi = head.forward(&h)?;
-                let sp_neg_pi = softplus(&pi.neg()?)?;
-                let case0 =
-                    (softplus(&(pi.neg()? + theta_term.broadcast_mul(&theta)?)?)? - &sp_neg_pi)?;
-                let case_pos = ((pi.neg()? - &sp_neg_pi)? + &nb)?;
-                ((mask * &case0)? + (mask.affine(-1.0, 1.0)? * case_pos)?)?
-            }
-            _ => nb,
+        let log_theta = self.px_r.as_tensor();
+        let ll = match &self.dropout_head {
+            Some(head) => zinb_log_likelihood(&log_mu, &head.forward(&h)?, log_theta, &d.counts)?,
+            None => nb_log_likelihood(&log_mu, log_theta, &d.counts)?,
         };
-        let recon = ll.sum(1)?.neg()?;
+        let recon = ll.neg()?;
         let kl = ((mean.sqr()? + &var)? - var.log()?)?
             .affine(1.0, -1.0)?
             .sum(1)?
@@ -518,7 +497,7 @@ impl Vae {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
         let cells: Vec<usize> = (0..n).collect();
         for chunk in cells.chunks(512) {
-            let d = input.dense(chunk, self.dropout_head.is_some(), &self.dev)?;
+            let d = input.dense(chunk, &self.dev)?;
             let t = self.terms(&d, &mut rng, false, false)?;
             let m = t.mean.to_vec2::<f32>()?;
             let r = t.recon.to_vec1::<f32>()?;
@@ -541,7 +520,7 @@ impl Vae {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let (mut elbo, mut rec) = (0f64, 0f64);
         for chunk in cells.chunks(512) {
-            let d = input.dense(chunk, self.dropout_head.is_some(), &self.dev)?;
+            let d = input.dense(chunk, &self.dev)?;
             let t = self.terms(&d, &mut rng, false, true)?;
             let r = t.recon.to_vec1::<f32>()?;
             let k = t.kl.to_vec1::<f32>()?;
@@ -607,9 +586,7 @@ mod tests {
             };
             let vae = Vae::build(&params, 20, &Device::Cpu, None).unwrap();
             let cells: Vec<usize> = (0..32).collect();
-            let d = input
-                .dense(&cells, lik == Likelihood::Zinb, &Device::Cpu)
-                .unwrap();
+            let d = input.dense(&cells, &Device::Cpu).unwrap();
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
             let t = vae.terms(&d, &mut rng, true, true).unwrap();
             let loss = (t.recon + t.kl).unwrap().mean_all().unwrap();
@@ -654,7 +631,7 @@ mod tests {
         let (_, nll) = vae.embed(&input).unwrap();
         // Recompute with z = μ by hand.
         let cells: Vec<usize> = (0..16).collect();
-        let d = input.dense(&cells, false, &Device::Cpu).unwrap();
+        let d = input.dense(&cells, &Device::Cpu).unwrap();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
         let (mean, _) = vae.encode(&d, &mut rng, false).unwrap();
         let h = vae.dec.forward(&mean).unwrap();
@@ -698,8 +675,10 @@ mod tests {
             ..Default::default()
         };
         let mut reports = Vec::new();
-        let t = train(&input, &params, &Device::Cpu, &mut |r| {
-            reports.push(r.validation_elbo);
+        let t = train(&input, &params, &Device::Cpu, &mut |ev| {
+            if let TrainEvent::Epoch(r) = ev {
+                reports.push(r.validation_elbo);
+            }
             true
         })
         .unwrap();

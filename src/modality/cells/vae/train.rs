@@ -3,7 +3,7 @@
 //! validation ELBO per epoch, early stopping that restores the best epoch's weights when it
 //! stops (a run that uses every epoch keeps the last, as scvi-tools does).
 
-use super::{CountInput, EpochReport, Likelihood, ScviError, ScviParams, Vae};
+use super::{CountInput, EpochReport, ScviError, ScviParams, TrainEvent, Vae};
 use candle_core::{Device, Tensor, Var};
 use candle_nn::Optimizer;
 use rand::SeedableRng;
@@ -21,12 +21,15 @@ pub struct Trained {
 }
 
 /// Trains on all cells of `input` (each must have a non-zero count in the model's genes).
-/// `on_epoch` is called after every epoch; returning false cancels.
+/// `on_event` gets the time estimate, then every epoch's report; returning false cancels.
+/// Mini-batches timed for the estimate of the whole run.
+const ESTIMATE_BATCHES: usize = 4;
+
 pub fn train(
     input: &CountInput,
     params: &ScviParams,
     dev: &Device,
-    on_epoch: &mut dyn FnMut(&EpochReport) -> bool,
+    on_event: &mut dyn FnMut(TrainEvent) -> bool,
 ) -> Result<Trained, ScviError> {
     let n = input.x.n_cells;
     if n < 10 {
@@ -53,22 +56,48 @@ pub fn train(
             weight_decay: params.weight_decay,
         },
     )?;
-    let zinb = params.likelihood == Likelihood::Zinb;
     let mut history = Vec::with_capacity(epochs);
     let mut best = (f64::INFINITY, 0usize, None::<Vec<Tensor>>);
     let mut stopped_early = false;
+    let mut timer = None;
     for epoch in 0..epochs {
         let t0 = std::time::Instant::now();
         // scvi-tools: weight = epoch / n_epochs_kl_warmup, clamped to 1.
         let kl_weight = (epoch as f64 / warmup as f64).min(1.0);
         train_cells.shuffle(&mut rng);
         let (mut loss_sum, mut seen) = (0f64, 0usize);
-        for batch in train_cells.chunks(params.batch_size) {
+        let n_batches = train_cells.len().div_ceil(params.batch_size.max(1));
+        for (k, batch) in train_cells.chunks(params.batch_size).enumerate() {
+            // The estimate skips the first batch (allocations, caches warming up).
+            if epoch == 0 && k == 1 {
+                timer = Some(std::time::Instant::now());
+            }
+            // Up to ESTIMATE_BATCHES timed batches; fewer when the data holds fewer.
+            let timed = ESTIMATE_BATCHES.min(n_batches.saturating_sub(2));
+            if epoch == 0
+                && timed > 0
+                && k == 1 + timed
+                && let Some(t) = timer
+            {
+                {
+                    let per_batch = t.elapsed().as_secs_f64() / timed as f64;
+                    // Validation runs the forward pass only, about a third of a training step.
+                    let val_batches = validation_cells.len().div_ceil(params.batch_size.max(1));
+                    let per_epoch = per_batch * (n_batches as f64 + val_batches as f64 / 3.0);
+                    let estimate = TrainEvent::Estimate {
+                        seconds: per_epoch * epochs as f64,
+                        epochs,
+                    };
+                    if !on_event(estimate) {
+                        return Err(ScviError::Cancelled);
+                    }
+                }
+            }
             // A tiny last batch breaks batch statistics; scvi-tools drops it too.
             if batch.len() < 3 {
                 continue;
             }
-            let d = input.dense(batch, zinb, dev)?;
+            let d = input.dense(batch, dev)?;
             let t = vae.terms(&d, &mut rng, true, true)?;
             let loss = (t.recon + t.kl.affine(kl_weight, 0.0)?)?.mean_all()?;
             let v = loss.to_scalar::<f32>()?;
@@ -94,7 +123,7 @@ pub fn train(
             seconds: t0.elapsed().as_secs_f64(),
         };
         history.push(report.clone());
-        if !on_epoch(&report) {
+        if !on_event(TrainEvent::Epoch(&report)) {
             return Err(ScviError::Cancelled);
         }
         if params.patience > 0 && val.is_finite() {
