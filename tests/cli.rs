@@ -713,3 +713,25 @@ fn ctrl_c_during_a_run_exits_130_and_leaves_nothing() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn an_h5ad_too_large_for_the_memory_budget_is_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.biolens");
+    let input = common::fixture("cells/h5ad_variants/counts_csr.h5ad");
+    let o = Command::new(bin())
+        .args(["run", input.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .env("XDG_STATE_HOME", std::env::temp_dir())
+        .env("BIOLENS_MAX_MEMORY", "1M")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr.contains("counts_csr.h5ad")
+            && stderr.contains("174400 stored values")
+            && stderr.contains("BIOLENS_MAX_MEMORY"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}

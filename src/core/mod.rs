@@ -3,6 +3,7 @@
 
 mod error;
 pub mod matrix;
+pub mod memory;
 pub mod meta;
 pub mod nn;
 pub mod scratch;
