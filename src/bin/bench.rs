@@ -197,7 +197,7 @@ fn parse() -> Result<Args, String> {
             "--images" => images = true,
             "--session-gene" => session_gene = a.next(),
             "--motifs" => motifs = a.next().map(PathBuf::from),
-            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)\n       biolens-bench IMAGES --images [--threads N]   (tiles/s: baseline features, a ViT-S/14-sized model)\n       biolens-bench SESSION.biolens --session-gene GENE [--repeats N]   (reopen, then colour the map by a gene)".into()),
+            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,iforest,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)\n       biolens-bench IMAGES --images [--threads N]   (tiles/s: baseline features, a ViT-S/14-sized model)\n       biolens-bench SESSION.biolens --session-gene GENE [--repeats N]   (reopen, then colour the map by a gene)".into()),
             _ => input = Some(PathBuf::from(x)),
         }
     }
@@ -387,6 +387,10 @@ fn run(args: Args) {
         push_times("anomaly", t, &mut out);
         a_knn = Arc::new(ak);
         a_if = Arc::new(ai);
+    }
+    if has("iforest") {
+        let (_, t) = time(args.repeats, || anomaly::isolation_forest(x, &p.anomaly));
+        push_times("iforest", t, &mut out);
     }
     let mut layout = Arc::new(vec![[0.0f32; 2]; n]);
     if has("umap") {
