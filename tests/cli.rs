@@ -379,6 +379,22 @@ fn bad_inputs_are_reported_precisely() {
         &[&s(&good), "-k", "5", "--labels", "nope"],
         "--labels nope: no such metadata column",
     );
+    // ... and says so as soon as the input is read, before any analysis stage.
+    let out = dir.join("labels.biolens");
+    let (_, _, stderr) = run(&[
+        "run",
+        &s(&good),
+        "-k",
+        "5",
+        "--labels",
+        "nope",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !stderr.contains("projection") && !stderr.contains("clustering"),
+        "{stderr}"
+    );
 }
 
 #[test]

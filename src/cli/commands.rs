@@ -46,6 +46,8 @@ pub fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
     let threads = opts.thread_count();
     let progress = Progress::new();
     let names = std::sync::Mutex::new(Vec::<String>::new());
+    let cancel = CancelToken::default();
+    let labels_missing = std::sync::Mutex::new(None::<String>);
     let emit = |i: usize, ev: PipelineEvent| {
         let name = || {
             names
@@ -67,6 +69,25 @@ pub fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
                 for note in &ds.notes {
                     eprintln!("note: {note}");
                 }
+                // A missing --labels column stops the run here, not after minutes of work.
+                if let Some(col) = &opts.labels
+                    && ds.meta_column(col).is_none()
+                {
+                    let avail: Vec<&str> = ds.meta.iter().map(|c| c.name.as_str()).collect();
+                    if let Ok(mut e) = labels_missing.lock() {
+                        *e = Some(format!(
+                            "--labels {col}: no such metadata column in {} (available: {}); \
+                             it names a metadata column, not a file (give a table with --meta)",
+                            ds.name,
+                            if avail.is_empty() {
+                                "none".to_string()
+                            } else {
+                                avail.join(", ")
+                            }
+                        ));
+                    }
+                    cancel.cancel();
+                }
                 if let Ok(mut n) = names.lock() {
                     n.resize(i + 1, String::new());
                     n[i] = ds.name.clone();
@@ -86,8 +107,12 @@ pub fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
         }
     };
     let done = pipeline::with_threads(threads, || {
-        pipeline::run(paths, &params, &run_opts, &emit, &CancelToken::default())
-    })?;
+        pipeline::run(paths, &params, &run_opts, &emit, &cancel)
+    });
+    if let Some(msg) = labels_missing.lock().ok().and_then(|mut e| e.take()) {
+        bail!(msg);
+    }
+    let done = done?;
     let mut items = Vec::with_capacity(done.len());
     for a in done {
         progress.report(&a.dataset.name, "done", 1.0);
