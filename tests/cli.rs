@@ -9,9 +9,14 @@ use std::path::Path;
 use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
+    run_env(args, &[])
+}
+
+fn run_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(bin())
         .args(args)
         .env("XDG_STATE_HOME", std::env::temp_dir())
+        .envs(env.iter().copied())
         .output()
         .expect("spawn biolens");
     (
@@ -440,7 +445,7 @@ fn a_cells_session_keeps_model_markers_and_expression() {
         panic!("weights reloaded")
     };
     let expr = sd.dataset.expression().expect("expression");
-    assert_eq!((expr.n_cells, expr.genes.len()), (700, 765));
+    assert_eq!((expr.n_cells(), expr.genes.len()), (700, 765));
     // Gene colours on the reopened session are those of a fresh read, for every gene.
     let (fresh, _) =
         biolens::pipeline::load(&pbmc(), &biolens::modality::Options::default()).unwrap();
@@ -454,6 +459,30 @@ fn a_cells_session_keeps_model_markers_and_expression() {
         );
     }
     assert!(out.join("cells-0/expression.bin").exists());
+    // A session from before expression.bin (cell-major Parquet rows) reopens the same.
+    let all: Vec<usize> = (0..fresh.genes.len()).collect();
+    let csr = fresh.rows_of(&all, |_, v| v);
+    let mut rows = biolens::io::parquet::Table::default();
+    let cells: Vec<i32> = (0..csr.n_cells)
+        .flat_map(|i| std::iter::repeat_n(i as i32, csr.indptr[i + 1] - csr.indptr[i]))
+        .collect();
+    rows.push("cell", biolens::io::parquet::Column::I32(cells));
+    rows.push(
+        "gene",
+        biolens::io::parquet::Column::I32(csr.genes.iter().map(|&g| g as i32).collect()),
+    );
+    rows.push(
+        "value",
+        biolens::io::parquet::Column::F32(csr.values.clone()),
+    );
+    biolens::io::parquet::write_parquet(&out.join("cells-0/expression.parquet"), &rows).unwrap();
+    std::fs::remove_file(out.join("cells-0/expression.bin")).unwrap();
+    let (_, old) = biolens::session::read(&out).unwrap();
+    assert_eq!(
+        old[0].dataset.expression().unwrap().by_gene,
+        fresh.by_gene,
+        "an old session's expression"
+    );
     // The reloaded weights reproduce the stored latent exactly: reopening never retrains.
     let (latent, nll) = biolens::modality::cells::model::score(model, expr).unwrap();
     assert_eq!(latent.data, sd.embedding.matrix.data);
@@ -633,19 +662,24 @@ fn options_out_of_range_and_unwritable_output_fail_before_any_work() {
     assert!(!stderr.contains("embedding"), "{stderr}");
 }
 
-#[test]
-fn an_embedding_without_dimensions_is_an_error_not_a_panic() {
-    use biolens::modality::{Dataset, Embedding, EmbeddingSource, Payload};
-    let m = biolens::core::matrix::Matrix::zeros(30, 0);
-    let ds = Dataset {
-        name: "empty".into(),
-        path: "empty.parquet".into(),
-        ids: (0..30).map(|i| i.to_string()).collect(),
+/// A table dataset holding `m` as given, ids "0", "1", ….
+fn table_dataset(name: &str, m: &biolens::core::matrix::Matrix) -> biolens::modality::Dataset {
+    biolens::modality::Dataset {
+        name: name.into(),
+        path: format!("{name}.csv").into(),
+        ids: (0..m.rows).map(|i| i.to_string()).collect(),
         meta: Vec::new(),
         inputs: Vec::new(),
         notes: Vec::new(),
-        payload: Payload::Table(std::sync::Arc::new(m.clone())),
-    };
+        payload: biolens::modality::Payload::Table(std::sync::Arc::new(m.clone())),
+    }
+}
+
+#[test]
+fn an_embedding_without_dimensions_is_an_error_not_a_panic() {
+    use biolens::modality::{Embedding, EmbeddingSource};
+    let m = biolens::core::matrix::Matrix::zeros(30, 0);
+    let ds = table_dataset("empty", &m);
     let emb = Embedding::given(m, EmbeddingSource::Precomputed);
     let e = biolens::pipeline::analyse(
         &ds,
@@ -661,18 +695,10 @@ fn an_embedding_without_dimensions_is_an_error_not_a_panic() {
 
 #[test]
 fn identical_rows_give_one_cluster_a_finite_map_and_zero_scores() {
-    use biolens::modality::{Dataset, Embedding, EmbeddingSource, Payload};
+    use biolens::modality::{Embedding, EmbeddingSource};
     // Every item the same point: the neighbour distances are all zero.
     let m = biolens::core::matrix::Matrix::from_vec(120, 3, [1.5f32, 2.0, -3.0].repeat(120));
-    let ds = Dataset {
-        name: "same".into(),
-        path: "same.csv".into(),
-        ids: (0..120).map(|i| i.to_string()).collect(),
-        meta: Vec::new(),
-        inputs: Vec::new(),
-        notes: Vec::new(),
-        payload: Payload::Table(std::sync::Arc::new(m.clone())),
-    };
+    let ds = table_dataset("same", &m);
     let emb = Embedding::given(m, EmbeddingSource::Precomputed);
     let a = biolens::pipeline::analyse(
         &ds,
@@ -735,14 +761,11 @@ fn an_h5ad_too_large_for_the_memory_budget_is_refused_before_reading() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.biolens");
     let input = common::fixture("cells/h5ad_variants/counts_csr.h5ad");
-    let o = Command::new(bin())
-        .args(["run", input.to_str().unwrap(), "-o", out.to_str().unwrap()])
-        .env("XDG_STATE_HOME", std::env::temp_dir())
-        .env("BIOLENS_MAX_MEMORY", "1M")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_ne!(o.status.code(), Some(0));
+    let (code, _, stderr) = run_env(
+        &["run", input.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &[("BIOLENS_MAX_MEMORY", "1M")],
+    );
+    assert_ne!(code, 0);
     assert!(
         stderr.contains("counts_csr.h5ad")
             && stderr.contains("174400 stored values")

@@ -162,7 +162,7 @@ fn bench_vae(spec: &str, epochs: usize, threads: usize) -> Result<(), String> {
     let s = &out.model.summary;
     println!(
         "{{\"tool\": \"biolens\", \"input\": \"{spec}\", \"cells\": {}, \"genes\": {}, \"epochs\": {epochs}, \"median_s_per_epoch\": {:.4}, \"mean_s_per_epoch\": {:.4}, \"heldout_elbo_per_cell\": {:.2}, \"peak_rss_mb\": {:.1}}}",
-        expr.n_cells,
+        expr.n_cells(),
         s.n_genes_used,
         median(&mut per_epoch.clone()),
         per_epoch.iter().sum::<f64>() / per_epoch.len().max(1) as f64,
@@ -628,7 +628,7 @@ fn bench_session_gene(args: &Args, gene: &str) -> Result<(), String> {
     println!(
         "{{\"tool\": \"biolens\", \"session\": \"{}\", \"cells\": {}, \"values\": {}, \"reopen_s\": {:.3}, \"color_gene_ms_median\": {:.2}, \"peak_rss_mb\": {:.1}}}",
         args.input.display(),
-        e.n_cells,
+        e.n_cells(),
         e.nnz(),
         read_s[0],
         median(&mut color_s.clone()) * 1e3,

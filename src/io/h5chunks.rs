@@ -1,6 +1,6 @@
 //! Reading ranges of a one-dimensional HDF5 dataset straight from the file, chunks
-//! decompressed in parallel and converted into the caller's buffer with no intermediate
-//! copy of the whole dataset.
+//! decompressed and converted into the caller's buffer with no intermediate copy of the whole
+//! dataset. Reads are positioned, so callers decode several ranges on several threads.
 //!
 //! hdf5-pure reads a dataset whole and, opened buffered, keeps the whole file in memory; a
 //! 100k-cell AnnData's `data` and `indices` are 0.9 GB each decoded. This reader takes the
@@ -10,7 +10,6 @@
 //! and the caller falls back to hdf5-pure's whole-dataset read.
 
 use hdf5_pure::{DatatypeByteOrder, Layout};
-use rayon::prelude::*;
 use std::io::Read;
 use std::path::Path;
 
@@ -55,15 +54,6 @@ impl FromElem for f32 {
     }
 }
 
-impl FromElem for f64 {
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-    fn from_i64(v: i64) -> Self {
-        v as f64
-    }
-}
-
 impl FromElem for i64 {
     fn from_f64(v: f64) -> Self {
         v as i64
@@ -105,10 +95,12 @@ impl Chunked1d {
             return Ok(None);
         }
         let len = shape[0] as usize;
+        // Little- or big-endian only; VAX order is left to hdf5-pure.
+        let plain = |o: &DatatypeByteOrder| !matches!(o, DatatypeByteOrder::Vax);
         let elem = match ds.datatype()? {
             hdf5_pure::Datatype::FloatingPoint {
                 size, byte_order, ..
-            } if size == 4 || size == 8 => Elem::Float {
+            } if (size == 4 || size == 8) && plain(&byte_order) => Elem::Float {
                 size: size as usize,
                 big: matches!(byte_order, DatatypeByteOrder::BigEndian),
             },
@@ -116,19 +108,13 @@ impl Chunked1d {
                 size,
                 byte_order,
                 layout,
-            } if matches!(size, 1 | 2 | 4 | 8) => Elem::Int {
+            } if matches!(size, 1 | 2 | 4 | 8) && plain(&byte_order) => Elem::Int {
                 size: size as usize,
                 signed: layout.signed,
                 big: matches!(byte_order, DatatypeByteOrder::BigEndian),
             },
             _ => return Ok(None),
         };
-        if let hdf5_pure::Datatype::FloatingPoint { byte_order, .. }
-        | hdf5_pure::Datatype::FixedPoint { byte_order, .. } = ds.datatype()?
-            && matches!(byte_order, DatatypeByteOrder::Vax)
-        {
-            return Ok(None);
-        }
         let storage = match ds.layout()? {
             Layout::Contiguous { address, .. } => Storage::Contiguous { address },
             Layout::Chunked { chunk_shape, .. } => {
@@ -191,8 +177,8 @@ impl Chunked1d {
         }
     }
 
-    /// Fills `out` with elements `start..start + out.len()`, converted to `T`, chunks
-    /// decoded in parallel.
+    /// Fills `out` with elements `start..start + out.len()`, converted to `T`, on the calling
+    /// thread: callers run one range per thread (the chunks of a range are decoded in turn).
     pub fn read_range<T: FromElem>(&self, start: usize, out: &mut [T]) -> Result<(), String> {
         if start + out.len() > self.len {
             return Err(format!(
@@ -201,32 +187,7 @@ impl Chunked1d {
                 self.len
             ));
         }
-        let piece = match &self.storage {
-            Storage::Chunked { chunk_len, .. } => *chunk_len,
-            // Contiguous data has no chunks; pieces of 1 Mi elements keep reads parallel.
-            Storage::Contiguous { .. } => 1 << 20,
-        };
-        let mut pieces: Vec<(usize, &mut [T])> = Vec::new();
-        let (mut pos, mut rest) = (start, out);
-        while !rest.is_empty() {
-            let take = (piece - pos % piece).min(rest.len());
-            let (a, b) = rest.split_at_mut(take);
-            pieces.push((pos, a));
-            pos += take;
-            rest = b;
-        }
-        pieces
-            .into_par_iter()
-            .try_for_each(|(pos, dst)| self.read_piece(pos, dst))
-    }
-
-    /// The same, on the calling thread only: for callers that already run one range per
-    /// thread.
-    pub fn read_range_serial<T: FromElem>(
-        &self,
-        start: usize,
-        out: &mut [T],
-    ) -> Result<(), String> {
+        // Contiguous data has no chunks; pieces of 1 Mi elements bound the read buffer.
         let piece = self.chunk_len().min(1 << 20);
         let (mut pos, mut rest) = (start, out);
         while !rest.is_empty() {
@@ -359,53 +320,44 @@ fn unfilter(
     Ok(data)
 }
 
+/// Decodes elements of any width and byte order: each widened to a u64, then read as the
+/// float, or sign-extended / clamped as the integer, it holds. Kind and width are matched
+/// once per call; each loop has a constant width and its conversion inlined.
 fn convert<T: FromElem>(elem: Elem, bytes: &[u8], dst: &mut [T]) {
-    macro_rules! each {
-        ($n:literal, $big:expr, $f:expr) => {
-            for (d, b) in dst.iter_mut().zip(bytes.chunks_exact($n)) {
-                let a: [u8; $n] = b.try_into().unwrap_or([0; $n]);
-                *d = $f(if $big { a_rev(a) } else { a });
+    let (size, big) = match elem {
+        Elem::Float { size, big } | Elem::Int { size, big, .. } => (size, big),
+    };
+    let shift = 64 - 8 * size as u32;
+    // One loop per kind and width, each with its conversion inlined.
+    macro_rules! by_width {
+        ($f:expr) => {
+            match size {
+                1 => widen::<1, T>(bytes, dst, big, $f),
+                2 => widen::<2, T>(bytes, dst, big, $f),
+                4 => widen::<4, T>(bytes, dst, big, $f),
+                _ => widen::<8, T>(bytes, dst, big, $f),
             }
         };
     }
-    fn a_rev<const N: usize>(mut a: [u8; N]) -> [u8; N] {
-        a.reverse();
-        a
-    }
     match elem {
-        Elem::Float { size: 4, big } => {
-            each!(4, big, |a| T::from_f64(f32::from_le_bytes(a) as f64))
+        Elem::Float { size: 4, .. } => widen::<4, T>(bytes, dst, big, |u| {
+            T::from_f64(f32::from_bits(u as u32) as f64)
+        }),
+        Elem::Float { .. } => widen::<8, T>(bytes, dst, big, |u| T::from_f64(f64::from_bits(u))),
+        Elem::Int { signed: true, .. } => {
+            by_width!(|u| T::from_i64(((u << shift) as i64) >> shift))
         }
-        Elem::Float { big, .. } => each!(8, big, |a| T::from_f64(f64::from_le_bytes(a))),
-        Elem::Int {
-            size: 1, signed, ..
-        } => {
-            for (d, &b) in dst.iter_mut().zip(bytes) {
-                *d = T::from_i64(if signed { b as i8 as i64 } else { b as i64 });
-            }
+        Elem::Int { .. } => by_width!(|u| T::from_i64(u.min(i64::MAX as u64) as i64)),
+    }
+}
+
+fn widen<const N: usize, T>(bytes: &[u8], dst: &mut [T], big: bool, as_t: impl Fn(u64) -> T) {
+    for (d, b) in dst.iter_mut().zip(bytes.chunks_exact(N)) {
+        let mut a = [0u8; 8];
+        a[..N].copy_from_slice(b);
+        if big {
+            a[..N].reverse();
         }
-        Elem::Int {
-            size: 2,
-            signed,
-            big,
-        } => each!(2, big, |a| T::from_i64(if signed {
-            i16::from_le_bytes(a) as i64
-        } else {
-            u16::from_le_bytes(a) as i64
-        })),
-        Elem::Int {
-            size: 4,
-            signed,
-            big,
-        } => each!(4, big, |a| T::from_i64(if signed {
-            i32::from_le_bytes(a) as i64
-        } else {
-            u32::from_le_bytes(a) as i64
-        })),
-        Elem::Int { signed, big, .. } => each!(8, big, |a| T::from_i64(if signed {
-            i64::from_le_bytes(a)
-        } else {
-            u64::from_le_bytes(a).min(i64::MAX as u64) as i64
-        })),
+        *d = as_t(u64::from_le_bytes(a));
     }
 }

@@ -56,7 +56,7 @@ pub fn highly_variable_genes(e: &Expression, n_top: usize, target_sum: f64) -> V
             (s, q)
         })
         .unzip();
-    let n = e.n_cells as f64;
+    let n = e.n_cells() as f64;
     let mut mean = vec![0.0; g];
     let mut disp = vec![f64::NAN; g];
     for j in 0..g {
@@ -157,8 +157,8 @@ fn transformed_baseline(
     scale_first: bool,
     p: &BaselineParams,
 ) -> Result<Matrix, BaselineError> {
-    if e.n_cells < 3 {
-        return Err(BaselineError::TooFew { n: e.n_cells });
+    if e.n_cells() < 3 {
+        return Err(BaselineError::TooFew { n: e.n_cells() });
     }
     // Highly variable by plain variance of the given values (no counts to model).
     let (_, var) = gene_moments(e, &f);
@@ -170,7 +170,7 @@ fn transformed_baseline(
 
 /// Per gene mean and variance of `f(value)` over every cell (zeros included).
 fn gene_moments(e: &Expression, f: &(impl Fn(f32) -> f32 + Sync)) -> (Vec<f64>, Vec<f64>) {
-    let n = e.n_cells as f64;
+    let n = e.n_cells() as f64;
     (0..e.n_genes())
         .into_par_iter()
         .map(|j| {
@@ -274,7 +274,7 @@ pub fn highly_variable_genes_seurat_v3(e: &Expression, n_top: usize) -> Vec<usiz
     let lx: Vec<f64> = usable.iter().map(|&j| mean[j].log10()).collect();
     let ly: Vec<f64> = usable.iter().map(|&j| var[j].log10()).collect();
     let fit = loess(&lx, &ly, 0.3);
-    let n = e.n_cells as f64;
+    let n = e.n_cells() as f64;
     let clip = n.sqrt();
     let mut sd = vec![0.0f64; g];
     for (k, &j) in usable.iter().enumerate() {

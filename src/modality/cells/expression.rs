@@ -40,16 +40,20 @@ impl ByGene {
 
     /// Removes stored zeros in place.
     pub fn drop_zeros(&mut self) {
-        if !self.values.contains(&0.0) {
-            return;
+        if self.values.contains(&0.0) {
+            self.retain(|cell, v| (v != 0.0).then_some(cell));
         }
+    }
+
+    /// Keeps the entries for which `keep(cell, value)` gives a (new) cell id, in place.
+    pub fn retain(&mut self, keep: impl Fn(u32, f32) -> Option<u32>) {
         let mut w = 0;
         for g in 0..self.n_genes() {
             let (a, b) = (self.ptr[g], self.ptr[g + 1]);
             self.ptr[g] = w;
             for k in a..b {
-                if self.values[k] != 0.0 {
-                    self.cells[w] = self.cells[k];
+                if let Some(cell) = keep(self.cells[k], self.values[k]) {
+                    self.cells[w] = cell;
                     self.values[w] = self.values[k];
                     w += 1;
                 }
@@ -61,6 +65,12 @@ impl ByGene {
         self.values.truncate(w);
         self.cells.shrink_to_fit();
         self.values.shrink_to_fit();
+    }
+
+    /// The stored entries of gene `g`: (cells, values).
+    pub fn gene(&self, g: usize) -> (&[u32], &[f32]) {
+        let (a, b) = (self.ptr[g], self.ptr[g + 1]);
+        (&self.cells[a..b], &self.values[a..b])
     }
 
     /// Per-cell sum of the values and number of non-zero genes.
@@ -78,11 +88,8 @@ impl ByGene {
 /// Expression values of a cells dataset: what gene colouring, markers and the count model use.
 #[derive(Debug, Clone)]
 pub struct Expression {
-    pub n_cells: usize,
-    /// Gene `g` has cells `by_gene_cells[by_gene_ptr[g]..by_gene_ptr[g+1]]`, ascending.
-    pub by_gene_ptr: Vec<usize>,
-    pub by_gene_cells: Vec<u32>,
-    pub by_gene_values: Vec<f32>,
+    /// The values, by gene.
+    pub by_gene: ByGene,
     /// Per-cell total of the stored values (the library size for counts).
     pub totals: Vec<f64>,
     /// Per-cell number of genes with a non-zero value.
@@ -104,10 +111,7 @@ impl Expression {
     pub fn from_by_gene(m: ByGene, genes: Vec<String>, kind: ValueKind, source: String) -> Self {
         let (totals, detected) = m.cell_totals();
         Self {
-            n_cells: m.n_cells,
-            by_gene_ptr: m.ptr,
-            by_gene_cells: m.cells,
-            by_gene_values: m.values,
+            by_gene: m,
             totals,
             detected,
             genes,
@@ -116,13 +120,17 @@ impl Expression {
         }
     }
 
+    pub fn n_cells(&self) -> usize {
+        self.by_gene.n_cells
+    }
+
     pub fn n_genes(&self) -> usize {
         self.genes.len()
     }
 
     /// Number of stored (non-zero) values.
     pub fn nnz(&self) -> usize {
-        self.by_gene_values.len()
+        self.by_gene.values.len()
     }
 
     pub fn gene_index(&self, name: &str) -> Option<usize> {
@@ -134,8 +142,7 @@ impl Expression {
 
     /// The stored entries of gene `g`: (cells, values).
     pub fn gene(&self, g: usize) -> (&[u32], &[f32]) {
-        let (a, b) = (self.by_gene_ptr[g], self.by_gene_ptr[g + 1]);
-        (&self.by_gene_cells[a..b], &self.by_gene_values[a..b])
+        self.by_gene.gene(g)
     }
 
     /// The value markers and gene colouring use for a stored entry of `cell`: log1p(CP10k)
@@ -162,7 +169,7 @@ impl Expression {
 
     /// `normalised` values of gene `g` for every cell.
     pub fn normalised_gene(&self, g: usize) -> Vec<f32> {
-        let mut out = vec![0f32; self.n_cells];
+        let mut out = vec![0f32; self.n_cells()];
         let (cells, values) = self.gene(g);
         for (&i, &v) in cells.iter().zip(values) {
             out[i as usize] = self.normalised(i as usize, v) as f32;
@@ -186,45 +193,30 @@ impl Expression {
 
     /// Keeps the given cells (ascending), renumbering them, in place.
     pub fn retain_cells(&mut self, keep: &[usize]) {
-        let mut new_id = vec![u32::MAX; self.n_cells];
+        let mut new_id = vec![u32::MAX; self.n_cells()];
         for (k, &i) in keep.iter().enumerate() {
             new_id[i] = k as u32;
         }
-        let mut w = 0;
-        for g in 0..self.n_genes() {
-            let (a, b) = (self.by_gene_ptr[g], self.by_gene_ptr[g + 1]);
-            self.by_gene_ptr[g] = w;
-            for k in a..b {
-                let id = new_id[self.by_gene_cells[k] as usize];
-                if id != u32::MAX {
-                    self.by_gene_cells[w] = id;
-                    self.by_gene_values[w] = self.by_gene_values[k];
-                    w += 1;
-                }
-            }
-        }
-        let g = self.n_genes();
-        self.by_gene_ptr[g] = w;
-        self.by_gene_cells.truncate(w);
-        self.by_gene_values.truncate(w);
+        self.by_gene
+            .retain(|cell, _| Some(new_id[cell as usize]).filter(|&id| id != u32::MAX));
+        self.by_gene.n_cells = keep.len();
         self.totals = keep.iter().map(|&i| self.totals[i]).collect();
         self.detected = keep.iter().map(|&i| self.detected[i]).collect();
-        self.n_cells = keep.len();
     }
 
     /// The given genes by cell (CSR): column `j` is gene `genes[j]`, each stored value mapped
     /// by `f(cell, value)`.
     pub fn rows_of(&self, genes: &[usize], f: impl Fn(usize, f32) -> f32) -> SparseCounts {
-        let mut indptr = vec![0usize; self.n_cells + 1];
+        let mut indptr = vec![0usize; self.n_cells() + 1];
         for &g in genes {
             for &c in self.gene(g).0 {
                 indptr[c as usize + 1] += 1;
             }
         }
-        for i in 0..self.n_cells {
+        for i in 0..self.n_cells() {
             indptr[i + 1] += indptr[i];
         }
-        let nnz = indptr[self.n_cells];
+        let nnz = indptr[self.n_cells()];
         let mut fill = indptr.clone();
         let mut cols = vec![0u32; nnz];
         let mut values = vec![0f32; nnz];
@@ -240,7 +232,7 @@ impl Expression {
             }
         }
         SparseCounts {
-            n_cells: self.n_cells,
+            n_cells: self.n_cells(),
             n_genes: genes.len(),
             indptr,
             genes: cols,
@@ -250,6 +242,6 @@ impl Expression {
 
     /// Every value, for `ValueKind::of`.
     pub fn values(&self) -> &[f32] {
-        &self.by_gene_values
+        &self.by_gene.values
     }
 }

@@ -112,10 +112,10 @@ pub fn read_by_gene(
         idx.resize(hi - lo, 0);
         val.resize(hi - lo, 0.0);
         p.indices
-            .read_range_serial(lo, idx)
+            .read_range(lo, idx)
             .map_err(|e| SparseError::Bad("indices", e))?;
         p.data
-            .read_range_serial(lo, val)
+            .read_range(lo, val)
             .map_err(|e| SparseError::Bad("data", e))?;
         Ok(lo)
     };

@@ -66,12 +66,14 @@ pub fn wilcoxon(
         (0..n_genes)
             .into_par_iter()
             .map(|g| {
-                let (a, b) = (e.by_gene_ptr[g], e.by_gene_ptr[g + 1]);
+                let (cells, values) = e.gene(g);
                 // Nonzero values among assigned cells, sorted, with their group.
-                let mut nz: Vec<(f64, u32)> = (a..b)
-                    .filter_map(|k| {
-                        let i = e.by_gene_cells[k] as usize;
-                        group_of[i].map(|grp| (e.normalised(i, e.by_gene_values[k]), grp))
+                let mut nz: Vec<(f64, u32)> = cells
+                    .iter()
+                    .zip(values)
+                    .filter_map(|(&i, &v)| {
+                        let i = i as usize;
+                        group_of[i].map(|grp| (e.normalised(i, v), grp))
                     })
                     .filter(|(v, _)| *v != 0.0)
                     .collect();
@@ -199,7 +201,7 @@ pub fn cluster_markers(e: &Expression, clusters: &[u32]) -> Markers {
 
 /// Set `a` against set `b` (cells in both count for `a`).
 pub fn compare(e: &Expression, a: &[usize], b: &[usize], label: &str) -> MarkerTable {
-    let mut group_of = vec![None; e.n_cells];
+    let mut group_of = vec![None; e.n_cells()];
     for &i in b {
         group_of[i] = Some(1);
     }

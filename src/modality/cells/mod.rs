@@ -102,7 +102,7 @@ fn qc(
     mut obsm: Vec<(String, Matrix)>,
 ) -> Result<ItemsRead<CellsData>, DataError> {
     let mut notes = Vec::new();
-    let n = expr.n_cells;
+    let n = expr.n_cells();
     let keep: Vec<usize> = (0..n)
         .filter(|&i| {
             let detected = expr.detected[i] as usize;

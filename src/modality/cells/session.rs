@@ -49,15 +49,7 @@ pub fn write(
     genes.push("gene", Column::Str(e.genes.clone()));
     genes.push("model_index", Column::I32(model_index));
     write_parquet(&dir.join("genes.parquet"), &genes)?;
-    crate::modality::cells::store::write(
-        &dir.join(EXPRESSION_FILE),
-        &crate::modality::cells::store::Parts {
-            n_cells: e.n_cells,
-            ptr: &e.by_gene_ptr,
-            cells: &e.by_gene_cells,
-            values: &e.by_gene_values,
-        },
-    )?;
+    crate::modality::cells::store::write(&dir.join(EXPRESSION_FILE), &e.by_gene)?;
     if let Some(mk) = markers {
         write_parquet(
             &dir.join("markers.parquet"),
@@ -201,7 +193,8 @@ fn read_expression_parquet(
     ) else {
         return Err(bad(epath, "unexpected column types"));
     };
-    let mut ptr = vec![0usize; n_genes + 1];
+    // Older sessions wrote the rows by cell: that is CSR, transposed as any CSR input is.
+    let mut indptr = vec![0usize; n + 1];
     for (k, (&i, &g)) in cell.iter().zip(gene.iter()).enumerate() {
         if i < 0 || i as usize >= n || g < 0 || g as usize >= n_genes {
             return Err(bad(
@@ -209,27 +202,24 @@ fn read_expression_parquet(
                 format!("row {}: cell or gene out of range", k + 1),
             ));
         }
-        ptr[g as usize + 1] += 1;
+        if k > 0 && i < cell[k - 1] {
+            return Err(bad(
+                epath,
+                format!("row {}: rows not ordered by cell", k + 1),
+            ));
+        }
+        indptr[i as usize + 1] += 1;
     }
-    for g in 0..n_genes {
-        ptr[g + 1] += ptr[g];
+    for i in 0..n {
+        indptr[i + 1] += indptr[i];
     }
-    // Older sessions wrote rows cell-major; stable by row order, so cells stay ascending.
-    let mut fill = ptr.clone();
-    let mut cells = vec![0u32; cell.len()];
-    let mut values = vec![0f32; cell.len()];
-    for k in 0..cell.len() {
-        let slot = &mut fill[gene[k] as usize];
-        cells[*slot] = cell[k] as u32;
-        values[*slot] = value[k];
-        *slot += 1;
-    }
-    let mut by_gene = crate::modality::cells::expression::ByGene {
-        n_cells: n,
-        ptr,
-        cells,
-        values,
-    };
-    by_gene.drop_zeros();
-    Ok(by_gene)
+    Ok(crate::modality::cells::expression::ByGene::from_csr(
+        &crate::modality::cells::mtx::SparseCounts {
+            n_cells: n,
+            n_genes,
+            indptr,
+            genes: gene.iter().map(|&g| g as u32).collect(),
+            values: value.clone(),
+        },
+    ))
 }

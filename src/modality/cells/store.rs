@@ -45,22 +45,8 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     None
 }
 
-/// Gene-major values to write: gene `g` has `cells[ptr[g]..ptr[g + 1]]`, ascending.
-pub struct Parts<'a> {
-    pub n_cells: usize,
-    pub ptr: &'a [usize],
-    pub cells: &'a [u32],
-    pub values: &'a [f32],
-}
-
-impl Parts<'_> {
-    fn n_genes(&self) -> usize {
-        self.ptr.len() - 1
-    }
-}
-
 /// Writes `m` to `path` (the caller's temporary session folder).
-pub fn write(path: &Path, m: &Parts) -> Result<(), FileError> {
+pub fn write(path: &Path, m: &ByGene) -> Result<(), FileError> {
     let integers = m
         .values
         .par_iter()
@@ -289,22 +275,13 @@ mod tests {
         }
     }
 
-    fn parts(m: &ByGene) -> Parts<'_> {
-        Parts {
-            n_cells: m.n_cells,
-            ptr: &m.ptr,
-            cells: &m.cells,
-            values: &m.values,
-        }
-    }
-
     #[test]
     fn round_trips_counts_and_floats() {
         let dir = tempfile::tempdir().unwrap();
         for integers in [true, false] {
             let m = sample(integers);
             let p = dir.path().join("e.bin");
-            write(&p, &parts(&m)).unwrap();
+            write(&p, &m).unwrap();
             assert_eq!(read(&p, m.n_cells, m.n_genes()).unwrap(), m);
         }
     }
@@ -314,7 +291,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = sample(true);
         let p = dir.path().join("e.bin");
-        write(&p, &parts(&m)).unwrap();
+        write(&p, &m).unwrap();
         let bytes = std::fs::read(&p).unwrap();
         // Truncated anywhere, corrupted in the compressed data, or the wrong shape.
         for cut in [4, 20, 40, bytes.len() / 2, bytes.len() - 1] {

@@ -199,7 +199,7 @@ fn color_values(v: &TabView) -> ColorValues {
         ColorBy::Genes(_, genes) => {
             match v.dataset.and_then(|d| d.expression()) {
                 Some(e) if !genes.is_empty() => {
-                    let mut acc = vec![0f32; e.n_cells];
+                    let mut acc = vec![0f32; e.n_cells()];
                     for &g in genes {
                         for (a, x) in acc.iter_mut().zip(e.normalised_gene(g)) {
                             *a += x / genes.len() as f32;
