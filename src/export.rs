@@ -204,6 +204,40 @@ pub fn write_meme(
     Ok(motifs.len())
 }
 
+/// A table as CSV (floats in the shorter of plain and scientific notation).
+pub fn write_csv_to(w: &mut impl Write, t: &Table) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "{}",
+        t.names
+            .iter()
+            .map(|n| csv_field(n))
+            .collect::<Vec<_>>()
+            .join(",")
+    )?;
+    for i in 0..t.n_rows() {
+        let cells: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| match c {
+                Column::Str(v) => csv_field(&v[i]),
+                Column::F32(v) => shortest(v[i].to_string(), format!("{:e}", v[i])),
+                Column::F64(v) => shortest(v[i].to_string(), format!("{:e}", v[i])),
+                Column::I32(v) => v[i].to_string(),
+                Column::I64(v) => v[i].to_string(),
+                Column::ListF32 { offsets, values } => {
+                    csv_field(&format!("{:?}", &values[offsets[i]..offsets[i + 1]]))
+                }
+                Column::ListI32 { offsets, values } => {
+                    csv_field(&format!("{:?}", &values[offsets[i]..offsets[i + 1]]))
+                }
+            })
+            .collect();
+        writeln!(w, "{}", cells.join(","))?;
+    }
+    Ok(())
+}
+
 /// Writes a table as CSV or, for a `.parquet` path, Parquet; atomically.
 pub fn write_table(path: &Path, t: &Table) -> Result<(), ExportError> {
     let tmp = tmp_path(path);
@@ -212,35 +246,7 @@ pub fn write_table(path: &Path, t: &Table) -> Result<(), ExportError> {
     } else {
         (|| -> std::io::Result<()> {
             let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-            writeln!(
-                w,
-                "{}",
-                t.names
-                    .iter()
-                    .map(|n| csv_field(n))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )?;
-            for i in 0..t.n_rows() {
-                let cells: Vec<String> = t
-                    .columns
-                    .iter()
-                    .map(|c| match c {
-                        Column::Str(v) => csv_field(&v[i]),
-                        Column::F32(v) => shortest(v[i].to_string(), format!("{:e}", v[i])),
-                        Column::F64(v) => shortest(v[i].to_string(), format!("{:e}", v[i])),
-                        Column::I32(v) => v[i].to_string(),
-                        Column::I64(v) => v[i].to_string(),
-                        Column::ListF32 { offsets, values } => {
-                            csv_field(&format!("{:?}", &values[offsets[i]..offsets[i + 1]]))
-                        }
-                        Column::ListI32 { offsets, values } => {
-                            csv_field(&format!("{:?}", &values[offsets[i]..offsets[i + 1]]))
-                        }
-                    })
-                    .collect();
-                writeln!(w, "{}", cells.join(","))?;
-            }
+            write_csv_to(&mut w, t)?;
             w.flush()
         })()
         .map_err(|e| werr(path, e))

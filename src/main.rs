@@ -45,6 +45,12 @@ fn main() {
             format,
             out,
         }) => biolens::cli::export(&session, what, format, &out),
+        Some(Command::Scan {
+            seqs,
+            motif,
+            site_p,
+            out,
+        }) => biolens::cli::scan(&seqs, &motif, site_p, out.as_deref(), &cli.opts),
         None => biolens::cli::open(&cli.paths, &cli.opts),
     };
     if let Err(e) = result {

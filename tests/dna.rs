@@ -8,18 +8,15 @@ mod common;
 use biolens::analysis::metrics::neighbour_label_agreement;
 use biolens::modality::Options;
 use biolens::modality::dna::fastx::{WindowParams, read_sequences};
-use biolens::modality::dna::motif_db::{Motif, read_motifs};
+use biolens::modality::dna::motif_db::read_motifs;
 use biolens::modality::dna::motifs::{self, Background, MotifParams};
 use biolens::pipeline::{self, CancelToken, PipelineParams};
+use common::dna::{insects, sample_site};
 use common::{asset, fixture};
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-
-fn insects() -> Vec<Motif> {
-    read_motifs(&asset("dna/JASPAR2024_CORE_insects_nonredundant.meme")).unwrap()
-}
 
 /// Every `step`-th record of the proximal promoters (offset `skip`), as a FASTA file.
 fn promoter_subset(dir: &Path, step: usize, skip: usize) -> std::path::PathBuf {
@@ -101,37 +98,6 @@ fn promoter_clusters_are_characterised_by_known_insect_motifs() {
     assert!(core.len() >= 3, "{core:?}");
 }
 
-/// Samples a site from a motif's probabilities, on a random strand.
-fn sample_site(m: &Motif, rng: &mut impl Rng) -> Vec<u8> {
-    let mut s: Vec<u8> = m
-        .probs
-        .iter()
-        .map(|c| {
-            let u: f64 = rng.r#gen();
-            let mut acc = 0.0;
-            for (k, p) in c.iter().enumerate() {
-                acc += p;
-                if u < acc {
-                    return b"ACGT"[k];
-                }
-            }
-            b'T'
-        })
-        .collect();
-    if rng.gen_bool(0.5) {
-        s.reverse();
-        for b in &mut s {
-            *b = match *b {
-                b'A' => b'T',
-                b'C' => b'G',
-                b'G' => b'C',
-                _ => b'A',
-            };
-        }
-    }
-    s
-}
-
 #[test]
 fn a_planted_jaspar_motif_is_found_first_and_matched_back() {
     let db = Arc::new(insects());
@@ -159,8 +125,17 @@ fn a_planted_jaspar_motif_is_found_first_and_matched_back() {
             background,
             ..Default::default()
         };
-        let r =
-            motifs::discover(&seqs, &clusters, db.clone(), None, &p, &|_| {}, &|| false).unwrap();
+        let r = motifs::discover(
+            &seqs,
+            &clusters,
+            db.clone(),
+            None,
+            None,
+            &p,
+            &|_| {},
+            &|| false,
+        )
+        .unwrap();
         let first = r
             .of_cluster(0)
             .next()

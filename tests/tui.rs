@@ -791,6 +791,24 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
         "{sc}"
     );
 
+    // Put the cursor on a cluster with motifs (not every cluster has one).
+    let with_motif = m.motifs[0].cluster;
+    let item = {
+        let t = app.state.tab().unwrap();
+        let cl = t.result.clusters.as_ref().unwrap();
+        cl.iter().position(|&c| c == with_motif).unwrap()
+    };
+    {
+        let t = app.state.tab_mut().unwrap();
+        t.map.cursor = Some(item);
+        t.clusters.sel = t
+            .clusters
+            .rows
+            .iter()
+            .position(|r| r.id == with_motif)
+            .unwrap();
+    }
+    app.state.refresh();
     app.press("m");
     let sc = screen(&app.state);
     // `m` shows the motifs of the cluster under the cursor.

@@ -143,16 +143,24 @@ pub fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
     Ok(())
 }
 
-/// One line per discovered motif: cluster, consensus, held-out enrichment, best match.
+/// One line per discovered motif: group, consensus, how it was tested, best match.
 fn report_motifs(name: &str, r: &crate::modality::dna::motifs::MotifResults) {
+    use crate::modality::dna::motifs::Groups;
+    let groups = match r.groups {
+        Groups::All => "the whole input".to_string(),
+        Groups::Clusters => format!(
+            "{} clusters",
+            r.motifs
+                .iter()
+                .map(|m| m.cluster)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        ),
+    };
     eprintln!(
-        "{name}: {} motifs in {} clusters{}",
+        "{name}: {} motifs in {groups} against {}{}",
         r.motifs.len(),
-        r.motifs
-            .iter()
-            .map(|m| m.cluster)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len(),
+        r.background,
         r.database_name
             .as_ref()
             .map(|d| format!(", matched against {d}"))
@@ -163,11 +171,15 @@ fn report_motifs(name: &str, r: &crate::modality::dna::motifs::MotifResults) {
             let t = &r.database[x.target];
             format!("{} {} (E {:.2e})", t.id, t.name, x.evalue)
         });
+        let group = match r.groups {
+            Groups::All => "all".to_string(),
+            Groups::Clusters => format!("cluster {:>2}", m.cluster),
+        };
         eprintln!(
-            "  cluster {:>2} #{} {:<16} held-out {}/{} vs {}/{}  p {:.2e}  E {:.2e}  {}",
-            m.cluster,
+            "  {group} #{} {:<16} {} {}/{} vs {}/{}  p {:.2e}  E {:.2e}  {}",
             m.rank,
             m.motif.consensus(),
+            m.test.label(),
             m.test_fg.0,
             m.test_fg.1,
             m.test_bg.0,

@@ -4,8 +4,10 @@
 mod commands;
 mod demo;
 mod progress;
+mod scan;
 
 pub use commands::{export, open, run};
+pub use scan::scan;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -41,6 +43,21 @@ pub enum Command {
         format: ExportFormat,
         #[arg(short = 'o', long = "out")]
         out: PathBuf,
+    },
+    /// Scan a known motif across sequences (FIMO-like): every site at p ≤ --site-p, with
+    /// q-values, and each sequence's best site. Needs --motifs.
+    Scan {
+        /// FASTA/FASTQ sequences (cut into windows as `run` does).
+        seqs: PathBuf,
+        /// The motif's id or name in the --motifs file.
+        #[arg(long)]
+        motif: String,
+        /// Sites at or below this p-value are listed.
+        #[arg(long, default_value_t = 1e-4)]
+        site_p: f64,
+        /// Where the sites go: .csv, .parquet (default: CSV on standard output).
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -79,12 +96,38 @@ pub enum ImageModelChoice {
     Simclr,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+/// `--background`: a keyword or a FASTA file.
+#[derive(Debug, Clone, PartialEq)]
 pub enum MotifBackground {
     /// The sequences of the other clusters.
     Clusters,
     /// Dinucleotide-shuffled copies of the cluster's own sequences.
     Shuffled,
+    /// Sequences from a FASTA/FASTQ file (ChIP peaks against flanks, promoters against
+    /// random genome).
+    File(PathBuf),
+}
+
+impl std::str::FromStr for MotifBackground {
+    type Err = String;
+
+    /// The keywords win over a file of the same name; write `./shuffled` for such a file.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "shuffled" => Ok(Self::Shuffled),
+            "clusters" | "others" => Ok(Self::Clusters),
+            "" => Err("expected shuffled, clusters or a FASTA file".into()),
+            path => Ok(Self::File(PathBuf::from(path))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum MotifGroups {
+    /// Each cluster is a foreground of its own.
+    Clusters,
+    /// The whole input is one foreground.
+    All,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
@@ -187,15 +230,18 @@ pub struct DnaArgs {
     /// DNA: JASPAR or MEME motif file that discovered motifs are matched against.
     #[arg(long, global = true)]
     pub motifs: Option<PathBuf>,
-    /// DNA: background of the motif enrichment tests (shuffled: what a cluster has beyond
-    /// its base composition; others: what sets it apart from the other clusters).
-    #[arg(
-        long = "background",
-        value_enum,
-        default_value = "shuffled",
-        global = true
-    )]
+    /// DNA: background of the motif enrichment tests: `shuffled` (what a group has beyond
+    /// its dinucleotide composition), `clusters` (what sets a cluster apart from the other
+    /// clusters) or a FASTA/FASTQ file of background sequences (ChIP peaks against flanks,
+    /// promoters against random genome).
+    #[arg(long = "background", default_value = "shuffled", global = true)]
     pub motif_background: MotifBackground,
+    /// DNA: which sequences motifs are sought in: each cluster, or the whole input as one set.
+    #[arg(long, value_enum, default_value = "clusters", global = true)]
+    pub motif_groups: MotifGroups,
+    /// DNA: most motifs reported per group.
+    #[arg(long, default_value_t = 5, global = true)]
+    pub max_motifs: usize,
     /// DNA: seed k-mer length of motif discovery.
     #[arg(long, default_value_t = 8, global = true)]
     pub motif_k: usize,
@@ -301,6 +347,10 @@ impl DnaArgs {
                 ..Default::default()
             },
             motifs: self.motifs.clone(),
+            background: match &self.motif_background {
+                MotifBackground::File(p) => Some(p.clone()),
+                MotifBackground::Clusters | MotifBackground::Shuffled => None,
+            },
             model: match (&self.encoder, self.dna_model) {
                 (Some(dir), _) => DnaModel::Pretrained(dir.clone()),
                 (None, DnaModelChoice::Kmer) => DnaModel::Kmer,
@@ -371,8 +421,16 @@ impl CommonOpts {
         p.motifs.k = self.dna.motif_k;
         p.motifs.background = match self.dna.motif_background {
             MotifBackground::Clusters => crate::modality::dna::motifs::Background::Clusters,
-            MotifBackground::Shuffled => crate::modality::dna::motifs::Background::Shuffled,
+            // A file is read with the input and takes the place of either.
+            MotifBackground::Shuffled | MotifBackground::File(_) => {
+                crate::modality::dna::motifs::Background::Shuffled
+            }
         };
+        p.motifs.groups = match self.dna.motif_groups {
+            MotifGroups::Clusters => crate::modality::dna::motifs::Groups::Clusters,
+            MotifGroups::All => crate::modality::dna::motifs::Groups::All,
+        };
+        p.motifs.max_per_cluster = self.dna.max_motifs;
         p.cluster = match self.cluster {
             ClusterChoice::Leiden => crate::pipeline::ClusterMethod::Leiden(LeidenParams {
                 resolution: self.resolution,

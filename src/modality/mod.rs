@@ -656,6 +656,7 @@ pub fn characterise(
                 clusters,
                 db,
                 name,
+                s.motif_background.as_ref(),
                 motif_params,
                 &|f| progress("motifs", f),
                 cancelled,

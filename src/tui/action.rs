@@ -83,6 +83,8 @@ pub enum JobKind {
     /// Load, compute every stage, and train the count model where it applies.
     Pipeline,
     Recluster,
+    /// Motif discovery again, on other groups (`:motifs`).
+    Motifs,
     /// A `:compare` marker test.
     Compare,
 }
@@ -119,6 +121,11 @@ pub enum Effect {
         method: ClusterMethod,
     },
     Cancel(JobId),
+    /// Motif discovery on the tab's sequences, per cluster or on the whole input.
+    Motifs {
+        tab: usize,
+        groups: crate::modality::dna::motifs::Groups,
+    },
     /// Marker genes of cells in clusters `a` against clusters `b` (empty `b`: all others).
     Compare {
         tab: usize,

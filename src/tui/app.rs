@@ -270,6 +270,30 @@ impl App {
                 });
                 self.started(tab, JobKind::Recluster, name.into(), id, cancel);
             }
+            Effect::Motifs { tab, groups } => {
+                let Some(t) = self.state.tabs.get(tab) else {
+                    return;
+                };
+                let (Some(ds), Some(clusters)) = (t.dataset.clone(), t.result.clusters.clone())
+                else {
+                    return;
+                };
+                let mut params = self.state.params.motifs.clone();
+                params.groups = groups;
+                let (id, cancel) = self.runner.spawn(move |ctx| {
+                    let progress = |name: &'static str, f: f64| ctx.progress(name, f);
+                    let c =
+                        crate::modality::characterise(&ds, &clusters, &params, &progress, &|| {
+                            ctx.cancel.is_cancelled()
+                        })
+                        .ok_or(pipeline::PipelineError::Cancelled)?;
+                    if let Some(m) = c.motifs {
+                        ctx.output(JobOutput::Pipeline(PipelineEvent::Motifs(m)));
+                    }
+                    Ok(())
+                });
+                self.started(tab, JobKind::Motifs, "motifs".into(), id, cancel);
+            }
             Effect::Compare { tab, a, b, label } => {
                 let Some(t) = self.state.tabs.get(tab) else {
                     return;

@@ -6,6 +6,8 @@ use super::action::{Effect, ExportKind};
 use super::state::{ColorBy, Mode, State};
 use crate::analysis::kmeans::KMeansParams;
 use crate::analysis::leiden::LeidenParams;
+use crate::modality::Modality;
+use crate::modality::dna::motifs::Groups;
 use crate::pipeline::ClusterMethod;
 use std::path::PathBuf;
 
@@ -71,6 +73,13 @@ pub const COMMANDS: &[Command] = &[
         complete: "recluster kmeans ",
         aliases: &[],
         run: recluster_kmeans,
+    },
+    Command {
+        usage: "motifs all|clusters",
+        about: "motifs of the whole input or per cluster (DNA)",
+        complete: "motifs ",
+        aliases: &[],
+        run: motifs,
     },
     Command {
         usage: "export clusters PATH",
@@ -436,6 +445,32 @@ fn recluster_kmeans(s: &mut State, args: &[&str]) -> Vec<Effect> {
             vec![]
         }
     }
+}
+
+fn motifs(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    let groups = match args {
+        ["all"] => Groups::All,
+        ["clusters"] => Groups::Clusters,
+        _ => return usage(s, "motifs "),
+    };
+    let tab = s.active;
+    let Some(t) = s.tab() else { return vec![] };
+    if t.dataset
+        .as_ref()
+        .is_none_or(|d| d.modality() != Modality::Dna)
+    {
+        s.error("motifs need DNA sequences; this tab has none");
+        return vec![];
+    }
+    if t.result.clusters.is_none() {
+        s.error("the clusters are still being computed; try again when they land");
+        return vec![];
+    }
+    s.info(match groups {
+        Groups::All => "finding motifs in the whole input",
+        Groups::Clusters => "finding motifs per cluster",
+    });
+    vec![Effect::Motifs { tab, groups }]
 }
 
 fn recluster(s: &mut State, method: ClusterMethod) -> Vec<Effect> {

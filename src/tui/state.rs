@@ -76,6 +76,7 @@ pub struct TabData {
     pub search: Option<Search>,
     pub pipeline_job: Option<JobId>,
     pub recluster_job: Option<JobId>,
+    pub motifs_job: Option<JobId>,
     pub compare_job: Option<JobId>,
     pub error: Option<String>,
     /// Bumped whenever data changes; keys the caches.
@@ -116,6 +117,7 @@ impl TabData {
         match kind {
             JobKind::Pipeline => &mut self.pipeline_job,
             JobKind::Recluster => &mut self.recluster_job,
+            JobKind::Motifs => &mut self.motifs_job,
             JobKind::Compare => &mut self.compare_job,
         }
     }
@@ -125,6 +127,7 @@ impl TabData {
         [
             (self.pipeline_job, JobKind::Pipeline),
             (self.recluster_job, JobKind::Recluster),
+            (self.motifs_job, JobKind::Motifs),
             (self.compare_job, JobKind::Compare),
         ]
         .into_iter()
@@ -186,6 +189,7 @@ impl Tab {
                 search: None,
                 pipeline_job: None,
                 recluster_job: None,
+                motifs_job: None,
                 compare_job: None,
                 error: None,
                 version: 1,

@@ -9,6 +9,8 @@ use biolens::session::{self, SessionDataset};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+pub mod dna;
+
 /// A test fixture under `tests/data/` (sources and licences in its README).
 pub fn fixture(p: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

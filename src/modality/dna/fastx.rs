@@ -29,6 +29,8 @@ pub struct Sequences {
         String,
         std::sync::Arc<Vec<crate::modality::dna::motif_db::Motif>>,
     )>,
+    /// Background sequences for motif discovery (`--background FILE`).
+    pub motif_background: Option<crate::modality::dna::motifs::UserBackground>,
 }
 
 /// What the reader produced.
@@ -285,6 +287,7 @@ pub fn read_sequences(path: &Path, w: &WindowParams) -> Result<SeqRead, DataErro
         sequences: Sequences {
             seqs,
             motif_db: None,
+            motif_background: None,
         },
         notes,
     })

@@ -10,6 +10,7 @@ pub mod model;
 pub mod motif_db;
 pub mod motifs;
 pub mod options;
+pub mod scan;
 pub mod session;
 pub mod tables;
 pub mod tomtom;
@@ -37,11 +38,24 @@ pub fn read(path: &Path, o: &Options) -> Result<ItemsRead<DnaData>, DataError> {
     let mut r = fastx::read_sequences(path, &o.window)?;
     if let Some(m) = &o.motifs {
         let db = motif_db::read_motifs(m)?;
-        let name = m.file_name().map_or_else(
-            || m.display().to_string(),
-            |s| s.to_string_lossy().to_string(),
-        );
+        let name = file_name(m);
         r.sequences.motif_db = Some((name, Arc::new(db)));
+    }
+    if let Some(b) = &o.background {
+        let bg = fastx::read_sequences(b, &o.window)?;
+        if bg.sequences.seqs.len() < 10 {
+            return Err(DataError::BadFile {
+                path: b.clone(),
+                reason: format!(
+                    "a motif background (--background) needs at least 10 sequences, found {}",
+                    bg.sequences.seqs.len()
+                ),
+            });
+        }
+        r.sequences.motif_background = Some(motifs::UserBackground {
+            name: file_name(b),
+            seqs: Arc::new(bg.sequences.seqs),
+        });
     }
     Ok(ItemsRead {
         ids: r.ids,
@@ -52,6 +66,13 @@ pub fn read(path: &Path, o: &Options) -> Result<ItemsRead<DnaData>, DataError> {
         inputs: vec![path.to_path_buf()],
         notes: r.notes,
     })
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |s| s.to_string_lossy().to_string(),
+    )
 }
 
 /// The k-mer baseline: canonical k-mer spectrum → CLR → PCA.

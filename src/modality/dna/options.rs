@@ -26,6 +26,8 @@ pub struct Options {
     pub kmer: KmerParams,
     /// JASPAR or MEME file that discovered motifs are compared with.
     pub motifs: Option<PathBuf>,
+    /// FASTA/FASTQ file of background sequences for motif discovery (`--background FILE`).
+    pub background: Option<PathBuf>,
     pub model: DnaModel,
     pub mlm: MlmParams,
     pub device: DeviceKind,

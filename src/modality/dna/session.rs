@@ -9,7 +9,7 @@ use crate::io::{FileError, bad, column, io_err};
 use crate::modality::dna::fastx::Sequences;
 use crate::modality::dna::model::DnaEncoder;
 use crate::modality::dna::motif_db::{self, Motif};
-use crate::modality::dna::motifs::{FoundMotif, MotifResults, Site};
+use crate::modality::dna::motifs::{FoundMotif, Groups, MotifResults, Site, Test, UserBackground};
 use crate::modality::dna::tables::{motifs_table, sites_table};
 use crate::modality::dna::tomtom::Match;
 use std::path::Path;
@@ -26,6 +26,42 @@ pub struct DnaEntry {
     /// names the checkpoint folder.
     #[serde(default)]
     pub encoder_saved: bool,
+    /// The motif background file's name; its sequences are in `background.fa`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<String>,
+}
+
+/// Reads back what `write_fasta` wrote: whole records, as they were searched (the windows
+/// were cut when the file was first read).
+fn read_fasta(path: &Path) -> Result<Vec<Vec<u8>>, FileError> {
+    let text = std::fs::read(path).map_err(io_err(path))?;
+    let mut seqs: Vec<Vec<u8>> = Vec::new();
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        match line.first() {
+            Some(b'>') => seqs.push(Vec::new()),
+            None => {}
+            Some(_) => match seqs.last_mut() {
+                Some(s) => s.extend_from_slice(line),
+                None => {
+                    return Err(bad(
+                        path,
+                        format!("line {}: sequence before a header", i + 1),
+                    ));
+                }
+            },
+        }
+    }
+    Ok(seqs)
+}
+
+fn write_fasta(path: &Path, seqs: &[Vec<u8>]) -> Result<(), FileError> {
+    let mut text = Vec::with_capacity(seqs.iter().map(|s| s.len() + 12).sum());
+    for (i, s) in seqs.iter().enumerate() {
+        text.extend_from_slice(format!(">bg{}\n", i + 1).as_bytes());
+        text.extend_from_slice(s);
+        text.push(b'\n');
+    }
+    std::fs::write(path, text).map_err(io_err(path))
 }
 
 /// Writes a DNA dataset's sequences, motifs and trained encoder into `dna-INDEX/`.
@@ -57,6 +93,9 @@ pub fn write(
         let p = dir.join("database.meme");
         std::fs::write(&p, motif_db::meme_text(db)).map_err(io_err(&p))?;
     }
+    if let Some(b) = &s.motif_background {
+        write_fasta(&dir.join("background.fa"), &b.seqs)?;
+    }
     if let Some(m) = motifs {
         write_parquet(&dir.join("motifs.parquet"), &motifs_table(name, m))?;
         write_parquet(&dir.join("sites.parquet"), &sites_table(name, ids, m))?;
@@ -78,6 +117,7 @@ pub fn write(
         encoder_saved = true;
     }
     Ok(DnaEntry {
+        background: s.motif_background.as_ref().map(|b| b.name.clone()),
         folder,
         database: s.motif_db.as_ref().map(|(n, _)| n.clone()),
         encoder: encoder.map(|e| e.summary.clone()),
@@ -114,6 +154,16 @@ pub fn read(dir: &Path, d: &DnaEntry, n: usize) -> Result<DnaParts, FileError> {
     let sequences = Arc::new(Sequences {
         seqs: seqs.iter().map(|s| s.as_bytes().to_vec()).collect(),
         motif_db: d.database.clone().map(|name| (name, db.clone())),
+        motif_background: match &d.background {
+            Some(name) => {
+                let p = ddir.join("background.fa");
+                Some(UserBackground {
+                    name: name.clone(),
+                    seqs: Arc::new(read_fasta(&p)?),
+                })
+            }
+            None => None,
+        },
     });
     let mpath = ddir.join("motifs.parquet");
     let motifs = if mpath.exists() {
@@ -181,6 +231,16 @@ fn read_motifs(
     let (id, seed, match_id) = (texts("motif")?, texts("seed")?, texts("match_id")?);
     let (mev, mqv) = (nums("match_evalue")?, nums("match_qvalue")?);
     let strand = texts("strand")?;
+    // Sessions before 0.4 tested on held-out sequences only and searched clusters only.
+    let optional = |name: &str| t.get(name).is_some().then(|| texts(name)).transpose();
+    let tests = optional("test")?;
+    let groups = match optional("groups")? {
+        Some(g) if g.first().is_some_and(|x| x == "all") => Groups::All,
+        _ => Groups::Clusters,
+    };
+    let background = optional("background")?
+        .and_then(|b| b.into_iter().next())
+        .unwrap_or_default();
     let Column::ListF32 { offsets, values } = column(&t, "probs", mpath)? else {
         return Err(bad(mpath, "column 'probs' is not a list"));
     };
@@ -226,6 +286,10 @@ fn read_motifs(
             },
             seed: seed[i].clone(),
             threshold: thr[i],
+            test: tests
+                .as_ref()
+                .and_then(|t| Test::parse(&t[i]))
+                .unwrap_or(Test::HeldOut),
             test_fg: (fh[i].max(0) as usize, fnn[i].max(0) as usize),
             test_bg: (bh[i].max(0) as usize, bn[i].max(0) as usize),
             pvalue: pv[i],
@@ -277,5 +341,7 @@ fn read_motifs(
         motifs,
         database: db,
         database_name: d.database.clone(),
+        groups,
+        background,
     })
 }

@@ -1,9 +1,11 @@
 //! The DNA export tables: discovered motifs (DESIGN's columns) and every site of every motif.
 
 use crate::io::parquet::{Column, Table};
-use crate::modality::dna::motifs::{FoundMotif, MotifResults, Site};
+use crate::modality::dna::motifs::{FoundMotif, Groups, MotifResults, Site};
+use crate::modality::dna::scan::ScanResult;
 
-/// Discovered motifs, one row each: held-out enrichment, best database match and the
+/// Discovered motifs, one row each: the test of their enrichment (held-out or
+/// cross-validated), best database match and the
 /// probability matrix (`probs`, width × A C G T, row-major).
 pub fn motifs_table(dataset: &str, r: &MotifResults) -> Table {
     let m = &r.motifs;
@@ -38,6 +40,18 @@ pub fn motifs_table(dataset: &str, r: &MotifResults) -> Table {
     t.push("sites", int(&|x| x.sites.len()));
     // The sites the matrix was built from (MEME's nsites), fewer than the sites it finds.
     t.push("nsites", num(&|x| x.motif.nsites));
+    let text =
+        |v: &dyn Fn(&FoundMotif) -> String| -> Column { Column::Str(m.iter().map(v).collect()) };
+    // How the p-value was obtained, the groups searched and what they were compared with.
+    t.push("test", text(&|x| x.test.label()));
+    t.push(
+        "groups",
+        text(&|_| match r.groups {
+            Groups::All => "all".into(),
+            Groups::Clusters => "clusters".into(),
+        }),
+    );
+    t.push("background", text(&|_| r.background.clone()));
     t.push("test_fg_hits", int(&|x| x.test_fg.0));
     t.push("test_fg_n", int(&|x| x.test_fg.1));
     t.push("test_bg_hits", int(&|x| x.test_bg.0));
@@ -131,6 +145,58 @@ pub fn sites_table(dataset: &str, ids: &[String], r: &MotifResults) -> Table {
     t.push(
         "score",
         Column::F32(rows.iter().map(|(_, s)| s.score).collect()),
+    );
+    t
+}
+
+/// The sites of a scanned motif (FIMO's columns): the item, 1-based start/end, strand,
+/// log-odds score, p-value, q-value over every window scored, and the site as read.
+pub fn scan_table(ids: &[String], seqs: &[Vec<u8>], r: &ScanResult) -> Table {
+    let s = &r.sites;
+    let w = r.motif.width();
+    let mut t = Table::default();
+    t.push("motif", Column::Str(vec![r.motif.id.clone(); s.len()]));
+    t.push(
+        "motif_name",
+        Column::Str(vec![r.motif.name.clone(); s.len()]),
+    );
+    t.push(
+        "id",
+        Column::Str(s.iter().map(|x| ids[x.item as usize].clone()).collect()),
+    );
+    t.push(
+        "item",
+        Column::I32(s.iter().map(|x| x.item as i32).collect()),
+    );
+    t.push(
+        "start",
+        Column::I32(s.iter().map(|x| x.pos as i32 + 1).collect()),
+    );
+    t.push(
+        "end",
+        Column::I32(s.iter().map(|x| (x.pos as usize + w) as i32).collect()),
+    );
+    t.push(
+        "strand",
+        Column::Str(
+            s.iter()
+                .map(|x| if x.reverse { "-" } else { "+" }.to_string())
+                .collect(),
+        ),
+    );
+    t.push("score", Column::F32(s.iter().map(|x| x.score).collect()));
+    t.push("pvalue", Column::F64(s.iter().map(|x| x.pvalue).collect()));
+    t.push("qvalue", Column::F64(r.site_qvalues()));
+    t.push(
+        "matched_sequence",
+        Column::Str(
+            s.iter()
+                .map(|x| {
+                    let p = x.pos as usize;
+                    String::from_utf8_lossy(&seqs[x.item as usize][p..p + w]).into_owned()
+                })
+                .collect(),
+        ),
     );
     t
 }

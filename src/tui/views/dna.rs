@@ -138,8 +138,8 @@ pub fn consensus_spans(m: &Motif) -> Vec<Span<'static>> {
         .collect()
 }
 
-/// The selected cluster's motifs: a logo of the one selected (`sel`), its held-out test and
-/// best match, and the cluster's motif table.
+/// The selected cluster's motifs (every motif when the whole input was one group): a logo of
+/// the one selected (`sel`), how it was tested and its best match, and the motif table.
 pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rect) {
     let Some(res) = &v.result.motifs else {
         f.render_widget(
@@ -154,17 +154,19 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
         .database_name
         .as_deref()
         .map_or("no --motifs file".to_string(), |d| format!("vs {d}"));
-    let title = format!(
-        " motifs · cluster {} · held-out Fisher, E = p × {} · {db} ",
-        cluster.map_or("-".into(), |c| c.to_string()),
-        res.motifs.len()
-    );
+    let group = match res.groups {
+        crate::modality::dna::motifs::Groups::All => "whole input".to_string(),
+        crate::modality::dna::motifs::Groups::Clusters => {
+            format!("cluster {}", cluster.map_or("-".into(), |c| c.to_string()))
+        }
+    };
+    let title = format!(" motifs · {group} · against {} · {db} ", res.background);
     let block = pane(&title, focused);
     let inner = block.inner(r);
     f.render_widget(block, r);
     if motifs.is_empty() {
         f.render_widget(
-            Paragraph::new("no motif passed the held-out test in this cluster"),
+            Paragraph::new("no motif passed its test (held-out or cross-validated) here"),
             inner,
         );
         return;
@@ -177,8 +179,21 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
             .areas(inner);
     let key = key_style();
     let mut logo = logo_lines(&m.motif, logo_h as usize);
+    // Numbers first and on their own line, so a narrow pane cuts the match name, never a
+    // number.
     if let Some(first) = logo.first_mut() {
-        first.spans.push(Span::styled("  2 bits", key));
+        first.spans.push(Span::styled(
+            format!(
+                "  2 bits · E {:.1e} · {} {}/{} vs {}/{}",
+                m.evalue,
+                m.test.label(),
+                m.test_fg.0,
+                m.test_fg.1,
+                m.test_bg.0,
+                m.test_bg.1
+            ),
+            key,
+        ));
     }
     let best = m.matches.first().map(|b| {
         let d = &res.database[b.target];
@@ -194,12 +209,8 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
     if let Some(last) = logo.last_mut() {
         last.spans.push(Span::styled(
             format!(
-                "  {} sites · held-out {}/{} vs {}/{} · best match: {}",
+                "  {} sites · best match: {}",
                 m.sites.len(),
-                m.test_fg.0,
-                m.test_fg.1,
-                m.test_bg.0,
-                m.test_bg.1,
                 best.unwrap_or_else(|| "—".into())
             ),
             key,

@@ -1,0 +1,410 @@
+//! Motif discovery, STREME/MEME-like (methods.md §5.2), per cluster or on the whole input.
+//!
+//! Each group's sequences (the foreground) are compared with a background: copies of the
+//! foreground shuffled preserving 3-mers (the default, as STREME), the other clusters, or a FASTA file the
+//! user gives. A search ranks canonical k-mers by the one-sided Fisher test on how many
+//! sequences contain them (ZOOPS), counted exactly and within one mismatch; the best seeds
+//! of both kinds are refined by ZOOPS expectation–maximisation into matrices, flanks trimmed,
+//! and the site threshold chosen that separates foreground from background best. The
+//! search ends when no seed passes a Bonferroni bound over every seed tested.
+//!
+//! How a motif's p-value is obtained depends on the group's size, and each row says which:
+//! with at least `min_holdout` foreground sequences held out (STREME's rule), discovery
+//! runs on the rest and the p-value is the Fisher test on the held-out sequences; with
+//! fewer, the search is repeated in `folds`-fold cross-validation and the p-value is the
+//! Fisher test on the pooled held-out counts, each sequence scored by a motif fitted
+//! without it. E = p × motifs tested. The sites of each motif are erased (set to N) before
+//! the next search, and a motif the test does not confirm is erased but not reported.
+
+mod params;
+mod pwm;
+mod refine;
+mod search;
+mod seeds;
+mod shuffle;
+mod stats;
+
+pub use params::{Background, Groups, MotifParams, UserBackground};
+pub use pwm::{base_frequencies, best_site, log_odds, sites_above};
+pub use shuffle::{dinucleotide_shuffle, klet_shuffle};
+pub use stats::fisher_greater;
+
+use crate::modality::dna::motif_db::Motif;
+use rand::{Rng, SeedableRng, seq::SliceRandom};
+use rayon::prelude::*;
+use search::{Candidate, search};
+use seeds::SeedSpace;
+
+/// One occurrence of a motif.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Site {
+    pub item: u32,
+    pub pos: u32,
+    pub reverse: bool,
+    pub score: f32,
+}
+
+/// How a motif's p-value was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Test {
+    /// Fisher test on sequences held out of discovery.
+    HeldOut,
+    /// Fisher test on the pooled held-out counts of a cross-validation with this many folds.
+    CrossValidated(usize),
+}
+
+impl Test {
+    /// How the test is written in tables and panes: `held-out`, `5-fold CV`.
+    pub fn label(&self) -> String {
+        match self {
+            Test::HeldOut => "held-out".into(),
+            Test::CrossValidated(k) => format!("{k}-fold CV"),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        if s == "held-out" {
+            return Some(Test::HeldOut);
+        }
+        s.strip_suffix("-fold CV")?
+            .parse()
+            .ok()
+            .map(Test::CrossValidated)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FoundMotif {
+    /// The cluster searched (0 when the whole input is one group).
+    pub cluster: u32,
+    /// 1-based rank within the group (order of discovery).
+    pub rank: usize,
+    pub motif: Motif,
+    pub seed: String,
+    /// Log2-odds site threshold.
+    pub threshold: f64,
+    pub test: Test,
+    /// Tested foreground sequences with a site / tested foreground sequences.
+    pub test_fg: (usize, usize),
+    pub test_bg: (usize, usize),
+    /// The test's Fisher p-value; E = p × motifs tested.
+    pub pvalue: f64,
+    pub evalue: f64,
+    /// Fisher p-value of the final matrix on the sequences it was fitted on (optimistic; for
+    /// reference).
+    pub train_pvalue: f64,
+    /// Sites in the group's sequences (the better strand of each position above the
+    /// threshold).
+    pub sites: Vec<Site>,
+    /// Best database matches (empty without a motif file).
+    pub matches: Vec<crate::modality::dna::tomtom::Match>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MotifResults {
+    pub motifs: Vec<FoundMotif>,
+    /// The database the matches refer to.
+    pub database: std::sync::Arc<Vec<Motif>>,
+    pub database_name: Option<String>,
+    pub groups: Groups,
+    /// What the foreground was compared with, in words.
+    pub background: String,
+}
+
+impl MotifResults {
+    /// The motifs of cluster `c`; every motif when the whole input was one group.
+    pub fn of_cluster(&self, c: u32) -> impl Iterator<Item = &FoundMotif> {
+        let all = self.groups == Groups::All;
+        self.motifs.iter().filter(move |m| all || m.cluster == c)
+    }
+}
+
+/// Foreground and background of one group, as searched.
+struct Sets {
+    fg: Vec<Vec<u8>>,
+    bg: Vec<Vec<u8>>,
+}
+
+impl Sets {
+    fn all_mut(&mut self) -> impl Iterator<Item = &mut Vec<u8>> {
+        self.fg.iter_mut().chain(self.bg.iter_mut())
+    }
+}
+
+/// Sets every site of `c` in `seqs` to N so the next search finds something else.
+fn erase<'a>(c: &Candidate, base: &[f64; 4], seqs: impl Iterator<Item = &'a mut Vec<u8>>) {
+    let lo = log_odds(&c.motif.probs, base);
+    for s in seqs {
+        for (pos, _, _) in sites_above(&lo, s, c.threshold as f32) {
+            for b in &mut s[pos..pos + lo.len()] {
+                *b = b'N';
+            }
+        }
+    }
+}
+
+/// Unconfirmed motifs in a row that end a group's search.
+const PATIENCE: usize = 2;
+
+fn failures_total(t: &[Tested]) -> usize {
+    t.iter().filter(|x| x.pvalue > 0.05).count()
+}
+
+/// A motif as searched and tested, before numbering.
+struct Tested {
+    found: Candidate,
+    test: Test,
+    fg: (usize, usize),
+    bg: (usize, usize),
+    pvalue: f64,
+}
+
+/// Finds motifs for every group with at least 10 sequences; matches them against `db`.
+/// `user_bg`, when given, is the background of every group.
+#[allow(clippy::too_many_arguments)]
+pub fn discover(
+    seqs: &[Vec<u8>],
+    clusters: &[u32],
+    db: std::sync::Arc<Vec<Motif>>,
+    database_name: Option<String>,
+    user_bg: Option<&UserBackground>,
+    p: &MotifParams,
+    progress: &(dyn Fn(f64) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Option<MotifResults> {
+    let base = pwm::base_frequencies(seqs);
+    let cl = SeedSpace::new(p.k);
+    let groups: Vec<(u32, Vec<usize>)> = match p.groups {
+        Groups::All => vec![(0, (0..seqs.len()).collect())],
+        Groups::Clusters => {
+            let n = clusters.iter().max().map_or(0, |&m| m as usize + 1);
+            let mut g: Vec<(u32, Vec<usize>)> = (0..n as u32).map(|c| (c, Vec::new())).collect();
+            for (i, &c) in clusters.iter().enumerate() {
+                g[c as usize].1.push(i);
+            }
+            g
+        }
+    };
+    let background = p.describe_background(user_bg);
+    let mut tested = 0usize;
+    let mut found: Vec<FoundMotif> = Vec::new();
+    for (gi, (c, members)) in groups.iter().enumerate() {
+        if cancelled() {
+            return None;
+        }
+        progress(gi as f64 / groups.len() as f64);
+        if members.len() < 10 {
+            continue;
+        }
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(p.seed ^ (*c as u64 + 1));
+        let Some(mut sets) = group_sets(seqs, clusters, members, *c, user_bg, p, &mut rng) else {
+            continue;
+        };
+        let held_out = (sets.fg.len() as f64 * p.holdout.clamp(0.0, 0.5)).floor() as usize;
+        let results = if held_out >= p.min_holdout {
+            held_out_search(&mut sets, &base, &cl, p, &mut rng, cancelled)
+        } else {
+            cross_validated_search(&mut sets, &base, &cl, p, &mut rng, cancelled)
+        }?;
+        for r in results {
+            tested += 1;
+            if r.pvalue > 0.05 {
+                continue;
+            }
+            let lo = log_odds(&r.found.motif.probs, &base);
+            let t = r.found.threshold as f32;
+            let sites: Vec<Site> = members
+                .par_iter()
+                .flat_map_iter(|&i| {
+                    sites_above(&lo, &seqs[i], t)
+                        .into_iter()
+                        .map(move |(pos, reverse, score)| Site {
+                            item: i as u32,
+                            pos: pos as u32,
+                            reverse,
+                            score,
+                        })
+                })
+                .collect();
+            let rank = found.iter().filter(|f| f.cluster == *c).count() + 1;
+            let mut motif = r.found.motif;
+            motif.id = match p.groups {
+                Groups::All => format!("all-m{rank}"),
+                Groups::Clusters => format!("c{c}-m{rank}"),
+            };
+            motif.name = motif.consensus();
+            let matches: Vec<_> = crate::modality::dna::tomtom::compare(&motif, &db, 1)
+                .into_iter()
+                .take(5)
+                .collect();
+            found.push(FoundMotif {
+                cluster: *c,
+                rank,
+                motif,
+                seed: r.found.seed,
+                threshold: r.found.threshold,
+                test: r.test,
+                test_fg: r.fg,
+                test_bg: r.bg,
+                pvalue: r.pvalue,
+                evalue: f64::NAN,
+                train_pvalue: r.found.pvalue,
+                sites,
+                matches,
+            });
+        }
+    }
+    for f in &mut found {
+        f.evalue = (f.pvalue * tested as f64).min(tested as f64);
+    }
+    progress(1.0);
+    Some(MotifResults {
+        motifs: found,
+        database: db,
+        database_name,
+        groups: p.groups,
+        background,
+    })
+}
+
+/// The group's foreground (upper-cased) and its background; None when either is too small
+/// to search.
+fn group_sets(
+    seqs: &[Vec<u8>],
+    clusters: &[u32],
+    members: &[usize],
+    c: u32,
+    user_bg: Option<&UserBackground>,
+    p: &MotifParams,
+    rng: &mut impl Rng,
+) -> Option<Sets> {
+    let fg: Vec<Vec<u8>> = members
+        .iter()
+        .map(|&i| seqs[i].to_ascii_uppercase())
+        .collect();
+    let sample = |mut pool: Vec<&Vec<u8>>, rng: &mut _| -> Vec<Vec<u8>> {
+        if pool.len() > p.max_background {
+            pool.shuffle(rng);
+            pool.truncate(p.max_background);
+        }
+        pool.into_iter().map(|s| s.to_ascii_uppercase()).collect()
+    };
+    let bg = match (user_bg, p.effective_background()) {
+        (Some(u), _) => sample(u.seqs.iter().collect(), rng),
+        (None, Background::Clusters) if p.groups == Groups::Clusters => sample(
+            (0..seqs.len())
+                .filter(|&i| clusters[i] != c)
+                .map(|i| &seqs[i])
+                .collect(),
+            rng,
+        ),
+        _ => fg.iter().map(|s| klet_shuffle(s, 3, rng)).collect(),
+    };
+    (fg.len() >= 10 && bg.len() >= 10).then_some(Sets { fg, bg })
+}
+
+/// Splits the indices 0..n into parts by `assign`.
+fn split(s: &[Vec<u8>], keep: impl Fn(usize) -> bool) -> Vec<Vec<u8>> {
+    s.iter()
+        .enumerate()
+        .filter(|(i, _)| keep(*i))
+        .map(|(_, x)| x.clone())
+        .collect()
+}
+
+/// Discovery on all but a held-out share; each motif tested on the held-out sequences.
+fn held_out_search(
+    sets: &mut Sets,
+    base: &[f64; 4],
+    cl: &SeedSpace,
+    p: &MotifParams,
+    rng: &mut impl Rng,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Option<Vec<Tested>> {
+    let h = p.holdout.clamp(0.0, 0.5);
+    let fg_held: Vec<bool> = (0..sets.fg.len()).map(|_| rng.gen_bool(h)).collect();
+    let bg_held: Vec<bool> = (0..sets.bg.len()).map(|_| rng.gen_bool(h)).collect();
+    let mut train = Sets {
+        fg: split(&sets.fg, |i| !fg_held[i]),
+        bg: split(&sets.bg, |i| !bg_held[i]),
+    };
+    let mut test = Sets {
+        fg: split(&sets.fg, |i| fg_held[i]),
+        bg: split(&sets.bg, |i| bg_held[i]),
+    };
+    let mut out = Vec::new();
+    let mut failures = 0;
+    while out.len() - failures_total(&out) < p.max_per_cluster && failures < PATIENCE {
+        if cancelled() {
+            return None;
+        }
+        let Some(found) = search(&train.fg, &train.bg, base, cl) else {
+            break;
+        };
+        let lo = log_odds(&found.motif.probs, base);
+        let hf = pwm::hits(&lo, &test.fg, found.threshold);
+        let hb = pwm::hits(&lo, &test.bg, found.threshold);
+        let pvalue = fisher_greater(hf, test.fg.len(), hb, test.bg.len());
+        erase(&found, base, train.all_mut().chain(test.all_mut()));
+        failures = if pvalue > 0.05 { failures + 1 } else { 0 };
+        out.push(Tested {
+            found,
+            test: Test::HeldOut,
+            fg: (hf, test.fg.len()),
+            bg: (hb, test.bg.len()),
+            pvalue,
+        });
+    }
+    Some(out)
+}
+
+/// Discovery on every sequence; each motif's test repeats the search in cross-validation
+/// and pools the held-out counts.
+fn cross_validated_search(
+    sets: &mut Sets,
+    base: &[f64; 4],
+    cl: &SeedSpace,
+    p: &MotifParams,
+    rng: &mut impl Rng,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Option<Vec<Tested>> {
+    let k = p.folds.max(2);
+    let fold_of = |n: usize, rng: &mut _| -> Vec<usize> {
+        let mut f: Vec<usize> = (0..n).map(|i| i % k).collect();
+        f.shuffle(rng);
+        f
+    };
+    let (ff, fb) = (fold_of(sets.fg.len(), rng), fold_of(sets.bg.len(), rng));
+    let mut out = Vec::new();
+    let mut failures = 0;
+    while out.len() - failures_total(&out) < p.max_per_cluster && failures < PATIENCE {
+        let Some(found) = search(&sets.fg, &sets.bg, base, cl) else {
+            break;
+        };
+        let (mut hf, mut hb) = (0, 0);
+        for fold in 0..k {
+            if cancelled() {
+                return None;
+            }
+            let train_fg = split(&sets.fg, |i| ff[i] != fold);
+            let train_bg = split(&sets.bg, |i| fb[i] != fold);
+            if let Some(m) = search(&train_fg, &train_bg, base, cl) {
+                let lo = log_odds(&m.motif.probs, base);
+                hf += pwm::hits(&lo, &split(&sets.fg, |i| ff[i] == fold), m.threshold);
+                hb += pwm::hits(&lo, &split(&sets.bg, |i| fb[i] == fold), m.threshold);
+            }
+        }
+        let (nf, nb) = (sets.fg.len(), sets.bg.len());
+        let pvalue = fisher_greater(hf, nf, hb, nb);
+        erase(&found, base, sets.all_mut());
+        failures = if pvalue > 0.05 { failures + 1 } else { 0 };
+        out.push(Tested {
+            found,
+            test: Test::CrossValidated(k),
+            fg: (hf, nf),
+            bg: (hb, nb),
+            pvalue,
+        });
+    }
+    Some(out)
+}
