@@ -216,7 +216,7 @@ fn scanning_a_known_motif_ranks_the_planted_sequences_first() {
             "scan {name} ({id}) over 400 promoter segments, 100 planted: AUROC {a:.3}; {} sites at p ≤ 1e-4, {hits} in planted sequences",
             r.sites.len()
         );
-        // Measured: CTCF 0.993, NR2F1 0.999 (a sampled site can be weak: not 1.0).
+        // Measured: CTCF 0.992, NR2F1 1.000.
         assert!(a > 0.95, "{name}: AUROC {a}");
         seqs = s;
     }
@@ -246,35 +246,24 @@ fn biolens_scan_writes_fimo_like_sites_and_names_unknown_motifs() {
     common::dna::write_fasta(&fa, &seqs);
     let jaspar = fixture("dna/JASPAR2024_CORE_vertebrates_nonredundant_pfms.jaspar");
     let out = d.path().join("sites.csv");
-    let (ok, _, err) = run_biolens(&[
-        "scan",
+    let (fa, jaspar, out) = (
         fa.to_str().unwrap(),
-        "--motifs",
         jaspar.to_str().unwrap(),
-        "--motif",
-        "CTCF",
-        "-o",
         out.to_str().unwrap(),
-    ]);
+    );
+    let scan =
+        |motif: &str| run_biolens(&["scan", fa, "--motifs", jaspar, "--motif", motif, "-o", out]);
     // Two CTCF matrices share the name: an id is asked for.
+    let (ok, _, err) = scan("CTCF");
     assert!(!ok);
     assert!(
         err.contains("MA0139.2") && err.contains("give an id"),
         "{err}"
     );
-    let (ok, _, err) = run_biolens(&[
-        "scan",
-        fa.to_str().unwrap(),
-        "--motifs",
-        jaspar.to_str().unwrap(),
-        "--motif",
-        "MA0139.2",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = scan("MA0139.2");
     assert!(ok, "{err}");
     println!("{err}");
-    let text = std::fs::read_to_string(&out).unwrap();
+    let text = std::fs::read_to_string(out).unwrap();
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
@@ -290,8 +279,9 @@ fn biolens_scan_writes_fimo_like_sites_and_names_unknown_motifs() {
         rows.len(),
         planted.iter().filter(|p| **p).count()
     );
+    // Measured: 67 of 79 sites (85 %) lie in the 60 planted sequences.
     assert!(
-        in_planted * 2 > rows.len(),
+        in_planted * 4 > rows.len() * 3,
         "{in_planted} of {}",
         rows.len()
     );
@@ -299,14 +289,7 @@ fn biolens_scan_writes_fimo_like_sites_and_names_unknown_motifs() {
         assert_eq!(r[10].len(), 15);
         assert!(r[8].parse::<f64>().unwrap() <= 1e-4);
     }
-    let (ok, _, err) = run_biolens(&[
-        "scan",
-        fa.to_str().unwrap(),
-        "--motifs",
-        jaspar.to_str().unwrap(),
-        "--motif",
-        "NoSuchFactor",
-    ]);
+    let (ok, _, err) = scan("NoSuchFactor");
     assert!(!ok);
     assert!(
         err.contains("no motif with id or name 'NoSuchFactor'"),

@@ -4,9 +4,8 @@
 //! column by column), and a sequence's p-value from its best site corrected for the windows
 //! it has on both strands (Šidák).
 
-use crate::modality::dna::kmer::code;
 use crate::modality::dna::motif_db::Motif;
-use crate::modality::dna::motifs::base_frequencies;
+use crate::modality::dna::motifs::{base_frequencies, scan_windows};
 use rayon::prelude::*;
 
 /// Integer score steps over a motif's score range.
@@ -125,7 +124,7 @@ pub fn scan(seqs: &[Vec<u8>], motif: &Motif, site_threshold: f64) -> ScanResult 
     let bg = base_frequencies(seqs);
     let lo = log_odds(motif, &bg);
     let null = Null::new(&lo, &bg);
-    let w = lo.len();
+    let lo32: Vec<[f32; 4]> = lo.iter().map(|c| c.map(|x| x as f32)).collect();
     let per_seq: Vec<(Option<ScanSite>, f64, Vec<ScanSite>, usize)> = seqs
         .par_iter()
         .enumerate()
@@ -133,33 +132,23 @@ pub fn scan(seqs: &[Vec<u8>], motif: &Motif, site_threshold: f64) -> ScanResult 
             let mut best: Option<ScanSite> = None;
             let mut sites = Vec::new();
             let mut windows = 0usize;
-            if w > 0 && s.len() >= w {
-                'pos: for p in 0..=s.len() - w {
-                    let (mut fw, mut rv) = (0f64, 0f64);
-                    for j in 0..w {
-                        let Some(c) = code(s[p + j]) else {
-                            continue 'pos;
-                        };
-                        fw += lo[j][c as usize];
-                        rv += lo[w - 1 - j][3 - c as usize];
-                    }
-                    windows += 2;
-                    let (score, reverse) = if rv > fw { (rv, true) } else { (fw, false) };
-                    let site = ScanSite {
-                        item: i as u32,
-                        pos: p as u32,
-                        reverse,
-                        score: score as f32,
-                        pvalue: null.pvalue(score),
-                    };
-                    if best.is_none_or(|b| site.score > b.score) {
-                        best = Some(site);
-                    }
-                    if site.pvalue <= site_threshold {
-                        sites.push(site);
-                    }
+            scan_windows(&lo32, s, |p, fw, rv| {
+                windows += 2;
+                let (score, reverse) = if rv > fw { (rv, true) } else { (fw, false) };
+                let site = ScanSite {
+                    item: i as u32,
+                    pos: p as u32,
+                    reverse,
+                    score,
+                    pvalue: null.pvalue(score as f64),
+                };
+                if best.is_none_or(|b| site.score > b.score) {
+                    best = Some(site);
                 }
-            }
+                if site.pvalue <= site_threshold {
+                    sites.push(site);
+                }
+            });
             // 1 − (1 − p)^n without cancellation for small p.
             let seq_p = best.map_or(1.0, |b| -(windows as f64 * (-b.pvalue).ln_1p()).exp_m1());
             (best, seq_p.clamp(0.0, 1.0), sites, windows)
@@ -231,6 +220,7 @@ pub fn find_motif<'a>(db: &'a [Motif], key: &str) -> Result<&'a Motif, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modality::dna::kmer::code;
 
     fn one_hot(s: &str) -> Motif {
         Motif {

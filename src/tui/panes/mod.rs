@@ -73,6 +73,6 @@ impl TabView<'_> {
         let (Some(m), Some(c)) = (&self.result.motifs, self.cluster) else {
             return Vec::new();
         };
-        m.of_cluster(c).collect()
+        m.covering(c).collect()
     }
 }

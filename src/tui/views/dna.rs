@@ -16,7 +16,7 @@ pub fn sequence_hits(v: &TabView) -> Vec<(usize, usize, usize)> {
         return Vec::new();
     };
     let mut hits: Vec<(usize, usize, usize)> = m
-        .of_cluster(c[i])
+        .covering(c[i])
         .flat_map(|f| {
             f.sites
                 .iter()

@@ -25,8 +25,8 @@ mod shuffle;
 mod stats;
 
 pub use params::{Background, Groups, MotifParams, UserBackground};
-pub use pwm::{base_frequencies, best_site, log_odds, sites_above};
-pub use shuffle::{dinucleotide_shuffle, klet_shuffle};
+pub use pwm::{base_frequencies, best_site, log_odds, scan as scan_windows, sites_above};
+use shuffle::klet_shuffle;
 pub use stats::fisher_greater;
 
 use crate::modality::dna::motif_db::Motif;
@@ -112,8 +112,17 @@ pub struct MotifResults {
 }
 
 impl MotifResults {
-    /// The motifs of cluster `c`; every motif when the whole input was one group.
+    /// The motifs found in cluster `c` alone (none when the whole input was one group).
     pub fn of_cluster(&self, c: u32) -> impl Iterator<Item = &FoundMotif> {
+        let per_cluster = self.groups == Groups::Clusters;
+        self.motifs
+            .iter()
+            .filter(move |m| per_cluster && m.cluster == c)
+    }
+
+    /// The motifs searched in sequences that include cluster `c`'s: its own, or every motif
+    /// when the whole input was one group.
+    pub fn covering(&self, c: u32) -> impl Iterator<Item = &FoundMotif> {
         let all = self.groups == Groups::All;
         self.motifs.iter().filter(move |m| all || m.cluster == c)
     }
@@ -145,10 +154,8 @@ fn erase<'a>(c: &Candidate, base: &[f64; 4], seqs: impl Iterator<Item = &'a mut 
 
 /// Unconfirmed motifs in a row that end a group's search.
 const PATIENCE: usize = 2;
-
-fn failures_total(t: &[Tested]) -> usize {
-    t.iter().filter(|x| x.pvalue > 0.05).count()
-}
+/// A motif is confirmed, and reported, when its test's p is at most this.
+const ALPHA: f64 = 0.05;
 
 /// A motif as searched and tested, before numbering.
 struct Tested {
@@ -202,13 +209,13 @@ pub fn discover(
         };
         let held_out = (sets.fg.len() as f64 * p.holdout.clamp(0.0, 0.5)).floor() as usize;
         let results = if held_out >= p.min_holdout {
-            held_out_search(&mut sets, &base, &cl, p, &mut rng, cancelled)
+            held_out_search(&sets, &base, &cl, p, &mut rng, cancelled)
         } else {
             cross_validated_search(&mut sets, &base, &cl, p, &mut rng, cancelled)
         }?;
         for r in results {
             tested += 1;
-            if r.pvalue > 0.05 {
+            if r.pvalue > ALPHA {
                 continue;
             }
             let lo = log_odds(&r.found.motif.probs, &base);
@@ -303,7 +310,7 @@ fn group_sets(
     (fg.len() >= 10 && bg.len() >= 10).then_some(Sets { fg, bg })
 }
 
-/// Splits the indices 0..n into parts by `assign`.
+/// The sequences of `s` whose index `keep` accepts.
 fn split(s: &[Vec<u8>], keep: impl Fn(usize) -> bool) -> Vec<Vec<u8>> {
     s.iter()
         .enumerate()
@@ -312,9 +319,39 @@ fn split(s: &[Vec<u8>], keep: impl Fn(usize) -> bool) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// What one round of a group's search ended with.
+enum Round {
+    Tested(Tested),
+    /// No seed is enriched any more.
+    Exhausted,
+    Cancelled,
+}
+
+/// Rounds of search, test and erasure until `max_per_cluster` motifs are confirmed or
+/// `PATIENCE` in a row are not (STREME's patience); None when cancelled.
+fn rounds(p: &MotifParams, mut round: impl FnMut() -> Round) -> Option<Vec<Tested>> {
+    let mut out = Vec::new();
+    let (mut confirmed, mut failures) = (0, 0);
+    while confirmed < p.max_per_cluster && failures < PATIENCE {
+        match round() {
+            Round::Tested(t) => {
+                if t.pvalue > ALPHA {
+                    failures += 1;
+                } else {
+                    (confirmed, failures) = (confirmed + 1, 0);
+                }
+                out.push(t);
+            }
+            Round::Exhausted => break,
+            Round::Cancelled => return None,
+        }
+    }
+    Some(out)
+}
+
 /// Discovery on all but a held-out share; each motif tested on the held-out sequences.
 fn held_out_search(
-    sets: &mut Sets,
+    sets: &Sets,
     base: &[f64; 4],
     cl: &SeedSpace,
     p: &MotifParams,
@@ -332,30 +369,25 @@ fn held_out_search(
         fg: split(&sets.fg, |i| fg_held[i]),
         bg: split(&sets.bg, |i| bg_held[i]),
     };
-    let mut out = Vec::new();
-    let mut failures = 0;
-    while out.len() - failures_total(&out) < p.max_per_cluster && failures < PATIENCE {
+    rounds(p, || {
         if cancelled() {
-            return None;
+            return Round::Cancelled;
         }
         let Some(found) = search(&train.fg, &train.bg, base, cl) else {
-            break;
+            return Round::Exhausted;
         };
         let lo = log_odds(&found.motif.probs, base);
         let hf = pwm::hits(&lo, &test.fg, found.threshold);
         let hb = pwm::hits(&lo, &test.bg, found.threshold);
-        let pvalue = fisher_greater(hf, test.fg.len(), hb, test.bg.len());
         erase(&found, base, train.all_mut().chain(test.all_mut()));
-        failures = if pvalue > 0.05 { failures + 1 } else { 0 };
-        out.push(Tested {
+        Round::Tested(Tested {
             found,
             test: Test::HeldOut,
             fg: (hf, test.fg.len()),
             bg: (hb, test.bg.len()),
-            pvalue,
-        });
-    }
-    Some(out)
+            pvalue: fisher_greater(hf, test.fg.len(), hb, test.bg.len()),
+        })
+    })
 }
 
 /// Discovery on every sequence; each motif's test repeats the search in cross-validation
@@ -375,16 +407,14 @@ fn cross_validated_search(
         f
     };
     let (ff, fb) = (fold_of(sets.fg.len(), rng), fold_of(sets.bg.len(), rng));
-    let mut out = Vec::new();
-    let mut failures = 0;
-    while out.len() - failures_total(&out) < p.max_per_cluster && failures < PATIENCE {
+    rounds(p, || {
         let Some(found) = search(&sets.fg, &sets.bg, base, cl) else {
-            break;
+            return Round::Exhausted;
         };
         let (mut hf, mut hb) = (0, 0);
         for fold in 0..k {
             if cancelled() {
-                return None;
+                return Round::Cancelled;
             }
             let train_fg = split(&sets.fg, |i| ff[i] != fold);
             let train_bg = split(&sets.bg, |i| fb[i] != fold);
@@ -395,16 +425,13 @@ fn cross_validated_search(
             }
         }
         let (nf, nb) = (sets.fg.len(), sets.bg.len());
-        let pvalue = fisher_greater(hf, nf, hb, nb);
         erase(&found, base, sets.all_mut());
-        failures = if pvalue > 0.05 { failures + 1 } else { 0 };
-        out.push(Tested {
+        Round::Tested(Tested {
             found,
             test: Test::CrossValidated(k),
             fg: (hf, nf),
             bg: (hb, nb),
-            pvalue,
-        });
-    }
-    Some(out)
+            pvalue: fisher_greater(hf, nf, hb, nb),
+        })
+    })
 }

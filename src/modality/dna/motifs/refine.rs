@@ -3,7 +3,7 @@
 //! (MEME's ZOOPS model), uninformative flanks trimmed, and the site threshold that makes the
 //! foreground most enriched over the background (STREME's discriminative step).
 
-use super::pwm::{best_sites, codes, counts_to_motif, log_odds, normalise, oriented};
+use super::pwm::{best_sites, counts_to_motif, log_odds, normalise, oriented};
 use super::stats::fisher_greater;
 use crate::modality::dna::kmer::{for_each_kmer, revcomp};
 use crate::modality::dna::motif_db::Motif;
@@ -48,15 +48,15 @@ fn mismatches(x: u32, k: usize) -> u32 {
     (0..k).filter(|i| (x >> (2 * i)) & 3 != 0).count() as u32
 }
 
-/// ZOOPS expectation–maximisation: each sequence has a site with probability γ, at any of
-/// its windows on either strand with equal probability. Returns the refined matrix with
+/// ZOOPS expectation–maximisation over sequences given as base codes (`pwm::codes`, coded
+/// once by the caller for every seed): each sequence has a site with probability γ, at any
+/// of its windows on either strand with equal probability. Returns the refined matrix with
 /// `nsites` = the expected number of sites (Σ posteriors, MEME's nsites).
-pub fn em_zoops(start: &Motif, fg: &[Vec<u8>], bg: &[f64; 4], iterations: usize) -> Motif {
+pub fn em_zoops(start: &Motif, coded: &[Vec<u8>], bg: &[f64; 4], iterations: usize) -> Motif {
     let w = start.width();
     let mut probs = start.probs.clone();
     let mut gamma = 0.5f64;
     let mut expected = 0.0;
-    let coded: Vec<Vec<u8>> = fg.par_iter().map(|s| codes(s)).collect();
     for _ in 0..iterations {
         let ln_lr: Vec<[f64; 4]> = probs
             .iter()
@@ -91,7 +91,7 @@ pub fn em_zoops(start: &Motif, fg: &[Vec<u8>], bg: &[f64; 4], iterations: usize)
                 normalise(&c, 0.0)
             })
             .collect();
-        gamma = (z_sum / fg.len().max(1) as f64).clamp(0.01, 0.99);
+        gamma = (z_sum / coded.len().max(1) as f64).clamp(0.01, 0.99);
     }
     Motif {
         id: String::new(),
@@ -258,7 +258,8 @@ mod tests {
             probs: start,
             nsites: 0.0,
         };
-        let m = em_zoops(&start, &fg, &[0.25; 4], 10);
+        let coded: Vec<Vec<u8>> = fg.iter().map(|s| super::super::pwm::codes(s)).collect();
+        let m = em_zoops(&start, &coded, &[0.25; 4], 10);
         assert_eq!(m.consensus(), "TGACCTTTGACCT");
         // About 100 planted sites; EM's expected count lands near it.
         assert!((80.0..=120.0).contains(&m.nsites), "{}", m.nsites);

@@ -2,9 +2,11 @@
 //! one-mismatch seeds, each refined into a matrix (EM, trim, threshold), the one whose sites
 //! separate foreground from background best kept.
 
+use super::pwm::codes;
 use super::refine::{FLANK, best_threshold, em_zoops, initial, trim};
 use super::seeds::{SeedKind, SeedSpace, best_seeds, kmer_string};
 use crate::modality::dna::motif_db::Motif;
+use rayon::prelude::*;
 
 /// Seeds refined per search.
 const SEEDS: usize = 5;
@@ -37,7 +39,7 @@ pub fn search(
     }
     let seeds = best_seeds(fg, bg, space, SEEDS);
     let step = fg.len().div_ceil(EM_SEQUENCES).max(1);
-    let em_fg: Vec<Vec<u8>> = fg.iter().step_by(step).cloned().collect();
+    let em_fg: Vec<Vec<u8>> = fg.par_iter().step_by(step).map(|s| codes(s)).collect();
     let mut best: Option<Candidate> = None;
     for s in &seeds {
         let k = s.k;

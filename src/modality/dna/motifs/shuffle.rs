@@ -37,11 +37,6 @@ pub fn klet_shuffle(seq: &[u8], k: usize, rng: &mut impl Rng) -> Vec<u8> {
     out
 }
 
-/// Dinucleotide-preserving shuffle.
-pub fn dinucleotide_shuffle(seq: &[u8], rng: &mut impl Rng) -> Vec<u8> {
-    klet_shuffle(seq, 2, rng)
-}
-
 /// One run of bases shuffled; None leaves it as it is (too short, or no arborescence found).
 fn shuffle_run(s: &[usize], k: usize, rng: &mut impl Rng) -> Option<Vec<usize>> {
     if s.len() < k + 1 {
