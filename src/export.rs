@@ -25,6 +25,12 @@ pub enum What {
     Sites,
     /// Every item ranked by anomaly score.
     Anomalies,
+    /// One saved selection (name it after WHAT): ids for .txt, full rows for .csv, .tsv,
+    /// .parquet, .arrow.
+    Selection,
+    /// The whole result as an AnnData .h5ad for scanpy (cells: X, obs with clusters,
+    /// anomaly scores and selections, obsm X_umap and the latent, uns rank_genes_groups).
+    Anndata,
 }
 
 impl What {
@@ -35,6 +41,8 @@ impl What {
             What::Motifs => "motifs",
             What::Sites => "motif sites",
             What::Anomalies => "anomaly scores",
+            What::Selection => "selection",
+            What::Anndata => "AnnData",
         }
     }
 }
@@ -71,6 +79,8 @@ pub fn table(what: What, s: &Source) -> Option<Table> {
             a.anomaly_model.as_deref().map(|v| v.as_slice()),
             &a.clusters,
         )),
+        // Files of their own, written by `write_rows` and `session::anndata`.
+        What::Selection | What::Anndata => None,
     }
 }
 
@@ -133,6 +143,7 @@ pub fn export(
                 What::Markers => "cells only",
                 What::Motifs | What::Sites => "DNA only, once clusters land",
                 What::Clusters | What::Anomalies => "nothing computed yet",
+                What::Selection | What::Anndata => "not a table: see biolens export --help",
             }
         ))
     })?;
@@ -338,6 +349,63 @@ pub fn write_ids(
     std::fs::write(&tmp, text).map_err(|e| werr(path, e))?;
     std::fs::rename(&tmp, path).map_err(|e| werr(path, e))?;
     Ok(ids.len())
+}
+
+/// Writes the rows `rows` of the points table (`id`, map position, cluster, anomaly scores,
+/// metadata) through polars: CSV for `.csv`, tab-separated for `.tsv`, Parquet for
+/// `.parquet`, Arrow IPC for `.arrow`, `.ipc` or `.feather`; any other extension gets the
+/// ids, one per line. Atomically; returns the rows written.
+pub fn write_rows(
+    path: &Path,
+    ds: &Dataset,
+    r: &crate::pipeline::Partial,
+    rows: &[u32],
+) -> Result<usize, ExportError> {
+    use polars::prelude::*;
+    use polars_io::prelude::{CsvWriter, IpcWriter, ParquetWriter, SerWriter};
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let tmp = tmp_path(path);
+    let result = (|| -> Result<(), String> {
+        if !["csv", "tsv", "parquet", "arrow", "ipc", "feather"].contains(&ext.as_str()) {
+            let mut text = String::new();
+            for &i in rows {
+                text.push_str(&ds.ids[i as usize]);
+                text.push('\n');
+            }
+            return std::fs::write(&tmp, text).map_err(|e| e.to_string());
+        }
+        let df = crate::pipeline::select::points_frame(ds, r).map_err(|e| e.to_string())?;
+        let idx = IdxCa::from_vec("idx".into(), rows.to_vec());
+        let mut df = df
+            .take(&idx)
+            .and_then(|d| d.drop(crate::pipeline::select::ROW))
+            .map_err(|e| e.to_string())?;
+        let file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
+        let w = std::io::BufWriter::new(file);
+        match ext.as_str() {
+            "csv" => CsvWriter::new(w).finish(&mut df),
+            "tsv" => CsvWriter::new(w).with_separator(b'\t').finish(&mut df),
+            "parquet" => ParquetWriter::new(w).finish(&mut df).map(|_| ()),
+            _ => IpcWriter::new(w).finish(&mut df),
+        }
+        .map_err(|e| e.to_string())
+    })();
+    match result {
+        Ok(()) => {
+            std::fs::rename(&tmp, path).map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                werr(path, e)
+            })?;
+            Ok(rows.len())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(werr(path, e))
+        }
+    }
 }
 
 #[cfg(test)]

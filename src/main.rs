@@ -42,9 +42,22 @@ fn main() {
         Some(Command::Export {
             session,
             what,
+            name,
             format,
             out,
-        }) => biolens::cli::export(&session, what, format, &out),
+            dataset,
+            into,
+        }) => biolens::cli::export(
+            &session,
+            what,
+            name.as_deref(),
+            biolens::cli::AnndataTarget {
+                dataset: dataset.as_deref(),
+                into: into.as_deref(),
+            },
+            format,
+            &out,
+        ),
         Some(Command::Scan {
             seqs,
             motif,

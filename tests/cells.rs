@@ -406,3 +406,229 @@ fn sparse_pca_matches_dense_pca_on_pbmc68k() {
     assert!(a10 < 0.1 && a30 < 3.0, "{a10} {a30}");
     assert!(ratio > 0.9998, "{ratio}");
 }
+
+fn number_column(ds: &Dataset, name: &str) -> Vec<f64> {
+    match &ds
+        .meta_column(name)
+        .unwrap_or_else(|| panic!("{name}"))
+        .values
+    {
+        MetaValues::Number(v) => v.clone(),
+        MetaValues::Text(_) => panic!("{name} is text"),
+    }
+}
+
+#[test]
+fn cell_ranger_h5_v3_and_v2_read_as_the_10x_folder_does() {
+    let (folder, folder_emb) = pbmc();
+    let fe = folder.expression().unwrap();
+    for f in [
+        "cells/h5_layouts/pbmc68k_v3_filtered_feature_bc_matrix.h5",
+        "cells/h5_layouts/pbmc68k_v2_filtered_gene_bc_matrices_h5.h5",
+    ] {
+        let (ds, emb) = pipeline::load(&fixture(f), &Options::default()).unwrap();
+        let e = ds.expression().unwrap();
+        println!(
+            "{f}: {} cells × {} genes; notes {:?}",
+            e.n_cells(),
+            e.n_genes(),
+            ds.notes
+        );
+        assert_eq!(ds.ids, folder.ids, "{f}");
+        assert_eq!(e.genes, fe.genes, "{f}");
+        assert_eq!(e.by_gene, fe.by_gene, "{f}");
+        assert_eq!(e.kind, ValueKind::Counts, "{f}");
+        assert_eq!(
+            emb.matrix.data, folder_emb.matrix.data,
+            "{f}: the same embedding"
+        );
+        assert_eq!(
+            number_column(&ds, "total_counts"),
+            number_column(&folder, "total_counts")
+        );
+        if f.contains("v3") {
+            // The fixture's antibody features are copies of these genes' counts.
+            for (adt, gene) in [
+                ("adt_CD3_TotalSeqB", "CD3E"),
+                ("adt_CD20_TotalSeqB", "MS4A1"),
+            ] {
+                let g = e.genes.iter().position(|n| n == gene).unwrap();
+                let mut want = vec![0.0; e.n_cells()];
+                let (cells, values) = e.by_gene.gene(g);
+                for (&c, &v) in cells.iter().zip(values) {
+                    want[c as usize] = v as f64;
+                }
+                assert_eq!(number_column(&ds, adt), want, "{adt}");
+            }
+            assert!(
+                ds.notes
+                    .iter()
+                    .any(|n| n.contains("3 features other than gene expression")
+                        && n.contains("3 Antibody Capture")),
+                "{:?}",
+                ds.notes
+            );
+        }
+    }
+}
+
+/// A copy of the v3 fixture with `edit` applied through h5py-free means: the bytes of the
+/// file, so truncated and bit-flipped copies exercise the reader's errors.
+fn cellranger_copy(
+    dir: &std::path::Path,
+    name: &str,
+    edit: impl Fn(&mut Vec<u8>),
+) -> std::path::PathBuf {
+    let mut b = std::fs::read(fixture(
+        "cells/h5_layouts/pbmc68k_v3_filtered_feature_bc_matrix.h5",
+    ))
+    .unwrap();
+    edit(&mut b);
+    let p = dir.join(name);
+    std::fs::write(&p, b).unwrap();
+    p
+}
+
+#[test]
+fn damaged_cell_ranger_files_get_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = std::fs::metadata(fixture(
+        "cells/h5_layouts/pbmc68k_v3_filtered_feature_bc_matrix.h5",
+    ))
+    .unwrap()
+    .len() as usize;
+    let mut cases = vec![cellranger_copy(dir.path(), "half.h5", |b| {
+        b.truncate(n / 2)
+    })];
+    for k in 0..24 {
+        let at = 512 + (n - 1024) * k / 24;
+        cases.push(cellranger_copy(
+            dir.path(),
+            &format!("flip{k}.h5"),
+            move |b| b[at] ^= 0x5a,
+        ));
+    }
+    let mut errors = 0;
+    for p in &cases {
+        match std::panic::catch_unwind(|| pipeline::load(p, &Options::default())) {
+            Err(_) => panic!("{}: panicked", p.display()),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                let msg = e.to_string();
+                assert!(
+                    !msg.contains('\n') && msg.contains(p.file_name().unwrap().to_str().unwrap()),
+                    "{msg}"
+                );
+                errors += 1;
+            }
+        }
+    }
+    println!(
+        "{errors} of {} damaged copies refused, the rest read",
+        cases.len()
+    );
+    assert!(errors >= 1);
+}
+
+#[test]
+fn the_matrix_of_an_h5ad_is_chosen_with_layer_and_raw() {
+    let f = fixture("cells/h5ad_variants/lognorm_with_counts_layer.h5ad");
+    let mut o = Options::default();
+    let auto = pipeline::load(&f, &o).unwrap().0;
+    assert!(auto.expression().unwrap().source.ends_with("layers/counts"));
+    o.cells.matrix = biolens::modality::cells::h5ad::MatrixChoice::Raw;
+    let raw = pipeline::load(&f, &o).unwrap().0;
+    let e = raw.expression().unwrap();
+    assert!(e.source.ends_with("raw/X"), "{}", e.source);
+    assert_ne!(e.kind, ValueKind::Counts);
+    o.cells.matrix = biolens::modality::cells::h5ad::MatrixChoice::Layer("spliced".into());
+    let err = pipeline::load(&f, &o).unwrap_err().to_string();
+    assert!(
+        err.contains("--layer spliced") && err.contains("its layers: counts"),
+        "{err}"
+    );
+    o.cells.matrix = biolens::modality::cells::h5ad::MatrixChoice::Layer("counts".into());
+    let l = pipeline::load(&f, &o).unwrap().0;
+    assert_eq!(
+        l.expression().unwrap().by_gene,
+        auto.expression().unwrap().by_gene
+    );
+}
+
+#[test]
+fn files_without_x_or_not_anndata_say_what_they_hold() {
+    let f = fixture("cells/h5_layouts/layers_only_no_x.h5ad");
+    let mut o = Options::default();
+    let err = pipeline::load(&f, &o).unwrap_err().to_string();
+    println!("{err}");
+    assert!(
+        err.contains("X: absent")
+            && err.contains("its layers: doubled, umis")
+            && err.contains("--layer"),
+        "{err}"
+    );
+    o.cells.matrix = biolens::modality::cells::h5ad::MatrixChoice::Layer("umis".into());
+    let (ds, _) = pipeline::load(&f, &o).unwrap();
+    let e = ds.expression().unwrap();
+    assert!(e.source.ends_with("layers/umis"));
+    assert_eq!(e.kind, ValueKind::Counts);
+    assert!((total(&e.by_gene) - 486_651.0).abs() < 0.5);
+    let err = pipeline::load(
+        &fixture("cells/h5_layouts/not_a_matrix.h5"),
+        &Options::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    println!("{err}");
+    assert!(
+        err.contains("neither an AnnData")
+            && err.contains("groups: images")
+            && err.contains("datasets: table"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_recluster_cancelled_during_markers_changes_nothing() {
+    use biolens::pipeline::{ClusterMethod, PipelineEvent};
+    use std::sync::Mutex;
+    let (ds, emb) = pbmc();
+    let a = pipeline::analyse(
+        &ds,
+        &emb,
+        &PipelineParams::default(),
+        &|_| {},
+        &CancelToken::default(),
+    )
+    .unwrap();
+    let cancel = CancelToken::default();
+    let results = Mutex::new(Vec::new());
+    let emit = |ev: PipelineEvent| match ev {
+        // The user presses x while marker genes run.
+        PipelineEvent::Stage {
+            name: "marker genes",
+            ..
+        } => cancel.cancel(),
+        PipelineEvent::Stage { .. } => {}
+        other => results
+            .lock()
+            .unwrap()
+            .push(format!("{other:?}").chars().take(40).collect::<String>()),
+    };
+    let r = pipeline::recluster::recluster(
+        &ds,
+        &emb.matrix,
+        &a.knn,
+        a.graph.clone(),
+        &ClusterMethod::default(),
+        &Default::default(),
+        &emit,
+        &cancel,
+    );
+    assert!(
+        matches!(r, Err(pipeline::PipelineError::Cancelled)),
+        "{r:?}"
+    );
+    let got = results.into_inner().unwrap();
+    assert!(got.is_empty(), "a cancelled recluster emitted {got:?}");
+}

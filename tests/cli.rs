@@ -599,6 +599,7 @@ fn the_manifest_records_the_device_the_run_used() {
         2,
         biolens::core::nn::DeviceKind::Cuda,
         &items,
+        &Default::default(),
     )
     .unwrap();
     assert_eq!(m.device, "cuda");
@@ -622,6 +623,7 @@ fn an_interrupted_write_is_never_taken_for_a_session_and_is_swept() {
         2,
         biolens::core::nn::DeviceKind::Cpu,
         &items,
+        &Default::default(),
     )
     .unwrap();
     assert!(biolens::session::is_session(&out));

@@ -196,6 +196,16 @@ fn binary_readers_survive_mutated_input() {
     write_parquet(&pq, &t).unwrap();
     let pq = std::fs::read(&pq).unwrap();
     fuzz(&pq, &d.path().join("e.parquet"), 150, 11, &load);
+    // Other writers' layouts, read through polars.
+    for (f, salt) in [
+        ("polars.parquet", 14),
+        ("pyarrow_dict_largelist.parquet", 15),
+        ("pandas_index.parquet", 16),
+    ] {
+        let seed = std::fs::read(fixture("tables").join(f)).unwrap();
+        let ext = f.rsplit('.').next().unwrap();
+        fuzz(&seed, &d.path().join(format!("t.{ext}")), 150, salt, &load);
+    }
 
     let png = std::fs::read(asset("images/nuclei_dsb2018.png")).unwrap();
     fuzz(&png, &d.path().join("x.png"), 40, 12, &load);

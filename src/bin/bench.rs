@@ -441,6 +441,7 @@ fn run(args: Args) {
                 rayon::current_num_threads(),
                 biolens::core::nn::DeviceKind::Cpu,
                 std::slice::from_ref(&sd),
+                &Default::default(),
             )
             .expect("write session")
         });

@@ -131,13 +131,148 @@ pub fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
             analysis: a.analysis,
         });
     }
-    session::write(out, &params, threads, opts.device, &items)?;
+    let selections = replay_selections(opts, &items)?;
+    session::write(out, &params, threads, opts.device, &items, &selections)?;
     let n: usize = items.iter().map(|i| i.dataset.len()).sum();
     eprintln!(
         "wrote {} ({} items, {:.1}s); open it with: biolens open {}",
         out.display(),
         n,
         progress.start.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// `--selections FILE`: each selection evaluated on the new data, its size reported; the
+/// definitions are stored in the session whether or not they match anything here.
+fn replay_selections(
+    opts: &CommonOpts,
+    items: &[SessionDataset],
+) -> Result<crate::core::selection::SelectionFile> {
+    let Some(path) = &opts.selections else {
+        return Ok(Default::default());
+    };
+    let file = read_selection_file(path)?;
+    for sd in items {
+        let defs = file.for_dataset(&sd.dataset.name);
+        let r = pipeline::Partial::from(sd.analysis.clone());
+        for s in &defs {
+            match pipeline::select::members(&defs, &s.name, &sd.dataset, &r) {
+                Ok(m) => eprintln!(
+                    "{}: selection {} ({}): {} items",
+                    sd.dataset.name,
+                    s.name,
+                    s.def,
+                    m.len()
+                ),
+                Err(e) => eprintln!("{}: selection {}: {e}", sd.dataset.name, s.name),
+            }
+        }
+    }
+    Ok(file)
+}
+
+fn read_selection_file(path: &Path) -> Result<crate::core::selection::SelectionFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the selections", path.display()))?;
+    crate::core::selection::SelectionFile::from_toml(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a selections file ([[selection]] tables with name and kind): {e}",
+            path.display()
+        )
+    })
+}
+
+fn export_selection(dir: &Path, items: &[SessionDataset], name: &str, out: &Path) -> Result<()> {
+    let file = session::read_selections(dir)?;
+    for sd in items {
+        let defs = file.for_dataset(&sd.dataset.name);
+        if !defs.iter().any(|s| s.name == name) {
+            continue;
+        }
+        let r = pipeline::Partial::from(sd.analysis.clone());
+        let m = pipeline::select::members(&defs, name, &sd.dataset, &r)
+            .map_err(|e| anyhow::anyhow!("{}: selection {name}: {e}", dir.display()))?;
+        let n = crate::export::write_rows(out, &sd.dataset, &r, &m)?;
+        eprintln!("wrote {n} items of selection {name} to {}", out.display());
+        return Ok(());
+    }
+    let names: Vec<String> = file.selections.iter().map(|s| s.name.clone()).collect();
+    bail!(
+        "{}: no selection named '{name}' (saved: {})",
+        dir.display(),
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    );
+}
+
+fn export_anndata(
+    dir: &Path,
+    manifest: &session::Manifest,
+    items: &[SessionDataset],
+    target: AnndataTarget,
+    out: &Path,
+) -> Result<()> {
+    let sd = match target.dataset {
+        Some(d) => items.iter().find(|s| s.dataset.name == d).ok_or_else(|| {
+            let names: Vec<&str> = items.iter().map(|s| s.dataset.name.as_str()).collect();
+            anyhow::anyhow!(
+                "{}: no dataset '{d}' (datasets: {})",
+                dir.display(),
+                names.join(", ")
+            )
+        })?,
+        None => items
+            .iter()
+            .find(|s| s.dataset.expression().is_some())
+            .or(items.first())
+            .ok_or_else(|| anyhow::anyhow!("{}: the session holds no dataset", dir.display()))?,
+    };
+    let file = session::read_selections(dir)?;
+    let defs = file.for_dataset(&sd.dataset.name);
+    let r = pipeline::Partial::from(sd.analysis.clone());
+    let mut selections = Vec::new();
+    for s in &defs {
+        match pipeline::select::members(&defs, &s.name, &sd.dataset, &r) {
+            Ok(m) => selections.push((s.name.clone(), m)),
+            Err(e) => eprintln!("selection {} left out: {e}", s.name),
+        }
+    }
+    let extras = session::anndata::Extras {
+        selections: &selections,
+        params_toml: toml::to_string(&manifest.params).unwrap_or_default(),
+        embedding: manifest
+            .datasets
+            .iter()
+            .find(|d| d.name == sd.dataset.name)
+            .map(|d| d.embedding.clone())
+            .unwrap_or_default(),
+    };
+    if let Some(input) = target.into {
+        let added = session::anndata::write_into(input, out, sd, &extras)?;
+        let list: Vec<String> = added.iter().map(|(g, k)| format!("{g}/{k}")).collect();
+        eprintln!(
+            "wrote a copy of {} with {} added ({}) to {}",
+            input.display(),
+            sd.dataset.name,
+            list.join(", "),
+            out.display()
+        );
+        return Ok(());
+    }
+    let n = session::anndata::write_anndata(out, sd, &extras)?;
+    eprintln!(
+        "wrote {} ({n} observations{}) to {}",
+        sd.dataset.name,
+        if sd.dataset.expression().is_some() {
+            ""
+        } else {
+            "; no expression values, so no X"
+        },
         out.display()
     );
     Ok(())
@@ -266,20 +401,33 @@ pub fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
     } else {
         paths.to_vec()
     };
+    let extra = match &opts.selections {
+        Some(f) => read_selection_file(f)?,
+        None => Default::default(),
+    };
     let mut tabs = Vec::new();
     for p in &paths {
         if session::is_session(p) {
             // Only the manifest now: each tab reads its data as a job, so the interface shows
             // at once. The embedding vectors stay on disk until a k-means recluster asks.
             let manifest = session::read_manifest(p)?;
+            let saved = session::read_selections(p)?;
             tabs.extend(manifest.datasets.iter().enumerate().map(|(index, d)| {
-                Tab::new(
+                let mut t = Tab::new(
                     d.name.clone(),
                     TabSource::Session {
                         path: p.clone(),
                         index,
                     },
-                )
+                );
+                for s in saved
+                    .for_dataset(&d.name)
+                    .into_iter()
+                    .chain(extra.for_dataset(&d.name))
+                {
+                    t.selections.put(s);
+                }
+                t
             }));
         } else {
             if !p.exists() {
@@ -289,7 +437,11 @@ pub fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
                 .file_name()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
-            tabs.push(Tab::new(title, TabSource::Input { path: p.clone() }));
+            let mut t = Tab::new(title, TabSource::Input { path: p.clone() });
+            for s in extra.selections.iter().filter(|s| s.dataset.is_none()) {
+                t.selections.put(s.clone());
+            }
+            tabs.push(t);
         }
     }
     if !std::io::stdout().is_terminal() {
@@ -309,20 +461,43 @@ pub fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
     )
 }
 
-/// `biolens export`: one table (or MEME file) from a saved session.
+/// `biolens export`: one table (or MEME file, selection, AnnData file) from a saved session.
+/// Which dataset an AnnData export writes and, for `--into`, the input file it copies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnndataTarget<'a> {
+    pub dataset: Option<&'a str>,
+    pub into: Option<&'a Path>,
+}
+
 pub fn export(
     session_dir: &Path,
     what: crate::export::What,
+    name: Option<&str>,
+    target: AnndataTarget,
     format: ExportFormat,
     out: &Path,
 ) -> Result<()> {
+    use crate::export::What;
     if !session::is_session(session_dir) {
         bail!(
             "{}: not a biolens session (no manifest.toml)",
             session_dir.display()
         );
     }
-    let (_, items) = session::read(session_dir)?;
+    if name.is_some() && what != What::Selection {
+        bail!("only `export S selection NAME` takes a name after WHAT");
+    }
+    let (manifest, items) = session::read(session_dir)?;
+    match what {
+        What::Selection => {
+            let Some(name) = name else {
+                bail!("name the selection: biolens export S selection NAME -o FILE");
+            };
+            return export_selection(session_dir, &items, name, out);
+        }
+        What::Anndata => return export_anndata(session_dir, &manifest, &items, target, out),
+        _ => {}
+    }
     let out = match (format, out.extension().and_then(|e| e.to_str())) {
         (ExportFormat::Parquet, Some("parquet")) | (ExportFormat::Csv | ExportFormat::Meme, _) => {
             out.to_path_buf()

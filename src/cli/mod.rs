@@ -6,7 +6,7 @@ mod demo;
 mod progress;
 mod scan;
 
-pub use commands::{export, open, run};
+pub use commands::{AnndataTarget, export, open, run};
 pub use scan::scan;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -39,10 +39,19 @@ pub enum Command {
     Export {
         session: PathBuf,
         what: crate::export::What,
+        /// The selection's name (`export S selection NAME -o FILE`).
+        name: Option<String>,
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
         #[arg(short = 'o', long = "out")]
         out: PathBuf,
+        /// AnnData: the session's dataset to write, by name (default: the cells dataset).
+        #[arg(long)]
+        dataset: Option<String>,
+        /// AnnData: write a copy of this .h5ad (the one the session was made from) with
+        /// biolens' results added, every original element kept as it was.
+        #[arg(long, value_name = "INPUT.h5ad")]
+        into: Option<PathBuf>,
     },
     /// Scan a known motif across sequences (FIMO-like): every site at p ≤ --site-p, with
     /// q-values, and each sequence's best site. Needs --motifs.
@@ -144,6 +153,10 @@ pub struct CommonOpts {
     /// Metadata column with known labels: prints ARI, NMI, trustworthiness and kNN recall.
     #[arg(long, global = true)]
     pub labels: Option<String>,
+    /// Selections to replay on this data: a selections.toml (e.g. from an earlier session).
+    /// `run` stores them, with their sizes reported; `open` shows them.
+    #[arg(long, global = true)]
+    pub selections: Option<PathBuf>,
     #[arg(long, default_value_t = 0, global = true)]
     pub seed: u64,
     /// Worker threads (0 = all cores). Results do not depend on it.
@@ -215,6 +228,12 @@ pub struct CellsArgs {
     /// Cells: use this .h5ad obsm matrix (e.g. X_scVI, X_pca) as the embedding.
     #[arg(long, global = true)]
     pub obsm: Option<String>,
+    /// Cells: read this .h5ad layer (layers/NAME) as the expression matrix.
+    #[arg(long, global = true, conflicts_with = "raw")]
+    pub layer: Option<String>,
+    /// Cells: read the .h5ad's raw matrix (raw/X) as the expression matrix.
+    #[arg(long, global = true)]
+    pub raw: bool,
 }
 
 /// DNA flags.
@@ -324,6 +343,11 @@ impl CellsArgs {
             },
             baseline: Default::default(),
             obsm: self.obsm.clone(),
+            matrix: match (&self.layer, self.raw) {
+                (Some(l), _) => crate::modality::cells::h5ad::MatrixChoice::Layer(l.clone()),
+                (None, true) => crate::modality::cells::h5ad::MatrixChoice::Raw,
+                (None, false) => crate::modality::cells::h5ad::MatrixChoice::Auto,
+            },
             min_genes: self.min_genes,
         }
     }

@@ -33,8 +33,11 @@ pub fn scan(
     match out {
         Some(p) => crate::export::write_table(p, &table)
             .with_context(|| format!("writing {}", p.display()))?,
-        None => crate::export::write_csv_to(&mut std::io::stdout().lock(), &table)
-            .context("writing to standard output")?,
+        None => match crate::export::write_csv_to(&mut std::io::stdout().lock(), &table) {
+            // `biolens scan … | head`: the reader has what it wanted; stop quietly.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            r => r.context("writing to standard output")?,
+        },
     }
     let with_site = r
         .best

@@ -2,11 +2,13 @@
 //! device and weight-initialisation helpers for the candle models. Imports nothing of ours.
 
 mod error;
+pub mod guard;
 pub mod matrix;
 pub mod memory;
 pub mod meta;
 pub mod nn;
 pub mod scratch;
+pub mod selection;
 
 pub use error::DataError;
 pub use meta::{MetaColumn, MetaValues};

@@ -1,6 +1,8 @@
 //! Format families every modality shares: Parquet tables, NPY arrays, embedding and metadata
-//! tables, gzip-transparent text. Imports nothing of ours but `core`.
+//! tables (other tools' Parquet and Arrow IPC through polars, `frame`), gzip-transparent
+//! text. Imports nothing of ours but `core`.
 
+pub mod frame;
 pub mod h5chunks;
 pub mod npy;
 pub mod parquet;

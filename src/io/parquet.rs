@@ -1,20 +1,12 @@
-//! Columnar tables in Parquet, through the parquet crate's low-level column API (no Arrow, no
-//! polars: see the README's note on build cost). Writes required columns of strings, numbers
-//! and fixed-width lists; reads those plus the optional/nullable layouts pandas and polars
-//! write.
+//! Columnar tables in Parquet, written and read with polars. A `Table` is the plain-Rust
+//! view the session code works with (strings, numbers, lists of numbers); nulls read from
+//! other tools' files become NaN in numbers and "" in strings.
 
-use parquet::basic::{Compression, ConvertedType, LogicalType, Repetition, Type as PhysicalType};
-use parquet::column::reader::{ColumnReader, get_typed_column_reader};
-use parquet::data_type::{
-    ByteArray, ByteArrayType, DataType, DoubleType, FloatType, Int32Type, Int64Type,
-};
-use parquet::file::properties::WriterProperties;
-use parquet::file::reader::FileReader;
-use parquet::file::serialized_reader::SerializedFileReader;
-use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::Type;
+use polars::prelude::{self as pl, DataType, IntoColumn, NamedFrom, Series};
+use polars_arrow::array::{Array, ListArray, PrimitiveArray};
+use polars_arrow::offset::OffsetsBuffer;
+use polars_io::prelude::{ParquetCompression, ParquetReader, ParquetWriter, SerReader};
 use std::path::Path;
-use std::sync::Arc;
 
 /// One column of a table.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,243 +154,164 @@ pub enum TableError {
 fn perr(path: &Path, e: impl std::fmt::Display) -> TableError {
     TableError::Format {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        reason: e.to_string().lines().next().unwrap_or("").to_string(),
     }
 }
 
-fn leaf(name: &str, t: PhysicalType, logical: Option<LogicalType>, rep: Repetition) -> Arc<Type> {
-    let mut b = Type::primitive_type_builder(name, t).with_repetition(rep);
-    if let Some(l) = logical {
-        b = b.with_logical_type(Some(l));
+fn io_err(path: &Path, error: std::io::Error) -> TableError {
+    TableError::Io {
+        path: path.display().to_string(),
+        error,
     }
-    #[allow(clippy::expect_used)]
-    Arc::new(b.build().expect("valid primitive schema"))
 }
 
-fn list_of(name: &str, t: PhysicalType) -> Arc<Type> {
-    let element = leaf("element", t, None, Repetition::REQUIRED);
-    #[allow(clippy::expect_used)]
-    let list = Type::group_type_builder("list")
-        .with_repetition(Repetition::REPEATED)
-        .with_fields(vec![element])
-        .build()
-        .expect("valid list schema");
-    #[allow(clippy::expect_used)]
-    Arc::new(
-        Type::group_type_builder(name)
-            .with_repetition(Repetition::REQUIRED)
-            .with_logical_type(Some(LogicalType::List))
-            .with_converted_type(ConvertedType::LIST)
-            .with_fields(vec![Arc::new(list)])
-            .build()
-            .expect("valid group schema"),
-    )
+/// A list column from offsets (n + 1 entries) and flat values.
+fn list_series<T: polars_arrow::types::NativeType>(
+    name: &str,
+    offsets: &[usize],
+    values: &[T],
+) -> pl::PolarsResult<Series> {
+    let values = PrimitiveArray::<T>::from_vec(values.to_vec());
+    let offsets: Vec<i64> = offsets.iter().map(|&o| o as i64).collect();
+    let dtype = ListArray::<i64>::default_datatype(values.dtype().clone());
+    let list = ListArray::<i64>::try_new(
+        dtype,
+        OffsetsBuffer::try_from(offsets)?,
+        values.boxed(),
+        None,
+    )?;
+    Series::from_arrow(name.into(), list.boxed())
 }
 
-fn list_levels(offsets: &[usize]) -> (Vec<i16>, Vec<i16>) {
-    // Every list here is non-empty; an empty one would need def level 0 and no value.
-    let n_values = offsets.last().copied().unwrap_or(0);
-    let mut rep = Vec::with_capacity(n_values);
-    let def = vec![1i16; n_values];
-    for w in offsets.windows(2) {
-        for t in 0..(w[1] - w[0]) {
-            rep.push(if t == 0 { 0 } else { 1 });
-        }
+fn to_frame(table: &Table) -> pl::PolarsResult<pl::DataFrame> {
+    let mut cols = Vec::with_capacity(table.columns.len());
+    for (n, c) in table.names.iter().zip(&table.columns) {
+        let name = n.as_str().into();
+        let s = match c {
+            Column::Str(v) => Series::new(name, v.as_slice()),
+            Column::F32(v) => Series::new(name, v.as_slice()),
+            Column::F64(v) => Series::new(name, v.as_slice()),
+            Column::I32(v) => Series::new(name, v.as_slice()),
+            Column::I64(v) => Series::new(name, v.as_slice()),
+            Column::ListF32 { offsets, values } => list_series(n, offsets, values)?,
+            Column::ListI32 { offsets, values } => list_series(n, offsets, values)?,
+        };
+        cols.push(s.into_column());
     }
-    (def, rep)
+    pl::DataFrame::new(table.n_rows(), cols)
 }
 
 /// Writes `table` to `path` (caller handles atomic placement).
 pub fn write_parquet(path: &Path, table: &Table) -> Result<(), TableError> {
-    for (n, c) in table.names.iter().zip(&table.columns) {
-        if let Column::ListF32 { offsets, .. } | Column::ListI32 { offsets, .. } = c
-            && offsets.windows(2).any(|w| w[1] == w[0])
-        {
-            return Err(perr(
-                path,
-                format!("column {n}: empty lists are not supported"),
-            ));
-        }
-    }
-    let fields: Vec<Arc<Type>> = table
-        .names
-        .iter()
-        .zip(&table.columns)
-        .map(|(n, c)| match c {
-            Column::Str(_) => leaf(
-                n,
-                PhysicalType::BYTE_ARRAY,
-                Some(LogicalType::String),
-                Repetition::REQUIRED,
-            ),
-            Column::F32(_) => leaf(n, PhysicalType::FLOAT, None, Repetition::REQUIRED),
-            Column::F64(_) => leaf(n, PhysicalType::DOUBLE, None, Repetition::REQUIRED),
-            Column::I32(_) => leaf(n, PhysicalType::INT32, None, Repetition::REQUIRED),
-            Column::I64(_) => leaf(n, PhysicalType::INT64, None, Repetition::REQUIRED),
-            Column::ListF32 { .. } => list_of(n, PhysicalType::FLOAT),
-            Column::ListI32 { .. } => list_of(n, PhysicalType::INT32),
-        })
-        .collect();
-    let schema = Type::group_type_builder("schema")
-        .with_fields(fields)
-        .build()
+    let mut df = to_frame(table).map_err(|e| perr(path, e))?;
+    let file = std::fs::File::create(path).map_err(|e| io_err(path, e))?;
+    ParquetWriter::new(std::io::BufWriter::new(file))
+        .with_compression(ParquetCompression::Snappy)
+        .finish(&mut df)
         .map_err(|e| perr(path, e))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_created_by(format!("biolens {}", crate::VERSION))
-        .build();
-    let file = std::fs::File::create(path).map_err(|e| TableError::Io {
-        path: path.display().to_string(),
-        error: e,
-    })?;
-    let mut w = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props))
-        .map_err(|e| perr(path, e))?;
-    let n = table.n_rows();
-    let group = 1 << 20;
-    let mut start = 0;
-    loop {
-        let end = (start + group).min(n);
-        let mut rg = w.next_row_group().map_err(|e| perr(path, e))?;
-        for col in &table.columns {
-            let mut cw = rg
-                .next_column()
-                .map_err(|e| perr(path, e))?
-                .ok_or_else(|| perr(path, "schema has fewer columns than the table"))?;
-            let r = match col {
-                Column::Str(v) => {
-                    let b: Vec<ByteArray> = v[start..end]
-                        .iter()
-                        .map(|s| ByteArray::from(s.as_str()))
-                        .collect();
-                    cw.typed::<ByteArrayType>().write_batch(&b, None, None)
-                }
-                Column::F32(v) => cw
-                    .typed::<FloatType>()
-                    .write_batch(&v[start..end], None, None),
-                Column::F64(v) => cw
-                    .typed::<DoubleType>()
-                    .write_batch(&v[start..end], None, None),
-                Column::I32(v) => cw
-                    .typed::<Int32Type>()
-                    .write_batch(&v[start..end], None, None),
-                Column::I64(v) => cw
-                    .typed::<Int64Type>()
-                    .write_batch(&v[start..end], None, None),
-                Column::ListF32 { offsets, values } => {
-                    let o: Vec<usize> = offsets[start..=end].to_vec();
-                    let (def, rep) = list_levels(&o.iter().map(|x| x - o[0]).collect::<Vec<_>>());
-                    cw.typed::<FloatType>().write_batch(
-                        &values[o[0]..o[end - start]],
-                        Some(&def),
-                        Some(&rep),
-                    )
-                }
-                Column::ListI32 { offsets, values } => {
-                    let o: Vec<usize> = offsets[start..=end].to_vec();
-                    let (def, rep) = list_levels(&o.iter().map(|x| x - o[0]).collect::<Vec<_>>());
-                    cw.typed::<Int32Type>().write_batch(
-                        &values[o[0]..o[end - start]],
-                        Some(&def),
-                        Some(&rep),
-                    )
-                }
-            };
-            r.map_err(|e| perr(path, e))?;
-            cw.close().map_err(|e| perr(path, e))?;
-        }
-        rg.close().map_err(|e| perr(path, e))?;
-        start = end;
-        if start >= n {
-            break;
-        }
-    }
-    w.close().map_err(|e| perr(path, e))?;
     Ok(())
 }
 
-/// A leaf column's values with its definition and repetition levels.
-type Leaf<V> = (Vec<V>, Vec<i16>, Vec<i16>);
-
-/// Reads one leaf column of every row group: values, def and rep levels.
-fn read_leaf<T: DataType>(
-    reader: &SerializedFileReader<std::fs::File>,
-    col: usize,
-    path: &Path,
-) -> Result<Leaf<T::T>, TableError>
-where
-    T::T: Clone,
-{
-    let mut vals = Vec::new();
-    let mut defs = Vec::new();
-    let mut reps = Vec::new();
-    for g in 0..reader.num_row_groups() {
-        let rg = reader.get_row_group(g).map_err(|e| perr(path, e))?;
-        let rows = rg.metadata().num_rows() as usize;
-        let cr: ColumnReader = rg.get_column_reader(col).map_err(|e| perr(path, e))?;
-        let mut typed = get_typed_column_reader::<T>(cr);
-        let mut got = 0;
-        while got < rows {
-            let (recs, _, _) = typed
-                .read_records(rows - got, Some(&mut defs), Some(&mut reps), &mut vals)
-                .map_err(|e| perr(path, e))?;
-            if recs == 0 {
-                break;
-            }
-            got += recs;
-        }
-    }
-    Ok((vals, defs, reps))
+/// A list column as offsets, flat values and each row's presence: nulls inside a list become
+/// `fill`, a null list an empty one. Fixed-size lists are read the same way.
+pub struct ListParts<T> {
+    pub offsets: Vec<usize>,
+    pub values: Vec<T>,
+    pub present: Vec<bool>,
 }
 
-/// Expands nullable leaves: returns per-row (start, end) into a dense value vector with
-/// `fill` where a value was null.
-fn assemble<V: Clone>(
-    vals: Vec<V>,
-    defs: &[i16],
-    reps: &[i16],
-    max_def: i16,
-    max_rep: i16,
-    fill: V,
-    elem_optional: bool,
-) -> (Vec<usize>, Vec<V>) {
-    if max_def == 0 && max_rep == 0 {
-        let n = vals.len();
-        return ((0..=n).collect(), vals);
-    }
-    let mut out = Vec::with_capacity(defs.len());
-    let mut offsets = vec![0usize];
-    let mut it = vals.into_iter();
-    for (t, &d) in defs.iter().enumerate() {
-        let r = if max_rep > 0 { reps[t] } else { 0 };
-        if r == 0 && t > 0 {
-            offsets.push(out.len());
-        }
-        if d == max_def {
-            if let Some(v) = it.next() {
-                out.push(v);
+pub fn list_parts<P: pl::PolarsNumericType>(
+    c: &pl::Column,
+    fill: P::Native,
+) -> Result<ListParts<P::Native>, String> {
+    let first = |e: pl::PolarsError| e.to_string().lines().next().unwrap_or("").to_string();
+    let c = match c.dtype() {
+        DataType::Array(inner, _) => c.cast(&DataType::List(inner.clone())).map_err(first)?,
+        _ => c.clone(),
+    };
+    let c = c
+        .cast(&DataType::List(Box::new(P::get_static_dtype())))
+        .map_err(first)?;
+    let ca = c.list().map_err(first)?;
+    let mut out = ListParts {
+        offsets: Vec::with_capacity(ca.len() + 1),
+        values: Vec::new(),
+        present: Vec::with_capacity(ca.len()),
+    };
+    out.offsets.push(0);
+    for arr in ca.downcast_iter() {
+        let inner = arr
+            .values()
+            .as_any()
+            .downcast_ref::<PrimitiveArray<P::Native>>()
+            .ok_or("list values are not numbers")?;
+        let o = arr.offsets().as_slice();
+        for i in 0..arr.len() {
+            let valid = arr.is_valid(i);
+            out.present.push(valid);
+            if valid {
+                for k in o[i] as usize..o[i + 1] as usize {
+                    out.values.push(if inner.is_valid(k) {
+                        inner.value(k)
+                    } else {
+                        fill
+                    });
+                }
             }
-        } else if max_rep == 0 || (elem_optional && d == max_def - 1) {
-            // A null scalar, or a null element inside a present list.
-            out.push(fill.clone());
+            out.offsets.push(out.values.len());
         }
-        // Lower levels: null or empty list, contributes no element.
     }
-    if !defs.is_empty() {
-        offsets.push(out.len());
-    }
-    (offsets, out)
+    Ok(out)
 }
 
-/// A nullable integer column as f64, nulls as NaN.
-fn nullable_numbers(
-    v: Vec<f64>,
-    d: &[i16],
-    r: &[i16],
-    max_def: i16,
-    max_rep: i16,
-    opt: bool,
-) -> Column {
-    Column::F64(assemble(v, d, r, max_def, max_rep, f64::NAN, opt).1)
+/// One column of a frame as a table column; `None` for kinds sessions never hold.
+fn from_column(c: &pl::Column) -> Result<Option<Column>, String> {
+    let first = |e: pl::PolarsError| e.to_string().lines().next().unwrap_or("").to_string();
+    let nulls = c.null_count() > 0;
+    let col = match c.dtype() {
+        DataType::String | DataType::Categorical(..) | DataType::Enum(..) | DataType::Boolean => {
+            let s = c.cast(&DataType::String).map_err(first)?;
+            let s = s.str().map_err(first)?;
+            Column::Str(s.iter().map(|v| v.unwrap_or("").to_string()).collect())
+        }
+        DataType::Float32 => {
+            let v = c.f32().map_err(first)?;
+            Column::F32(v.iter().map(|x| x.unwrap_or(f32::NAN)).collect())
+        }
+        DataType::Int32 if !nulls => {
+            Column::I32(c.i32().map_err(first)?.iter().flatten().collect())
+        }
+        DataType::Int64 if !nulls => {
+            Column::I64(c.i64().map_err(first)?.iter().flatten().collect())
+        }
+        dt if dt.is_primitive_numeric() => {
+            let s = c.cast(&DataType::Float64).map_err(first)?;
+            let v = s.f64().map_err(first)?;
+            Column::F64(v.iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+        }
+        DataType::List(inner) | DataType::Array(inner, _) if inner.is_primitive_numeric() => {
+            if matches!(**inner, DataType::Int32) {
+                let p = list_parts::<pl::Int32Type>(c, 0)?;
+                Column::ListI32 {
+                    offsets: p.offsets,
+                    values: p.values,
+                }
+            } else {
+                let p = list_parts::<pl::Float32Type>(c, f32::NAN)?;
+                Column::ListF32 {
+                    offsets: p.offsets,
+                    values: p.values,
+                }
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(col))
+}
+
+fn open_reader(path: &Path) -> Result<ParquetReader<std::fs::File>, TableError> {
+    let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    Ok(ParquetReader::new(file))
 }
 
 /// Reads a Parquet file into a table. Nulls in numeric columns become NaN, in strings "".
@@ -408,163 +321,41 @@ pub fn read_parquet(path: &Path) -> Result<Table, TableError> {
 
 /// Top-level column names of a Parquet file, from its footer.
 pub fn parquet_column_names(path: &Path) -> Result<Vec<String>, TableError> {
-    let file = std::fs::File::open(path).map_err(|e| TableError::Io {
-        path: path.display().to_string(),
-        error: e,
-    })?;
-    let reader = SerializedFileReader::new(file)
+    let mut r = open_reader(path)?;
+    let schema = crate::core::guard::contain(|| r.schema())
+        .map_err(|p| perr(path, format!("not a readable Parquet file ({p})")))?
         .map_err(|e| perr(path, format!("not a readable Parquet file: {e}")))?;
-    let schema = reader.metadata().file_metadata().schema_descr_ptr();
-    Ok(schema
-        .root_schema()
-        .get_fields()
-        .iter()
-        .map(|f| f.name().to_string())
-        .collect())
+    Ok(schema.iter_names().map(|n| n.to_string()).collect())
 }
 
-/// Reads only the named top-level columns (all when `only` is None).
+/// Reads only the named top-level columns (all when `only` is None); names the file lacks
+/// are left out, as are columns of kinds a table cannot hold.
 pub fn read_parquet_columns(path: &Path, only: Option<&[&str]>) -> Result<Table, TableError> {
-    let file = std::fs::File::open(path).map_err(|e| TableError::Io {
-        path: path.display().to_string(),
-        error: e,
-    })?;
-    let reader = SerializedFileReader::new(file)
+    let mut r = open_reader(path)?;
+    if let Some(o) = only {
+        let have = parquet_column_names(path)?;
+        r = r.with_columns(Some(
+            o.iter()
+                .filter(|n| have.iter().any(|h| h == *n))
+                .map(|n| n.to_string())
+                .collect(),
+        ));
+    }
+    let df = crate::core::guard::contain(|| r.finish())
+        .map_err(|p| perr(path, format!("not a readable Parquet file ({p})")))?
         .map_err(|e| perr(path, format!("not a readable Parquet file: {e}")))?;
-    let schema = reader.metadata().file_metadata().schema_descr_ptr();
     let mut table = Table::default();
-    for c in 0..schema.num_columns() {
-        let desc = schema.column(c);
-        let top = desc.path().parts()[0].clone();
-        if only.is_some_and(|o| !o.contains(&top.as_str())) {
-            continue;
-        }
-        let (max_def, max_rep) = (desc.max_def_level(), desc.max_rep_level());
-        if max_rep > 1 {
-            return Err(perr(
-                path,
-                format!("column {top}: nested lists are not supported"),
-            ));
-        }
-        let is_list = max_rep == 1;
-        let opt = desc.self_type().is_optional();
-        let col = match desc.physical_type() {
-            PhysicalType::BYTE_ARRAY => {
-                let (v, d, r) = read_leaf::<ByteArrayType>(&reader, c, path)?;
-                let (_, s) = assemble(v, &d, &r, max_def, max_rep, ByteArray::from(""), opt);
-                if is_list {
-                    return Err(perr(
-                        path,
-                        format!("column {top}: lists of strings are not supported"),
-                    ));
-                }
-                Column::Str(
-                    s.iter()
-                        .map(|b| String::from_utf8_lossy(b.data()).into_owned())
-                        .collect(),
-                )
-            }
-            PhysicalType::FLOAT => {
-                let (v, d, r) = read_leaf::<FloatType>(&reader, c, path)?;
-                let (o, s) = assemble(v, &d, &r, max_def, max_rep, f32::NAN, opt);
-                if is_list {
-                    Column::ListF32 {
-                        offsets: o,
-                        values: s,
-                    }
-                } else {
-                    Column::F32(s)
-                }
-            }
-            PhysicalType::DOUBLE => {
-                let (v, d, r) = read_leaf::<DoubleType>(&reader, c, path)?;
-                let (o, s) = assemble(v, &d, &r, max_def, max_rep, f64::NAN, opt);
-                if is_list {
-                    Column::ListF32 {
-                        offsets: o,
-                        values: s.iter().map(|&x| x as f32).collect(),
-                    }
-                } else {
-                    Column::F64(s)
-                }
-            }
-            PhysicalType::INT32 => {
-                let (v, d, r) = read_leaf::<Int32Type>(&reader, c, path)?;
-                match (is_list, max_def) {
-                    (true, _) => {
-                        let (o, s) = assemble(v, &d, &r, max_def, max_rep, 0, opt);
-                        Column::ListI32 {
-                            offsets: o,
-                            values: s,
-                        }
-                    }
-                    (false, 0) => Column::I32(v),
-                    (false, _) => nullable_numbers(
-                        v.into_iter().map(f64::from).collect(),
-                        &d,
-                        &r,
-                        max_def,
-                        max_rep,
-                        opt,
-                    ),
-                }
-            }
-            PhysicalType::INT64 => {
-                let (v, d, r) = read_leaf::<Int64Type>(&reader, c, path)?;
-                match (is_list, max_def) {
-                    (true, _) => {
-                        let vals = v.into_iter().map(|x| x as f32).collect();
-                        let (o, s) = assemble(vals, &d, &r, max_def, max_rep, f32::NAN, opt);
-                        Column::ListF32 {
-                            offsets: o,
-                            values: s,
-                        }
-                    }
-                    (false, 0) => Column::I64(v),
-                    (false, _) => nullable_numbers(
-                        v.into_iter().map(|x| x as f64).collect(),
-                        &d,
-                        &r,
-                        max_def,
-                        max_rep,
-                        opt,
-                    ),
-                }
-            }
-            PhysicalType::BOOLEAN => {
-                let (v, d, r) = read_leaf::<parquet::data_type::BoolType>(&reader, c, path)?;
-                let (_, s) = assemble(
-                    v.into_iter()
-                        .map(|b| if b { "true" } else { "false" }.to_string())
-                        .collect(),
-                    &d,
-                    &r,
-                    max_def,
-                    max_rep,
-                    String::new(),
-                    opt,
-                );
-                Column::Str(s)
-            }
-            other => {
+    for c in df.columns() {
+        let col = from_column(c).map_err(|e| perr(path, format!("column {}: {e}", c.name())))?;
+        match col {
+            Some(col) => table.push(c.name(), col),
+            None => {
                 return Err(perr(
                     path,
-                    format!("column {top}: Parquet type {other} is not supported"),
+                    format!("column {}: type {} is not supported", c.name(), c.dtype()),
                 ));
             }
-        };
-        table.push(&top, col);
-    }
-    if let Some(bad) = table.columns.iter().position(|c| c.len() != table.n_rows()) {
-        return Err(perr(
-            path,
-            format!(
-                "column {} has {} rows, expected {}",
-                table.names[bad],
-                table.columns[bad].len(),
-                table.n_rows()
-            ),
-        ));
+        }
     }
     Ok(table)
 }

@@ -1,11 +1,11 @@
-//! Embedding tables: CSV or Parquet with an id column and either one list column (the
+//! Embedding tables: CSV (read here, so errors name the line) or Parquet / Arrow IPC (read
+//! with polars, `frame`), with an id column and either one list column (the
 //! embedding) or numeric columns. Columns named like `emb_*`, `dim_*`, `pc_*`, `latent_*`
 //! (case-insensitive) are the embedding when present, and the other columns become metadata;
 //! otherwise every numeric column is the embedding.
 
 use crate::core::matrix::{Matrix, check_finite};
 use crate::core::{DataError, MetaColumn};
-use crate::io::parquet::{Column, read_parquet};
 use crate::io::text::read_csv_rows;
 use std::collections::HashMap;
 use std::path::Path;
@@ -149,95 +149,77 @@ pub fn read_embedding_csv(path: &Path) -> Result<EmbeddingTable, DataError> {
     })
 }
 
-pub fn read_embedding_parquet(path: &Path) -> Result<EmbeddingTable, DataError> {
-    let t = read_parquet(path).map_err(|e| {
-        DataError::file(
-            path,
-            e.to_string()
-                .trim_start_matches(&format!("{}: ", path.display()))
-                .to_string(),
-        )
-    })?;
-    let n = t.n_rows();
+/// An embedding table in Parquet or Arrow IPC / Feather, read with polars: the id column
+/// (`id`, `barcode`, `cell`, `name`, pandas' `__index_level_0__`, else the first text
+/// column), the embedding (the first list or fixed-size-list column, else `emb_*`-like
+/// columns, else every numeric column) and the rest as metadata.
+pub fn read_embedding_columnar(path: &Path) -> Result<EmbeddingTable, DataError> {
+    use crate::io::frame::{Kind, kind, meta_columns, numbers, texts, vectors};
+    let df = crate::io::frame::read_columnar(path)?;
+    let n = df.height();
     if n == 0 {
         return Err(DataError::file(path, "no rows (expected at least 2 items)"));
     }
-    let idc = id_column(&t.names, &|c| matches!(t.columns[c], Column::Str(_)));
-    let ids: Vec<String> = match idc.map(|c| &t.columns[c]) {
-        Some(Column::Str(v)) => v.clone(),
-        Some(c) => c
-            .as_f64()
-            .unwrap_or_default()
+    let cols = df.columns();
+    let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
+    let is_text = |c: usize| matches!(kind(cols[c].dtype()), Kind::Text);
+    let idc = names
+        .iter()
+        .position(|n| n == "__index_level_0__")
+        .or_else(|| id_column(&names, &is_text));
+    let bad = |e: String| DataError::file(path, e);
+    let ids: Vec<String> = match idc {
+        Some(c) if is_text(c) => texts(&cols[c]).map_err(bad)?,
+        Some(c) => numbers(&cols[c])
+            .map_err(bad)?
             .iter()
             .map(|x| format!("{x}"))
             .collect(),
         None => (0..n).map(|i| i.to_string()).collect(),
     };
-    let list_col = (0..t.names.len())
-        .find(|&c| Some(c) != idc && matches!(t.columns[c], Column::ListF32 { .. }));
+    let list_col =
+        (0..cols.len()).find(|&c| Some(c) != idc && matches!(kind(cols[c].dtype()), Kind::Vector));
+    let numeric = |c: usize| Some(c) != idc && matches!(kind(cols[c].dtype()), Kind::Number);
     let (embedding, used) = if let Some(lc) = list_col {
-        let Column::ListF32 { offsets, values } = &t.columns[lc] else {
-            return Err(DataError::file(path, "internal: list column changed type"));
-        };
-        let width = offsets[1] - offsets[0];
-        if let Some(r) = offsets.windows(2).position(|w| w[1] - w[0] != width) {
-            return Err(DataError::file(
+        let (width, data) = vectors(&cols[lc]).map_err(|(r, e)| {
+            DataError::file(
                 path,
-                format!(
-                    "column '{}', record {}: {} values, expected {} as in the first record",
-                    t.names[lc],
-                    r + 1,
-                    offsets[r + 1] - offsets[r],
-                    width
-                ),
-            ));
-        }
-        (Matrix::from_vec(n, width, values.clone()), vec![lc])
+                format!("column '{}', record {}: {e}", names[lc], r + 1),
+            )
+        })?;
+        (Matrix::from_vec(n, width, data), vec![lc])
     } else {
-        let named: Vec<usize> = (0..t.names.len())
-            .filter(|&c| {
-                Some(c) != idc && is_embedding_name(&t.names[c]) && t.columns[c].as_f64().is_some()
-            })
+        let named: Vec<usize> = (0..cols.len())
+            .filter(|&c| numeric(c) && is_embedding_name(&names[c]))
             .collect();
-        let cols: Vec<usize> = if named.is_empty() {
-            (0..t.names.len())
-                .filter(|&c| Some(c) != idc && t.columns[c].as_f64().is_some())
-                .collect()
+        let used: Vec<usize> = if named.is_empty() {
+            (0..cols.len()).filter(|&c| numeric(c)).collect()
         } else {
             named
         };
-        if cols.is_empty() {
+        if used.is_empty() {
             return Err(DataError::file(
                 path,
                 "no numeric or list column to use as the embedding",
             ));
         }
-        let vals: Vec<Vec<f64>> = cols
+        let vals: Vec<Vec<f64>> = used
             .iter()
-            .map(|&c| t.columns[c].as_f64().unwrap_or_default())
-            .collect();
-        let mut data = Vec::with_capacity(n * cols.len());
+            .map(|&c| numbers(&cols[c]))
+            .collect::<Result<_, _>>()
+            .map_err(bad)?;
+        let mut data = Vec::with_capacity(n * used.len());
         for i in 0..n {
             for v in &vals {
                 data.push(v[i] as f32);
             }
         }
-        (Matrix::from_vec(n, cols.len(), data), cols)
+        (Matrix::from_vec(n, used.len(), data), used)
     };
     check_finite(path, &embedding, &ids)?;
-    let meta = (0..t.names.len())
-        .filter(|c| Some(*c) != idc && !used.contains(c))
-        .filter_map(|c| match &t.columns[c] {
-            Column::Str(v) => Some(MetaColumn {
-                name: t.names[c].clone(),
-                values: crate::core::meta::MetaValues::Text(v.clone()),
-            }),
-            col => col.as_f64().map(|v| MetaColumn {
-                name: t.names[c].clone(),
-                values: crate::core::meta::MetaValues::Number(v),
-            }),
-        })
-        .collect();
+    let mut skip = used;
+    skip.extend(idc);
+    let meta = meta_columns(&df, &skip).map_err(bad)?;
     Ok(EmbeddingTable {
         ids,
         meta,
@@ -245,14 +227,56 @@ pub fn read_embedding_parquet(path: &Path) -> Result<EmbeddingTable, DataError> 
     })
 }
 
-/// Attaches a metadata CSV: aligned by id when its first column (or one named `id`/`barcode`)
+/// A Parquet or IPC metadata table as header and text cells (numbers re-parsed by
+/// `MetaColumn::from_strings`, as for CSV).
+fn columnar_rows(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), DataError> {
+    use crate::io::frame::{Kind, kind, numbers, texts};
+    let df = crate::io::frame::read_columnar(path)?;
+    let mut header = Vec::new();
+    let mut columns: Vec<Vec<String>> = Vec::new();
+    for c in df.columns() {
+        let cells = match kind(c.dtype()) {
+            Kind::Text => texts(c),
+            Kind::Number => numbers(c).map(|v| {
+                v.iter()
+                    .map(|x| {
+                        if x.is_nan() {
+                            String::new()
+                        } else {
+                            format!("{x}")
+                        }
+                    })
+                    .collect()
+            }),
+            Kind::Vector | Kind::Other => continue,
+        }
+        .map_err(|e| DataError::file(path, e))?;
+        // pandas writes its index as this column; it is the id column.
+        let name = match c.name().as_str() {
+            "__index_level_0__" => "id".to_string(),
+            n => n.to_string(),
+        };
+        header.push(name);
+        columns.push(cells);
+    }
+    let rows = (0..df.height())
+        .map(|r| columns.iter().map(|c| c[r].clone()).collect())
+        .collect();
+    Ok((header, rows))
+}
+
+/// Attaches a metadata table (CSV, TSV, Parquet, Arrow IPC / Feather): aligned by id when its first column (or one named `id`/`barcode`)
 /// holds the dataset's ids, otherwise by row when the row count matches.
 pub fn attach_csv(
     ids: &[String],
     meta: &mut Vec<MetaColumn>,
     path: &Path,
 ) -> Result<(), DataError> {
-    let (header, rows) = crate::io::text::read_csv_rows(path)?;
+    let (header, rows) = if crate::io::frame::is_columnar(path) {
+        columnar_rows(path)?
+    } else {
+        crate::io::text::read_csv_rows(path)?
+    };
     let id_col = header
         .iter()
         .position(|h| h == "id" || h == "barcode" || h == "cell")

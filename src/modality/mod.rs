@@ -309,8 +309,8 @@ pub fn read_with(
         (r.ids, r.meta, Payload::Dna(r.data), r.inputs, r.notes)
     } else if lower.ends_with(".csv") || lower.ends_with(".tsv") || lower.ends_with(".csv.gz") {
         table(crate::io::tables::read_embedding_csv(path)?)
-    } else if lower.ends_with(".parquet") {
-        table(crate::io::tables::read_embedding_parquet(path)?)
+    } else if crate::io::frame::is_columnar(path) {
+        table(crate::io::tables::read_embedding_columnar(path)?)
     } else if lower.ends_with(".npy") {
         table(crate::io::npy::read_embedding_npy(path)?)
     } else {
@@ -707,15 +707,67 @@ pub fn cluster_labels(ds: &Dataset, clusters: &[u32]) -> Vec<(String, usize)> {
 
 /// Marker genes of items `a` against items `b` (cells); None for a modality without
 /// expression values.
+/// What distinguishes items `a` from items `b` in the modality's own terms: marker genes
+/// (cells, Wilcoxon), motifs of A's sequences with B's as the background (DNA). Images and
+/// tables have neither (empty). `None` when cancelled.
 pub fn compare(
     ds: &Dataset,
     a: &[usize],
     b: &[usize],
     label: &str,
-) -> Option<cells::markers::MarkerTable> {
+    motif_params: &dna::motifs::MotifParams,
+    progress: &(dyn Fn(&'static str, f64) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Option<Characterisation> {
     match &ds.payload {
-        Payload::Cells(d) => Some(cells::markers::compare(&d.expression, a, b, label)),
-        Payload::Dna(_) | Payload::Images(_) | Payload::Table(_) => None,
+        Payload::Cells(d) => {
+            progress("wilcoxon", 0.0);
+            let m = cells::markers::compare(&d.expression, a, b, label);
+            Some(Characterisation {
+                markers: Some(Arc::new(cells::markers::Markers { tables: vec![m] })),
+                motifs: None,
+            })
+        }
+        Payload::Dna(d) => {
+            let s = &d.sequences;
+            let (name, db) = match &s.motif_db {
+                Some((n, d)) => (Some(n.clone()), d.clone()),
+                None => (None, Arc::new(Vec::new())),
+            };
+            let fg: Vec<Vec<u8>> = a.iter().map(|&i| s.seqs[i].clone()).collect();
+            let bg = dna::motifs::UserBackground {
+                name: label
+                    .split_once(" vs ")
+                    .map_or("group B", |(_, b)| b)
+                    .to_string(),
+                seqs: Arc::new(b.iter().map(|&i| s.seqs[i].clone()).collect()),
+            };
+            let params = dna::motifs::MotifParams {
+                groups: dna::motifs::Groups::All,
+                ..motif_params.clone()
+            };
+            let mut m = dna::motifs::discover(
+                &fg,
+                &vec![0; fg.len()],
+                db,
+                name,
+                Some(&bg),
+                &params,
+                &|f| progress("motifs", f),
+                cancelled,
+            )?;
+            // Sites were found in A's sequences; number them as the dataset does.
+            for f in &mut m.motifs {
+                for site in &mut f.sites {
+                    site.item = a[site.item as usize] as u32;
+                }
+            }
+            Some(Characterisation {
+                markers: None,
+                motifs: Some(Arc::new(m)),
+            })
+        }
+        Payload::Images(_) | Payload::Table(_) => Some(Characterisation::default()),
     }
 }
 

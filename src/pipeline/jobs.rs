@@ -15,8 +15,8 @@ pub struct JobId(pub u64);
 pub enum JobOutput {
     /// What the pipeline (or a recluster) emits, as it lands.
     Pipeline(PipelineEvent),
-    /// A `:compare` marker table.
-    Compared(Arc<crate::modality::cells::markers::MarkerTable>),
+    /// A `:compare` result.
+    Compared(Arc<crate::pipeline::groups::Comparison>),
     Reclustered(Box<Reclustered>),
 }
 

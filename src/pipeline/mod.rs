@@ -4,8 +4,11 @@
 //! progress and its result as it lands, so the interface can show the map before the model
 //! has finished training.
 
+pub mod groups;
 pub mod jobs;
+pub mod predicate;
 pub mod recluster;
+pub mod select;
 
 use crate::analysis::{
     anomaly::{self, AnomalyParams},

@@ -1,6 +1,7 @@
 //! What runs again on an existing analysis: new clusters (and their characterisation) for
-//! `:recluster` and any batch recluster, and a marker comparison of two groups (`:compare`).
+//! `:recluster` and any batch recluster, and a comparison of two groups of items (`:compare`).
 
+use super::groups::{Comparison, compare_meta};
 use super::{CancelToken, ClusterMethod, PipelineError, PipelineEvent, cluster};
 use crate::analysis::fuzzy;
 use crate::analysis::graph::CsrGraph;
@@ -21,7 +22,7 @@ pub struct Reclustered {
 
 /// Clusters again with `method`: on the fuzzy graph (rebuilt from the kNN graph when a
 /// session did not keep it) for Leiden, on `embedding` for k-means. Emits `Stage` progress,
-/// then the clusters and each characterisation as they land.
+/// then, once all is done and not cancelled, the clusters and each characterisation.
 #[allow(clippy::too_many_arguments)]
 pub fn recluster(
     ds: &Dataset,
@@ -46,13 +47,18 @@ pub fn recluster(
     if cancel.is_cancelled() {
         return Err(PipelineError::Cancelled);
     }
-    emit(PipelineEvent::Clusters(clusters.clone(), method.clone()));
     let progress =
         |name: &'static str, fraction: f64| emit(PipelineEvent::Stage { name, fraction });
     let characterisation = modality::characterise(ds, &clusters, motif_params, &progress, &|| {
         cancel.is_cancelled()
     })
     .ok_or(PipelineError::Cancelled)?;
+    // Results go out only once everything is done: a recluster cancelled at any stage
+    // (markers cannot stop half-way) changes nothing the user sees or exports.
+    if cancel.is_cancelled() {
+        return Err(PipelineError::Cancelled);
+    }
+    emit(PipelineEvent::Clusters(clusters.clone(), method.clone()));
     if let Some(m) = &characterisation.markers {
         emit(PipelineEvent::Markers(m.clone()));
     }
@@ -67,37 +73,37 @@ pub fn recluster(
     })
 }
 
-/// Marker genes of cluster set `a` against cluster set `b` (an empty set means "every other
-/// cluster"), labelled `label`.
+/// Items `a` against items `b`: the modality's characterisation (marker genes, or A's motifs
+/// against B) and every metadata column compared.
+#[allow(clippy::too_many_arguments)]
 pub fn compare(
     ds: &Dataset,
-    clusters: &[u32],
-    a: &[u32],
-    b: &[u32],
+    a: &[usize],
+    b: &[usize],
     label: &str,
-) -> Result<crate::modality::cells::markers::MarkerTable, PipelineError> {
-    let pick = |set: &[u32], other: &[u32]| -> Vec<usize> {
-        (0..clusters.len())
-            .filter(|&i| {
-                if set.is_empty() {
-                    !other.contains(&clusters[i])
-                } else {
-                    set.contains(&clusters[i])
-                }
-            })
-            .collect()
-    };
-    let (ia, ib) = (pick(a, b), pick(b, a));
-    if ia.is_empty() || ib.is_empty() {
+    motif_params: &crate::modality::dna::motifs::MotifParams,
+    progress: &(dyn Fn(&'static str, f64) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Comparison, PipelineError> {
+    if a.is_empty() || b.is_empty() {
         return Err(PipelineError::Stage(
             "compare",
             format!("{label}: a side has no items"),
         ));
     }
-    modality::compare(ds, &ia, &ib, label).ok_or_else(|| {
-        PipelineError::Stage(
-            "compare",
-            "marker genes need expression values (cells)".into(),
-        )
+    progress("metadata", 0.0);
+    let meta = compare_meta(ds, a, b);
+    let c = modality::compare(ds, a, b, label, motif_params, progress, cancelled)
+        .ok_or(PipelineError::Cancelled)?;
+    Ok(Comparison {
+        label: label.to_string(),
+        n_a: a.len(),
+        n_b: b.len(),
+        markers: c
+            .markers
+            .and_then(|m| m.tables.first().cloned())
+            .map(Arc::new),
+        motifs: c.motifs,
+        meta,
     })
 }

@@ -3,11 +3,13 @@
 //! temporary folder beside the target and renamed into place, so a failed or interrupted run
 //! leaves no partial session. Reading never recomputes anything.
 
+pub mod anndata;
 mod manifest;
 mod points;
 
 use crate::analysis::knn::KnnGraph;
 use crate::core::matrix::Matrix;
+use crate::core::selection::SelectionFile;
 use crate::core::{MetaColumn, MetaValues};
 pub use crate::io::FileError as SessionError;
 use crate::io::parquet::{Column, Table, read_parquet, write_parquet};
@@ -35,6 +37,7 @@ pub fn write(
     threads: usize,
     device: crate::core::nn::DeviceKind,
     items: &[SessionDataset],
+    selections: &SelectionFile,
 ) -> Result<Manifest, SessionError> {
     let (parent, name) = place(out)?;
     let parent = parent.as_path();
@@ -45,7 +48,9 @@ pub fn write(
     }
     std::fs::create_dir(&tmp).map_err(io_err(&tmp))?;
     crate::core::scratch::hold(&tmp);
-    let manifest = write_into(&tmp, out, parent, &name, params, threads, device, items);
+    let manifest = write_into(
+        &tmp, out, parent, &name, params, threads, device, items, selections,
+    );
     crate::core::scratch::release(&tmp);
     manifest
 }
@@ -61,6 +66,7 @@ fn write_into(
     threads: usize,
     device: crate::core::nn::DeviceKind,
     items: &[SessionDataset],
+    selections: &SelectionFile,
 ) -> Result<Manifest, SessionError> {
     let tmp = tmp.to_path_buf();
     let result = (|| {
@@ -114,6 +120,10 @@ fn write_into(
         write_parquet(&tmp.join("points.parquet"), &points_table(items))?;
         write_parquet(&tmp.join("neighbors.parquet"), &neighbors_table(items))?;
         write_parquet(&tmp.join("clusters.parquet"), &clusters_table(items))?;
+        if !selections.selections.is_empty() {
+            let path = tmp.join(SELECTIONS);
+            std::fs::write(&path, selections.to_toml()).map_err(io_err(&path))?;
+        }
         // The manifest last: a folder cut short has none, so nothing takes it for a session.
         std::fs::write(tmp.join("manifest.toml"), text).map_err(io_err(&tmp))?;
         Ok(manifest)
@@ -141,6 +151,31 @@ fn write_into(
         std::fs::rename(&tmp, out).map_err(io_err(out))?;
     }
     Ok(manifest)
+}
+
+/// The selections file of a session folder.
+pub const SELECTIONS: &str = "selections.toml";
+
+/// A session's selections (none when it has no `selections.toml`).
+pub fn read_selections(dir: &Path) -> Result<SelectionFile, SessionError> {
+    let path = dir.join(SELECTIONS);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => SelectionFile::from_toml(&text).map_err(|e| bad(&path, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SelectionFile::default()),
+        Err(e) => Err(io_err(&path)(e)),
+    }
+}
+
+/// Replaces a session's selections (a temporary file renamed into place).
+pub fn save_selections(dir: &Path, f: &SelectionFile) -> Result<(), SessionError> {
+    let path = dir.join(SELECTIONS);
+    let tmp = dir.join(format!(".{SELECTIONS}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, f.to_toml())
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            io_err(&path)(e)
+        })
 }
 
 /// True when `path` looks like a session folder.

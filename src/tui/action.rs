@@ -47,6 +47,10 @@ pub enum Action {
     InputComplete,
     /// Copy the id under the cursor to the clipboard.
     YankId,
+    /// Start (or cancel) a box selection on the map.
+    BoxSelect,
+    /// The selections table in the bottom pane.
+    ShowSelections,
     /// The first (false) or last (true) row of the focused list.
     ListEnd(bool),
     /// Up (−1) or Down (+1) through the earlier `:` commands or `/` searches.
@@ -85,7 +89,7 @@ pub enum JobKind {
     Recluster,
     /// Motif discovery again, on other groups (`:motifs`).
     Motifs,
-    /// A `:compare` marker test.
+    /// A `:compare` of two groups.
     Compare,
 }
 
@@ -102,10 +106,14 @@ pub enum ExportKind {
     Markers,
     /// The last `:compare` result.
     Compare,
+    /// A selection's ids, or its full rows (by the file's extension).
+    Selection(String),
     /// Discovered motifs: a table, or MEME format.
     Motifs { meme: bool },
     /// Every motif site.
     Sites,
+    /// The tab's results as an AnnData file, or added to a copy of `into`.
+    Anndata { into: Option<PathBuf> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,17 +134,21 @@ pub enum Effect {
         tab: usize,
         groups: crate::modality::dna::motifs::Groups,
     },
-    /// Marker genes of cells in clusters `a` against clusters `b` (empty `b`: all others).
+    /// Items `a` against items `b`: markers or motifs, and the metadata.
     Compare {
         tab: usize,
-        a: Vec<u32>,
-        b: Vec<u32>,
+        a: Vec<usize>,
+        b: Vec<usize>,
         label: String,
     },
     Export {
         tab: usize,
         kind: ExportKind,
         path: PathBuf,
+    },
+    /// Write the tab's selections into its session's `selections.toml`.
+    SaveSelections {
+        tab: usize,
     },
     Quit,
 }

@@ -298,17 +298,33 @@ impl App {
                 let Some(t) = self.state.tabs.get(tab) else {
                     return;
                 };
-                let (Some(ds), Some(clusters)) = (t.dataset.clone(), t.result.clusters.clone())
-                else {
+                let Some(ds) = t.dataset.clone() else {
                     return;
                 };
+                let params = self.state.params.motifs.clone();
                 let (id, cancel) = self.runner.spawn(move |ctx| {
-                    ctx.progress("wilcoxon", 0.0);
-                    let m = pipeline::recluster::compare(&ds, &clusters, &a, &b, &label)?;
-                    ctx.output(JobOutput::Compared(Arc::new(m)));
+                    let progress = |name: &'static str, f: f64| ctx.progress(name, f);
+                    let c = pipeline::recluster::compare(
+                        &ds,
+                        &a,
+                        &b,
+                        &label,
+                        &params,
+                        &progress,
+                        &|| ctx.cancel.is_cancelled(),
+                    )?;
+                    ctx.output(JobOutput::Compared(Arc::new(c)));
                     Ok(())
                 });
                 self.started(tab, JobKind::Compare, "compare".into(), id, cancel);
+            }
+            Effect::SaveSelections { tab } => {
+                if let Err(e) = self.save_selections(tab) {
+                    self.dispatch(Action::Notify {
+                        text: format!("selections not saved: {e}"),
+                        error: true,
+                    });
+                }
             }
             Effect::Export { tab, kind, path } => {
                 let action = match self.export(tab, &kind, &path) {
@@ -342,6 +358,31 @@ impl App {
         });
     }
 
+    /// Writes tab `tab`'s selections into its session's `selections.toml`, keeping the
+    /// other datasets' entries.
+    fn save_selections(&self, tab: usize) -> Result<(), crate::session::SessionError> {
+        let Some(t) = self.state.tabs.get(tab) else {
+            return Ok(());
+        };
+        let TabSource::Session { path, .. } = &t.source else {
+            return Ok(());
+        };
+        let name = t
+            .dataset
+            .as_ref()
+            .map_or(t.title.clone(), |d| d.name.clone());
+        let mut file = crate::session::read_selections(path)?;
+        file.selections
+            .retain(|s| s.dataset.as_deref().is_some_and(|d| d != name));
+        file.selections.extend(t.selections.defs.iter().map(|s| {
+            crate::core::selection::Selection {
+                dataset: Some(name.clone()),
+                ..s.clone()
+            }
+        }));
+        crate::session::save_selections(path, &file)
+    }
+
     /// Carries out an `:export` through the one export function the command line uses too.
     fn export(
         &self,
@@ -357,6 +398,16 @@ impl App {
             .get(tab)
             .ok_or_else(|| none("no such tab"))?;
         let ds = t.dataset.as_ref().ok_or_else(|| none("no data yet"))?;
+        if let ExportKind::Selection(name) = kind {
+            let m = t
+                .selections
+                .of(name)
+                .ok_or_else(|| none(&format!("no selection named '{name}' with members")))?;
+            return crate::export::write_rows(path, ds, &t.result, m);
+        }
+        if let ExportKind::Anndata { into } = kind {
+            return self.export_anndata(t, ds, into.as_deref(), path);
+        }
         let clusters = t
             .result
             .clusters
@@ -369,6 +420,9 @@ impl App {
             ExportKind::Motifs { meme } => (What::Motifs, *meme),
             ExportKind::Sites => (What::Sites, false),
             ExportKind::Anomalies => (What::Anomalies, false),
+            ExportKind::Selection(_) | ExportKind::Anndata { .. } => {
+                return Err(none("written above"));
+            }
         };
         let analysis = t.result.analysis().ok_or_else(|| none("no analysis yet"))?;
         let source = Source {
@@ -379,12 +433,65 @@ impl App {
                 ExportKind::Compare => Some(
                     t.comparison
                         .as_deref()
-                        .ok_or_else(|| none("no comparison yet: run :compare A B first"))?,
+                        .and_then(|c| c.markers.as_deref())
+                        .ok_or_else(|| {
+                            none("no marker comparison yet: run :compare A B on cells first")
+                        })?,
                 ),
                 _ => None,
             },
         };
         crate::export::export(path, what, meme, &[source])
+    }
+
+    /// `:export anndata PATH [into INPUT]`: the same writer as `biolens export … anndata`.
+    fn export_anndata(
+        &self,
+        t: &Tab,
+        ds: &crate::modality::Dataset,
+        into: Option<&std::path::Path>,
+        path: &std::path::Path,
+    ) -> Result<usize, crate::export::ExportError> {
+        use crate::export::ExportError;
+        let fail = |e: &dyn std::fmt::Display| ExportError::NotApplicable(e.to_string());
+        let analysis = t
+            .result
+            .analysis()
+            .ok_or_else(|| fail(&"no analysis yet"))?;
+        let mut embedding = (**t
+            .embedding
+            .as_ref()
+            .ok_or_else(|| fail(&"no embedding yet"))?)
+        .clone();
+        // A session opened for viewing keeps its vectors on disk until they are needed.
+        if let (0, TabSource::Session { path: dir, index }) = (embedding.matrix.cols, &t.source) {
+            embedding.matrix =
+                Arc::new(crate::session::read_embedding(dir, *index).map_err(|e| fail(&e))?);
+        }
+        let selections: Vec<(String, Vec<u32>)> = t
+            .selections
+            .defs
+            .iter()
+            .filter_map(|d| Some((d.name.clone(), t.selections.of(&d.name)?.to_vec())))
+            .collect();
+        let sd = crate::session::SessionDataset {
+            dataset: ds.clone(),
+            embedding,
+            analysis,
+        };
+        let extras = crate::session::anndata::Extras {
+            selections: &selections,
+            params_toml: toml::to_string(&self.state.params).unwrap_or_default(),
+            embedding: String::new(),
+        };
+        match into {
+            Some(input) => crate::session::anndata::write_into(input, path, &sd, &extras)
+                .map(|_| ds.len())
+                .map_err(|e| fail(&e)),
+            None => {
+                crate::session::anndata::write_anndata(path, &sd, &extras).map_err(|e| fail(&e))
+            }
+        }
     }
 }
 

@@ -3,13 +3,13 @@
 //! the usage line of an unknown command are all generated from it.
 
 use super::action::{Effect, ExportKind};
+use super::select_commands::{self as sel, expand_home};
 use super::state::{ColorBy, Mode, State};
 use crate::analysis::kmeans::KMeansParams;
 use crate::analysis::leiden::LeidenParams;
 use crate::modality::Modality;
 use crate::modality::dna::motifs::Groups;
 use crate::pipeline::ClusterMethod;
-use std::path::PathBuf;
 
 /// One `:` command.
 pub struct Command {
@@ -54,11 +54,32 @@ pub const COMMANDS: &[Command] = &[
         run: |s, a| color_genes(s, a, false),
     },
     Command {
+        usage: sel::SELECT_USAGE,
+        about: "where PRED · cluster 3,5 · ids FILE · = A and not B",
+        complete: "select ",
+        aliases: &[],
+        run: sel::select,
+    },
+    Command {
+        usage: "unselect NAME",
+        about: "remove a selection",
+        complete: "unselect ",
+        aliases: &[],
+        run: sel::unselect,
+    },
+    Command {
         usage: "compare A B",
-        about: "markers of clusters A vs B (or rest)",
+        about: "A vs B: clusters, selections or rest",
         complete: "compare ",
         aliases: &[],
-        run: compare,
+        run: sel::compare,
+    },
+    Command {
+        usage: "crosstab COLUMN",
+        about: "cluster × column counts and shares",
+        complete: "crosstab ",
+        aliases: &[],
+        run: sel::crosstab,
     },
     Command {
         usage: "recluster leiden RES",
@@ -110,6 +131,13 @@ pub const COMMANDS: &[Command] = &[
         run: |s, a| export(s, ExportKind::Compare, a),
     },
     Command {
+        usage: "export selection NAME PATH",
+        about: "ids (.txt) or rows (.csv .parquet .arrow)",
+        complete: "export selection ",
+        aliases: &[],
+        run: export_selection,
+    },
+    Command {
         usage: "export motifs PATH",
         about: "motifs per cluster (DNA)",
         complete: "export motifs ",
@@ -129,6 +157,13 @@ pub const COMMANDS: &[Command] = &[
         complete: "export sites ",
         aliases: &[],
         run: |s, a| export(s, ExportKind::Sites, a),
+    },
+    Command {
+        usage: "export anndata PATH [into FILE]",
+        about: ".h5ad for scanpy, or a copy of FILE with ours added",
+        complete: "export anndata ",
+        aliases: &[],
+        run: export_anndata,
     },
     Command {
         usage: "q",
@@ -234,6 +269,7 @@ pub fn complete(s: &mut State) {
 /// Runs a command line: the command with the most naming words that it starts with (so
 /// `export motifs meme` wins over `export motifs`).
 pub fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
+    s.command_line = line.to_string();
     let words: Vec<&str> = line.split_whitespace().collect();
     if words.is_empty() {
         return vec![];
@@ -349,63 +385,6 @@ fn color_column(s: &mut State, args: &[&str]) -> Vec<Effect> {
     vec![]
 }
 
-fn compare(s: &mut State, args: &[&str]) -> Vec<Effect> {
-    let &[a, b] = args else {
-        return usage(s, "compare ");
-    };
-    let parse = |w: &str| -> Option<Vec<u32>> {
-        if w == "rest" {
-            return Some(Vec::new());
-        }
-        w.split(',').map(|x| x.trim().parse::<u32>().ok()).collect()
-    };
-    let Some(t) = s.tab() else { return vec![] };
-    let k = t
-        .result
-        .clusters
-        .as_ref()
-        .map_or(0, |c| c.iter().max().map_or(0, |m| m + 1));
-    if let (Some(x), Some(y)) = (parse(a), parse(b)) {
-        let both: Vec<String> = x
-            .iter()
-            .filter(|c| y.contains(c))
-            .map(|c| c.to_string())
-            .collect();
-        if !both.is_empty() {
-            s.error(format!(
-                "the groups overlap (cluster {} in both): compare disjoint groups, e.g. \
-                 :compare {a} rest",
-                both.join(", ")
-            ));
-            return vec![];
-        }
-    }
-    match (parse(a), parse(b)) {
-        (Some(x), Some(y))
-            if x.iter().chain(&y).all(|&c| c < k) && !(x.is_empty() && y.is_empty()) =>
-        {
-            if t.dataset.as_ref().is_some_and(|d| d.expression().is_none()) {
-                s.error("marker genes need expression values (cells datasets)");
-                return vec![];
-            }
-            s.info(format!("comparing {a} vs {b} …"));
-            vec![Effect::Compare {
-                tab: s.active,
-                a: x,
-                b: y,
-                label: format!("{a} vs {b}"),
-            }]
-        }
-        _ => {
-            s.error(format!(
-                "usage: :compare A B with cluster ids (0–{}), comma lists, or 'rest'",
-                k.saturating_sub(1)
-            ));
-            vec![]
-        }
-    }
-}
-
 fn recluster_leiden(s: &mut State, args: &[&str]) -> Vec<Effect> {
     let [res] = args else {
         return usage(s, "recluster leiden ");
@@ -494,6 +473,8 @@ fn export(s: &mut State, kind: ExportKind, args: &[&str]) -> Vec<Effect> {
             ExportKind::Motifs { meme: true } => "export motifs meme ",
             ExportKind::Motifs { meme: false } => "export motifs ",
             ExportKind::Sites | ExportKind::ClusterIds(_) => "export sites ",
+            ExportKind::Selection(_) => "export selection ",
+            ExportKind::Anndata { .. } => "export anndata ",
         };
         return usage(s, what);
     };
@@ -508,16 +489,28 @@ fn export(s: &mut State, kind: ExportKind, args: &[&str]) -> Vec<Effect> {
     }]
 }
 
-/// `~` and `~/…` name the home folder, as they would in the shell the user came from.
-fn expand_home(path: &str) -> PathBuf {
-    let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
-    match (path.strip_prefix('~'), home) {
-        (Some(""), Some(h)) => PathBuf::from(h),
-        (Some(rest), Some(h)) if rest.starts_with('/') => {
-            PathBuf::from(h).join(rest.trim_start_matches('/'))
-        }
-        _ => PathBuf::from(path),
+fn export_anndata(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    let into = match args {
+        [_] => None,
+        [_, word, input] if word.eq_ignore_ascii_case("into") => Some(expand_home(input)),
+        _ => return usage(s, "export anndata "),
+    };
+    export(s, ExportKind::Anndata { into }, &args[..1])
+}
+
+fn export_selection(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    let [name, path] = args else {
+        return usage(s, "export selection ");
+    };
+    if s.tab().is_none_or(|t| t.selections.of(name).is_none()) {
+        s.error(format!("no selection named '{name}' (with members)"));
+        return vec![];
     }
+    vec![Effect::Export {
+        tab: s.active,
+        kind: ExportKind::Selection(name.to_string()),
+        path: expand_home(path),
+    }]
 }
 
 #[cfg(test)]

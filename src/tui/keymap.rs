@@ -304,6 +304,24 @@ pub fn defaults() -> Vec<Binding> {
             Action::YankId
         ),
         b!(
+            "box_select",
+            [(KeyCode::Char('v'), N)],
+            "v",
+            "box select on the map (Enter saves)",
+            "Commands",
+            Some("v select"),
+            Action::BoxSelect
+        ),
+        b!(
+            "selections",
+            [(KeyCode::Char('s'), N)],
+            "s",
+            "the selections table (Enter highlights one)",
+            "Commands",
+            None,
+            Action::ShowSelections
+        ),
+        b!(
             "export_cluster",
             [(KeyCode::Char('e'), N)],
             "e",
@@ -316,7 +334,7 @@ pub fn defaults() -> Vec<Binding> {
             "cancel_job",
             [(KeyCode::Char('x'), N)],
             "x",
-            "cancel the running job",
+            "cancel this tab's running job",
             "Commands",
             None,
             Action::CancelJob

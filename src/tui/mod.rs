@@ -12,6 +12,7 @@ pub mod layout;
 pub mod panes;
 pub mod popups;
 pub mod raster;
+pub mod select_commands;
 pub mod state;
 pub mod terminal;
 pub mod theme;

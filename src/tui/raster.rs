@@ -75,9 +75,19 @@ impl Viewport {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Coloring<'a> {
     Category(&'a [u32]),
-    Value { v: &'a [f32], lo: f32, hi: f32 },
+    /// Members of a selection: a cell holding any member is [`MEMBER`], the others [`OTHER`].
+    Highlight(&'a [bool]),
+    Value {
+        v: &'a [f32],
+        lo: f32,
+        hi: f32,
+    },
     None,
 }
+
+/// Cell colours of a highlighted selection.
+pub const MEMBER: u16 = 0;
+pub const OTHER: u16 = 1;
 
 /// One terminal cell of the map.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -144,6 +154,14 @@ pub fn rasterize(
                     votes[c] += 1;
                 } else {
                     votes[c] -= 1;
+                }
+            }
+            Coloring::Highlight(m) => {
+                // One member is enough: a selection must be seen, not outvoted.
+                if m[i] {
+                    cell.color = MEMBER;
+                } else if cell.color != MEMBER {
+                    cell.color = OTHER;
                 }
             }
             Coloring::Value { v, .. } => sums[c] += v[i],

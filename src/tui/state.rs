@@ -10,10 +10,11 @@ use super::panes::detail::DetailPane;
 use super::panes::jobs::{JobState, JobView};
 pub use super::panes::map::ColorBy;
 use super::panes::map::MapPane;
+use super::panes::selections::Selections;
 use super::theme::Palette;
-use crate::modality::cells::markers::MarkerTable;
 use crate::modality::{Dataset, Embedding};
 use crate::pipeline::Partial;
+use crate::pipeline::groups::{Comparison, Crosstab};
 use crate::pipeline::jobs::JobId;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,8 +71,13 @@ pub struct TabData {
     pub embedding: Option<Arc<Embedding>>,
     /// The analysis as it lands.
     pub result: Partial,
-    /// A `:compare` result, shown in the markers view instead of the selected cluster's.
-    pub comparison: Option<Arc<MarkerTable>>,
+    /// A `:compare` result: its markers or motifs replace the selected cluster's, its
+    /// metadata comparison has a view of its own.
+    pub comparison: Option<Arc<Comparison>>,
+    /// The last `:crosstab`.
+    pub crosstab: Option<Arc<Crosstab>>,
+    /// Named selections and their members.
+    pub selections: Selections,
     pub color: ColorBy,
     pub search: Option<Search>,
     pub pipeline_job: Option<JobId>,
@@ -98,6 +104,8 @@ impl TabData {
             embedding: self.embedding.as_deref(),
             result: &self.result,
             comparison: self.comparison.as_deref(),
+            crosstab: self.crosstab.as_deref(),
+            selections: &self.selections,
             color: &self.color,
             version: self.version,
             color_version: self.color_version,
@@ -148,6 +156,12 @@ impl TabData {
         if let Some(d) = &self.dataset {
             v.extend(d.meta.iter().map(|c| ColorBy::Meta(c.name.clone())));
         }
+        v.extend(
+            self.selections
+                .defs
+                .iter()
+                .map(|s| ColorBy::Selection(s.name.clone())),
+        );
         v
     }
 }
@@ -185,6 +199,8 @@ impl Tab {
                 embedding: None,
                 result: Partial::default(),
                 comparison: None,
+                crosstab: None,
+                selections: Selections::default(),
                 color: ColorBy::Cluster,
                 search: None,
                 pipeline_job: None,
@@ -229,6 +245,14 @@ impl Tab {
             detail,
             bottom,
         } = self;
+        // Selections before the map: highlighting one reads its members.
+        if data
+            .selections
+            .refresh(data.dataset.as_deref(), &data.result, data.version)
+            && matches!(data.color, ColorBy::Selection(_))
+        {
+            data.color_version += 1;
+        }
         // The cluster rows first: the other panes follow the selected cluster.
         clusters.refresh(&data.view(map.cursor, None, None));
         let v = data.view(map.cursor, clusters.selected(), None);
@@ -288,6 +312,9 @@ pub struct State {
     /// Earlier `:` commands and `/` searches, oldest first, and the position Up/Down reached
     /// (None: the line being typed).
     pub history: History,
+    /// The `:` line being run, spacing kept (predicates and file names read their text from
+    /// it rather than from whitespace-split words).
+    pub command_line: String,
 }
 
 /// What was typed on the command and search lines, for Up/Down.
@@ -327,6 +354,7 @@ impl State {
             picker: ratatui_image::picker::Picker::halfblocks(),
             help_scroll: 0,
             history: History::default(),
+            command_line: String::new(),
         };
         s.refresh();
         s

@@ -59,7 +59,10 @@ pub fn restore() {
 pub fn install_panic_hook() {
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        restore();
-        prev(info);
+        // A panic contained in a reader (`core::guard`) is an error, not the end.
+        if !crate::core::guard::quiet() {
+            restore();
+            prev(info);
+        }
     }));
 }

@@ -42,6 +42,27 @@ fn follow_cursor(s: &mut State, before: Option<(usize, Option<usize>)>) {
     }
 }
 
+/// The cluster `m` and `e` act on: the clusters pane's row while that pane has the focus,
+/// else the cluster of the item under the map's cursor (what the user is looking at, also
+/// right after a session opens or a recluster lands), else the pane's row. Selects that
+/// cluster's row so the panes show it.
+fn acting_cluster(s: &mut State) -> Option<u32> {
+    let focus = s.focus;
+    let t = s.tab_mut()?;
+    let under_cursor = t
+        .map
+        .cursor
+        .and_then(|i| t.data.result.clusters.as_ref()?.get(i).copied());
+    let c = match (focus, under_cursor) {
+        (Focus::Clusters, _) | (_, None) => t.clusters.selected()?,
+        (_, Some(c)) => c,
+    };
+    if let Some(row) = t.clusters.rows.iter().position(|r| r.id == c) {
+        t.clusters.sel = row;
+    }
+    Some(c)
+}
+
 fn apply(s: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Resize(w, h) => {
@@ -108,6 +129,11 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
         Action::Escape => {
             if s.mode == Mode::Normal {
                 s.message = None;
+                if let Some(t) = s.tab_mut()
+                    && t.map.anchor.take().is_some()
+                {
+                    s.info("box selection cancelled");
+                }
             }
             s.mode = Mode::Normal;
             vec![]
@@ -231,7 +257,10 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::ShowMarkers => {
+            acting_cluster(s);
             let Some(t) = s.tab_mut() else { return vec![] };
+            // `m` shows the cluster's own markers, not the last `:compare`.
+            t.comparison = None;
             let v = t.data.view(t.map.cursor, t.clusters.selected(), None);
             match t.bottom.show_characterisation(&v) {
                 Ok(()) => s.focus = Focus::Bottom,
@@ -308,16 +337,24 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             }
             vec![]
         }
-        Action::Open => {
-            open_selected(s);
+        Action::Open => open_selected(s),
+        Action::BoxSelect => {
+            box_select(s);
+            vec![]
+        }
+        Action::ShowSelections => {
+            s.focus = Focus::Bottom;
+            if let Some(t) = s.tab_mut() {
+                t.bottom.view = BottomView::Selections;
+            }
             vec![]
         }
         Action::ExportCluster => {
-            let Some(t) = s.tab() else { return vec![] };
-            let Some(c) = t.clusters.selected() else {
+            let Some(c) = acting_cluster(s) else {
                 s.error("no clusters yet");
                 return vec![];
             };
+            let Some(t) = s.tab() else { return vec![] };
             let name = sanitize(&t.title);
             vec![Effect::Export {
                 tab: s.active,
@@ -326,14 +363,28 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             }]
         }
         Action::CancelJob => {
+            // The focused tab's newest running job: another tab's work is never touched.
             let running: Vec<JobId> = s.running_jobs().map(|j| j.id).collect();
-            match running.last() {
-                Some(&id) => {
+            let mine = s.tab().map_or(Vec::new(), |t| {
+                running
+                    .iter()
+                    .copied()
+                    .filter(|&id| t.job_kind(id).is_some())
+                    .collect()
+            });
+            match (mine.last(), running.len()) {
+                (Some(&id), _) => {
                     s.info(format!("cancelling job #{}", id.0));
                     vec![Effect::Cancel(id)]
                 }
-                None => {
+                (None, 0) => {
                     s.info("no job is running");
+                    vec![]
+                }
+                (None, n) => {
+                    s.info(format!(
+                        "no job is running in this tab ({n} in other tabs: > or < to go there, then x)"
+                    ));
                     vec![]
                 }
             }
@@ -433,13 +484,37 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                     }
                     t.data.result.apply(&ev);
                 }
-                JobOutput::Compared(m) => {
-                    let (n, label) = (m.markers.len(), m.group.clone());
-                    t.comparison = Some(m);
-                    t.bottom.view = BottomView::Markers;
+                JobOutput::Compared(c) => {
+                    let what = match (&c.markers, &c.motifs) {
+                        (Some(m), _) => {
+                            t.bottom.view = BottomView::Markers;
+                            format!("{} genes ranked (Wilcoxon)", m.markers.len())
+                        }
+                        (None, Some(m)) => {
+                            t.bottom.view = BottomView::Motifs;
+                            format!("{} motifs of A against B", m.motifs.len())
+                        }
+                        (None, None) => {
+                            t.bottom.view = BottomView::Comparison;
+                            format!("{} metadata columns compared", c.meta.len())
+                        }
+                    };
+                    let top = c
+                        .meta
+                        .first()
+                        .filter(|d| d.p() < 0.05)
+                        .map_or(String::new(), |d| {
+                            format!(
+                                "; metadata differs most in {} (p = {:.2e}; :compare view)",
+                                d.column(),
+                                d.p()
+                            )
+                        });
+                    let line = format!("{} (n = {} vs {}): {what}{top}", c.label, c.n_a, c.n_b);
+                    t.comparison = Some(c);
                     t.bottom.marker_sel = 0;
                     s.focus = Focus::Bottom;
-                    s.info(format!("{label}: {n} genes ranked (Wilcoxon)"));
+                    s.info(line);
                     return vec![];
                 }
                 JobOutput::Reclustered(r) => {
@@ -532,8 +607,63 @@ fn move_pane(s: &mut State, pane: Focus, d: Dir, step: usize) {
 }
 
 /// Enter: go to the selected cluster's centre or the selected anomaly on the map.
-fn open_selected(s: &mut State) {
+/// `v`: starts a box at the cursor; pressed again, cancels it.
+fn box_select(s: &mut State) {
+    let Some(t) = s.tab_mut() else { return };
+    let (Some(l), Some(c)) = (t.data.result.layout.clone(), t.map.cursor) else {
+        s.error("no map yet: box selection waits for the projection");
+        return;
+    };
+    if t.map.anchor.take().is_some() {
+        s.info("box selection cancelled");
+        return;
+    }
+    t.map.anchor = l.get(c).copied();
+    s.focus = Focus::Map;
+    s.info("box selection: move the cursor to the other corner, Enter saves, Esc cancels");
+}
+
+/// Enter with a box on the map: saves it as a coordinate selection.
+fn save_box(s: &mut State) -> Option<Vec<Effect>> {
+    let t = s.tab_mut()?;
+    let l = t.data.result.layout.clone()?;
+    let (x0, x1, y0, y1) = t.map.box_bounds(&l)?;
+    t.map.anchor = None;
+    let name = t.selections.fresh_name("box");
+    Some(crate::tui::select_commands::put(
+        s,
+        crate::core::selection::Selection {
+            name,
+            dataset: None,
+            def: crate::core::selection::Definition::Box { x0, x1, y0, y1 },
+        },
+    ))
+}
+
+fn open_selected(s: &mut State) -> Vec<Effect> {
     let focus = s.focus;
+    if focus == Focus::Map
+        && let Some(fx) = save_box(s)
+    {
+        return fx;
+    }
+    // Enter on a selection highlights it on the map.
+    if focus == Focus::Bottom
+        && let Some(t) = s.tab_mut()
+        && t.bottom.view == BottomView::Selections
+    {
+        if let Some(name) = t
+            .selections
+            .defs
+            .get(t.bottom.selection_sel)
+            .map(|d| d.name.clone())
+        {
+            t.color = ColorBy::Selection(name.clone());
+            t.color_version += 1;
+            s.info(format!("colour: selection {name}"));
+        }
+        return vec![];
+    }
     // Enter on a marker gene colours the map by it, through the `:color gene` command.
     if focus == Focus::Bottom
         && let Some(t) = s.tab()
@@ -547,9 +677,9 @@ fn open_selected(s: &mut State) {
         if let Some(g) = gene {
             crate::tui::commands::run_command(s, &format!("color gene {g}"));
         }
-        return;
+        return vec![];
     }
-    let Some(t) = s.tab_mut() else { return };
+    let Some(t) = s.tab_mut() else { return vec![] };
     let target = match focus {
         Focus::Clusters => t.clusters.selected_center(),
         Focus::Bottom if t.bottom.view == BottomView::Anomalies => t.bottom.selected_anomaly(),
@@ -559,6 +689,7 @@ fn open_selected(s: &mut State) {
         t.map.go_to(&l, i, true);
         s.focus = Focus::Map;
     }
+    vec![]
 }
 
 fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {

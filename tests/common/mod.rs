@@ -51,6 +51,7 @@ pub fn pbmc_session() -> PathBuf {
                 embedding: emb,
                 analysis: a,
             }],
+            &Default::default(),
         )
         .expect("write session");
         (dir, out)

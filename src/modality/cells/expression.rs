@@ -67,6 +67,44 @@ impl ByGene {
         self.values.shrink_to_fit();
     }
 
+    /// The genes `genes`, in that order.
+    pub fn select_genes(&self, genes: &[usize]) -> Self {
+        let mut ptr = Vec::with_capacity(genes.len() + 1);
+        ptr.push(0);
+        let total: usize = genes.iter().map(|&g| self.ptr[g + 1] - self.ptr[g]).sum();
+        let (mut cells, mut values) = (Vec::with_capacity(total), Vec::with_capacity(total));
+        for &g in genes {
+            let (c, v) = self.gene(g);
+            cells.extend_from_slice(c);
+            values.extend_from_slice(v);
+            ptr.push(cells.len());
+        }
+        Self {
+            n_cells: self.n_cells,
+            ptr,
+            cells,
+            values,
+        }
+    }
+
+    /// The genes of several matrices over the same cells, one after another.
+    pub fn concat_genes(parts: Vec<Self>) -> Self {
+        let n_cells = parts.first().map_or(0, |p| p.n_cells);
+        let mut out = Self {
+            n_cells,
+            ptr: vec![0],
+            cells: Vec::new(),
+            values: Vec::new(),
+        };
+        for p in parts {
+            let base = out.cells.len();
+            out.ptr.extend(p.ptr[1..].iter().map(|&x| x + base));
+            out.cells.extend(p.cells);
+            out.values.extend(p.values);
+        }
+        out
+    }
+
     /// The stored entries of gene `g`: (cells, values).
     pub fn gene(&self, g: usize) -> (&[u32], &[f32]) {
         let (a, b) = (self.ptr[g], self.ptr[g + 1]);

@@ -32,13 +32,13 @@ pub struct H5ad {
     pub obsm: Vec<(String, Matrix)>,
 }
 
-struct Ctx<'a> {
-    path: &'a Path,
-    file: File,
+pub(super) struct Ctx<'a> {
+    pub(super) path: &'a Path,
+    pub(super) file: File,
 }
 
 impl Ctx<'_> {
-    fn err(&self, object: &str, e: impl std::fmt::Display) -> DataError {
+    pub(super) fn err(&self, object: &str, e: impl std::fmt::Display) -> DataError {
         let msg = e.to_string();
         let hint = if msg.to_lowercase().contains("filter") {
             " (this HDF5 filter is not supported; re-save with gzip, e.g. \
@@ -48,24 +48,24 @@ impl Ctx<'_> {
         };
         DataError::file(self.path, format!("{object}: {msg}{hint}"))
     }
-    fn bad(&self, object: &str, reason: impl Into<String>) -> DataError {
+    pub(super) fn bad(&self, object: &str, reason: impl Into<String>) -> DataError {
         DataError::file(self.path, format!("{object}: {}", reason.into()))
     }
-    fn group(&self, p: &str) -> Option<Group> {
+    pub(super) fn group(&self, p: &str) -> Option<Group> {
         self.file.group(p).ok()
     }
-    fn has_dataset(&self, p: &str) -> bool {
+    pub(super) fn has_dataset(&self, p: &str) -> bool {
         self.file.dataset(p).is_ok()
     }
-    fn floats(&self, p: &str) -> Result<Vec<f32>, DataError> {
+    pub(super) fn floats(&self, p: &str) -> Result<Vec<f32>, DataError> {
         let d = self.file.dataset(p).map_err(|e| self.err(p, e))?;
         d.read_f32().map_err(|e| self.err(p, e))
     }
-    fn f64s(&self, p: &str) -> Result<Vec<f64>, DataError> {
+    pub(super) fn f64s(&self, p: &str) -> Result<Vec<f64>, DataError> {
         let d = self.file.dataset(p).map_err(|e| self.err(p, e))?;
         d.read_f64().map_err(|e| self.err(p, e))
     }
-    fn ints(&self, p: &str) -> Result<Vec<i64>, DataError> {
+    pub(super) fn ints(&self, p: &str) -> Result<Vec<i64>, DataError> {
         let d = self.file.dataset(p).map_err(|e| self.err(p, e))?;
         let dt = d.dtype().map_err(|e| self.err(p, e))?;
         let v = match dt {
@@ -80,20 +80,20 @@ impl Ctx<'_> {
         };
         v.map_err(|e| self.err(p, e))
     }
-    fn strings(&self, p: &str) -> Result<Vec<String>, DataError> {
+    pub(super) fn strings(&self, p: &str) -> Result<Vec<String>, DataError> {
         let d = self.file.dataset(p).map_err(|e| self.err(p, e))?;
         d.read_string().map_err(|e| self.err(p, e))
     }
-    fn shape(&self, p: &str) -> Result<Vec<u64>, DataError> {
+    pub(super) fn shape(&self, p: &str) -> Result<Vec<u64>, DataError> {
         let d = self.file.dataset(p).map_err(|e| self.err(p, e))?;
         d.shape().map_err(|e| self.err(p, e))
     }
-    fn group_attrs(&self, p: &str) -> HashMap<String, AttrValue> {
+    pub(super) fn group_attrs(&self, p: &str) -> HashMap<String, AttrValue> {
         self.group(p)
             .and_then(|g| g.attrs().ok())
             .unwrap_or_default()
     }
-    fn dataset_attrs(&self, p: &str) -> HashMap<String, AttrValue> {
+    pub(super) fn dataset_attrs(&self, p: &str) -> HashMap<String, AttrValue> {
         self.file
             .dataset(p)
             .ok()
@@ -102,7 +102,7 @@ impl Ctx<'_> {
     }
 }
 
-fn attr_str(a: Option<&AttrValue>) -> Option<String> {
+pub fn attr_str(a: Option<&AttrValue>) -> Option<String> {
     match a? {
         AttrValue::String(s)
         | AttrValue::AsciiString(s)
@@ -115,7 +115,7 @@ fn attr_str(a: Option<&AttrValue>) -> Option<String> {
     }
 }
 
-fn attr_strings(a: Option<&AttrValue>) -> Option<Vec<String>> {
+pub fn attr_strings(a: Option<&AttrValue>) -> Option<Vec<String>> {
     match a? {
         AttrValue::StringArray(v)
         | AttrValue::AsciiStringArray(v)
@@ -147,35 +147,116 @@ pub fn is_h5ad(path: &Path) -> bool {
     name.ends_with(".h5ad") || name.ends_with(".h5")
 }
 
-/// Reads an AnnData file: names, obs metadata, the best expression matrix and obsm.
-pub fn read_h5ad(path: &Path) -> Result<H5ad, DataError> {
-    read_h5ad_with(path, &|_| {})
+/// Which matrix of an AnnData file to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum MatrixChoice {
+    /// `layers/counts`, `raw/X`, `X`: the first holding counts; else `raw/X`, then `X`.
+    #[default]
+    Auto,
+    /// `layers/NAME` (`--layer NAME`).
+    Layer(String),
+    /// `raw/X` (`--raw`).
+    Raw,
 }
 
-/// The same, telling `progress` the fraction of the expression matrix read.
-pub fn read_h5ad_with(path: &Path, progress: &(dyn Fn(f64) + Sync)) -> Result<H5ad, DataError> {
-    read_h5ad_impl(path, progress, true)
+/// Reads an AnnData file: names, obs metadata, the best expression matrix and obsm.
+pub fn read_h5ad(path: &Path) -> Result<H5ad, DataError> {
+    read_h5ad_with(path, &MatrixChoice::Auto, &|_| {})
+}
+
+/// The same with the matrix `choice`, telling `progress` the fraction of it read.
+pub fn read_h5ad_with(
+    path: &Path,
+    choice: &MatrixChoice,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<H5ad, DataError> {
+    read_h5ad_impl(path, choice, progress, true)
 }
 
 /// Reads every matrix with hdf5-pure's whole-dataset read instead of the chunk reader:
 /// slower, ~2.5× the memory, and the reference the chunk reader is tested against.
 pub fn read_h5ad_whole(path: &Path) -> Result<H5ad, DataError> {
-    read_h5ad_impl(path, &|_| {}, false)
+    read_h5ad_impl(path, &MatrixChoice::Auto, &|_| {}, false)
 }
 
-fn read_h5ad_impl(
-    path: &Path,
-    progress: &(dyn Fn(f64) + Sync),
-    chunked: bool,
-) -> Result<H5ad, DataError> {
-    // Streaming: metadata and chunks are read as needed, never the whole file at once.
+/// "groups obs, var; datasets X": what the top level of a file holds, for a message.
+fn top_level(cx: &Ctx) -> String {
+    let root = cx.file.root();
+    let list = |v: Vec<String>| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    format!(
+        "groups: {}; datasets: {}",
+        list(root.groups().unwrap_or_default()),
+        list(root.datasets().unwrap_or_default())
+    )
+}
+
+/// The names under `layers/`, for a message.
+fn layer_names(cx: &Ctx) -> Vec<String> {
+    let Some(g) = cx.group("layers") else {
+        return Vec::new();
+    };
+    let mut v = g.groups().unwrap_or_default();
+    v.extend(g.datasets().unwrap_or_default());
+    v.sort();
+    v
+}
+
+/// Opens an AnnData file streaming: metadata and chunks are read as needed, never the whole
+/// file at once.
+fn open(path: &Path) -> Result<Ctx<'_>, DataError> {
     let file = File::open_streaming(path).map_err(|e| {
         DataError::file(
             path,
             format!("not a readable HDF5/AnnData file ({e}); expected an .h5ad written by anndata"),
         )
     })?;
-    let cx = Ctx { path, file };
+    Ok(Ctx { path, file })
+}
+
+fn has_object(cx: &Ctx, p: &str) -> bool {
+    cx.group(p).is_some() || cx.has_dataset(p)
+}
+
+/// The obs names (index) of an AnnData file, without reading anything else.
+pub fn obs_names(path: &Path) -> Result<Vec<String>, DataError> {
+    let cx = open(path)?;
+    if cx.group("obs").is_none() {
+        let why = if cx.has_dataset("obs") {
+            "the legacy layout of anndata < 0.7 (a compound dataset); re-save the file with a \
+             current anndata (anndata.read_h5ad(F).write_h5ad(F2)) to add to it"
+        } else {
+            "missing group (expected an anndata ≥ 0.7 data frame)"
+        };
+        return Err(cx.bad("obs", why));
+    }
+    let attrs = cx.group_attrs("obs");
+    let index_col = attr_str(attrs.get("_index")).unwrap_or_else(|| "_index".into());
+    cx.strings(&format!("obs/{index_col}"))
+}
+
+fn read_h5ad_impl(
+    path: &Path,
+    choice: &MatrixChoice,
+    progress: &(dyn Fn(f64) + Sync),
+    chunked: bool,
+) -> Result<H5ad, DataError> {
+    let cx = open(path)?;
+    if !has_object(&cx, "obs") {
+        return Err(cx.bad(
+            "/",
+            format!(
+                "neither an AnnData file (no obs) nor a Cell Ranger matrix (no /matrix, no \
+                 /<genome>/barcodes); the top level holds {}",
+                top_level(&cx)
+            ),
+        ));
+    }
     let legacy = cx.group("obs").is_none() && cx.has_dataset("obs");
     let (obs_names, obs) = if legacy {
         legacy_frame(&cx, "obs")?
@@ -192,17 +273,62 @@ fn read_h5ad_impl(
     // Counts from the first candidate holding non-negative integers; else, as scanpy's
     // `use_raw` default, `raw` when present (log-normalised, every gene), then the main X
     // (often scaled, highly variable genes only).
-    let mut candidates: Vec<(&str, String)> = Vec::new();
-    if cx.group("layers/counts").is_some() || cx.has_dataset("layers/counts") {
-        candidates.push(("layers/counts", "var".into()));
+    let mut candidates: Vec<(String, String)> = Vec::new();
+    let raw = if has_object(&cx, "raw/X") {
+        Some(("raw/X".to_string(), "raw/var".to_string()))
+    } else if cx.group("raw.X").is_some() {
+        Some(("raw.X".to_string(), "raw.var".to_string()))
+    } else {
+        None
+    };
+    let layers_hint = || {
+        let layers = layer_names(&cx);
+        if layers.is_empty() {
+            "it has no layers".to_string()
+        } else {
+            format!("its layers: {}", layers.join(", "))
+        }
+    };
+    match choice {
+        MatrixChoice::Auto => {
+            if has_object(&cx, "layers/counts") {
+                candidates.push(("layers/counts".into(), "var".into()));
+            }
+            candidates.extend(raw);
+            if has_object(&cx, "X") {
+                candidates.push(("X".into(), "var".into()));
+            } else if candidates.is_empty() {
+                return Err(cx.bad(
+                    "X",
+                    format!(
+                        "absent (anndata writes such files when only layers are kept), and no \
+                         raw/X; {}: choose one with --layer NAME",
+                        layers_hint()
+                    ),
+                ));
+            }
+        }
+        MatrixChoice::Layer(name) => {
+            let p = format!("layers/{name}");
+            if !has_object(&cx, &p) {
+                return Err(cx.bad(
+                    &p,
+                    format!("--layer {name}: no such layer; {}", layers_hint()),
+                ));
+            }
+            candidates.push((p, "var".into()));
+        }
+        MatrixChoice::Raw => match raw {
+            Some(r) => candidates.push(r),
+            None => {
+                return Err(cx.bad(
+                    "raw/X",
+                    format!("--raw: this file has no raw matrix; {}", layers_hint()),
+                ));
+            }
+        },
     }
-    if cx.group("raw/X").is_some() || cx.has_dataset("raw/X") {
-        candidates.push(("raw/X", "raw/var".into()));
-    }
-    if cx.group("raw.X").is_some() {
-        candidates.push(("raw.X", "raw.var".into()));
-    }
-    candidates.push(("X", "var".into()));
+    let chosen_explicitly = *choice != MatrixChoice::Auto;
     // Candidates are read in order until one holds counts; one that cannot be read is
     // reported, not silently skipped. A matrix that is neither counts nor the first fallback
     // is dropped after its first pass, so at most two are ever held.
@@ -214,7 +340,7 @@ fn read_h5ad_impl(
             "raw/var" => frame(&cx, "raw/var")?.0,
             _ => legacy_frame(&cx, "raw.var")?.0,
         };
-        let keep_fallback = *obj != "layers/counts" && fallback.is_none();
+        let keep_fallback = chosen_explicitly || (obj != "layers/counts" && fallback.is_none());
         let want = |k: ValueKind| k == ValueKind::Counts || keep_fallback;
         let Some((m, kind)) = read_candidate(&cx, obj, n_obs, &want, progress, chunked)? else {
             continue;
@@ -338,7 +464,7 @@ fn sparse_group(cx: &Ctx, obj: &str, n_obs: usize) -> Result<Option<SparseGroup>
 const BYTES_PER_VALUE: u64 = 10;
 
 /// Refuses, before reading, a matrix whose run would not fit in the memory left.
-fn check_fits(cx: &Ctx, obj: &str, nnz: usize, n_cells: usize) -> Result<(), DataError> {
+pub(super) fn check_fits(cx: &Ctx, obj: &str, nnz: usize, n_cells: usize) -> Result<(), DataError> {
     let need = nnz as u64 * BYTES_PER_VALUE + n_cells as u64 * 1024;
     match crate::core::memory::available_bytes() {
         Some(avail) if need > avail => Err(cx.bad(
@@ -361,7 +487,12 @@ fn check_fits(cx: &Ctx, obj: &str, nnz: usize, n_cells: usize) -> Result<(), Dat
     }
 }
 
-fn check_lengths(cx: &Ctx, obj: &str, data: usize, indices: usize) -> Result<(), DataError> {
+pub(super) fn check_lengths(
+    cx: &Ctx,
+    obj: &str,
+    data: usize,
+    indices: usize,
+) -> Result<(), DataError> {
     if data != indices {
         return Err(cx.bad(
             obj,
@@ -371,7 +502,7 @@ fn check_lengths(cx: &Ctx, obj: &str, data: usize, indices: usize) -> Result<(),
     Ok(())
 }
 
-fn check_indptr(
+pub(super) fn check_indptr(
     cx: &Ctx,
     obj: &str,
     indptr: &[i64],
@@ -439,10 +570,6 @@ fn read_matrix(cx: &Ctx, obj: &str, n_obs: usize) -> Result<SparseCounts, DataEr
     if r != n_obs {
         return Err(cx.bad(obj, format!("{r} rows but obs has {n_obs} cells")));
     }
-    let data = cx.floats(&format!("{obj}/data"))?;
-    let indices = cx.ints(&format!("{obj}/indices"))?;
-    let indptr = cx.ints(&format!("{obj}/indptr"))?;
-    check_lengths(cx, obj, data.len(), indices.len())?;
     let csr = match enc.as_str() {
         "csr_matrix" => true,
         "csc_matrix" => false,
@@ -453,6 +580,22 @@ fn read_matrix(cx: &Ctx, obj: &str, n_obs: usize) -> Result<SparseCounts, DataEr
             ));
         }
     };
+    read_sparse_whole(cx, obj, csr, r, c)
+}
+
+/// A sparse group's `data`, `indices` and `indptr` read whole (layouts and filters the chunk
+/// reader leaves alone), checked, into cells × genes CSR.
+pub(super) fn read_sparse_whole(
+    cx: &Ctx,
+    obj: &str,
+    csr: bool,
+    r: usize,
+    c: usize,
+) -> Result<SparseCounts, DataError> {
+    let data = cx.floats(&format!("{obj}/data"))?;
+    let indices = cx.ints(&format!("{obj}/indices"))?;
+    let indptr = cx.ints(&format!("{obj}/indptr"))?;
+    check_lengths(cx, obj, data.len(), indices.len())?;
     let (n_major, n_minor) = if csr { (r, c) } else { (c, r) };
     check_indptr(cx, obj, &indptr, n_major, data.len())?;
     if let Some(k) = indices.iter().position(|&i| i < 0 || i as usize >= n_minor) {
@@ -555,6 +698,14 @@ fn column(cx: &Ctx, p: &str, name: &str, n: usize) -> Result<Option<MetaColumn>,
         let d = cx.file.dataset(p).map_err(|e| cx.err(p, e))?;
         match d.dtype().map_err(|e| cx.err(p, e))? {
             DType::String | DType::VariableLengthString => MetaValues::Text(cx.strings(p)?),
+            // numpy bools, as h5py stores them: an 8-bit enum FALSE = 0, TRUE = 1.
+            DType::Enum(_) if d.read_u8().is_ok() => MetaValues::Number(
+                d.read_u8()
+                    .map_err(|e| cx.err(p, e))?
+                    .into_iter()
+                    .map(f64::from)
+                    .collect(),
+            ),
             DType::Compound(_)
             | DType::Array(..)
             | DType::ObjectReference

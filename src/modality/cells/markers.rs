@@ -6,6 +6,7 @@
 //! each comparison; log2 fold change of the mean expression as scanpy computes it
 //! (log2((expm1(mean_in) + 1e-9) / (expm1(mean_out) + 1e-9))); share of cells expressing.
 
+use crate::analysis::stats::normal_sf2;
 use crate::io::parquet::{Column, Table};
 use crate::modality::cells::expression::Expression;
 use crate::modality::cells::h5ad::ValueKind;
@@ -39,11 +40,6 @@ pub struct Markers {
 
 /// z, mean inside, mean outside, share expressing inside, outside.
 type GeneStats = (f64, f64, f64, f64, f64);
-
-fn normal_sf2(z: f64) -> f64 {
-    // Two-sided p-value of a standard normal z.
-    libm::erfc(z.abs() / std::f64::consts::SQRT_2).min(1.0)
-}
 
 /// Compares groups: `group_of[i]` is cell i's group (None: in no group). Each group is tested
 /// against the union of the others (`rest` = all other assigned cells) — with two groups this

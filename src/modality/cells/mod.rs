@@ -1,6 +1,6 @@
-//! Single cells: count matrices from `.h5ad` (AnnData) or a 10x Matrix Market folder, the
-//! scanpy-style PCA baseline, the scVI-style count model, Wilcoxon marker genes and the
-//! cells part of a session. Imports nothing of `modality/mod.rs`, `pipeline`, `session` or
+//! Single cells: count matrices from `.h5ad` (AnnData), Cell Ranger's `.h5` or a 10x Matrix
+//! Market folder, the scanpy-style PCA baseline, the scVI-style count model, Wilcoxon marker
+//! genes and the cells part of a session. Imports nothing of `modality/mod.rs`, `pipeline`, `session` or
 //! `tui`: `modality/mod.rs` composes these pieces.
 
 pub mod baseline;
@@ -13,6 +13,7 @@ pub mod mtx;
 pub mod options;
 pub mod session;
 pub mod store;
+pub mod tenx_h5;
 pub mod vae;
 pub mod values;
 
@@ -53,8 +54,38 @@ pub fn read_with(
         let source = path.display().to_string();
         let expr = Expression::new(tenx.counts, tenx.gene_names, kind, source);
         qc(path, tenx.barcodes, tenx.meta, expr, tenx.files, o, vec![])
+    } else if tenx_h5::is_tenx_h5(path) {
+        if o.matrix != h5ad::MatrixChoice::Auto {
+            return Err(DataError::file(
+                path,
+                "--layer and --raw choose a matrix of an .h5ad; this is a Cell Ranger matrix \
+                 (one matrix)",
+            ));
+        }
+        let t = tenx_h5::read_tenx_h5(path, progress)?;
+        let expr = Expression::from_by_gene(
+            t.matrix,
+            t.gene_names,
+            t.kind,
+            format!("{}:{}", path.display(), t.source),
+        );
+        let mut meta: Vec<MetaColumn> = expr.qc_columns().into();
+        meta.extend(t.feature_columns);
+        qc(
+            path,
+            t.barcodes,
+            meta,
+            expr,
+            vec![path.to_path_buf()],
+            o,
+            vec![],
+        )
+        .map(|mut r| {
+            r.notes.splice(0..0, t.notes);
+            r
+        })
     } else {
-        let a = h5ad::read_h5ad_with(path, progress)?;
+        let a = h5ad::read_h5ad_with(path, &o.matrix, progress)?;
         let note = (a.kind != h5ad::ValueKind::Counts).then(|| {
             format!(
                 "{}: no matrix holds counts; markers and gene colours use {} ({}), as scanpy does",

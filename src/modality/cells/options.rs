@@ -26,6 +26,8 @@ pub struct Options {
     pub baseline: BaselineParams,
     /// Use this `obsm` matrix of an .h5ad as the embedding.
     pub obsm: Option<String>,
+    /// Which matrix of an `.h5ad` to read (`--layer`, `--raw`).
+    pub matrix: crate::modality::cells::h5ad::MatrixChoice,
     /// QC: drop cells with fewer detected genes (0 keeps all but zero-count cells).
     pub min_genes: usize,
 }

@@ -68,9 +68,14 @@ fn log_odds(m: &Motif, bg: &[f64; 4]) -> Vec<[f64; 4]> {
 
 /// The exact null distribution of window scores: scores mapped to integers, and the upper
 /// tail P(S ≥ s) for each integer s.
+///
+/// Windows are scored twice: in log-odds for the score shown, and with the integer matrix the
+/// distribution was built from for the p-value, as FIMO does. Mapping a real score onto the
+/// integer scale instead put consensus sites a rounding step above the distribution's top
+/// (the sum of rounded columns is not the rounded sum), where the tail is empty.
 struct Null {
-    offset: f64,
-    scale: f64,
+    /// Each column's scores in steps above its lowest.
+    ints: Vec<[u32; 4]>,
     tail: Vec<f64>,
 }
 
@@ -87,34 +92,41 @@ impl Null {
             .sum();
         let scale = if range > 0.0 { STEPS / range } else { 1.0 };
         let mut dist = vec![1.0f64];
+        let mut columns = Vec::with_capacity(lo.len());
         for (c, m) in lo.iter().zip(&mins) {
-            let ints: [usize; 4] = std::array::from_fn(|b| ((c[b] - m) * scale).round() as usize);
-            let top = ints.iter().copied().max().unwrap_or(0);
+            let ints: [u32; 4] = std::array::from_fn(|b| ((c[b] - m) * scale).round() as u32);
+            let top = ints.iter().copied().max().unwrap_or(0) as usize;
             let mut next = vec![0.0; dist.len() + top];
             for (s, &p) in dist.iter().enumerate() {
                 if p == 0.0 {
                     continue;
                 }
                 for b in 0..4 {
-                    next[s + ints[b]] += p * bg[b];
+                    next[s + ints[b] as usize] += p * bg[b];
                 }
             }
             dist = next;
+            columns.push(ints);
         }
         let mut tail = vec![0.0; dist.len() + 1];
         for s in (0..dist.len()).rev() {
             tail[s] = tail[s + 1] + dist[s];
         }
         Self {
-            offset: mins.iter().sum(),
-            scale,
+            ints: columns,
             tail,
         }
     }
 
-    fn pvalue(&self, score: f64) -> f64 {
-        // Rounded down, so a score between two steps gets the larger (conservative) p.
-        let s = ((score - self.offset) * self.scale - 1e-9).floor().max(0.0) as usize;
+    /// The integer matrix as f32, to score windows in steps: sums of at most ~1,000 plus a
+    /// step per column are exact in f32.
+    fn step_matrix(&self) -> Vec<[f32; 4]> {
+        self.ints.iter().map(|c| c.map(|x| x as f32)).collect()
+    }
+
+    /// P(S ≥ s) for a window scoring `steps` with [`Self::step_matrix`].
+    fn pvalue_of_steps(&self, steps: f32) -> f64 {
+        let s = steps.round().max(0.0) as usize;
         self.tail[s.min(self.tail.len() - 1)].clamp(f64::MIN_POSITIVE, 1.0)
     }
 }
@@ -125,6 +137,7 @@ pub fn scan(seqs: &[Vec<u8>], motif: &Motif, site_threshold: f64) -> ScanResult 
     let lo = log_odds(motif, &bg);
     let null = Null::new(&lo, &bg);
     let lo32: Vec<[f32; 4]> = lo.iter().map(|c| c.map(|x| x as f32)).collect();
+    let steps = null.step_matrix();
     let per_seq: Vec<(Option<ScanSite>, f64, Vec<ScanSite>, usize)> = seqs
         .par_iter()
         .enumerate()
@@ -132,15 +145,25 @@ pub fn scan(seqs: &[Vec<u8>], motif: &Motif, site_threshold: f64) -> ScanResult 
             let mut best: Option<ScanSite> = None;
             let mut sites = Vec::new();
             let mut windows = 0usize;
-            scan_windows(&lo32, s, |p, fw, rv| {
+            // Both passes visit the same windows in the same order.
+            let mut real = Vec::new();
+            scan_windows(&lo32, s, |_, fw, rv| real.push((fw, rv)));
+            let mut k = 0;
+            scan_windows(&steps, s, |p, fs, rs| {
+                let (fw, rv) = real[k];
+                k += 1;
                 windows += 2;
-                let (score, reverse) = if rv > fw { (rv, true) } else { (fw, false) };
+                let (score, reverse, at) = if rv > fw {
+                    (rv, true, rs)
+                } else {
+                    (fw, false, fs)
+                };
                 let site = ScanSite {
                     item: i as u32,
                     pos: p as u32,
                     reverse,
                     score,
-                    pvalue: null.pvalue(score as f64),
+                    pvalue: null.pvalue_of_steps(at),
                 };
                 if best.is_none_or(|b| site.score > b.score) {
                     best = Some(site);
@@ -245,23 +268,17 @@ mod tests {
         let m = one_hot("ACGT");
         let lo = log_odds(&m, &[0.25; 4]);
         let null = Null::new(&lo, &[0.25; 4]);
-        let top: f64 = lo
+        let top: u32 = null
+            .ints
             .iter()
-            .map(|c| c.iter().copied().fold(f64::MIN, f64::max))
+            .map(|c| c.iter().max().copied().unwrap_or(0))
             .sum();
-        assert!(
-            (null.pvalue(top) - 1.0 / 256.0).abs() < 1e-12,
-            "{}",
-            null.pvalue(top)
-        );
-        assert!((null.pvalue(f64::NEG_INFINITY) - 1.0).abs() < 1e-12);
+        let p = |steps: u32| null.pvalue_of_steps(steps as f32);
+        assert!((p(top) - 1.0 / 256.0).abs() < 1e-12, "{}", p(top));
+        assert!((p(0) - 1.0).abs() < 1e-12);
         // Three of four columns matched: 1 + 4·3 = 13 windows of 256 score at least that.
-        let three = top - (lo[0][0] - lo[0][1]);
-        assert!(
-            (null.pvalue(three) - 13.0 / 256.0).abs() < 1e-9,
-            "{}",
-            null.pvalue(three)
-        );
+        let three = top - (null.ints[0][0] - null.ints[0][1]);
+        assert!((p(three) - 13.0 / 256.0).abs() < 1e-9, "{}", p(three));
     }
 
     #[test]
@@ -278,6 +295,95 @@ mod tests {
         assert_eq!((b1.pos, b1.reverse), (7, true));
         assert!(r.seq_pvalue[0] < r.seq_pvalue[2]);
         assert_eq!(r.sites.len(), 2);
+    }
+
+    /// Random-ish sequences from a linear congruential generator, no external state.
+    fn pseudo_random(n: usize, len: usize, mut x: u64) -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|_| {
+                (0..len)
+                    .map(|_| {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        b"ACGT"[(x >> 62) as usize]
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_consensus_site_has_the_same_possible_p_on_both_strands() {
+        // A non-palindromic matrix with uneven columns, so rounding columns to steps differs
+        // from rounding their sum; the consensus planted forward and reverse-complemented.
+        let m = Motif {
+            id: "M".into(),
+            name: "uneven".into(),
+            probs: vec![
+                [0.71, 0.09, 0.13, 0.07],
+                [0.05, 0.83, 0.03, 0.09],
+                [0.12, 0.06, 0.61, 0.21],
+                [0.33, 0.04, 0.04, 0.59],
+                [0.91, 0.03, 0.03, 0.03],
+                [0.08, 0.08, 0.77, 0.07],
+                [0.02, 0.55, 0.27, 0.16],
+                [0.14, 0.10, 0.05, 0.71],
+                [0.40, 0.11, 0.46, 0.03],
+            ],
+            nsites: 37.0,
+        };
+        let argmax = |c: &[f64; 4]| (0..4).max_by(|&a, &b| c[a].total_cmp(&c[b])).unwrap_or(0);
+        let consensus: Vec<u8> = m.probs.iter().map(|c| b"ACGT"[argmax(c)]).collect();
+        // The reverse complement's consensus is the consensus read on the other strand.
+        let rc: Vec<u8> = m
+            .reverse_complement()
+            .probs
+            .iter()
+            .map(|c| b"ACGT"[argmax(c)])
+            .collect();
+        let mut seqs = pseudo_random(40, 200, 7);
+        seqs[3][50..59].copy_from_slice(&consensus);
+        seqs[9][120..129].copy_from_slice(&rc);
+        let r = scan(&seqs, &m, 1e-4);
+        let bg = base_frequencies(&seqs);
+        // No window can be rarer than every column taking its least likely base.
+        let floor: f64 = (0..m.width())
+            .map(|_| bg.iter().copied().fold(1.0, f64::min))
+            .product();
+        let fw = r.best[3].unwrap();
+        let rv = r.best[9].unwrap();
+        assert_eq!(
+            (fw.pos, fw.reverse, rv.pos, rv.reverse),
+            (50, false, 120, true)
+        );
+        assert_eq!(fw.pvalue, rv.pvalue, "the same site on either strand");
+        for s in &r.sites {
+            assert!(s.pvalue >= floor, "p {} below the floor {floor}", s.pvalue);
+        }
+        // The consensus takes every column's top step: P(S ≥ top) is the product over
+        // columns of the background share of the bases at that step.
+        let lo = log_odds(&m, &bg);
+        let null = Null::new(&lo, &bg);
+        let top: f64 = null
+            .ints
+            .iter()
+            .zip(&consensus)
+            .map(|(c, &b)| {
+                let hi = *c.iter().max().unwrap_or(&0);
+                assert_eq!(
+                    c[code(b).unwrap_or(0) as usize],
+                    hi,
+                    "the consensus base tops its column"
+                );
+                (0..4).filter(|&k| c[k] == hi).map(|k| bg[k]).sum::<f64>()
+            })
+            .product();
+        assert!(
+            (fw.pvalue / top - 1.0).abs() < 1e-9,
+            "{} vs {top}",
+            fw.pvalue
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The bottom pane: one of the anomalies ranking (by the score being coloured), the selected
-//! cluster's marker genes (cells) or its motifs (DNA).
+//! cluster's marker genes (cells) or its motifs (DNA), the selections, the last `:crosstab`
+//! or the last `:compare`'s metadata.
 
 use super::TabView;
 use super::map::ColorBy;
@@ -16,6 +17,10 @@ pub enum BottomView {
     Anomalies,
     Markers,
     Motifs,
+    Selections,
+    Crosstab,
+    /// The metadata half of the last `:compare`.
+    Comparison,
 }
 
 /// The bottom pane's state.
@@ -26,6 +31,10 @@ pub struct BottomPane {
     pub anomaly_sel: usize,
     /// Selected row of the markers table, or the selected motif.
     pub marker_sel: usize,
+    /// Selected row of the selections table.
+    pub selection_sel: usize,
+    /// Selected row of the crosstab and of the comparison table.
+    pub crosstab_sel: usize,
     /// Items by descending anomaly score (the first 1,000).
     pub rank: Vec<usize>,
     rank_key: (u64, u8),
@@ -82,6 +91,15 @@ impl BottomPane {
                 v.marker_table().map_or(0, |m| m.markers.len()),
             ),
             BottomView::Motifs => (&mut self.marker_sel, v.cluster_motifs().len()),
+            BottomView::Selections => (&mut self.selection_sel, v.selections.defs.len()),
+            BottomView::Crosstab => (
+                &mut self.crosstab_sel,
+                v.crosstab.map_or(0, |x| x.clusters.len() + 1),
+            ),
+            BottomView::Comparison => (
+                &mut self.crosstab_sel,
+                v.comparison.map_or(0, |c| c.meta.len()),
+            ),
         };
         if len == 0 {
             return;
@@ -101,6 +119,13 @@ impl BottomPane {
                 crate::tui::views::dna::draw_motifs(v, self.marker_sel, focused, f, r)
             }
             BottomView::Anomalies => self.draw_anomalies(v, focused, f, r),
+            BottomView::Selections => super::selections::draw(v, self.selection_sel, focused, f, r),
+            BottomView::Crosstab => {
+                super::groups::draw_crosstab(v, self.crosstab_sel, focused, f, r)
+            }
+            BottomView::Comparison => {
+                super::groups::draw_comparison(v, self.crosstab_sel, focused, f, r)
+            }
         }
     }
 

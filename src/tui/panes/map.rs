@@ -6,7 +6,9 @@
 use super::TabView;
 use crate::core::MetaValues;
 use crate::tui::action::Dir;
-use crate::tui::raster::{Coloring, GRADIENT_STEPS, Raster, Viewport, braille, rasterize};
+use crate::tui::raster::{
+    Coloring, GRADIENT_STEPS, MEMBER, OTHER, Raster, Viewport, braille, rasterize,
+};
 use crate::tui::theme::{Palette, category_color, gradient_color, pane, truncate};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -24,6 +26,8 @@ pub enum ColorBy {
     Meta(String),
     /// Mean log-normalised expression of these genes (display name first).
     Genes(String, Vec<usize>),
+    /// A selection's members, the rest greyed.
+    Selection(String),
 }
 
 impl ColorBy {
@@ -35,6 +39,7 @@ impl ColorBy {
             ColorBy::AnomalyModel => "anomaly_model",
             ColorBy::Meta(n) => n,
             ColorBy::Genes(n, _) => n,
+            ColorBy::Selection(n) => n,
         }
     }
 }
@@ -42,8 +47,20 @@ impl ColorBy {
 /// Values behind the current colouring.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ColorValues {
-    Category { idx: Vec<u32>, names: Vec<String> },
-    Value { v: Vec<f32>, lo: f32, hi: f32 },
+    Category {
+        idx: Vec<u32>,
+        names: Vec<String>,
+    },
+    Value {
+        v: Vec<f32>,
+        lo: f32,
+        hi: f32,
+    },
+    /// Membership of a selection, and its size.
+    Highlight {
+        member: Vec<bool>,
+        n: usize,
+    },
     Empty,
 }
 
@@ -153,6 +170,8 @@ pub struct MapPane {
     grid_version: u64,
     /// Half-width of the view that shows every point, for the zoom factor in the title.
     fit_hw: Option<f32>,
+    /// Where a box selection started (`v`): the box spans from here to the cursor.
+    pub anchor: Option<[f32; 2]>,
 }
 
 fn color_values(v: &TabView) -> ColorValues {
@@ -216,6 +235,19 @@ fn color_values(v: &TabView) -> ColorValues {
                 _ => ColorValues::Empty,
             }
         }
+        ColorBy::Selection(name) => match v.selections.of(name) {
+            Some(m) => {
+                let n = v.result.layout.as_ref().map_or(0, |l| l.len());
+                let mut member = vec![false; n];
+                for &i in m.iter() {
+                    if let Some(x) = member.get_mut(i as usize) {
+                        *x = true;
+                    }
+                }
+                ColorValues::Highlight { member, n: m.len() }
+            }
+            None => ColorValues::Empty,
+        },
         ColorBy::Meta(name) => match v
             .dataset
             .and_then(|d| d.meta_column(name))
@@ -271,6 +303,9 @@ impl MapPane {
                     lo: *lo,
                     hi: *hi,
                 },
+                Some(ColorValues::Highlight { member, .. }) if member.len() == layout.len() => {
+                    Coloring::Highlight(member)
+                }
                 _ => Coloring::None,
             };
             self.raster = Some(rasterize(layout, &view, w, h, &coloring));
@@ -351,6 +386,18 @@ impl MapPane {
         }
     }
 
+    /// The box being drawn, as (x0, x1, y0, y1) in map coordinates.
+    pub fn box_bounds(&self, layout: &[[f32; 2]]) -> Option<(f32, f32, f32, f32)> {
+        let a = self.anchor?;
+        let c = layout.get(self.cursor?)?;
+        Some((
+            a[0].min(c[0]),
+            a[0].max(c[0]),
+            a[1].min(c[1]),
+            a[1].max(c[1]),
+        ))
+    }
+
     pub fn reset_view(&mut self, layout: &[[f32; 2]]) {
         self.view = Some(Viewport::fit(layout));
         self.fit_hw = self.view.map(|v| v.hw);
@@ -388,6 +435,10 @@ impl MapPane {
             String::new()
         };
         let title = match v.color {
+            _ if self.anchor.is_some() => {
+                " map · box selection: move to the other corner, Enter saves, Esc cancels "
+                    .to_string()
+            }
             ColorBy::AnomalyModel => format!(" map · colour: {} {zoom}", v.model_score_name()),
             _ => format!(" map · colour: {} {zoom}", v.color.name()),
         };
@@ -409,6 +460,10 @@ impl MapPane {
             self.colors.as_ref().map(|c| &c.1),
             Some(ColorValues::Value { .. })
         );
+        let highlight = matches!(
+            self.colors.as_ref().map(|c| &c.1),
+            Some(ColorValues::Highlight { .. })
+        );
         let buf = f.buffer_mut();
         for row in 0..raster.h.min(area.height) {
             for col in 0..raster.w.min(area.width) {
@@ -418,6 +473,13 @@ impl MapPane {
                 }
                 let color = if c.color == u16::MAX {
                     Color::Reset
+                } else if highlight {
+                    match (c.color, palette) {
+                        (_, Palette::Mono) => Color::Reset,
+                        (MEMBER, _) => Color::Yellow,
+                        (OTHER, _) => Color::DarkGray,
+                        _ => Color::Reset,
+                    }
                 } else if value_coloring {
                     gradient_color(palette, c.color)
                 } else {
@@ -425,6 +487,39 @@ impl MapPane {
                 };
                 if let Some(cell) = buf.cell_mut((area.x + col, area.y + row)) {
                     cell.set_char(braille(c.dots)).set_fg(color);
+                }
+            }
+        }
+        // The box being drawn: its outline over the points.
+        if let (Some(l), Some(view)) = (&v.result.layout, self.view)
+            && let Some((x0, x1, y0, y1)) = self.box_bounds(l)
+        {
+            let (w, h) = (area.width, area.height);
+            let clamp = |p: [f32; 2]| {
+                let fx = (p[0] - (view.cx - view.hw)) / (2.0 * view.hw) * w as f32;
+                let fy = ((view.cy + view.hh) - p[1]) / (2.0 * view.hh) * h as f32;
+                (
+                    fx.clamp(0.0, w.saturating_sub(1) as f32) as u16,
+                    fy.clamp(0.0, h.saturating_sub(1) as f32) as u16,
+                )
+            };
+            let (c0, r0) = clamp([x0, y1]);
+            let (c1, r1) = clamp([x1, y0]);
+            let style = Style::default()
+                .fg(Color::Cyan)
+                .add_modifier(Modifier::BOLD);
+            for col in c0..=c1 {
+                for row in [r0, r1] {
+                    if let Some(cell) = buf.cell_mut((area.x + col, area.y + row)) {
+                        cell.set_char('─').set_style(style);
+                    }
+                }
+            }
+            for row in r0..=r1 {
+                for col in [c0, c1] {
+                    if let Some(cell) = buf.cell_mut((area.x + col, area.y + row)) {
+                        cell.set_char('│').set_style(style);
+                    }
                 }
             }
         }
@@ -456,6 +551,12 @@ impl MapPane {
                     })
                     .collect()
             }
+            Some(ColorValues::Highlight { n, .. }) => vec![
+                Span::styled("■", Style::default().fg(Color::Yellow)),
+                Span::raw(format!("{} ({n}) ", v.color.name())),
+                Span::styled("■", Style::default().fg(Color::DarkGray)),
+                Span::raw("rest"),
+            ],
             Some(ColorValues::Value { lo, hi, .. }) => {
                 let mut l = vec![Span::raw(format!("{lo:.2} "))];
                 for k in 0..GRADIENT_STEPS {

@@ -5,13 +5,16 @@
 pub mod bottom;
 pub mod clusters;
 pub mod detail;
+pub mod groups;
 pub mod hint;
 pub mod jobs;
 pub mod map;
+pub mod selections;
 
 use crate::modality::cells::markers::MarkerTable;
 use crate::modality::{Dataset, Embedding};
 use crate::pipeline::Partial;
+use crate::pipeline::groups::{Comparison, Crosstab};
 use map::ColorBy;
 
 /// What a pane reads from its tab: the data and the other panes' selections, never the
@@ -21,8 +24,12 @@ pub struct TabView<'a> {
     pub dataset: Option<&'a Dataset>,
     pub embedding: Option<&'a Embedding>,
     pub result: &'a Partial,
-    /// A `:compare` result, shown in place of the selected cluster's markers.
-    pub comparison: Option<&'a MarkerTable>,
+    /// A `:compare` result, shown in place of the selected cluster's markers or motifs.
+    pub comparison: Option<&'a Comparison>,
+    /// The last `:crosstab`.
+    pub crosstab: Option<&'a Crosstab>,
+    /// Named selections and their members.
+    pub selections: &'a selections::Selections,
     pub color: &'a ColorBy,
     /// Bumped whenever data changes; keys the caches.
     pub version: u64,
@@ -55,8 +62,8 @@ impl TabView<'_> {
 
     /// The marker table shown: a `:compare` result, else the selected cluster's.
     pub fn marker_table(&self) -> Option<&MarkerTable> {
-        if let Some(c) = self.comparison {
-            return Some(c);
+        if let Some(m) = self.comparison.and_then(|c| c.markers.as_deref()) {
+            return Some(m);
         }
         let id = self.cluster?;
         // Tables are in cluster order (`cluster_markers`, and sessions keep that order).
@@ -68,8 +75,11 @@ impl TabView<'_> {
             .filter(|t| t.group.parse() == Ok(id))
     }
 
-    /// The selected cluster's motifs, in rank order (DNA).
+    /// The selected cluster's motifs in rank order, or a `:compare` result's (DNA).
     pub fn cluster_motifs(&self) -> Vec<&crate::modality::dna::motifs::FoundMotif> {
+        if let Some(m) = self.comparison.and_then(|c| c.motifs.as_deref()) {
+            return m.motifs.iter().collect();
+        }
         let (Some(m), Some(c)) = (&self.result.motifs, self.cluster) else {
             return Vec::new();
         };
