@@ -364,6 +364,12 @@ fn bad_inputs_are_reported_precisely() {
         &[&s(&good), "--meta", &s(&meta)],
         "meta.csv: metadata does not align: 2 rows for 20 items",
     );
+    // A DNA option with no DNA input is refused, not ignored.
+    fails(
+        dir,
+        &[&s(&good), "--motifs", "db.meme"],
+        "--motifs applies to DNA inputs",
+    );
 
     // 0 items, 1 item, k ≥ n.
     let csv = dir.join("empty.csv");

@@ -26,6 +26,9 @@ pub fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
     if opts.meta.is_some() && paths.len() > 1 {
         bail!("--meta applies to one input; got {} inputs", paths.len());
     }
+    opts.input_options()
+        .check_inputs(paths)
+        .map_err(anyhow::Error::msg)?;
     session::check_writable(out)?;
     for p in paths {
         if session::is_session(p) {

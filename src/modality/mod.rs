@@ -236,6 +236,18 @@ impl Options {
         self.dna.check()?;
         self.images.check()
     }
+
+    /// Refuses a modality's option that none of `paths` would use, rather than ignoring it.
+    pub fn check_inputs(&self, paths: &[PathBuf]) -> Result<(), String> {
+        if self.dna.motifs.is_some() && !paths.iter().any(|p| dna::is_dna_input(p)) {
+            return Err(
+                "--motifs applies to DNA inputs (FASTA/FASTQ, for matching discovered \
+                        motifs); none of the inputs is one"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -575,7 +575,9 @@ pub fn run(
             match first {
                 Ok(ev) => events.push(ev),
                 Err(RecvTimeoutError::Timeout) => {
-                    if !busy {
+                    // Idle: wake only while a message is up, so it fades as it does while a
+                    // job runs; otherwise nothing changes and nothing is redrawn.
+                    if !busy && app.state.message.is_none() {
                         continue;
                     }
                     app.dispatch(Action::Tick);

@@ -153,6 +153,55 @@ pub fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// One piece of a status line for [`fit_segments`].
+pub enum Segment {
+    /// May be shortened with an ellipsis (a name).
+    Text(String),
+    /// Shown whole or not at all (a number with its label).
+    Number(String),
+}
+
+/// Segments joined by `sep` in at most `width` characters: whole segments in order while they
+/// fit; a text segment that does not is ellipsised (when at least 4 characters are left), a
+/// number is dropped; anything left out is marked by a final `…`, so a cut never passes for
+/// the whole line and a number is never cut into another number.
+pub fn fit_segments(segs: &[Segment], sep: &str, width: usize) -> String {
+    let sep_n = sep.chars().count();
+    let mut out = String::new();
+    let mut used = 0;
+    for (k, seg) in segs.iter().enumerate() {
+        let (text, is_text) = match seg {
+            Segment::Text(t) => (t, true),
+            Segment::Number(t) => (t, false),
+        };
+        let lead = if k == 0 { 0 } else { sep_n };
+        let n = text.chars().count();
+        // Room for this segment, and for a final `…` if more follow.
+        let tail = usize::from(k + 1 < segs.len());
+        if used + lead + n + tail <= width || (k + 1 == segs.len() && used + lead + n <= width) {
+            if k > 0 {
+                out.push_str(sep);
+            }
+            out.push_str(text);
+            used += lead + n;
+            continue;
+        }
+        let room = width.saturating_sub(used + lead);
+        if is_text && room >= 4 {
+            if k > 0 {
+                out.push_str(sep);
+            }
+            // It did not fit with the mark after it, so it is cut (by one letter at least).
+            out.extend(text.chars().take(room - 1));
+            out.push('…');
+        } else if used < width {
+            out.push('…');
+        }
+        return out;
+    }
+    out
+}
+
 /// One column of a table laid out by [`fit`].
 pub struct FitColumn<'a> {
     pub header: &'a str,
@@ -287,4 +336,39 @@ pub fn scrolled(sel: usize, height: usize) -> usize {
 pub fn fmt_secs(s: f64) -> String {
     let s = s.max(0.0).round() as u64;
     format!("{}:{:02}", s / 60, s % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_keep_numbers_whole_and_mark_every_cut() {
+        let segs = [
+            Segment::Number("12 sites".into()),
+            Segment::Text("best match: MA2267.1 rho".into()),
+            Segment::Number("E 1.2e-4".into()),
+            Segment::Number("q 7.6e-2".into()),
+        ];
+        let all = fit_segments(&segs, " · ", 200);
+        assert_eq!(
+            all,
+            "12 sites · best match: MA2267.1 rho · E 1.2e-4 · q 7.6e-2"
+        );
+        for w in 0..all.chars().count() {
+            let got = fit_segments(&segs, " · ", w);
+            assert!(got.chars().count() <= w, "{w}: '{got}'");
+            if !got.is_empty() {
+                assert!(got.ends_with('…'), "{w}: '{got}' cut without an ellipsis");
+            }
+            // Numbers are whole or absent.
+            for n in ["1.2e-4", "7.6e-2"] {
+                let first = &n[..3];
+                assert!(
+                    !got.contains(first) || got.contains(n),
+                    "{w}: '{got}' cut {n}"
+                );
+            }
+        }
+    }
 }

@@ -430,9 +430,28 @@ fn read_records_limited(path: &Path, limit: u64) -> Result<Vec<Record>, DataErro
 }
 
 fn parse_error(path: &Path, e: needletail::errors::ParseError) -> DataError {
+    use needletail::errors::ParseErrorKind as K;
+    // needletail leaves some messages empty (a truncated FASTQ): say what is wrong anyway.
+    let msg = if e.msg.trim().is_empty() {
+        match e.kind {
+            K::UnexpectedEnd => {
+                "the file ends inside this record (a FASTQ record has a header, \
+                                 a sequence, a '+' line and a quality line)"
+            }
+            K::InvalidSeparator => "expected a '+' separator line after the sequence",
+            K::UnequalLengths => "the sequence and quality lines differ in length",
+            K::InvalidStart => "expected '>' (FASTA) or '@' (FASTQ) at the start of a record",
+            K::UnknownFormat => "neither FASTA ('>') nor FASTQ ('@')",
+            K::EmptyFile => "empty file",
+            K::Io => "could not be read",
+        }
+        .to_string()
+    } else {
+        e.msg.clone()
+    };
     let what = match &e.position.id {
-        Some(id) => format!("record '{id}': {}", e.msg),
-        None => e.msg.clone(),
+        Some(id) => format!("record '{id}': {msg}"),
+        None => msg,
     };
     if e.position.line > 0 {
         DataError::line(path, e.position.line as usize, what)
@@ -444,6 +463,20 @@ fn parse_error(path: &Path, e: needletail::errors::ParseError) -> DataError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_truncated_fastq_record_is_named_with_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "t.fq", "@r1\nACGT\n+\nIIII\n@r2\nACG\n");
+        let Err(e) = read_sequences(&p, &WindowParams::default()) else {
+            panic!("a truncated FASTQ was read")
+        };
+        let e = e.to_string();
+        assert!(
+            e.contains("record 'r2': the file ends inside this record"),
+            "{e}"
+        );
+    }
 
     fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
         let p = dir.join(name);

@@ -3,7 +3,9 @@
 
 use crate::modality::dna::motif_db::Motif;
 use crate::tui::panes::TabView;
-use crate::tui::theme::{header_style, key_style, pane, row_style};
+use crate::tui::theme::{
+    FitColumn, Segment, fit, fit_segments, header_style, key_style, pane, row_style, truncate,
+};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -179,40 +181,42 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
             .areas(inner);
     let key = key_style();
     let mut logo = logo_lines(&m.motif, logo_h as usize);
-    // Numbers first and on their own line, so a narrow pane cuts the match name, never a
-    // number.
+    // Beside the logo: whole numbers or none, a name ellipsised, every cut marked.
+    let room = (logo_r.width as usize).saturating_sub(m.motif.width() + 2);
     if let Some(first) = logo.first_mut() {
-        first.spans.push(Span::styled(
-            format!(
-                "  2 bits · E {:.1e} · {} {}/{} vs {}/{}",
-                m.evalue,
+        let segs = [
+            Segment::Number("2 bits".into()),
+            Segment::Number(format!("E {:.1e}", m.evalue)),
+            Segment::Number(format!(
+                "{} {}/{} vs {}/{}",
                 m.test.label(),
                 m.test_fg.0,
                 m.test_fg.1,
                 m.test_bg.0,
                 m.test_bg.1
-            ),
+            )),
+        ];
+        first.spans.push(Span::styled(
+            format!("  {}", fit_segments(&segs, " · ", room)),
             key,
         ));
     }
-    let best = m.matches.first().map(|b| {
-        let d = &res.database[b.target];
-        format!(
-            "{} {} E {:.1e} q {:.1e} ({})",
-            d.id,
-            d.name,
-            b.evalue,
-            b.qvalue,
-            if b.reverse { "−" } else { "+" }
-        )
-    });
+    let mut segs = vec![Segment::Number(format!("{} sites", m.sites.len()))];
+    match m.matches.first() {
+        Some(b) => {
+            let d = &res.database[b.target];
+            segs.push(Segment::Text(format!("best match: {} {}", d.id, d.name)));
+            segs.push(Segment::Number(format!("E {:.1e}", b.evalue)));
+            segs.push(Segment::Number(format!("q {:.1e}", b.qvalue)));
+            segs.push(Segment::Number(
+                (if b.reverse { "(−)" } else { "(+)" }).into(),
+            ));
+        }
+        None => segs.push(Segment::Text("best match: —".into())),
+    }
     if let Some(last) = logo.last_mut() {
         last.spans.push(Span::styled(
-            format!(
-                "  {} sites · best match: {}",
-                m.sites.len(),
-                best.unwrap_or_else(|| "—".into())
-            ),
+            format!("  {}", fit_segments(&segs, " · ", room)),
             key,
         ));
     }
@@ -220,48 +224,69 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
     // The table follows the selection (one row is the header).
     let rows_h = rest.height.saturating_sub(1) as usize;
     let first = crate::tui::theme::scrolled(sel, rows_h);
-    let cons_w = motifs
+    // Columns fitted as every list pane's are: numbers whole or dropped, the consensus and the
+    // match name ellipsised.
+    let cells: Vec<[String; 6]> = motifs
         .iter()
-        .map(|x| x.motif.width())
-        .max()
-        .unwrap_or(9)
-        .max(9) as u16;
-    let rows: Vec<Row> = motifs
-        .iter()
-        .enumerate()
-        .skip(first)
-        .take(rows_h)
-        .map(|(k, x)| {
-            let st = row_style(k == sel && focused);
+        .map(|x| {
             let matched = x.matches.first().map_or(String::new(), |b| {
                 let d = &res.database[b.target];
                 format!("{} {} ({:.1e})", d.id, d.name, b.evalue)
             });
-            Row::new(vec![
-                Cell::from(x.rank.to_string()),
-                Cell::from(Line::from(consensus_spans(&x.motif))),
-                Cell::from(format!("{:.1e}", x.pvalue)),
-                Cell::from(format!("{:.1e}", x.evalue)),
-                Cell::from(x.sites.len().to_string()),
-                Cell::from(matched),
-            ])
+            [
+                x.rank.to_string(),
+                x.motif.consensus(),
+                format!("{:.1e}", x.pvalue),
+                format!("{:.1e}", x.evalue),
+                x.sites.len().to_string(),
+                matched,
+            ]
+        })
+        .collect();
+    let headers = ["#", "consensus", "p", "E", "sites", "best match (E)"];
+    let cols: Vec<FitColumn> = (0..6)
+        .map(|j| FitColumn {
+            header: headers[j],
+            widest: cells
+                .iter()
+                .map(|c| c[j].chars().count())
+                .max()
+                .unwrap_or(0),
+            keep: [6, 5, 3, 4, 2, 1][j],
+            text: j == 1 || j == 5,
+        })
+        .collect();
+    let layout = fit(&cols, rest.width);
+    let rows: Vec<Row> = cells
+        .iter()
+        .zip(motifs.iter())
+        .enumerate()
+        .skip(first)
+        .take(rows_h)
+        .map(|(k, (c, x))| {
+            let st = row_style(k == sel && focused);
+            Row::new(layout.iter().map(|&(j, w)| {
+                if j == 1 {
+                    Cell::from(Line::from(consensus_fitted(&x.motif, w as usize)))
+                } else {
+                    Cell::from(truncate(&c[j], w as usize))
+                }
+            }))
             .style(st)
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(2),
-            // As wide as the widest consensus: a motif is never cut mid-letter.
-            Constraint::Length(cons_w),
-            Constraint::Length(8),
-            Constraint::Length(8),
-            Constraint::Length(6),
-            Constraint::Min(10),
-        ],
-    )
-    .header(
-        Row::new(vec!["#", "consensus", "p", "E", "sites", "best match (E)"]).style(header_style()),
-    );
+    let widths: Vec<Constraint> = layout.iter().map(|&(_, w)| Constraint::Length(w)).collect();
+    let table = Table::new(rows, widths)
+        .header(Row::new(layout.iter().map(|&(j, _)| headers[j])).style(header_style()));
     f.render_widget(table, rest);
+}
+
+/// The coloured consensus in at most `w` letters, ending in `…` when cut.
+fn consensus_fitted(m: &Motif, w: usize) -> Vec<Span<'static>> {
+    let mut spans = consensus_spans(m);
+    if spans.len() > w {
+        spans.truncate(w.saturating_sub(1));
+        spans.push(Span::raw("…"));
+    }
+    spans
 }
