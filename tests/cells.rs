@@ -527,7 +527,8 @@ fn damaged_cell_ranger_files_get_one_line_errors() {
         "{errors} of {} damaged copies refused, the rest read",
         cases.len()
     );
-    assert!(errors >= 1);
+    // Measured: 23 of 25 (two flips land in bytes nothing reads); the copies are fixed bytes.
+    assert!(errors >= 23, "{errors} of {} refused", cases.len());
 }
 
 #[test]

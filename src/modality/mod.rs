@@ -659,10 +659,7 @@ pub fn characterise(
         }
         Payload::Dna(d) => {
             let s = &d.sequences;
-            let (name, db) = match &s.motif_db {
-                Some((n, d)) => (Some(n.clone()), d.clone()),
-                None => (None, Arc::new(Vec::new())),
-            };
+            let (name, db) = s.motif_database();
             let m = dna::motifs::discover(
                 &s.seqs,
                 clusters,
@@ -742,10 +739,7 @@ pub fn compare(
         }
         Payload::Dna(d) => {
             let s = &d.sequences;
-            let (name, db) = match &s.motif_db {
-                Some((n, d)) => (Some(n.clone()), d.clone()),
-                None => (None, Arc::new(Vec::new())),
-            };
+            let (name, db) = s.motif_database();
             let fg: Vec<Vec<u8>> = a.iter().map(|&i| s.seqs[i].clone()).collect();
             let bg = dna::motifs::UserBackground {
                 name: label

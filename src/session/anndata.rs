@@ -351,17 +351,18 @@ impl GraphKeys {
 }
 
 /// An n × n CSR matrix (file rows and columns) from per-session-item rows of (item, value).
-fn square_csr(g: &mut Group, name: &str, rows: &Rows, row: &dyn Fn(usize) -> Vec<(usize, f32)>) {
-    // File row of each session item.
-    let mut file_row = vec![usize::MAX; rows.n];
-    let mut n_items = 0;
+fn square_csr(
+    g: &mut Group,
+    name: &str,
+    rows: &Rows,
+    n_items: usize,
+    row: &dyn Fn(usize) -> Vec<(usize, f32)>,
+) {
+    // File row of each of the session's `n_items` items (None: not in the file).
+    let mut file_row = vec![None; n_items];
     for r in 0..rows.n {
         if let Some(i) = rows.get(r) {
-            if i >= file_row.len() {
-                file_row.resize(i + 1, usize::MAX);
-            }
-            file_row[i] = r;
-            n_items = n_items.max(i + 1);
+            file_row[i] = Some(r);
         }
     }
     let (mut indptr, mut indices, mut data) = (vec![0usize], Vec::new(), Vec::new());
@@ -369,8 +370,7 @@ fn square_csr(g: &mut Group, name: &str, rows: &Rows, row: &dyn Fn(usize) -> Vec
         if let Some(i) = rows.get(r) {
             let mut entries: Vec<(usize, f32)> = row(i)
                 .into_iter()
-                .filter(|&(j, _)| j < n_items && file_row[j] != usize::MAX)
-                .map(|(j, v)| (file_row[j], v))
+                .filter_map(|(j, v)| Some((file_row[j]?, v)))
                 .collect();
             entries.sort_unstable_by_key(|e| e.0);
             entries.dedup_by_key(|e| e.0);
@@ -393,7 +393,7 @@ fn square_csr(g: &mut Group, name: &str, rows: &Rows, row: &dyn Fn(usize) -> Vec
 /// obsp `connectivities` (the fuzzy graph the map and Leiden used) and `distances` (each
 /// item's k − 1 nearest neighbours, itself left out, as scanpy stores them).
 fn biolens_obsp(obsp: &mut Group, sd: &SessionDataset, rows: &Rows, keys: &GraphKeys) {
-    let a = &sd.analysis;
+    let (a, n) = (&sd.analysis, sd.dataset.len());
     let fuzzy;
     let graph = match &a.graph {
         Some(g) => g.as_ref(),
@@ -402,14 +402,14 @@ fn biolens_obsp(obsp: &mut Group, sd: &SessionDataset, rows: &Rows, keys: &Graph
             &fuzzy
         }
     };
-    square_csr(obsp, &keys.connectivities, rows, &|i| {
+    square_csr(obsp, &keys.connectivities, rows, n, &|i| {
         let (lo, hi) = (graph.indptr[i], graph.indptr[i + 1]);
         (lo..hi)
             .map(|k| (graph.indices[k] as usize, graph.weights[k]))
             .collect()
     });
     let knn = &a.knn;
-    square_csr(obsp, &keys.distances, rows, &|i| {
+    square_csr(obsp, &keys.distances, rows, n, &|i| {
         let (nb, d) = (knn.neighbors(i), &knn.distances[i * knn.k..(i + 1) * knn.k]);
         nb.iter()
             .zip(d)

@@ -348,30 +348,27 @@ fn unique_names(
 /// Returns the names and how many were renamed.
 pub fn make_unique(names: impl Iterator<Item = String>) -> (Vec<String>, usize) {
     let names: Vec<String> = names.collect();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let taken: std::collections::HashSet<String> = names.iter().cloned().collect();
-    let mut renamed = 0;
+    // A suffix never takes a name the file itself uses, nor one given already.
+    let taken: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+    let mut used: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut next: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::with_capacity(names.len());
-    let mut used = std::collections::HashSet::new();
-    for n in names {
-        let k = seen.entry(n.clone()).or_insert(0);
-        if *k == 0 {
-            *k = 1;
-            used.insert(n.clone());
-            out.push(n);
+    for n in &names {
+        if used.insert(n.clone()) {
+            out.push(n.clone());
             continue;
         }
-        // The next free suffix, skipping names the file itself uses.
+        let k = next.entry(n.as_str()).or_insert(1);
         let mut name = format!("{n}-{k}");
-        while taken.contains(&name) || used.contains(&name) {
+        while taken.contains(name.as_str()) || used.contains(&name) {
             *k += 1;
             name = format!("{n}-{k}");
         }
         *k += 1;
-        renamed += 1;
         used.insert(name.clone());
         out.push(name);
     }
+    let renamed = out.iter().zip(&names).filter(|(a, b)| a != b).count();
     (out, renamed)
 }
 

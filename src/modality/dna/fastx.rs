@@ -33,6 +33,21 @@ pub struct Sequences {
     pub motif_background: Option<crate::modality::dna::motifs::UserBackground>,
 }
 
+impl Sequences {
+    /// The `--motifs` database's name and motifs (none without one), for matching.
+    pub fn motif_database(
+        &self,
+    ) -> (
+        Option<String>,
+        std::sync::Arc<Vec<crate::modality::dna::motif_db::Motif>>,
+    ) {
+        match &self.motif_db {
+            Some((n, d)) => (Some(n.clone()), d.clone()),
+            None => (None, std::sync::Arc::new(Vec::new())),
+        }
+    }
+}
+
 /// What the reader produced.
 #[derive(Debug)]
 pub struct SeqRead {
