@@ -4,9 +4,7 @@
 //! half-written.
 
 use crate::io::parquet::{Column, Table, write_parquet};
-use crate::modality::Dataset;
-use crate::modality::cells::markers::{MarkerTable, markers_table};
-use crate::modality::dna::tables::{motifs_table, sites_table};
+use crate::modality::{Dataset, Findings};
 use crate::pipeline::Analysis;
 use std::io::Write;
 use std::path::Path;
@@ -34,6 +32,27 @@ pub enum What {
 }
 
 impl What {
+    /// The value `biolens export` takes, as `Findings::tables` names the kinds.
+    pub fn key(&self) -> &'static str {
+        match self {
+            What::Clusters => "clusters",
+            What::Markers => "markers",
+            What::Motifs => "motifs",
+            What::Sites => "sites",
+            What::Anomalies => "anomalies",
+            What::Selection => "selection",
+            What::Anndata => "anndata",
+        }
+    }
+
+    /// The kind `key` names (`Findings::tables` gives a modality's).
+    pub fn from_key(key: &str) -> Option<What> {
+        <What as clap::ValueEnum>::value_variants()
+            .iter()
+            .find(|w| w.key() == key)
+            .copied()
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             What::Clusters => "clusters",
@@ -51,8 +70,8 @@ impl What {
 pub struct Source<'a> {
     pub dataset: &'a Dataset,
     pub analysis: &'a Analysis,
-    /// A `:compare` result, exported instead of the clusters' markers.
-    pub comparison: Option<&'a MarkerTable>,
+    /// A `:compare` result's findings, exported instead of the clusters'.
+    pub comparison: Option<&'a Findings>,
 }
 
 /// The table of `what` for one dataset; None when it does not apply to the dataset's
@@ -61,17 +80,10 @@ pub fn table(what: What, s: &Source) -> Option<Table> {
     let (ds, a) = (s.dataset, s.analysis);
     match what {
         What::Clusters => Some(clusters_table(ds, &a.clusters)),
-        What::Markers => {
-            let e = ds.expression()?;
-            let tables = match (s.comparison, &a.markers) {
-                (Some(c), _) => std::slice::from_ref(c),
-                (None, Some(m)) => m.tables.as_slice(),
-                (None, None) => return None,
-            };
-            Some(markers_table(&ds.name, e, tables, usize::MAX))
+        // The modality's findings answer the kinds they know (`Findings::tables`).
+        What::Markers | What::Motifs | What::Sites => {
+            s.comparison.or(a.findings.as_ref())?.table(what.key(), ds)
         }
-        What::Motifs => a.motifs.as_ref().map(|m| motifs_table(&ds.name, m)),
-        What::Sites => a.motifs.as_ref().map(|m| sites_table(&ds.name, &ds.ids, m)),
         What::Anomalies => Some(anomalies_table(
             ds,
             &a.anomaly_knn,
@@ -99,13 +111,20 @@ pub fn export(
                 "MEME format applies to motifs only".into(),
             ));
         }
+        let motifs = |s: &Source<'_>| {
+            s.analysis
+                .findings
+                .as_ref()
+                .and_then(Findings::motifs)
+                .cloned()
+        };
         let mut all = crate::modality::dna::motifs::MotifResults::default();
         for s in sources {
-            if let Some(m) = &s.analysis.motifs {
+            if let Some(m) = motifs(s) {
                 all.motifs.extend(m.motifs.iter().cloned());
             }
         }
-        if sources.iter().all(|s| s.analysis.motifs.is_none()) {
+        if sources.iter().all(|s| motifs(s).is_none()) {
             return Err(ExportError::NotApplicable(
                 "no motifs (DNA only, once clusters land)".into(),
             ));

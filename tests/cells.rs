@@ -123,7 +123,11 @@ fn obsm_embeddings_and_the_baseline_work_on_non_count_data() {
 fn markers_of(ds: &Dataset, emb: &Embedding) -> std::sync::Arc<cells_markers::Markers> {
     let p = PipelineParams::default();
     let r = pipeline::analyse(ds, emb, &p, &|_| {}, &CancelToken::default()).unwrap();
-    r.markers.expect("markers")
+    r.findings
+        .as_ref()
+        .and_then(|f| f.markers())
+        .cloned()
+        .expect("markers")
 }
 
 #[test]

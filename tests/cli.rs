@@ -441,7 +441,11 @@ fn a_cells_session_keeps_model_markers_and_expression() {
         "{stderr}"
     );
     let (manifest, items) = biolens::session::read(&out).unwrap();
-    let entry = manifest.datasets[0].cells.as_ref().expect("cells entry");
+    let entry = manifest.datasets[0]
+        .parts
+        .cells
+        .as_ref()
+        .expect("cells entry");
     let summary = entry.model.as_ref().expect("model summary");
     assert_eq!(summary.epochs_run, 3);
     assert!(manifest.datasets[0].embedding.starts_with("scvi-vae"));
@@ -494,7 +498,12 @@ fn a_cells_session_keeps_model_markers_and_expression() {
     assert_eq!(latent.data, sd.embedding.matrix.data);
     let stored = sd.analysis.anomaly_model.as_ref().expect("anomaly_model");
     assert_eq!(&nll, stored.as_ref());
-    let markers = sd.analysis.markers.as_ref().expect("markers");
+    let markers = sd
+        .analysis
+        .findings
+        .as_ref()
+        .and_then(|f| f.markers())
+        .expect("markers");
     let k = sd.analysis.clusters.iter().max().unwrap() + 1;
     assert_eq!(markers.tables.len(), k as usize);
     let csv = dir.path().join("markers.csv");

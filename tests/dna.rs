@@ -51,7 +51,12 @@ fn promoter_clusters_are_characterised_by_known_insect_motifs() {
         pipeline::analyse(&ds, &emb, &params, &|_| {}, &CancelToken::default())
     })
     .unwrap();
-    let m = a.motifs.unwrap();
+    let m = a
+        .findings
+        .as_ref()
+        .and_then(|f| f.motifs())
+        .cloned()
+        .unwrap();
     let k = a.clusters.iter().max().unwrap() + 1;
     let mut clusters_with_match = std::collections::BTreeSet::new();
     let mut names = std::collections::BTreeSet::new();
@@ -309,7 +314,12 @@ fn a_dna_session_keeps_sequences_motifs_and_sites() {
     let sd = &items[0];
     let src = read_sequences(&fa, &WindowParams::default()).unwrap();
     assert_eq!(sd.dataset.sequences().unwrap().seqs, src.sequences.seqs);
-    let m = sd.analysis.motifs.as_ref().unwrap();
+    let m = sd
+        .analysis
+        .findings
+        .as_ref()
+        .and_then(|f| f.motifs())
+        .unwrap();
     assert!(!m.motifs.is_empty(), "{err}");
     assert!(m.motifs.iter().all(|f| !f.sites.is_empty()));
     assert_eq!(m.database.len(), 286);

@@ -36,13 +36,59 @@ fn module_of(rel: &str) -> Vec<String> {
     parts
 }
 
-/// The code a file compiles outside its tests, without comments.
+/// The code a file compiles outside its tests, without comments. A `pub use` is kept only
+/// when the file itself uses a name it brings in: a re-export alone is the module's public
+/// face (its callers depend on the child, not the module), not a dependency of the file.
 fn code(text: &str) -> String {
     let text = text.split("#[cfg(test)]").next().unwrap_or("");
-    text.lines()
-        .map(|l| l.split("//").next().unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut body = Vec::new();
+    let mut reexports: Vec<String> = Vec::new();
+    let mut open = false;
+    for l in text.lines() {
+        let l = l.split("//").next().unwrap_or("");
+        let t = l.trim_start();
+        if open || t.starts_with("pub use ") || t.starts_with("pub(crate) use ") {
+            if open {
+                if let Some(last) = reexports.last_mut() {
+                    last.push_str(l);
+                }
+            } else {
+                reexports.push(l.to_string());
+            }
+            open = !t.trim_end().ends_with(';');
+            continue;
+        }
+        body.push(l.to_string());
+    }
+    let rest = body.join("\n");
+    // A type (capitalised) anywhere, a function where it is called; never as a field, a
+    // method or another path's segment (`crate::export::What` is not the re-exported `export`).
+    let used = |name: &str| {
+        let is_type = name.starts_with(|c: char| c.is_ascii_uppercase());
+        rest.match_indices(name).any(|(i, _)| {
+            let before = rest[..i].chars().last();
+            let after = rest[i + name.len()..].chars().next();
+            let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+            !word(before)
+                && !word(after)
+                && !matches!(before, Some(':' | '.'))
+                && (is_type || after == Some('('))
+        })
+    };
+    for r in reexports {
+        let names: Vec<&str> = r
+            .split(['{', '}', ',', ';'])
+            .filter_map(|item| {
+                let item = item.trim();
+                let name = item.rsplit(" as ").next()?.rsplit("::").next()?.trim();
+                (!name.is_empty() && name != "self" && name != "*").then_some(name)
+            })
+            .collect();
+        if names.iter().any(|n| used(n)) {
+            body.push(r);
+        }
+    }
+    body.join("\n")
 }
 
 fn ident(s: &str) -> (&str, &str) {
@@ -105,6 +151,67 @@ fn crate_paths(code: &str) -> Vec<Vec<String>> {
     out
 }
 
+/// The child modules a file declares (`mod x;`, `pub mod x;`, `pub(crate) mod x;`).
+fn declared_children(code: &str) -> Vec<String> {
+    code.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let rest = l
+                .strip_prefix("pub mod ")
+                .or_else(|| l.strip_prefix("pub(crate) mod "))
+                .or_else(|| l.strip_prefix("mod "))?;
+            let name = rest.strip_suffix(';')?.trim();
+            (!name.is_empty()).then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// `code` with every relative path made absolute, so `crate_paths` reads them all, groups
+/// included: `super::` (repeated) → `crate::<ancestor>::`, and a bare path into a child
+/// module the file declares (`mod points;` then `points::x`, `self::points::{a, b}`) →
+/// `crate::<me>::points::`.
+fn absolute(code: &str, me: &[String]) -> String {
+    let children = declared_children(code);
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while !rest.is_empty() {
+        let prev = out.chars().last();
+        let at_start = !prev.is_some_and(|p| p.is_ascii_alphanumeric() || p == '_' || p == ':');
+        if at_start && rest.starts_with("super::") {
+            let mut up = 0;
+            while rest.starts_with("super::") {
+                up += 1;
+                rest = &rest[7..];
+            }
+            let base = &me[..me.len().saturating_sub(up)];
+            out.push_str("crate::");
+            for m in base {
+                out.push_str(m);
+                out.push_str("::");
+            }
+            continue;
+        }
+        if at_start {
+            let r = rest.strip_prefix("self::").unwrap_or(rest);
+            let (id, after) = ident(r);
+            if !id.is_empty() && after.starts_with("::") && children.iter().any(|c| c == id) {
+                out.push_str("crate::");
+                for m in me {
+                    out.push_str(m);
+                    out.push_str("::");
+                }
+                out.push_str(id);
+                rest = after;
+                continue;
+            }
+        }
+        let ch = rest.chars().next().unwrap_or(' ');
+        out.push(ch);
+        rest = &rest[ch.len_utf8()..];
+    }
+    out
+}
+
 struct Source {
     files: BTreeMap<String, String>,
     modules: BTreeMap<Vec<String>, String>,
@@ -144,17 +251,7 @@ impl Source {
         for (f, text) in &self.files {
             let me = module_of(f);
             let c = code(text);
-            let mut paths = crate_paths(&c);
-            // `super::x` from a file: its parent module (a mod.rs is its own module).
-            let parent: Vec<String> = me[..me.len().saturating_sub(1)].to_vec();
-            for (i, _) in c.match_indices("super::") {
-                let (id, _) = ident(&c[i + 7..]);
-                if !id.is_empty() {
-                    let mut p = parent.clone();
-                    p.push(id.to_string());
-                    paths.push(p);
-                }
-            }
+            let paths = crate_paths(&absolute(&c, &me));
             let deps = g.entry(f.clone()).or_default();
             for p in paths {
                 if let Some(t) = self.resolve(&p)
@@ -242,6 +339,28 @@ fn the_reader_finds_grouped_and_nested_paths() {
 }
 
 #[test]
+fn relative_paths_are_read_as_absolute_ones() {
+    let me = vec!["session".to_string()];
+    let c = "mod points;\nuse points::{FIXED, table};\nuse super::io::{a, b};\nlet x = self::points::y;";
+    let p = crate_paths(&absolute(c, &me));
+    for want in [
+        &["session", "points", "FIXED"][..],
+        &["session", "points", "table"],
+        &["io", "a"],
+        &["session", "points", "y"],
+    ] {
+        let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        assert!(p.contains(&want), "{want:?} not in {p:?}");
+    }
+    let deep = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+    let p = crate_paths(&absolute("super::super::x::y()", &deep));
+    assert!(
+        p.contains(&vec!["a".to_string(), "x".to_string(), "y".to_string()]),
+        "{p:?}"
+    );
+}
+
+#[test]
 fn no_import_circle_between_files() {
     let s = Source::read();
     let g = s.graph();
@@ -326,5 +445,103 @@ fn only_modality_mod_matches_on_the_payload() {
     assert!(
         matching.is_empty(),
         "Payload matched outside modality/mod.rs: {matching:?}"
+    );
+}
+
+/// Which modality a dataset holds is asked in two places: `modality/` (reading, models,
+/// findings, sessions) and `tui/views/mod.rs` (which view the interface shows). Everything
+/// else carries `Findings` and datasets without naming a variant, so a fourth modality
+/// touches neither the pipeline, its events, sessions, exports nor the panes.
+#[test]
+fn only_modality_and_the_views_ask_which_modality() {
+    let s = Source::read();
+    let variants = [
+        "Modality::Cells",
+        "Modality::Dna",
+        "Modality::Images",
+        "Modality::Table",
+        "Findings::Markers",
+        "Findings::Motifs",
+    ];
+    let asking: Vec<String> = s
+        .files
+        .iter()
+        .filter(|(f, _)| !f.starts_with("modality/") && f.as_str() != "tui/views/mod.rs")
+        .filter_map(|(f, t)| {
+            let c = code(t);
+            let hits: Vec<&str> = variants.iter().copied().filter(|v| c.contains(v)).collect();
+            (!hits.is_empty()).then(|| format!("{f}: {}", hits.join(", ")))
+        })
+        .collect();
+    assert!(
+        asking.is_empty(),
+        "modality checks outside modality/ and tui/views/mod.rs (add a method to `Findings` \
+         or a function to tui/views/mod.rs instead):\n{}",
+        asking.join("\n")
+    );
+}
+
+/// Files outside `modality/` that use one modality's own features: each is a feature of that
+/// modality (genes as columns, DNA's commands, AnnData's layout), never a dispatch, and none
+/// is needed by a new modality. A new entry is a new coupling: prefer `Findings` or the views.
+#[test]
+fn features_of_one_modality_are_used_where_listed() {
+    const LISTED: [(&str, &str); 14] = [
+        (
+            "cli/commands.rs",
+            "anndata export: picks the dataset with expression",
+        ),
+        (
+            "cli/mod.rs",
+            "each modality's flags, flattened into Options",
+        ),
+        ("cli/scan.rs", "biolens scan: DNA sequences against motifs"),
+        ("export.rs", "MEME format for motifs"),
+        (
+            "pipeline/mod.rs",
+            "motif discovery parameters in PipelineParams",
+        ),
+        (
+            "pipeline/recluster.rs",
+            "motif discovery parameters for a recluster or compare",
+        ),
+        ("pipeline/select.rs", "genes as predicate columns"),
+        (
+            "session/anndata.rs",
+            "AnnData: X, var and rank_genes_groups of cells",
+        ),
+        ("tui/action.rs", ":motifs all|clusters"),
+        ("tui/commands.rs", ":color gene, :motifs"),
+        ("tui/panes/map.rs", "colour by genes"),
+        ("tui/update.rs", "a searched gene colours the map"),
+        ("tui/views/cells.rs", "marker genes view"),
+        ("tui/views/dna.rs", "motifs and sequence view"),
+    ];
+    let s = Source::read();
+    let marks = [
+        "modality::cells",
+        "modality::dna",
+        "modality::images",
+        ".expression()",
+        ".sequences()",
+    ];
+    let using: Vec<&String> = s
+        .files
+        .iter()
+        .filter(|(f, t)| !f.starts_with("modality/") && marks.iter().any(|m| code(t).contains(m)))
+        .map(|(f, _)| f)
+        .filter(|f| f.as_str() != "tui/views/mod.rs" && f.as_str() != "tui/views/images.rs")
+        .collect();
+    println!(
+        "{} files outside modality/ use one modality's features",
+        using.len()
+    );
+    let unlisted: Vec<&&String> = using
+        .iter()
+        .filter(|f| !LISTED.iter().any(|(l, _)| *l == f.as_str()))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "new uses of one modality's features outside modality/: {unlisted:?}"
     );
 }

@@ -416,7 +416,12 @@ fn the_whole_input_against_a_background_file_finds_the_planted_factor() {
     );
     // The session keeps the mode, the background and how each motif was tested.
     let (_, datasets) = biolens::session::read(&out).unwrap();
-    let m = datasets[0].analysis.motifs.as_ref().unwrap();
+    let m = datasets[0]
+        .analysis
+        .findings
+        .as_ref()
+        .and_then(|f| f.motifs())
+        .unwrap();
     assert_eq!(m.groups, Groups::All);
     assert_eq!(m.background, "bg.fa (300 sequences)");
     assert_eq!(m.motifs[0].test.label(), "5-fold CV");

@@ -263,7 +263,13 @@ fn compare_on_selections_equals_compare_on_the_clusters_they_hold() {
     .unwrap();
     let e = sd.dataset.expression().unwrap();
     let direct = biolens::modality::cells::markers::compare(e, &a2, &b2, "a vs b");
-    assert_eq!(c.markers.as_deref().unwrap(), &direct);
+    assert_eq!(
+        c.findings
+            .as_ref()
+            .and_then(|f| f.compared_markers())
+            .unwrap(),
+        &direct
+    );
     let top: Vec<&str> = direct.markers[..5]
         .iter()
         .map(|m| e.genes[m.gene].as_str())

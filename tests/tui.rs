@@ -440,7 +440,14 @@ fn a_session_opens_at_once_and_reads_its_data_as_a_job() {
         t.result.clusters.as_deref(),
         Some(&*items[0].analysis.clusters)
     );
-    assert!(t.result.markers.is_some() && t.dataset.is_some());
+    assert!(
+        t.result
+            .findings
+            .as_ref()
+            .and_then(|f| f.markers())
+            .is_some()
+            && t.dataset.is_some()
+    );
     assert!(screen(&app.state).contains("reading session"));
 }
 
@@ -457,7 +464,13 @@ fn narrow_panes_drop_columns_but_never_cut_a_number() {
         update(&mut s, Action::ShowMarkers);
         let text = screen(&s);
         let t = s.tab().unwrap();
-        let table = &t.result.markers.as_ref().unwrap().tables[0];
+        let table = &t
+            .result
+            .findings
+            .as_ref()
+            .and_then(|f| f.markers())
+            .unwrap()
+            .tables[0];
         // Every marker row on screen shows its adjusted p-value whole, or not at all.
         let mut whole = 0;
         for m in &table.markers[..3] {
@@ -707,7 +720,14 @@ fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
     let emb = t.embedding.as_ref().unwrap();
     assert!(emb.model.is_some(), "the VAE replaced the PCA embedding");
     assert_eq!(emb.matrix.cols, 10);
-    assert!(t.result.anomaly_model.is_some() && t.result.markers.is_some());
+    assert!(
+        t.result.anomaly_model.is_some()
+            && t.result
+                .findings
+                .as_ref()
+                .and_then(|f| f.markers())
+                .is_some()
+    );
     assert!(t.color_choices().contains(&ColorBy::AnomalyModel));
     let sc = screen(&app.state);
     let recon = sc
@@ -751,11 +771,23 @@ fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
     let cmp = t.comparison.as_ref().expect("comparison shown");
     assert_eq!(cmp.label, "0 vs rest");
     assert_eq!(cmp.n_a + cmp.n_b, 700);
-    let c = cmp.markers.as_ref().expect("markers for cells");
+    let c = cmp
+        .findings
+        .as_ref()
+        .and_then(|f| f.compared_markers())
+        .expect("markers for cells");
     assert_eq!(c.group, "0 vs rest");
     assert_eq!(c.n_in + c.n_out, 700);
     // Against the rest it is the same test as the cluster's own markers.
-    let own = t.result.markers.as_ref().unwrap().tables[0].markers[0].gene;
+    let own = t
+        .result
+        .findings
+        .as_ref()
+        .and_then(|f| f.markers())
+        .unwrap()
+        .tables[0]
+        .markers[0]
+        .gene;
     assert_eq!(c.markers[0].gene, own);
     assert!(screen(&app.state).contains("markers · 0 vs rest"));
     // Enter on a marker row colours the map by that gene (it used to jump to an anomaly).
@@ -792,7 +824,13 @@ fn cells_tab_trains_the_vae_after_the_pca_map_then_markers_genes_and_compare() {
 
 fn t_clusters(app: &App) -> usize {
     let t = app.state.tab().unwrap();
-    t.result.markers.as_ref().unwrap().tables.len()
+    t.result
+        .findings
+        .as_ref()
+        .and_then(|f| f.markers())
+        .unwrap()
+        .tables
+        .len()
 }
 
 #[test]
@@ -860,7 +898,13 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
     assert!(app.wait_for_jobs(Duration::from_secs(900)), "pipeline");
     let t = app.state.tab().unwrap();
     assert_eq!(t.n(), 2873);
-    let m = t.result.motifs.clone().expect("motifs");
+    let m = t
+        .result
+        .findings
+        .as_ref()
+        .and_then(|f| f.motifs())
+        .cloned()
+        .expect("motifs");
     assert!(
         m.motifs
             .iter()
@@ -900,7 +944,8 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
         "{sc}"
     );
     // The first motif's best match is on screen with its JASPAR id.
-    let first = app.state.tab().unwrap().view(None).cluster_motifs()[0].clone();
+    let first =
+        biolens::tui::views::dna::cluster_motifs(&app.state.tab().unwrap().view(None))[0].clone();
     let id = &m.database[first.matches[0].target].id;
     assert!(sc.contains(id.as_str()), "{id} not in\n{sc}");
 
@@ -1055,7 +1100,12 @@ fn selections_from_predicates_and_boxes_compare_crosstab_export_and_save() {
         (c.label.as_str(), c.n_a, c.n_b),
         ("hi vs lo", want, ds.len() - want)
     );
-    assert!(c.markers.is_some());
+    assert!(
+        c.findings
+            .as_ref()
+            .and_then(|f| f.compared_markers())
+            .is_some()
+    );
     let n_genes = c.meta.iter().find(|d| d.column() == "n_genes_all").unwrap();
     assert!(n_genes.p() < 1e-20, "{n_genes:?}");
     app.press(":compare hi box1<Enter>");

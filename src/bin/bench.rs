@@ -417,7 +417,6 @@ fn run(args: Args) {
         let dir = std::env::temp_dir().join(format!("biolens-bench-{}", std::process::id()));
         let path = dir.join("bench.biolens");
         let analysis = Analysis {
-            motifs: None,
             knn: knn.clone(),
             graph: None,
             layout: layout.clone(),
@@ -426,7 +425,7 @@ fn run(args: Args) {
             anomaly_knn: a_knn,
             anomaly_iforest: a_if,
             anomaly_model: None,
-            markers: None,
+            findings: None,
             timings: Vec::new(),
         };
         let sd = biolens::session::SessionDataset {
@@ -491,7 +490,11 @@ fn bench_dna(args: &Args) -> Result<(), String> {
         .iter()
         .find(|(k, _)| k == "motifs")
         .map_or(f64::NAN, |x| x.1);
-    let n_motifs = a.motifs.as_ref().map_or(0, |m| m.motifs.len());
+    let n_motifs = a
+        .findings
+        .as_ref()
+        .and_then(|f| f.motifs())
+        .map_or(0, |m| m.motifs.len());
     let sample: Vec<Vec<u8>> = seqs.iter().take(64).cloned().collect();
     let mut tps = Vec::new();
     for (name, hidden, layers, heads, vocab) in [

@@ -125,8 +125,13 @@ pub fn run(paths: &[PathBuf], out: &Path, opts: &CommonOpts) -> Result<()> {
         if let Some(col) = &opts.labels {
             report_metrics(&a.dataset, &a.embedding.matrix, &a.analysis, col)?;
         }
-        if let Some(m) = &a.analysis.motifs {
-            report_motifs(&a.dataset.name, m);
+        for line in a
+            .analysis
+            .findings
+            .iter()
+            .flat_map(|f| f.report(&a.dataset.name))
+        {
+            eprintln!("{line}");
         }
         items.push(SessionDataset {
             dataset: std::sync::Arc::unwrap_or_clone(a.dataset),
@@ -279,54 +284,6 @@ fn export_anndata(
         out.display()
     );
     Ok(())
-}
-
-/// One line per discovered motif: group, consensus, how it was tested, best match.
-fn report_motifs(name: &str, r: &crate::modality::dna::motifs::MotifResults) {
-    use crate::modality::dna::motifs::Groups;
-    let groups = match r.groups {
-        Groups::All => "the whole input".to_string(),
-        Groups::Clusters => format!(
-            "{} clusters",
-            r.motifs
-                .iter()
-                .map(|m| m.cluster)
-                .collect::<std::collections::BTreeSet<_>>()
-                .len()
-        ),
-    };
-    eprintln!(
-        "{name}: {} motifs in {groups} against {}{}",
-        r.motifs.len(),
-        r.background,
-        r.database_name
-            .as_ref()
-            .map(|d| format!(", matched against {d}"))
-            .unwrap_or_default()
-    );
-    for m in &r.motifs {
-        let best = m.matches.first().map(|x| {
-            let t = &r.database[x.target];
-            format!("{} {} (E {:.2e})", t.id, t.name, x.evalue)
-        });
-        let group = match r.groups {
-            Groups::All => "all".to_string(),
-            Groups::Clusters => format!("cluster {:>2}", m.cluster),
-        };
-        eprintln!(
-            "  {group} #{} {:<16} {} {}/{} vs {}/{}  p {:.2e}  E {:.2e}  {}",
-            m.rank,
-            m.motif.consensus(),
-            m.test.label(),
-            m.test_fg.0,
-            m.test_fg.1,
-            m.test_bg.0,
-            m.test_bg.1,
-            m.pvalue,
-            m.evalue,
-            best.unwrap_or_default()
-        );
-    }
 }
 
 fn report_metrics(

@@ -9,7 +9,10 @@
 
 pub mod cells;
 pub mod dna;
+pub mod findings;
 pub mod images;
+
+pub use findings::{Cancelled, Findings};
 
 use crate::core::matrix::Matrix;
 use crate::core::{DataError, MetaColumn};
@@ -633,29 +636,20 @@ pub fn describe_model(m: &Model) -> String {
     }
 }
 
-/// Per-cluster characterisation: marker genes (cells), motifs (DNA).
-#[derive(Debug, Clone, Default)]
-pub struct Characterisation {
-    pub markers: Option<Arc<cells::markers::Markers>>,
-    pub motifs: Option<Arc<dna::motifs::MotifResults>>,
-}
-
-/// Characterises the clusters of `ds`; None when cancelled.
+/// Characterises the clusters of `ds` in the modality's own terms: marker genes (cells),
+/// motifs (DNA); None for a modality without findings of its own.
 pub fn characterise(
     ds: &Dataset,
     clusters: &[u32],
     motif_params: &dna::motifs::MotifParams,
     progress: &(dyn Fn(&'static str, f64) + Sync),
     cancelled: &(dyn Fn() -> bool + Sync),
-) -> Option<Characterisation> {
+) -> Result<Option<Findings>, Cancelled> {
     match &ds.payload {
         Payload::Cells(d) => {
             progress("marker genes", 0.0);
             let m = cells::markers::cluster_markers(&d.expression, clusters);
-            Some(Characterisation {
-                markers: Some(Arc::new(m)),
-                motifs: None,
-            })
+            Ok(Some(Findings::Markers(Arc::new(m))))
         }
         Payload::Dna(d) => {
             let s = &d.sequences;
@@ -669,13 +663,32 @@ pub fn characterise(
                 motif_params,
                 &|f| progress("motifs", f),
                 cancelled,
-            )?;
-            Some(Characterisation {
-                markers: None,
-                motifs: Some(Arc::new(m)),
-            })
+            )
+            .ok_or(Cancelled)?;
+            Ok(Some(Findings::Motifs(Arc::new(m))))
         }
-        Payload::Images(_) | Payload::Table(_) => Some(Characterisation::default()),
+        Payload::Images(_) | Payload::Table(_) => Ok(None),
+    }
+}
+
+// Beside `Dataset` rather than in `findings.rs`, which then imports nothing of this file.
+impl Findings {
+    /// The export table `what` (one of `tables()`) of dataset `ds`; None for another kind.
+    pub fn table(&self, what: &str, ds: &Dataset) -> Option<crate::io::parquet::Table> {
+        match (self, what) {
+            (Findings::Markers(m), "markers") => {
+                let e = ds.expression()?;
+                Some(cells::markers::markers_table(
+                    &ds.name,
+                    e,
+                    &m.tables,
+                    usize::MAX,
+                ))
+            }
+            (Findings::Motifs(m), "motifs") => Some(dna::tables::motifs_table(&ds.name, m)),
+            (Findings::Motifs(m), "sites") => Some(dna::tables::sites_table(&ds.name, &ds.ids, m)),
+            _ => None,
+        }
     }
 }
 
@@ -714,11 +727,9 @@ pub fn cluster_labels(ds: &Dataset, clusters: &[u32]) -> Vec<(String, usize)> {
         .collect()
 }
 
-/// Marker genes of items `a` against items `b` (cells); None for a modality without
-/// expression values.
 /// What distinguishes items `a` from items `b` in the modality's own terms: marker genes
-/// (cells, Wilcoxon), motifs of A's sequences with B's as the background (DNA). Images and
-/// tables have neither (empty). `None` when cancelled.
+/// (cells, Wilcoxon), motifs of A's sequences with B's as the background (DNA); None for a
+/// modality without findings of its own.
 pub fn compare(
     ds: &Dataset,
     a: &[usize],
@@ -727,15 +738,14 @@ pub fn compare(
     motif_params: &dna::motifs::MotifParams,
     progress: &(dyn Fn(&'static str, f64) + Sync),
     cancelled: &(dyn Fn() -> bool + Sync),
-) -> Option<Characterisation> {
+) -> Result<Option<Findings>, Cancelled> {
     match &ds.payload {
         Payload::Cells(d) => {
             progress("wilcoxon", 0.0);
             let m = cells::markers::compare(&d.expression, a, b, label);
-            Some(Characterisation {
-                markers: Some(Arc::new(cells::markers::Markers { tables: vec![m] })),
-                motifs: None,
-            })
+            Ok(Some(Findings::Markers(Arc::new(cells::markers::Markers {
+                tables: vec![m],
+            }))))
         }
         Payload::Dna(d) => {
             let s = &d.sequences;
@@ -761,27 +771,33 @@ pub fn compare(
                 &params,
                 &|f| progress("motifs", f),
                 cancelled,
-            )?;
+            )
+            .ok_or(Cancelled)?;
             // Sites were found in A's sequences; number them as the dataset does.
             for f in &mut m.motifs {
                 for site in &mut f.sites {
                     site.item = a[site.item as usize] as u32;
                 }
             }
-            Some(Characterisation {
-                markers: None,
-                motifs: Some(Arc::new(m)),
-            })
+            Ok(Some(Findings::Motifs(Arc::new(m))))
         }
-        Payload::Images(_) | Payload::Table(_) => Some(Characterisation::default()),
+        Payload::Images(_) | Payload::Table(_) => Ok(None),
     }
 }
 
-/// What each modality wrote into a session, for the manifest.
-#[derive(Debug, Clone, Default)]
+/// What each modality wrote into a session: the manifest keeps it flattened into the
+/// dataset's entry (keys `cells`, `dna`, `images`), so a new modality's entry needs no change
+/// to the manifest.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModalityEntries {
+    /// Expression, model and markers of a cells dataset, in the folder `cells.folder`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cells: Option<cells::session::CellsEntry>,
+    /// Sequences, motifs and encoder of a DNA dataset, in the folder `dna.folder`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dna: Option<dna::session::DnaEntry>,
+    /// The CNN trained on an images dataset's tiles, in the folder `images.folder`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<images::session::ImagesEntry>,
 }
 
@@ -792,7 +808,7 @@ pub fn write_parts(
     index: usize,
     ds: &Dataset,
     emb: &Embedding,
-    ch: &Characterisation,
+    findings: Option<&Findings>,
 ) -> Result<ModalityEntries, FileError> {
     let mut e = ModalityEntries::default();
     match (&ds.payload, &emb.model) {
@@ -807,7 +823,7 @@ pub fn write_parts(
                 &ds.name,
                 &d.expression,
                 model,
-                ch.markers.as_deref(),
+                findings.and_then(Findings::markers).map(|m| m.as_ref()),
             )?);
         }
         (Payload::Dna(d), model) => {
@@ -821,7 +837,7 @@ pub fn write_parts(
                 &ds.name,
                 &ds.ids,
                 &d.sequences,
-                ch.motifs.as_deref(),
+                findings.and_then(Findings::motifs).map(|m| m.as_ref()),
                 encoder,
             )?);
         }
@@ -837,7 +853,7 @@ pub fn write_parts(
 pub struct DatasetParts {
     pub payload: Payload,
     pub model: Option<Model>,
-    pub characterisation: Characterisation,
+    pub findings: Option<Findings>,
 }
 
 /// Reads the modality's part of a session item with `n` items. `meta` is the item table's
@@ -867,10 +883,7 @@ pub fn read_parts(
                     obsm: Vec::new(),
                 }),
                 model: model.map(Model::Cells),
-                characterisation: Characterisation {
-                    markers,
-                    motifs: None,
-                },
+                findings: markers.map(Findings::Markers),
             }
         }
         Modality::Dna => {
@@ -879,10 +892,7 @@ pub fn read_parts(
             DatasetParts {
                 payload: Payload::Dna(DnaData { sequences }),
                 model: encoder.map(Model::Dna),
-                characterisation: Characterisation {
-                    markers: None,
-                    motifs,
-                },
+                findings: motifs.map(Findings::Motifs),
             }
         }
         Modality::Images => DatasetParts {
@@ -890,12 +900,12 @@ pub fn read_parts(
                 tiles: images::tiles::tiles_from_meta(meta).map(Arc::new),
             }),
             model: None,
-            characterisation: Characterisation::default(),
+            findings: None,
         },
         Modality::Table => DatasetParts {
             payload: Payload::Table(embedding.clone()),
             model: None,
-            characterisation: Characterisation::default(),
+            findings: None,
         },
     })
 }

@@ -131,10 +131,9 @@ pub struct Comparison {
     pub label: String,
     pub n_a: usize,
     pub n_b: usize,
-    /// Marker genes of A against B (cells).
-    pub markers: Option<std::sync::Arc<crate::modality::cells::markers::MarkerTable>>,
-    /// Motifs of A with B as the background (DNA).
-    pub motifs: Option<std::sync::Arc<crate::modality::dna::motifs::MotifResults>>,
+    /// What the modality finds in A against B: marker genes (cells), A's motifs with B as
+    /// the background (DNA); None for a modality without findings of its own.
+    pub findings: Option<crate::modality::Findings>,
     /// Every metadata column, most significant first.
     pub meta: Vec<MetaDiff>,
 }

@@ -20,7 +20,7 @@ use crate::analysis::{
     umap::{self, UmapParams},
 };
 use crate::modality::{
-    self, Characterisation, Dataset, EmbedError, Embedding, LoadError, ModelEvent, Options,
+    self, Dataset, EmbedError, Embedding, Findings, LoadError, ModelEvent, Options,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -173,20 +173,10 @@ pub struct Analysis {
     pub anomaly_iforest: Arc<Vec<f32>>,
     /// The count model's per-cell reconstruction NLL (cells trained with a model only).
     pub anomaly_model: Option<Arc<Vec<f32>>>,
-    /// Marker genes per cluster (datasets with expression values).
-    pub markers: Option<Arc<crate::modality::cells::markers::Markers>>,
-    /// Motifs per cluster (DNA).
-    pub motifs: Option<Arc<crate::modality::dna::motifs::MotifResults>>,
+    /// What the modality found in each cluster (marker genes, motifs); None for a modality
+    /// without findings of its own.
+    pub findings: Option<Findings>,
     pub timings: Vec<(String, f64)>,
-}
-
-impl Analysis {
-    pub fn characterisation(&self) -> Characterisation {
-        Characterisation {
-            markers: self.markers.clone(),
-            motifs: self.motifs.clone(),
-        }
-    }
 }
 
 /// What a running pipeline tells its caller.
@@ -203,8 +193,8 @@ pub enum PipelineEvent {
         knn: Arc<Vec<f32>>,
         iforest: Arc<Vec<f32>>,
     },
-    Markers(Arc<crate::modality::cells::markers::Markers>),
-    Motifs(Arc<crate::modality::dna::motifs::MotifResults>),
+    /// The clusters' characterisation (marker genes, motifs).
+    Findings(Findings),
     /// The input has been read.
     Loaded(Arc<Dataset>),
     /// An embedding is ready (the baseline first, then the model's when one runs).
@@ -445,15 +435,11 @@ pub fn analyse(
 
     let progress =
         |name: &'static str, fraction: f64| emit(PipelineEvent::Stage { name, fraction });
-    let ch = modality::characterise(ds, &clusters, &params.motifs, &progress, &cancelled)
-        .ok_or(PipelineError::Cancelled)?;
-    if let Some(m) = &ch.markers {
-        emit(PipelineEvent::Markers(m.clone()));
-        lap("markers", &mut timings);
-    }
-    if let Some(m) = &ch.motifs {
-        emit(PipelineEvent::Motifs(m.clone()));
-        lap("motifs", &mut timings);
+    let findings = modality::characterise(ds, &clusters, &params.motifs, &progress, &cancelled)
+        .map_err(|_| PipelineError::Cancelled)?;
+    if let Some(f) = &findings {
+        emit(PipelineEvent::Findings(f.clone()));
+        lap(f.stage(), &mut timings);
     }
     if cancelled() {
         return Err(PipelineError::Cancelled);
@@ -477,8 +463,7 @@ pub fn analyse(
         anomaly_knn: a_knn,
         anomaly_iforest: a_if,
         anomaly_model: emb.anomaly_model.clone(),
-        markers: ch.markers,
-        motifs: ch.motifs,
+        findings,
         timings,
     })
 }
@@ -503,8 +488,7 @@ pub struct Partial {
     pub anomaly_knn: Option<Arc<Vec<f32>>>,
     pub anomaly_iforest: Option<Arc<Vec<f32>>>,
     pub anomaly_model: Option<Arc<Vec<f32>>>,
-    pub markers: Option<Arc<crate::modality::cells::markers::Markers>>,
-    pub motifs: Option<Arc<crate::modality::dna::motifs::MotifResults>>,
+    pub findings: Option<Findings>,
 }
 
 impl Partial {
@@ -521,8 +505,7 @@ impl Partial {
                 self.anomaly_knn = Some(knn.clone());
                 self.anomaly_iforest = Some(iforest.clone());
             }
-            PipelineEvent::Markers(m) => self.markers = Some(m.clone()),
-            PipelineEvent::Motifs(m) => self.motifs = Some(m.clone()),
+            PipelineEvent::Findings(f) => self.findings = Some(f.clone()),
             PipelineEvent::Embedded(e) => self.anomaly_model = e.anomaly_model.clone(),
             // The whole result: after the stage events it repeats them (and adds the graph);
             // a session read back sends it alone.
@@ -546,8 +529,7 @@ impl Partial {
             anomaly_knn: self.anomaly_knn.clone()?,
             anomaly_iforest: self.anomaly_iforest.clone()?,
             anomaly_model: self.anomaly_model.clone(),
-            markers: self.markers.clone(),
-            motifs: self.motifs.clone(),
+            findings: self.findings.clone(),
             timings: Vec::new(),
         })
     }
@@ -564,8 +546,7 @@ impl From<Analysis> for Partial {
             anomaly_knn: Some(a.anomaly_knn),
             anomaly_iforest: Some(a.anomaly_iforest),
             anomaly_model: a.anomaly_model,
-            markers: a.markers,
-            motifs: a.motifs,
+            findings: a.findings,
         }
     }
 }

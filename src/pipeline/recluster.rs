@@ -7,7 +7,7 @@ use crate::analysis::fuzzy;
 use crate::analysis::graph::CsrGraph;
 use crate::analysis::knn::KnnGraph;
 use crate::core::matrix::Matrix;
-use crate::modality::{self, Characterisation, Dataset};
+use crate::modality::{self, Dataset, Findings};
 use std::sync::Arc;
 
 /// New clusters for an analysis, with the graph they were found on and their
@@ -17,7 +17,7 @@ pub struct Reclustered {
     pub clusters: Arc<Vec<u32>>,
     pub method: ClusterMethod,
     pub graph: Arc<CsrGraph>,
-    pub characterisation: Characterisation,
+    pub findings: Option<Findings>,
 }
 
 /// Clusters again with `method`: on the fuzzy graph (rebuilt from the kNN graph when a
@@ -49,27 +49,24 @@ pub fn recluster(
     }
     let progress =
         |name: &'static str, fraction: f64| emit(PipelineEvent::Stage { name, fraction });
-    let characterisation = modality::characterise(ds, &clusters, motif_params, &progress, &|| {
+    let findings = modality::characterise(ds, &clusters, motif_params, &progress, &|| {
         cancel.is_cancelled()
     })
-    .ok_or(PipelineError::Cancelled)?;
+    .map_err(|_| PipelineError::Cancelled)?;
     // Results go out only once everything is done: a recluster cancelled at any stage
     // (markers cannot stop half-way) changes nothing the user sees or exports.
     if cancel.is_cancelled() {
         return Err(PipelineError::Cancelled);
     }
     emit(PipelineEvent::Clusters(clusters.clone(), method.clone()));
-    if let Some(m) = &characterisation.markers {
-        emit(PipelineEvent::Markers(m.clone()));
-    }
-    if let Some(m) = &characterisation.motifs {
-        emit(PipelineEvent::Motifs(m.clone()));
+    if let Some(f) = &findings {
+        emit(PipelineEvent::Findings(f.clone()));
     }
     Ok(Reclustered {
         clusters,
         method: method.clone(),
         graph,
-        characterisation,
+        findings,
     })
 }
 
@@ -93,17 +90,13 @@ pub fn compare(
     }
     progress("metadata", 0.0);
     let meta = compare_meta(ds, a, b);
-    let c = modality::compare(ds, a, b, label, motif_params, progress, cancelled)
-        .ok_or(PipelineError::Cancelled)?;
+    let findings = modality::compare(ds, a, b, label, motif_params, progress, cancelled)
+        .map_err(|_| PipelineError::Cancelled)?;
     Ok(Comparison {
         label: label.to_string(),
         n_a: a.len(),
         n_b: b.len(),
-        markers: c
-            .markers
-            .and_then(|m| m.tables.first().cloned())
-            .map(Arc::new),
-        motifs: c.motifs,
+        findings,
         meta,
     })
 }

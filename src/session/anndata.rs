@@ -445,7 +445,11 @@ fn biolens_uns(
     x: &Extras,
     described: &str,
 ) -> Result<(), String> {
-    if let (Some(mk), Some(e)) = (&sd.analysis.markers, sd.dataset.expression()) {
+    let findings = sd.analysis.findings.as_ref();
+    if let (Some(mk), Some(e)) = (
+        findings.and_then(crate::modality::Findings::markers),
+        sd.dataset.expression(),
+    ) {
         let tables = &mk.tables;
         let groups: Vec<String> = tables.iter().map(|t| t.group.clone()).collect();
         let rows = tables.iter().map(|t| t.markers.len()).min().unwrap_or(0);
@@ -475,10 +479,12 @@ fn biolens_uns(
             Field::Number(at(k, row).log2_fc)
         })?;
         uns.add_group(r.finish());
-    }
-    if let Some(m) = &sd.analysis.motifs {
-        let t = crate::modality::dna::tables::motifs_table(&sd.dataset.name, m);
-        table_frame(uns, "biolens_motifs", &t);
+    } else if let Some(f) = findings {
+        // Other findings (motifs) as their main export table, `uns/biolens_<kind>`.
+        let main = f.tables()[0];
+        if let Some(t) = f.table(main, &sd.dataset) {
+            table_frame(uns, &format!("biolens_{main}"), &t);
+        }
     }
     let mut bl = uns.create_group("biolens");
     enc(&mut bl, "dict", "0.1.0");

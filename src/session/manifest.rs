@@ -3,10 +3,7 @@
 //! entries of its modality's folder.
 
 use crate::io::{FileError, io_err};
-use crate::modality::Modality;
-use crate::modality::cells::session::CellsEntry;
-use crate::modality::dna::session::DnaEntry;
-use crate::modality::images::session::ImagesEntry;
+use crate::modality::{Modality, ModalityEntries};
 use crate::pipeline::{ClusterMethod, PipelineParams};
 use sha2::Digest;
 use std::io::Read;
@@ -35,15 +32,9 @@ pub struct DatasetEntry {
     /// What this dataset's rows of `points.parquet`'s `anomaly_model` column hold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anomaly_model: Option<ModelScore>,
-    /// Expression, model and markers of a cells dataset, in the folder `cells.folder`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cells: Option<CellsEntry>,
-    /// Sequences, motifs and encoder of a DNA dataset, in the folder `dna.folder`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dna: Option<DnaEntry>,
-    /// The CNN trained on an images dataset's tiles, in the folder `images.folder`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub images: Option<ImagesEntry>,
+    /// The modality's own part of the session folder (see `ModalityEntries`).
+    #[serde(flatten)]
+    pub parts: ModalityEntries,
 }
 
 /// A model's anomaly score: its name (exports call the column `anomaly_NAME`) and definition.

@@ -4,6 +4,7 @@
 //! leaves no partial session. Reading never recomputes anything.
 
 pub mod anndata;
+mod dataset;
 mod manifest;
 mod points;
 
@@ -14,20 +15,13 @@ use crate::core::{MetaColumn, MetaValues};
 pub use crate::io::FileError as SessionError;
 use crate::io::parquet::{Column, Table, read_parquet, write_parquet};
 use crate::io::{bad, column, io_err};
-use crate::modality::{Dataset, Embedding, EmbeddingSource, ModalityEntries};
+use crate::modality::{Dataset, Embedding, EmbeddingSource};
 use crate::pipeline::{Analysis, PipelineParams};
+pub use dataset::SessionDataset;
 pub use manifest::{DatasetEntry, FORMAT_VERSION, InputFile, Manifest, ModelScore, checksum};
 use points::{FIXED, clusters_table, neighbors_table, points_table};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// A dataset, its embedding and its analysis, as stored in or read from a session.
-#[derive(Debug, Clone)]
-pub struct SessionDataset {
-    pub dataset: Dataset,
-    pub embedding: Embedding,
-    pub analysis: Analysis,
-}
 
 /// Writes a session folder atomically. Replaces an existing session at `out` only after the
 /// new one is complete.
@@ -83,7 +77,7 @@ fn write_into(
                 datasets.len(),
                 &sd.dataset,
                 &sd.embedding,
-                &sd.analysis.characterisation(),
+                sd.analysis.findings.as_ref(),
             )?;
             datasets.push(DatasetEntry {
                 name: sd.dataset.name.clone(),
@@ -101,9 +95,7 @@ fn write_into(
                         definition: definition.into(),
                     }
                 }),
-                cells: parts.cells,
-                dna: parts.dna,
-                images: parts.images,
+                parts,
             });
         }
         let manifest = Manifest {
@@ -459,13 +451,8 @@ fn read_with(
                 },
             })
             .collect();
-        let entries = ModalityEntries {
-            cells: entry.cells.clone(),
-            dna: entry.dna.clone(),
-            images: entry.images.clone(),
-        };
         let parts =
-            crate::modality::read_parts(dir, entry.modality, &entries, n, &meta, &embedding)?;
+            crate::modality::read_parts(dir, entry.modality, &entry.parts, n, &meta, &embedding)?;
         let anomaly_model = match pts
             .get("anomaly_model")
             .or_else(|| pts.get("anomaly_recon"))
@@ -494,7 +481,6 @@ fn read_with(
             model: parts.model,
             anomaly_model: anomaly_model.clone(),
         };
-        let ch = parts.characterisation;
         let analysis = Analysis {
             knn: Arc::new(knn),
             graph: None,
@@ -504,8 +490,7 @@ fn read_with(
             anomaly_knn: Arc::new(ak[r.clone()].to_vec()),
             anomaly_iforest: Arc::new(ai[r.clone()].to_vec()),
             anomaly_model,
-            markers: ch.markers,
-            motifs: ch.motifs,
+            findings: parts.findings,
             timings: entry.timings.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         };
         out.push(SessionDataset {

@@ -2,10 +2,10 @@
 //! map position, cluster, anomaly scores, metadata, embedding), `neighbors.parquet` and
 //! `clusters.parquet`.
 
+use super::dataset::SessionDataset;
 use crate::core::meta::MetaValues;
 use crate::io::parquet::{Column, Table};
 use crate::modality::cluster_labels;
-use crate::session::SessionDataset;
 
 /// Columns of points.parquet that are not metadata.
 pub const FIXED: [&str; 11] = [

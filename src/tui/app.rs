@@ -286,9 +286,9 @@ impl App {
                         crate::modality::characterise(&ds, &clusters, &params, &progress, &|| {
                             ctx.cancel.is_cancelled()
                         })
-                        .ok_or(pipeline::PipelineError::Cancelled)?;
-                    if let Some(m) = c.motifs {
-                        ctx.output(JobOutput::Pipeline(PipelineEvent::Motifs(m)));
+                        .map_err(|_| pipeline::PipelineError::Cancelled)?;
+                    if let Some(f) = c {
+                        ctx.output(JobOutput::Pipeline(PipelineEvent::Findings(f)));
                     }
                     Ok(())
                 });
@@ -413,10 +413,29 @@ impl App {
             .clusters
             .as_ref()
             .ok_or_else(|| none("no clusters yet"))?;
+        // Which findings is said by the command, never by what happens to be on screen.
+        let comparison = match kind {
+            ExportKind::Compare => Some(
+                t.comparison
+                    .as_deref()
+                    .and_then(|c| c.findings.as_ref())
+                    .ok_or_else(|| {
+                        none("no comparison with markers or motifs yet: run :compare A B first")
+                    })?,
+            ),
+            _ => None,
+        };
         let (what, meme) = match kind {
             ExportKind::ClusterIds(c) => return crate::export::write_ids(path, ds, clusters, *c),
             ExportKind::Clusters => (What::Clusters, false),
-            ExportKind::Markers | ExportKind::Compare => (What::Markers, false),
+            ExportKind::Markers => (What::Markers, false),
+            // The comparison's main table: marker genes (cells), motifs (DNA).
+            ExportKind::Compare => (
+                comparison
+                    .and_then(|f| What::from_key(f.tables()[0]))
+                    .unwrap_or(What::Markers),
+                false,
+            ),
             ExportKind::Motifs { meme } => (What::Motifs, *meme),
             ExportKind::Sites => (What::Sites, false),
             ExportKind::Anomalies => (What::Anomalies, false),
@@ -428,18 +447,7 @@ impl App {
         let source = Source {
             dataset: ds,
             analysis: &analysis,
-            // Which markers is said by the command, never by what happens to be on screen.
-            comparison: match kind {
-                ExportKind::Compare => Some(
-                    t.comparison
-                        .as_deref()
-                        .and_then(|c| c.markers.as_deref())
-                        .ok_or_else(|| {
-                            none("no marker comparison yet: run :compare A B on cells first")
-                        })?,
-                ),
-                _ => None,
-            },
+            comparison,
         };
         crate::export::export(path, what, meme, &[source])
     }

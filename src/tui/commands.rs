@@ -7,7 +7,6 @@ use super::select_commands::{self as sel, expand_home};
 use super::state::{ColorBy, Mode, State};
 use crate::analysis::kmeans::KMeansParams;
 use crate::analysis::leiden::LeidenParams;
-use crate::modality::Modality;
 use crate::modality::dna::motifs::Groups;
 use crate::pipeline::ClusterMethod;
 
@@ -434,10 +433,7 @@ fn motifs(s: &mut State, args: &[&str]) -> Vec<Effect> {
     };
     let tab = s.active;
     let Some(t) = s.tab() else { return vec![] };
-    if t.dataset
-        .as_ref()
-        .is_none_or(|d| d.modality() != Modality::Dna)
-    {
+    if t.dataset.as_ref().is_none_or(|d| d.sequences().is_none()) {
         s.error("motifs need DNA sequences; this tab has none");
         return vec![];
     }

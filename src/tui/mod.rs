@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod app;
+pub mod color;
 pub mod commands;
 pub mod draw;
 pub mod keymap;
@@ -13,6 +14,7 @@ pub mod panes;
 pub mod popups;
 pub mod raster;
 pub mod select_commands;
+pub mod selection_set;
 pub mod state;
 pub mod terminal;
 pub mod theme;

@@ -2,15 +2,15 @@
 //! mode, jobs, the message line. Derived data is refreshed in `update()`, never while drawing.
 
 use super::action::JobKind;
+pub use super::color::ColorBy;
 use super::layout::{Areas, inner, preview_rect, strip_rect};
 use super::panes::TabView;
 use super::panes::bottom::BottomPane;
 use super::panes::clusters::ClusterList;
 use super::panes::detail::DetailPane;
 use super::panes::jobs::{JobState, JobView};
-pub use super::panes::map::ColorBy;
 use super::panes::map::MapPane;
-use super::panes::selections::Selections;
+use super::selection_set::Selections;
 use super::theme::Palette;
 use crate::modality::{Dataset, Embedding};
 use crate::pipeline::Partial;

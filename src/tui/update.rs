@@ -262,7 +262,7 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             // `m` shows the cluster's own markers, not the last `:compare`.
             t.comparison = None;
             let v = t.data.view(t.map.cursor, t.clusters.selected(), None);
-            match t.bottom.show_characterisation(&v) {
+            match t.bottom.show_findings(&v) {
                 Ok(()) => s.focus = Focus::Bottom,
                 Err(e) => s.error(e),
             }
@@ -471,8 +471,11 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                             }
                         }
                         PipelineEvent::Embedded(e) => t.embedding = Some(e.clone()),
-                        PipelineEvent::Markers(_) => t.comparison = None,
-                        PipelineEvent::Motifs(_) => t.bottom.marker_sel = 0,
+                        // New findings for the clusters replace what the pane showed.
+                        PipelineEvent::Findings(_) => {
+                            t.comparison = None;
+                            t.bottom.marker_sel = 0;
+                        }
                         PipelineEvent::Layout(l) => t.map.on_layout(l),
                         PipelineEvent::Note(text) => {
                             tracing::info!("{}: {text}", t.title);
@@ -485,16 +488,12 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                     t.data.result.apply(&ev);
                 }
                 JobOutput::Compared(c) => {
-                    let what = match (&c.markers, &c.motifs) {
-                        (Some(m), _) => {
-                            t.bottom.view = BottomView::Markers;
-                            format!("{} genes ranked (Wilcoxon)", m.markers.len())
+                    let what = match &c.findings {
+                        Some(f) => {
+                            t.bottom.view = BottomView::Findings;
+                            f.summary()
                         }
-                        (None, Some(m)) => {
-                            t.bottom.view = BottomView::Motifs;
-                            format!("{} motifs of A against B", m.motifs.len())
-                        }
-                        (None, None) => {
+                        None => {
                             t.bottom.view = BottomView::Comparison;
                             format!("{} metadata columns compared", c.meta.len())
                         }
@@ -667,16 +666,10 @@ fn open_selected(s: &mut State) -> Vec<Effect> {
     // Enter on a marker gene colours the map by it, through the `:color gene` command.
     if focus == Focus::Bottom
         && let Some(t) = s.tab()
-        && t.bottom.view == BottomView::Markers
+        && t.bottom.view == BottomView::Findings
+        && let Some(cmd) = crate::tui::views::findings_enter(&t.view(None), t.bottom.marker_sel)
     {
-        let v = t.view(None);
-        let gene = v.marker_table().and_then(|m| {
-            let g = m.markers.get(t.bottom.marker_sel)?.gene;
-            v.dataset?.expression()?.genes.get(g).cloned()
-        });
-        if let Some(g) = gene {
-            crate::tui::commands::run_command(s, &format!("color gene {g}"));
-        }
+        crate::tui::commands::run_command(s, &cmd);
         return vec![];
     }
     let Some(t) = s.tab_mut() else { return vec![] };

@@ -1,10 +1,10 @@
 //! The bottom pane: one of the anomalies ranking (by the score being coloured), the selected
-//! cluster's marker genes (cells) or its motifs (DNA), the selections, the last `:crosstab`
+//! cluster's findings (marker genes, motifs: `views/` draws them), the selections, the last `:crosstab`
 //! or the last `:compare`'s metadata.
 
 use super::TabView;
-use super::map::ColorBy;
 use crate::tui::action::Dir;
+use crate::tui::color::ColorBy;
 use crate::tui::theme::{FittedTable, pane, row_style, scrolled};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -15,8 +15,8 @@ use ratatui::widgets::Cell;
 pub enum BottomView {
     #[default]
     Anomalies,
-    Markers,
-    Motifs,
+    /// The modality's findings: marker genes (cells), motifs (DNA).
+    Findings,
     Selections,
     Crosstab,
     /// The metadata half of the last `:compare`.
@@ -63,16 +63,10 @@ impl BottomPane {
         self.rank_key = key;
     }
 
-    /// Shows marker genes or motifs, whichever the data has; an error says neither exists.
-    pub fn show_characterisation(&mut self, v: &TabView) -> Result<(), &'static str> {
-        let d = v.dataset.ok_or("no data yet")?;
-        self.view = if d.expression().is_some() {
-            BottomView::Markers
-        } else if d.sequences().is_some() {
-            BottomView::Motifs
-        } else {
-            return Err("markers need expression values (cells) and motifs need sequences (DNA)");
-        };
+    /// Shows the modality's findings (marker genes, motifs); an error says it has none.
+    pub fn show_findings(&mut self, v: &TabView) -> Result<(), &'static str> {
+        crate::tui::views::findings_view(v)?;
+        self.view = BottomView::Findings;
         self.marker_sel = 0;
         Ok(())
     }
@@ -86,11 +80,7 @@ impl BottomPane {
     pub fn move_sel(&mut self, v: &TabView, d: Dir, step: usize) {
         let (sel, len) = match self.view {
             BottomView::Anomalies => (&mut self.anomaly_sel, self.rank.len()),
-            BottomView::Markers => (
-                &mut self.marker_sel,
-                v.marker_table().map_or(0, |m| m.markers.len()),
-            ),
-            BottomView::Motifs => (&mut self.marker_sel, v.cluster_motifs().len()),
+            BottomView::Findings => (&mut self.marker_sel, crate::tui::views::findings_rows(v)),
             BottomView::Selections => (&mut self.selection_sel, v.selections.defs.len()),
             BottomView::Crosstab => (
                 &mut self.crosstab_sel,
@@ -112,11 +102,8 @@ impl BottomPane {
 
     pub fn draw(&self, v: &TabView, focused: bool, f: &mut Frame, r: Rect) {
         match self.view {
-            BottomView::Markers => {
-                crate::tui::views::cells::draw_markers(v, self.marker_sel, focused, f, r)
-            }
-            BottomView::Motifs => {
-                crate::tui::views::dna::draw_motifs(v, self.marker_sel, focused, f, r)
+            BottomView::Findings => {
+                crate::tui::views::draw_findings(v, self.marker_sel, focused, f, r)
             }
             BottomView::Anomalies => self.draw_anomalies(v, focused, f, r),
             BottomView::Selections => super::selections::draw(v, self.selection_sel, focused, f, r),

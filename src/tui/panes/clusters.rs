@@ -43,8 +43,9 @@ impl ClusterList {
             return;
         }
         self.rows = cluster_rows(v);
-        self.label_column = if v.result.motifs.is_some() {
-            "top motif".to_string()
+        let findings = v.result.findings.as_ref();
+        self.label_column = if let Some(h) = findings.and_then(|f| f.headline_column()) {
+            h.to_string()
         } else {
             v.dataset
                 .and_then(crate::modality::label_column)
@@ -184,21 +185,13 @@ fn cluster_rows(v: &TabView) -> Vec<ClusterRow> {
     (0..k)
         .map(|j| {
             let (l, hits) = &labels[j];
-            let motif = v
+            let headline = v
                 .result
-                .motifs
+                .findings
                 .as_ref()
-                .and_then(|m| m.of_cluster(j as u32).next());
-            let (top, top_share) = if let Some(m) = motif {
-                let name = v
-                    .result
-                    .motifs
-                    .as_ref()
-                    .and_then(|r| m.matches.first().map(|b| r.database[b.target].name.clone()));
-                (
-                    format!("{} {}", m.motif.consensus(), name.unwrap_or_default()),
-                    String::new(),
-                )
+                .and_then(|f| f.headline(j as u32));
+            let (top, top_share) = if let Some(h) = headline {
+                (h, String::new())
             } else if l.is_empty() {
                 (String::new(), String::new())
             } else {

@@ -27,7 +27,7 @@ impl DetailPane {
     pub fn refresh(&mut self, v: &TabView, picker: &ratatui_image::picker::Picker, area: Rect) {
         let key = v.cursor.map(|c| (v.version, c));
         if self.seq_key != key {
-            self.seq_hits = crate::tui::views::dna::sequence_hits(v);
+            self.seq_hits = crate::tui::views::item_marks(v);
             self.seq_key = key;
         }
         crate::tui::views::images::refresh_preview(&mut self.preview, v, picker, area);
@@ -98,7 +98,7 @@ impl DetailPane {
                 }),
             ]));
         }
-        if let Some(seq) = d.sequences().and_then(|s| s.seqs.get(i)) {
+        {
             // Half the pane at most, so metadata and neighbours stay in view.
             let width = r.width.saturating_sub(2).max(10) as usize;
             let max_rows = (r.height as usize / 2).max(3);
@@ -107,8 +107,9 @@ impl DetailPane {
             } else {
                 0
             };
-            lines.extend(crate::tui::views::dna::sequence_lines(
-                seq,
+            lines.extend(crate::tui::views::item_lines(
+                v,
+                i,
                 &self.seq_hits,
                 scroll,
                 width,

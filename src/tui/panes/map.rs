@@ -6,6 +6,7 @@
 use super::TabView;
 use crate::core::MetaValues;
 use crate::tui::action::Dir;
+use crate::tui::color::ColorBy;
 use crate::tui::raster::{
     Coloring, GRADIENT_STEPS, MEMBER, OTHER, Raster, Viewport, braille, rasterize,
 };
@@ -15,34 +16,6 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum ColorBy {
-    Cluster,
-    AnomalyKnn,
-    AnomalyIforest,
-    /// The model's own anomaly score (which one depends on the modality).
-    AnomalyModel,
-    Meta(String),
-    /// Mean log-normalised expression of these genes (display name first).
-    Genes(String, Vec<usize>),
-    /// A selection's members, the rest greyed.
-    Selection(String),
-}
-
-impl ColorBy {
-    pub fn name(&self) -> &str {
-        match self {
-            ColorBy::Cluster => "cluster",
-            ColorBy::AnomalyKnn => "anomaly_knn",
-            ColorBy::AnomalyIforest => "anomaly_iforest",
-            ColorBy::AnomalyModel => "anomaly_model",
-            ColorBy::Meta(n) => n,
-            ColorBy::Genes(n, _) => n,
-            ColorBy::Selection(n) => n,
-        }
-    }
-}
 
 /// Values behind the current colouring.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,11 +11,11 @@ pub mod jobs;
 pub mod map;
 pub mod selections;
 
-use crate::modality::cells::markers::MarkerTable;
-use crate::modality::{Dataset, Embedding};
+use crate::modality::{Dataset, Embedding, Findings};
 use crate::pipeline::Partial;
 use crate::pipeline::groups::{Comparison, Crosstab};
-use map::ColorBy;
+use crate::tui::color::ColorBy;
+use crate::tui::selection_set::Selections;
 
 /// What a pane reads from its tab: the data and the other panes' selections, never the
 /// panes themselves.
@@ -24,12 +24,12 @@ pub struct TabView<'a> {
     pub dataset: Option<&'a Dataset>,
     pub embedding: Option<&'a Embedding>,
     pub result: &'a Partial,
-    /// A `:compare` result, shown in place of the selected cluster's markers or motifs.
+    /// A `:compare` result, shown in place of the selected cluster's findings.
     pub comparison: Option<&'a Comparison>,
     /// The last `:crosstab`.
     pub crosstab: Option<&'a Crosstab>,
     /// Named selections and their members.
-    pub selections: &'a selections::Selections,
+    pub selections: &'a Selections,
     pub color: &'a ColorBy,
     /// Bumped whenever data changes; keys the caches.
     pub version: u64,
@@ -59,30 +59,13 @@ impl TabView<'_> {
             _ => self.result.anomaly_knn.as_ref(),
         }
     }
+}
 
-    /// The marker table shown: a `:compare` result, else the selected cluster's.
-    pub fn marker_table(&self) -> Option<&MarkerTable> {
-        if let Some(m) = self.comparison.and_then(|c| c.markers.as_deref()) {
-            return Some(m);
-        }
-        let id = self.cluster?;
-        // Tables are in cluster order (`cluster_markers`, and sessions keep that order).
-        self.result
-            .markers
-            .as_ref()?
-            .tables
-            .get(id as usize)
-            .filter(|t| t.group.parse() == Ok(id))
-    }
-
-    /// The selected cluster's motifs in rank order, or a `:compare` result's (DNA).
-    pub fn cluster_motifs(&self) -> Vec<&crate::modality::dna::motifs::FoundMotif> {
-        if let Some(m) = self.comparison.and_then(|c| c.motifs.as_deref()) {
-            return m.motifs.iter().collect();
-        }
-        let (Some(m), Some(c)) = (&self.result.motifs, self.cluster) else {
-            return Vec::new();
-        };
-        m.covering(c).collect()
+impl<'a> TabView<'a> {
+    /// The findings shown: a `:compare` result's, else the clusters'.
+    pub fn findings(&self) -> Option<&'a Findings> {
+        self.comparison
+            .and_then(|c| c.findings.as_ref())
+            .or(self.result.findings.as_ref())
     }
 }

@@ -1,16 +1,41 @@
 //! Cells: the marker-gene table of the selected cluster or of a `:compare`.
 
+use crate::modality::cells::markers::MarkerTable;
 use crate::tui::panes::TabView;
 use crate::tui::theme::{FittedTable, pane, row_style, scrolled};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::widgets::{Cell, Paragraph};
 
+/// The marker table shown: a `:compare` result, else the selected cluster's.
+pub fn marker_table<'a>(v: &TabView<'a>) -> Option<&'a MarkerTable> {
+    let m = v.findings()?.markers()?;
+    if v.comparison.is_some() {
+        return m.tables.first();
+    }
+    let id = v.cluster?;
+    // Tables are in cluster order (`cluster_markers`, and sessions keep that order).
+    m.tables
+        .get(id as usize)
+        .filter(|t| t.group.parse() == Ok(id))
+}
+
+/// The gene of row `sel` of the marker table shown, for Enter to colour the map by.
+pub fn gene_at(v: &TabView, sel: usize) -> Option<String> {
+    let g = marker_table(v)?.markers.get(sel)?.gene;
+    v.dataset?.expression()?.genes.get(g).cloned()
+}
+
+/// Rows of the marker table shown.
+pub fn rows(v: &TabView) -> usize {
+    marker_table(v).map_or(0, |m| m.markers.len())
+}
+
 /// The selected cluster's marker genes (or the `:compare` result): rank, gene, z, log2 fold
 /// change, BH-adjusted p and the shares expressing in and out; row `sel` highlighted.
 pub fn draw_markers(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rect) {
-    let Some(m) = v.marker_table() else {
-        let text = if v.result.markers.is_none() {
+    let Some(m) = marker_table(v) else {
+        let text = if v.result.findings.is_none() {
             "marker genes appear when the clusters land"
         } else {
             "select a cluster (Tab to the clusters pane, j/k)"

@@ -2,6 +2,7 @@
 //! logos scaled by information content, and the selected cluster's motif table.
 
 use crate::modality::dna::motif_db::Motif;
+use crate::modality::dna::motifs::{FoundMotif, MotifResults};
 use crate::tui::panes::TabView;
 use crate::tui::theme::{
     FitColumn, Segment, fit, fit_segments, header_style, key_style, pane, row_style, truncate,
@@ -12,9 +13,25 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
+/// The clusters' motifs (not a comparison's).
+fn cluster_results<'a>(v: &TabView<'a>) -> Option<&'a MotifResults> {
+    v.result.findings.as_ref()?.motifs().map(|m| m.as_ref())
+}
+
+/// The selected cluster's motifs in rank order, or a `:compare` result's.
+pub fn cluster_motifs<'a>(v: &TabView<'a>) -> Vec<&'a FoundMotif> {
+    if let Some(m) = v.comparison.and_then(|c| c.findings.as_ref()?.motifs()) {
+        return m.motifs.iter().collect();
+    }
+    let (Some(m), Some(c)) = (cluster_results(v), v.cluster) else {
+        return Vec::new();
+    };
+    m.covering(c).collect()
+}
+
 /// Motif sites in the sequence under the cursor, by start: (start, end, rank in its cluster).
 pub fn sequence_hits(v: &TabView) -> Vec<(usize, usize, usize)> {
-    let (Some(i), Some(m), Some(c)) = (v.cursor, &v.result.motifs, &v.result.clusters) else {
+    let (Some(i), Some(m), Some(c)) = (v.cursor, cluster_results(v), &v.result.clusters) else {
         return Vec::new();
     };
     let mut hits: Vec<(usize, usize, usize)> = m
@@ -143,7 +160,7 @@ pub fn consensus_spans(m: &Motif) -> Vec<Span<'static>> {
 /// The selected cluster's motifs (every motif when the whole input was one group): a logo of
 /// the one selected (`sel`), how it was tested and its best match, and the motif table.
 pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rect) {
-    let Some(res) = &v.result.motifs else {
+    let Some(res) = cluster_results(v) else {
         f.render_widget(
             Paragraph::new("motifs appear when the clusters land").block(pane(" motifs ", focused)),
             r,
@@ -151,7 +168,7 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
         return;
     };
     let cluster = v.cluster;
-    let motifs = v.cluster_motifs();
+    let motifs = cluster_motifs(v);
     let db = res
         .database_name
         .as_deref()

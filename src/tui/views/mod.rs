@@ -1,6 +1,76 @@
 //! What only one modality shows: marker genes (cells), motif logos and highlighted sequences
-//! (DNA), tile previews and medoid strips (images). The panes call these.
+//! (DNA), tile previews and medoid strips (images). The panes call the functions below, and
+//! this is the one place in the interface that picks a view by the tab's modality.
 
 pub mod cells;
 pub mod dna;
 pub mod images;
+
+use crate::modality::Modality;
+use crate::tui::panes::TabView;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+
+/// The findings view this tab's modality has, by name ("marker genes", "motifs"), or why it
+/// has none.
+pub fn findings_view(v: &TabView) -> Result<&'static str, &'static str> {
+    match v.dataset.map(|d| d.modality()) {
+        None => Err("no data yet"),
+        Some(Modality::Cells) => Ok("marker genes"),
+        Some(Modality::Dna) => Ok("motifs"),
+        Some(Modality::Images | Modality::Table) => {
+            Err("markers need expression values (cells) and motifs need sequences (DNA)")
+        }
+    }
+}
+
+/// Draws the findings of the selected cluster (or of the last `:compare`), row `sel` selected.
+pub fn draw_findings(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rect) {
+    match v.dataset.map(|d| d.modality()) {
+        Some(Modality::Dna) => dna::draw_motifs(v, sel, focused, f, r),
+        _ => cells::draw_markers(v, sel, focused, f, r),
+    }
+}
+
+/// Rows of the findings table shown.
+pub fn findings_rows(v: &TabView) -> usize {
+    match v.dataset.map(|d| d.modality()) {
+        Some(Modality::Cells) => cells::rows(v),
+        Some(Modality::Dna) => dna::cluster_motifs(v).len(),
+        _ => 0,
+    }
+}
+
+/// The command Enter on row `sel` of the findings runs: colour the map by a marker gene.
+pub fn findings_enter(v: &TabView, sel: usize) -> Option<String> {
+    match v.dataset.map(|d| d.modality()) {
+        Some(Modality::Cells) => cells::gene_at(v, sel).map(|g| format!("color gene {g}")),
+        _ => None,
+    }
+}
+
+/// Extra lines the detail pane shows for item `i` after its scores: the sequence with its
+/// cluster's motif sites highlighted (DNA); `hits` come from `item_marks`.
+pub fn item_lines(
+    v: &TabView,
+    i: usize,
+    hits: &[(usize, usize, usize)],
+    scroll: usize,
+    width: usize,
+    max_rows: usize,
+) -> Vec<Line<'static>> {
+    match v
+        .dataset
+        .and_then(|d| d.sequences())
+        .and_then(|s| s.seqs.get(i))
+    {
+        Some(seq) => dna::sequence_lines(seq, hits, scroll, width, max_rows),
+        None => Vec::new(),
+    }
+}
+
+/// What `item_lines` marks in item under the cursor (motif sites, DNA).
+pub fn item_marks(v: &TabView) -> Vec<(usize, usize, usize)> {
+    dna::sequence_hits(v)
+}

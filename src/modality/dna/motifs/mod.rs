@@ -112,6 +112,57 @@ pub struct MotifResults {
 }
 
 impl MotifResults {
+    /// What a batch run prints: a summary line, then one line per motif (group, consensus,
+    /// how it was tested, best match).
+    pub fn report(&self, name: &str) -> Vec<String> {
+        let r = self;
+        let mut out = Vec::new();
+        let groups = match r.groups {
+            Groups::All => "the whole input".to_string(),
+            Groups::Clusters => format!(
+                "{} clusters",
+                r.motifs
+                    .iter()
+                    .map(|m| m.cluster)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len()
+            ),
+        };
+        out.push(format!(
+            "{name}: {} motifs in {groups} against {}{}",
+            r.motifs.len(),
+            r.background,
+            r.database_name
+                .as_ref()
+                .map(|d| format!(", matched against {d}"))
+                .unwrap_or_default()
+        ));
+        for m in &r.motifs {
+            let best = m.matches.first().map(|x| {
+                let t = &r.database[x.target];
+                format!("{} {} (E {:.2e})", t.id, t.name, x.evalue)
+            });
+            let group = match r.groups {
+                Groups::All => "all".to_string(),
+                Groups::Clusters => format!("cluster {:>2}", m.cluster),
+            };
+            out.push(format!(
+                "  {group} #{} {:<16} {} {}/{} vs {}/{}  p {:.2e}  E {:.2e}  {}",
+                m.rank,
+                m.motif.consensus(),
+                m.test.label(),
+                m.test_fg.0,
+                m.test_fg.1,
+                m.test_bg.0,
+                m.test_bg.1,
+                m.pvalue,
+                m.evalue,
+                best.unwrap_or_default()
+            ));
+        }
+        out
+    }
+
     /// The motifs found in cluster `c` alone (none when the whole input was one group).
     pub fn of_cluster(&self, c: u32) -> impl Iterator<Item = &FoundMotif> {
         let per_cluster = self.groups == Groups::Clusters;
