@@ -17,7 +17,9 @@ pub struct Areas {
 impl Areas {
     pub fn new(w: u16, h: u16) -> Self {
         let area = Rect::new(0, 0, w, h);
-        let bottom_h = if h >= 30 { 9 } else { 6 };
+        // The bottom pane's tables (markers, motifs, anomalies) grow with the terminal: three
+        // tenths of its height, never below 6 rows, so the map keeps the larger share.
+        let bottom_h = if h >= 30 { (h * 3 / 10).max(9) } else { 6 };
         let rows = Layout::default()
             .direction(Direction::Vertical)
             .constraints([

@@ -13,15 +13,40 @@ pub struct Viewport {
 }
 
 impl Viewport {
-    /// Fits all points with a small margin.
+    /// Fits the points with a small margin, leaving out a few far outliers: one point far
+    /// away would otherwise squeeze every other into a few rows. Per axis, the 0.1–99.9%
+    /// range is widened by half its width; points beyond that are outliers (they count only
+    /// when fewer than 1 in 200), and the view fits every other point.
     pub fn fit(layout: &[[f32; 2]]) -> Self {
+        let finite = |p: &&[f32; 2]| p[0].is_finite() && p[1].is_finite();
+        let n = layout.iter().filter(finite).count();
+        let mut keep = [(f32::NEG_INFINITY, f32::INFINITY); 2];
+        if n >= 200 {
+            for (axis, k) in keep.iter_mut().enumerate() {
+                let mut v: Vec<f32> = layout.iter().filter(finite).map(|p| p[axis]).collect();
+                let lo_i = n / 1000;
+                let hi_i = n - 1 - n / 1000;
+                let lo = *v.select_nth_unstable_by(lo_i, f32::total_cmp).1;
+                let hi = *v.select_nth_unstable_by(hi_i, f32::total_cmp).1;
+                let pad = (hi - lo) * 0.5;
+                *k = (lo - pad, hi + pad);
+            }
+            let inside = |p: &[f32; 2]| (0..2).all(|a| p[a] >= keep[a].0 && p[a] <= keep[a].1);
+            let out = layout.iter().filter(finite).filter(|p| !inside(p)).count();
+            if out * 200 > n {
+                keep = [(f32::NEG_INFINITY, f32::INFINITY); 2];
+            }
+        }
         let (mut x0, mut x1, mut y0, mut y1) = (
             f32::INFINITY,
             f32::NEG_INFINITY,
             f32::INFINITY,
             f32::NEG_INFINITY,
         );
-        for p in layout {
+        for p in layout.iter().filter(finite) {
+            if (0..2).any(|a| p[a] < keep[a].0 || p[a] > keep[a].1) {
+                continue;
+            }
             x0 = x0.min(p[0]);
             x1 = x1.max(p[0]);
             y0 = y0.min(p[1]);
@@ -43,6 +68,14 @@ impl Viewport {
             hw,
             hh,
         }
+    }
+
+    /// How many points of `layout` lie outside the view.
+    pub fn outside(&self, layout: &[[f32; 2]]) -> usize {
+        layout
+            .iter()
+            .filter(|p| (p[0] - self.cx).abs() > self.hw || (p[1] - self.cy).abs() > self.hh)
+            .count()
     }
 
     /// Cell (column, row) of a layout point in a `w × h` cell area, if visible.
@@ -231,6 +264,31 @@ pub fn braille(dots: u8) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_far_outlier_does_not_squeeze_the_map() {
+        let mut l: Vec<[f32; 2]> = (0..1000)
+            .map(|i| [(i % 40) as f32 / 40.0, (i / 40) as f32 / 25.0])
+            .collect();
+        let v = Viewport::fit(&l);
+        assert_eq!(v.outside(&l), 0);
+        assert!(v.hw < 0.6 && v.hh < 0.6, "{v:?}");
+        l.push([1000.0, -1000.0]);
+        let v = Viewport::fit(&l);
+        assert_eq!(v.outside(&l), 1, "{v:?}");
+        assert!(v.hw < 0.6 && v.hh < 0.6, "{v:?}");
+        // A spread-out layout keeps every point: no outliers are made up.
+        let wide: Vec<[f32; 2]> = (0..1000)
+            .map(|i| {
+                let t = i as f32 / 1000.0;
+                [t.powi(3) * 50.0, (t * 20.0).sin()]
+            })
+            .collect();
+        assert_eq!(Viewport::fit(&wide).outside(&wide), 0);
+        // Few points: always everything.
+        let few = [[0.0, 0.0], [1.0, 1.0], [1000.0, 1000.0]];
+        assert_eq!(Viewport::fit(&few).outside(&few), 0);
+    }
 
     #[test]
     fn corners_land_in_corner_cells() {

@@ -8,7 +8,11 @@ use ratatui::widgets::{Block, BorderType, Borders};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Palette {
+    /// True colour.
     Rgb,
+    /// xterm's 256 colours (TERM=…-256color, as tmux and most terminals set).
+    Indexed,
+    /// The 16 basic colours: 12 categories before one repeats.
     Basic,
     Mono,
 }
@@ -21,14 +25,27 @@ impl Palette {
             .is_ok_and(|v| v.contains("truecolor") || v.contains("24bit"))
         {
             Palette::Rgb
+        } else if std::env::var("TERM").is_ok_and(|t| t.contains("256color")) {
+            Palette::Indexed
         } else {
             Palette::Basic
         }
     }
+
+    /// How many categories get a colour of their own before colours repeat (0: no colour).
+    pub fn categories(&self) -> usize {
+        match self {
+            Palette::Rgb | Palette::Indexed => RGB.len(),
+            Palette::Basic => BASIC.len(),
+            Palette::Mono => 0,
+        }
+    }
 }
 
-/// Okabe–Ito colour-blind-safe palette, then a few extras.
-const RGB: [(u8, u8, u8); 12] = [
+/// Okabe–Ito's colour-blind-safe eight, then sixteen more picked greedily for the largest
+/// smallest CIELAB distance to those before (all at least 26 ΔE apart, lightness ≥ 45 so they
+/// read on a dark terminal): 24 categories before a colour repeats.
+const RGB: [(u8, u8, u8); 24] = [
     (230, 159, 0),
     (86, 180, 233),
     (0, 158, 115),
@@ -37,11 +54,34 @@ const RGB: [(u8, u8, u8); 12] = [
     (213, 94, 0),
     (204, 121, 167),
     (200, 200, 200),
-    (153, 102, 51),
-    (136, 204, 238),
-    (68, 170, 153),
-    (170, 68, 153),
+    (147, 38, 255),
+    (38, 255, 38),
+    (255, 38, 183),
+    (38, 110, 255),
+    (195, 255, 166),
+    (255, 38, 74),
+    (153, 107, 61),
+    (38, 255, 255),
+    (88, 153, 23),
+    (38, 255, 147),
+    (181, 166, 255),
+    (163, 82, 204),
+    (255, 38, 255),
+    (183, 255, 38),
+    (255, 225, 166),
+    (135, 153, 99),
 ];
+
+/// The nearest colour of xterm's 256-colour cube (indices 16–231).
+fn xterm256(c: (u8, u8, u8)) -> Color {
+    let level = |v: u8| match v {
+        0..48 => 0u8,
+        48..115 => 1,
+        _ => (v - 35) / 40,
+    };
+    Color::Indexed(16 + 36 * level(c.0) + 6 * level(c.1) + level(c.2))
+}
+
 const BASIC: [Color; 12] = [
     Color::Yellow,
     Color::LightCyan,
@@ -74,6 +114,7 @@ pub fn category_color(p: Palette, k: u16) -> Color {
             let (r, g, b) = RGB[k as usize % RGB.len()];
             Color::Rgb(r, g, b)
         }
+        Palette::Indexed => xterm256(RGB[k as usize % RGB.len()]),
         Palette::Basic => BASIC[k as usize % BASIC.len()],
     }
 }
@@ -81,7 +122,7 @@ pub fn category_color(p: Palette, k: u16) -> Color {
 pub fn gradient_color(p: Palette, k: u16) -> Color {
     match p {
         Palette::Mono => Color::Reset,
-        Palette::Rgb => {
+        Palette::Rgb | Palette::Indexed => {
             // viridis-like ramp
             let t = k as f32 / (GRADIENT_STEPS - 1) as f32;
             let stops = [
@@ -95,11 +136,16 @@ pub fn gradient_color(p: Palette, k: u16) -> Color {
             let i = (x as usize).min(stops.len() - 2);
             let f = x - i as f32;
             let mix = |a: u8, b: u8| (a as f32 + (b as f32 - a as f32) * f) as u8;
-            Color::Rgb(
+            let c = (
                 mix(stops[i].0, stops[i + 1].0),
                 mix(stops[i].1, stops[i + 1].1),
                 mix(stops[i].2, stops[i + 1].2),
-            )
+            );
+            if p == Palette::Indexed {
+                xterm256(c)
+            } else {
+                Color::Rgb(c.0, c.1, c.2)
+            }
         }
         Palette::Basic => GRADIENT_BASIC[k as usize % GRADIENT_BASIC.len()],
     }
@@ -341,6 +387,19 @@ pub fn fmt_secs(s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn twenty_four_categories_before_a_colour_repeats() {
+        for p in [Palette::Rgb, Palette::Indexed] {
+            let colours: std::collections::BTreeSet<String> = (0..24)
+                .map(|k| format!("{:?}", category_color(p, k)))
+                .collect();
+            assert_eq!(colours.len(), 24, "{p:?}: {colours:?}");
+            assert_eq!(p.categories(), 24);
+            assert_eq!(category_color(p, 24), category_color(p, 0));
+        }
+        assert_eq!(Palette::Basic.categories(), 12);
+    }
 
     #[test]
     fn segments_keep_numbers_whole_and_mark_every_cut() {

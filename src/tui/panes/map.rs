@@ -143,6 +143,8 @@ pub struct MapPane {
     grid_version: u64,
     /// Half-width of the view that shows every point, for the zoom factor in the title.
     fit_hw: Option<f32>,
+    /// Far outliers the fitted view leaves out (said in the title).
+    off_map: usize,
     /// Where a box selection started (`v`): the box spans from here to the cursor.
     pub anchor: Option<[f32; 2]>,
 }
@@ -288,8 +290,7 @@ impl MapPane {
 
     /// A new layout landed: fit the view to it and put the cursor on the first item.
     pub fn on_layout(&mut self, layout: &[[f32; 2]]) {
-        self.view = Some(Viewport::fit(layout));
-        self.fit_hw = self.view.map(|v| v.hw);
+        self.reset_view(layout);
         if self.cursor.is_none() {
             self.cursor = Some(0);
         }
@@ -372,8 +373,10 @@ impl MapPane {
     }
 
     pub fn reset_view(&mut self, layout: &[[f32; 2]]) {
-        self.view = Some(Viewport::fit(layout));
-        self.fit_hw = self.view.map(|v| v.hw);
+        let view = Viewport::fit(layout);
+        self.off_map = view.outside(layout);
+        self.view = Some(view);
+        self.fit_hw = Some(view.hw);
     }
 
     /// How far the view is zoomed in (1 = every point shown).
@@ -404,6 +407,13 @@ impl MapPane {
         let zoom = self.zoom_factor();
         let zoom = if (zoom - 1.0).abs() > 0.01 {
             format!("· zoom {zoom:.1}× ")
+        } else if self.off_map > 0 {
+            // The fitted view leaves far outliers out rather than squeeze the rest.
+            format!(
+                "· {} far outlier{} off the map ",
+                self.off_map,
+                if self.off_map == 1 { "" } else { "s" }
+            )
         } else {
             String::new()
         };
@@ -508,21 +518,41 @@ impl MapPane {
         }
         // Legend on the bottom border: categories by frequency, or the value range.
         let legend: Vec<Span> = match self.colors.as_ref().map(|c| &c.1) {
-            Some(ColorValues::Category { names, .. }) if !matches!(v.color, ColorBy::Cluster) => {
-                names
-                    .iter()
-                    .take(8)
-                    .enumerate()
-                    .flat_map(|(k, n)| {
-                        [
-                            Span::styled(
-                                "■",
-                                Style::default().fg(category_color(palette, k as u16)),
-                            ),
-                            Span::raw(format!("{} ", truncate(n, 12))),
-                        ]
-                    })
-                    .collect()
+            Some(ColorValues::Category { names, .. }) => {
+                // Clusters are named in the clusters pane; a column's categories here, the
+                // most frequent first, as many as fit.
+                let mut l: Vec<Span> = Vec::new();
+                let mut used = 0usize;
+                let room = r.width.saturating_sub(4) as usize;
+                let mut shown = 0;
+                if !matches!(v.color, ColorBy::Cluster) {
+                    for (k, n) in names.iter().enumerate() {
+                        let text = format!("{} ", truncate(n, 12));
+                        let w = 1 + text.chars().count();
+                        // Keep room for "+N more" after the last one shown.
+                        if used + w + 10 > room && k + 1 < names.len() {
+                            break;
+                        }
+                        l.push(Span::styled(
+                            "■",
+                            Style::default().fg(category_color(palette, k as u16)),
+                        ));
+                        l.push(Span::raw(text));
+                        used += w;
+                        shown += 1;
+                    }
+                    if shown < names.len() {
+                        l.push(Span::raw(format!("+{} more ", names.len() - shown)));
+                    }
+                }
+                let distinct = palette.categories();
+                if distinct > 0 && names.len() > distinct {
+                    l.push(Span::styled(
+                        format!("colours repeat after {distinct}"),
+                        Style::default().add_modifier(Modifier::DIM),
+                    ));
+                }
+                l
             }
             Some(ColorValues::Highlight { n, .. }) => vec![
                 Span::styled("■", Style::default().fg(Color::Yellow)),
