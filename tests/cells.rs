@@ -626,6 +626,7 @@ fn a_recluster_cancelled_during_markers_changes_nothing() {
         &a.knn,
         a.graph.clone(),
         &ClusterMethod::default(),
+        Some(a.clusters.as_slice()),
         &Default::default(),
         &emit,
         &cancel,

@@ -362,7 +362,7 @@ fn bad_inputs_are_reported_precisely() {
     fails(
         dir,
         &[&s(&good), "--meta", &s(&meta)],
-        "meta.csv: metadata does not align: 2 rows for 20 items",
+        "meta.csv: metadata does not align: 2 of 20 items",
     );
     // A DNA option with no DNA input is refused, not ignored.
     fails(

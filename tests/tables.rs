@@ -86,3 +86,46 @@ fn a_broken_columnar_file_is_an_error_naming_it() {
         assert!(e.contains(name) && e.contains("not a readable"), "{e}");
     }
 }
+
+#[test]
+fn metadata_with_a_repeated_id_or_other_items_is_refused_and_row_alignment_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    // Every id present, one of them twice: which row wins is a guess, so refused.
+    let twice = write("twice.csv", "id,g\na,1\nb,2\nc,3\nd,4\nb,5\n");
+    let e = attach_csv(&ids, &mut Vec::new(), &twice)
+        .unwrap_err()
+        .to_string();
+    println!("{e}");
+    assert!(
+        e.contains("twice.csv") && e.contains("'b'") && e.contains("rows 2 and 5"),
+        "{e}"
+    );
+    // Three of four ids, and four rows: a table of other items, not one to align by row.
+    let other = write("other.csv", "id,g\na,1\nb,2\nc,3\nx,4\n");
+    let e = attach_csv(&ids, &mut Vec::new(), &other)
+        .unwrap_err()
+        .to_string();
+    println!("{e}");
+    assert!(e.contains("3 of 4") && e.contains("'d'"), "{e}");
+    // No ids at all and one row per item: aligned by row, and said.
+    let rows = write("rows.csv", "g,h\n1,x\n2,y\n3,z\n4,w\n");
+    let mut meta = Vec::new();
+    let note = attach_csv(&ids, &mut meta, &rows).unwrap();
+    assert!(
+        note.as_deref()
+            .is_some_and(|n| n.contains("aligned by row") && n.contains("0 of 4")),
+        "{note:?}"
+    );
+    assert_eq!(meta.len(), 2);
+    // Ids in another order: aligned by id, no note.
+    let by_id = write("by_id.csv", "id,g\nd,4\nc,3\nb,2\na,1\n");
+    let mut meta = Vec::new();
+    assert_eq!(attach_csv(&ids, &mut meta, &by_id).unwrap(), None);
+    assert_eq!(meta[0].values, MetaValues::Number(vec![1.0, 2.0, 3.0, 4.0]));
+}

@@ -618,6 +618,52 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
     app.press(":recluster leiden 0.5<Enter>");
     assert!(app.wait_for_jobs(Duration::from_secs(120)));
     assert!(screen(&app.state).contains("leiden 0.5"));
+    // The new clusters against the previous ones: the crosstab view, numbered by overlap.
+    let msg = app.state.message.clone().unwrap();
+    assert!(
+        msg.text.contains("ARI") && msg.text.contains("numbered by overlap"),
+        "{}",
+        msg.text
+    );
+    let t = app.state.tab().unwrap();
+    let x = t.crosstab.as_ref().expect("new × previous crosstab");
+    assert_eq!((x.column.as_str(), x.total()), ("previous cluster", 700));
+    assert_eq!(
+        t.bottom.view,
+        biolens::tui::panes::bottom::BottomView::Crosstab
+    );
+    // Each new cluster's number is the previous cluster it overlaps most, where free.
+    let best: Vec<usize> = x
+        .counts
+        .iter()
+        .map(|row| {
+            (0..row.len())
+                .max_by_key(|&j| (row[j], std::cmp::Reverse(j)))
+                .unwrap()
+        })
+        .collect();
+    let kept = best.iter().enumerate().filter(|(i, b)| i == *b).count();
+    println!(
+        "recluster: {kept} of {} clusters kept their number",
+        best.len()
+    );
+    assert!(kept * 2 >= best.len().min(4), "{best:?}");
+    // The clustering kept as a column outlives the next recluster.
+    app.press(":save-clusters leiden05<Enter>");
+    let msg = app.state.message.clone().unwrap();
+    assert!(!msg.error, "{}", msg.text);
+    app.press(":save-clusters leiden05<Enter>");
+    assert!(
+        app.state.message.as_ref().unwrap().error,
+        "a taken name is refused"
+    );
+    app.press(":crosstab leiden05<Enter>");
+    let msg = app.state.message.clone().unwrap();
+    assert!(!msg.error, "{}", msg.text);
+    assert_eq!(
+        app.state.tab().unwrap().crosstab.as_ref().unwrap().total(),
+        700
+    );
 
     let out = dir.path().join("anom.csv");
     app.press(&format!(":export anomalies {}<Enter>", out.display()));
@@ -629,6 +675,12 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
         text.lines().next().unwrap_or_default()
     );
 
+    // The crosstab took the focus; back to the map.
+    for _ in 0..4 {
+        if app.state.focus != Focus::Map {
+            app.press("<S-Tab>");
+        }
+    }
     // Export the selected cluster's ids with `e` (written to the working directory).
     app.press("<Tab>j");
     let sel = app.state.tab().unwrap().clusters.sel;

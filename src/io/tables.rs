@@ -265,13 +265,16 @@ fn columnar_rows(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), DataErr
     Ok((header, rows))
 }
 
-/// Attaches a metadata table (CSV, TSV, Parquet, Arrow IPC / Feather): aligned by id when its first column (or one named `id`/`barcode`)
-/// holds the dataset's ids, otherwise by row when the row count matches.
+/// Attaches a metadata table (CSV, TSV, Parquet, Arrow IPC / Feather): aligned by id when its
+/// id column (`id`, `barcode` or `cell`, else the first) holds every item's id, by row when
+/// the row count matches and fewer than half the ids are found there (a table without ids;
+/// the returned note says so). Refused: an id listed twice, most ids found but not all (a
+/// table of other items), a row count that matches nothing.
 pub fn attach_csv(
     ids: &[String],
     meta: &mut Vec<MetaColumn>,
     path: &Path,
-) -> Result<(), DataError> {
+) -> Result<Option<String>, DataError> {
     let (header, rows) = if crate::io::frame::is_columnar(path) {
         columnar_rows(path)?
     } else {
@@ -281,30 +284,59 @@ pub fn attach_csv(
         .iter()
         .position(|h| h == "id" || h == "barcode" || h == "cell")
         .unwrap_or(0);
-    let index: HashMap<&str, usize> = rows
+    let id_name = header.get(id_col).cloned().unwrap_or_default();
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
+    let mut repeated: Option<(&str, usize, usize)> = None;
+    for (r, row) in rows.iter().enumerate() {
+        if let Some(id) = row.get(id_col)
+            && let Some(first) = index.insert(id.as_str(), r)
+        {
+            repeated.get_or_insert((id.as_str(), first, r));
+        }
+    }
+    let matched = ids
         .iter()
-        .enumerate()
-        .filter_map(|(r, row)| row.get(id_col).map(|s| (s.as_str(), r)))
-        .collect();
-    let by_id = ids.iter().all(|id| index.contains_key(id.as_str()));
-    let order: Vec<usize> = if by_id {
-        ids.iter().map(|id| index[id.as_str()]).collect()
-    } else if rows.len() == ids.len() {
-        (0..rows.len()).collect()
-    } else {
-        let missing = ids
-            .iter()
+        .filter(|id| index.contains_key(id.as_str()))
+        .count();
+    let missing = || {
+        ids.iter()
             .find(|id| !index.contains_key(id.as_str()))
             .cloned()
-            .unwrap_or_default();
+            .unwrap_or_default()
+    };
+    let mut note = None;
+    let by_id = matched == ids.len();
+    let order: Vec<usize> = if by_id {
+        if let Some((id, first, again)) = repeated {
+            return Err(DataError::file(
+                path,
+                format!(
+                    "id '{id}' is listed twice in column '{id_name}' (data rows {} and {}): \
+                     each item needs one row",
+                    first + 1,
+                    again + 1
+                ),
+            ));
+        }
+        ids.iter().map(|id| index[id.as_str()]).collect()
+    } else if rows.len() == ids.len() && matched * 2 < ids.len() {
+        note = Some(format!(
+            "{}: aligned by row ({matched} of {} ids found in column '{id_name}')",
+            path.display(),
+            ids.len()
+        ));
+        (0..rows.len()).collect()
+    } else {
         return Err(DataError::file(
             path,
             format!(
-                "metadata does not align: {} rows for {} items, and id '{}' is not in column '{}'",
-                rows.len(),
+                "metadata does not align: {matched} of {} items' ids are in column \
+                 '{id_name}' (first missing: '{}'), and it has {} rows; give a row per item \
+                 with its id, or a table of exactly {} rows in item order",
                 ids.len(),
-                missing,
-                header.get(id_col).cloned().unwrap_or_default()
+                missing(),
+                rows.len(),
+                ids.len()
             ),
         ));
     };
@@ -321,5 +353,5 @@ pub fn attach_csv(
             .collect();
         meta.push(MetaColumn::from_strings(name, cells));
     }
-    Ok(())
+    Ok(note)
 }

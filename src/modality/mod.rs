@@ -308,7 +308,7 @@ pub fn read_with(
             vec![],
         )
     };
-    let (ids, mut meta, payload, mut inputs, notes) = if cells::is_cells_input(path) {
+    let (ids, mut meta, payload, mut inputs, mut notes) = if cells::is_cells_input(path) {
         let r = cells::read_with(path, &opts.cells, &|f| progress("reading", f))?;
         (r.ids, r.meta, Payload::Cells(r.data), r.inputs, r.notes)
     } else if images::is_images_input(path) {
@@ -334,7 +334,7 @@ pub fn read_with(
         }));
     };
     if let Some(m) = &opts.meta {
-        crate::io::tables::attach_csv(&ids, &mut meta, m)?;
+        notes.extend(crate::io::tables::attach_csv(&ids, &mut meta, m)?);
         inputs.push(m.clone());
     }
     let ds = Dataset {

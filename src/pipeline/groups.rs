@@ -29,6 +29,85 @@ impl Crosstab {
     }
 }
 
+/// Renumbers clusters `new` so that each keeps the id of the previous cluster it shares the
+/// most items with (greedy by overlap, largest first), as far as contiguous ids 0..k allow:
+/// clusters are put in the order of the previous ids they matched, those matching none last
+/// (largest first). With as many clusters as before and each matched, every matched cluster
+/// keeps its old number exactly.
+pub fn renumber_by_overlap(previous: &[u32], new: &[u32]) -> Vec<u32> {
+    let k_old = previous.iter().max().map_or(0, |m| *m as usize + 1);
+    let k_new = new.iter().max().map_or(0, |m| *m as usize + 1);
+    let mut overlap = vec![0usize; k_old * k_new];
+    let mut size = vec![0usize; k_new];
+    for (&a, &b) in previous.iter().zip(new) {
+        overlap[b as usize * k_old + a as usize] += 1;
+        size[b as usize] += 1;
+    }
+    let mut pairs: Vec<(usize, usize, usize)> = (0..k_new)
+        .flat_map(|b| (0..k_old).map(move |a| (b, a)))
+        .map(|(b, a)| (overlap[b * k_old + a], b, a))
+        .filter(|p| p.0 > 0)
+        .collect();
+    // Largest overlap first; ties by the smaller ids, so the result is deterministic.
+    pairs.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    let mut matched: Vec<Option<usize>> = vec![None; k_new];
+    let mut taken = vec![false; k_old];
+    for (_, b, a) in pairs {
+        if matched[b].is_none() && !taken[a] {
+            matched[b] = Some(a);
+            taken[a] = true;
+        }
+    }
+    let mut order: Vec<usize> = (0..k_new).collect();
+    order.sort_by_key(|&b| {
+        (
+            matched[b].unwrap_or(usize::MAX),
+            std::cmp::Reverse(size[b]),
+            b,
+        )
+    });
+    let mut id = vec![0u32; k_new];
+    // Where there are at least as many new clusters as old, a matched cluster's place in the
+    // order is its old id; the unmatched ones fill the ids no cluster kept.
+    if k_new >= k_old {
+        let mut free = (0..k_new as u32).filter(|i| !matched.contains(&Some(*i as usize)));
+        for &b in &order {
+            id[b] = match matched[b] {
+                Some(a) => a as u32,
+                None => free.next().unwrap_or(0),
+            };
+        }
+    } else {
+        for (rank, &b) in order.iter().enumerate() {
+            id[b] = rank as u32;
+        }
+    }
+    new.iter().map(|&b| id[b as usize]).collect()
+}
+
+/// The previous clusters (columns) against the new ones (rows), as `:crosstab` shows a
+/// column: how a recluster split and merged.
+pub fn versus_previous(previous: &[u32], new: &[u32]) -> Crosstab {
+    let k_old = previous.iter().max().map_or(0, |m| *m as usize + 1);
+    let k_new = new.iter().max().map_or(0, |m| *m as usize + 1);
+    let mut counts = vec![vec![0u64; k_old]; k_new];
+    for (&a, &b) in previous.iter().zip(new) {
+        counts[b as usize][a as usize] += 1;
+    }
+    Crosstab {
+        column: "previous cluster".into(),
+        values: (0..k_old).map(|a| a.to_string()).collect(),
+        clusters: (0..k_new as u32).collect(),
+        chi2: chi_square(
+            &counts
+                .iter()
+                .map(|r| r.iter().map(|&c| c as f64).collect())
+                .collect::<Vec<Vec<f64>>>(),
+        ),
+        counts,
+    }
+}
+
 /// Most distinct values a numeric column may have to be cross-tabulated as categories.
 const MAX_NUMERIC_LEVELS: usize = 30;
 
@@ -246,4 +325,32 @@ pub fn compare_meta(ds: &Dataset, a: &[usize], b: &[usize]) -> Vec<MetaDiff> {
     }
     out.sort_by(|x, y| x.p().total_cmp(&y.p()).then(x.column().cmp(y.column())));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relabelled_clustering_gets_its_old_numbers_back() {
+        let old = [0, 0, 0, 1, 1, 2, 2, 2, 2];
+        // The same partition, numbered otherwise (Leiden numbers by size).
+        let new = [1, 1, 1, 2, 2, 0, 0, 0, 0];
+        assert_eq!(renumber_by_overlap(&old, &new), old);
+    }
+
+    #[test]
+    fn a_split_keeps_the_larger_part_on_the_old_number_and_ids_stay_contiguous() {
+        let old = [0, 0, 0, 0, 1, 1, 1];
+        // Old cluster 0 split into new 2 (three items) and new 0 (one); old 1 is new 1.
+        let new = [2, 2, 2, 0, 1, 1, 1];
+        let r = renumber_by_overlap(&old, &new);
+        assert_eq!(r, [0, 0, 0, 2, 1, 1, 1]);
+        // A merge: fewer clusters than before, ids 0..k, order of the old ids kept.
+        let merged = renumber_by_overlap(&[0, 1, 2, 2], &[0, 0, 0, 0]);
+        assert_eq!(merged, [0, 0, 0, 0]);
+        let x = versus_previous(&old, &r);
+        assert_eq!(x.total(), 7);
+        assert_eq!(x.counts, vec![vec![3, 0], vec![0, 3], vec![1, 0]]);
+    }
 }

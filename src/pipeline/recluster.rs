@@ -1,7 +1,7 @@
 //! What runs again on an existing analysis: new clusters (and their characterisation) for
 //! `:recluster` and any batch recluster, and a comparison of two groups of items (`:compare`).
 
-use super::groups::{Comparison, compare_meta};
+use super::groups::{Comparison, Crosstab, compare_meta, renumber_by_overlap, versus_previous};
 use super::{CancelToken, ClusterMethod, PipelineError, PipelineEvent, cluster};
 use crate::analysis::fuzzy;
 use crate::analysis::graph::CsrGraph;
@@ -18,11 +18,16 @@ pub struct Reclustered {
     pub method: ClusterMethod,
     pub graph: Arc<CsrGraph>,
     pub findings: Option<Findings>,
+    /// The previous clusters against the new ones, and their adjusted Rand index (when there
+    /// were previous clusters).
+    pub versus_previous: Option<(Crosstab, f64)>,
 }
 
 /// Clusters again with `method`: on the fuzzy graph (rebuilt from the kNN graph when a
-/// session did not keep it) for Leiden, on `embedding` for k-means. Emits `Stage` progress,
-/// then, once all is done and not cancelled, the clusters and each characterisation.
+/// session did not keep it) for Leiden, on `embedding` for k-means. New clusters are numbered
+/// by their overlap with `previous` ones, so a cluster that stayed keeps its number and colour.
+/// Emits `Stage` progress, then, once all is done and not cancelled, the clusters and each
+/// characterisation.
 #[allow(clippy::too_many_arguments)]
 pub fn recluster(
     ds: &Dataset,
@@ -30,6 +35,7 @@ pub fn recluster(
     knn: &KnnGraph,
     graph: Option<Arc<CsrGraph>>,
     method: &ClusterMethod,
+    previous: Option<&[u32]>,
     motif_params: &crate::modality::dna::motifs::MotifParams,
     emit: &(dyn Fn(PipelineEvent) + Sync),
     cancel: &CancelToken,
@@ -43,7 +49,18 @@ pub fn recluster(
         name: "clustering",
         fraction: 0.5,
     });
-    let clusters = Arc::new(cluster(embedding, &graph, method, cancel)?);
+    let mut clusters = cluster(embedding, &graph, method, cancel)?;
+    let previous = previous.filter(|p| p.len() == clusters.len());
+    if let Some(p) = previous {
+        clusters = renumber_by_overlap(p, &clusters);
+    }
+    let versus_previous = previous.map(|p| {
+        (
+            versus_previous(p, &clusters),
+            crate::analysis::metrics::ari(p, &clusters),
+        )
+    });
+    let clusters = Arc::new(clusters);
     if cancel.is_cancelled() {
         return Err(PipelineError::Cancelled);
     }
@@ -67,6 +84,7 @@ pub fn recluster(
         method: method.clone(),
         graph,
         findings,
+        versus_previous,
     })
 }
 

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 pub const ROW: &str = "__row";
 
 /// Columns of the points frame that are not metadata.
-const FIXED: [&str; 8] = [
+pub const FIXED: [&str; 8] = [
     ROW,
     "id",
     "x",

@@ -235,6 +235,7 @@ impl App {
                     return;
                 };
                 let graph = t.result.graph.clone();
+                let previous = t.result.clusters.clone();
                 let source = t.source.clone();
                 let motif_params = self.state.params.motifs.clone();
                 let name = match &method {
@@ -261,6 +262,7 @@ impl App {
                         &knn,
                         graph,
                         &method,
+                        previous.as_ref().map(|p| p.as_slice()),
                         &motif_params,
                         &emit,
                         &ctx.cancel,

@@ -9,6 +9,7 @@ use crate::analysis::kmeans::KMeansParams;
 use crate::analysis::leiden::LeidenParams;
 use crate::modality::dna::motifs::Groups;
 use crate::pipeline::ClusterMethod;
+use std::sync::Arc;
 
 /// One `:` command.
 pub struct Command {
@@ -93,6 +94,13 @@ pub const COMMANDS: &[Command] = &[
         complete: "recluster kmeans ",
         aliases: &[],
         run: recluster_kmeans,
+    },
+    Command {
+        usage: "save-clusters NAME",
+        about: "keep the clusters as a column NAME (before a recluster)",
+        complete: "save-clusters ",
+        aliases: &[],
+        run: save_clusters,
     },
     Command {
         usage: "motifs all|clusters",
@@ -446,6 +454,45 @@ fn motifs(s: &mut State, args: &[&str]) -> Vec<Effect> {
         Groups::Clusters => "finding motifs per cluster",
     });
     vec![Effect::Motifs { tab, groups }]
+}
+
+/// `:save-clusters NAME`: the current clusters become a text column of the tab's data, so a
+/// clustering outlives a recluster: colour, crosstab, select, compare and export by it.
+fn save_clusters(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    let [name] = args else {
+        return usage(s, "save-clusters ");
+    };
+    let Some(t) = s.tab() else { return vec![] };
+    let (Some(ds), Some(c)) = (t.dataset.clone(), t.result.clusters.clone()) else {
+        s.error("no clusters yet");
+        return vec![];
+    };
+    let taken = crate::pipeline::select::FIXED.contains(name)
+        || ds.meta.iter().any(|m| m.name == *name)
+        || ds
+            .expression()
+            .is_some_and(|e| e.gene_index(name).is_some());
+    if taken || name.is_empty() {
+        s.error(format!(
+            "'{name}' is already a column or gene of this tab; choose another name"
+        ));
+        return vec![];
+    }
+    let k = c.iter().max().map_or(0, |m| m + 1);
+    let mut d = (*ds).clone();
+    d.meta.push(crate::core::MetaColumn {
+        name: name.to_string(),
+        values: crate::core::MetaValues::Text(c.iter().map(|x| x.to_string()).collect()),
+    });
+    if let Some(t) = s.tab_mut() {
+        t.dataset = Some(Arc::new(d));
+        t.version += 1;
+    }
+    s.info(format!(
+        "clusters kept as column '{name}' ({k} values): colour, :crosstab, :select and \
+         exports know it; it lives in this tab (a session folder is not rewritten)"
+    ));
+    vec![]
 }
 
 fn recluster(s: &mut State, method: ClusterMethod) -> Vec<Effect> {

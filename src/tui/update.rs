@@ -8,6 +8,7 @@ use super::state::{ColorBy, Focus, History, Message, Mode, Search, State};
 use crate::pipeline::PipelineEvent;
 use crate::pipeline::jobs::{JobId, JobMsg, JobOutcome, JobOutput};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
@@ -523,8 +524,22 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                     t.data.result.graph = Some(r.graph.clone());
                     t.clusters.sel = 0;
                     t.version += 1;
+                    // How the new clusters split and merged the old ones, in the crosstab
+                    // view (rows new, columns previous), numbered by overlap.
+                    let versus = match r.versus_previous {
+                        Some((x, ari)) => {
+                            t.crosstab = Some(Arc::new(x));
+                            t.bottom.view = BottomView::Crosstab;
+                            t.bottom.crosstab_sel = 0;
+                            format!(
+                                "; ARI {ari:.3} against the previous clusters, numbered by \
+                                 overlap (bottom pane: new × previous)"
+                            )
+                        }
+                        None => String::new(),
+                    };
                     s.info(format!(
-                        "reclustered: {} → {k} clusters",
+                        "reclustered: {} → {k} clusters{versus}",
                         r.method.describe()
                     ));
                     return vec![];
