@@ -88,6 +88,7 @@ pub fn table(what: What, s: &Source) -> Option<Table> {
             ds,
             &a.anomaly_knn,
             &a.anomaly_iforest,
+            a.anomaly_depth.as_deref().map(|v| v.as_slice()),
             a.anomaly_model.as_deref().map(|v| v.as_slice()),
             &a.clusters,
         )),
@@ -309,6 +310,7 @@ pub fn anomalies_table(
     ds: &Dataset,
     knn: &[f32],
     iforest: &[f32],
+    depth: Option<&[f32]>,
     recon: Option<&[f32]>,
     clusters: &[u32],
 ) -> Table {
@@ -328,6 +330,12 @@ pub fn anomalies_table(
         "anomaly_iforest",
         Column::F32(order.iter().map(|&i| iforest[i]).collect()),
     );
+    if let Some(d) = depth {
+        t.push(
+            crate::pipeline::DEPTH_SCORE,
+            Column::F32(order.iter().map(|&i| d[i]).collect()),
+        );
+    }
     if let Some(r) = recon {
         t.push(
             &format!("anomaly_{}", ds.modality().model_score().0),

@@ -43,18 +43,15 @@ fn whole_input(seqs: &[Vec<u8>], db: &Arc<Vec<Motif>>) -> MotifResults {
         groups: Groups::All,
         ..Default::default()
     };
+    whole_input_with(seqs, db, &p)
+}
+
+fn whole_input_with(seqs: &[Vec<u8>], db: &Arc<Vec<Motif>>, p: &MotifParams) -> MotifResults {
     let clusters = vec![0u32; seqs.len()];
     biolens::pipeline::with_threads(2, || {
-        motifs::discover(
-            seqs,
-            &clusters,
-            db.clone(),
-            None,
-            None,
-            &p,
-            &|_| {},
-            &|| false,
-        )
+        motifs::discover(seqs, &clusters, db.clone(), None, None, p, &|_| {}, &|| {
+            false
+        })
     })
     .unwrap()
 }
@@ -425,4 +422,47 @@ fn the_whole_input_against_a_background_file_finds_the_planted_factor() {
     assert_eq!(m.groups, Groups::All);
     assert_eq!(m.background, "bg.fa (300 sequences)");
     assert_eq!(m.motifs[0].test.label(), "5-fold CV");
+}
+
+#[test]
+fn a_large_group_is_searched_in_a_stated_sample_and_its_sites_found_in_all() {
+    let db = Arc::new(insects());
+    let target = db.iter().position(|m| m.id == "MA0536.2").unwrap();
+    let mut seqs = promoter_segments(400, 200, 40, 3);
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+    let planted = plant(&mut seqs, &db[target], 0.5, &mut rng);
+    let p = MotifParams {
+        groups: Groups::All,
+        max_foreground: 150,
+        ..Default::default()
+    };
+    let r = whole_input_with(&seqs, &db, &p);
+    println!("{}", r.report("planted").join("\n"));
+    assert_eq!(
+        r.notes,
+        ["the whole input: motifs searched in a sample of 150 of its 400 sequences"]
+    );
+    assert_eq!(
+        recovered(&r, target),
+        Recovery::Best,
+        "{}",
+        describe(&r, &db)
+    );
+    // Sites are found in every sequence, not only the sample: most planted ones are hit.
+    let m = r
+        .motifs
+        .iter()
+        .find(|m| m.matches.first().is_some_and(|x| x.target == target))
+        .unwrap();
+    let hit: std::collections::BTreeSet<usize> = m.sites.iter().map(|s| s.item as usize).collect();
+    let planted_hit = (0..seqs.len())
+        .filter(|&i| planted[i] && hit.contains(&i))
+        .count();
+    let n_planted = planted.iter().filter(|&&b| b).count();
+    println!("sites in {planted_hit} of {n_planted} planted sequences");
+    // A search that found sites in its sample only would hit at most 150 of 400 (37.5 %).
+    assert!(
+        planted_hit * 10 >= n_planted * 6,
+        "{planted_hit} of {n_planted}"
+    );
 }

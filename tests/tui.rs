@@ -670,7 +670,9 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text.lines().count(), 701);
     assert!(
-        text.starts_with("rank,id,anomaly_knn,anomaly_iforest,total_counts,n_genes,cluster\n"),
+        text.starts_with(
+            "rank,id,anomaly_knn,anomaly_iforest,anomaly_knn_depth,total_counts,n_genes,cluster\n"
+        ),
         "{}",
         text.lines().next().unwrap_or_default()
     );
@@ -1207,4 +1209,99 @@ fn selections_from_predicates_and_boxes_compare_crosstab_export_and_save() {
     let saved = biolens::session::read_selections(&path).unwrap();
     let names: Vec<&str> = saved.selections.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["hi", "lo"]);
+}
+
+#[test]
+fn the_detail_pane_says_the_coloured_value_under_the_cursor() {
+    let mut s = session_state((120, 40));
+    let t = s.tab().unwrap();
+    let e = t.dataset.as_ref().unwrap().expression().unwrap().clone();
+    let i = t.map.cursor.unwrap();
+    // A gene the cell under the cursor expresses, so the value is not a zero by default.
+    let g = (0..e.n_genes())
+        .find(|&g| e.normalised_at(i, g) > 0.0)
+        .unwrap();
+    let name = e.genes[g].clone();
+    command(&mut s, &format!("color gene {name}"));
+    let want = format!("colour gene {name} {:.3}", e.normalised_at(i, g));
+    let sc = screen(&s);
+    assert!(sc.contains(&want), "{want} not in\n{sc}");
+    // The map colours by the same value: the gene's normalised column at that cell.
+    assert!((e.normalised_gene(g)[i] as f64 - e.normalised_at(i, g)).abs() < 1e-5);
+    // A metadata colour names the item's value too.
+    command(&mut s, "color bulk_labels");
+    let label = s
+        .tab()
+        .unwrap()
+        .dataset
+        .as_ref()
+        .unwrap()
+        .meta
+        .iter()
+        .find(|m| m.name == "bulk_labels")
+        .unwrap()
+        .display(i);
+    let sc = screen(&s);
+    assert!(sc.contains(&format!("colour bulk_labels {label}")), "{sc}");
+}
+
+#[test]
+fn the_command_line_edits_like_readline_and_suggests_near_names() {
+    let mut app = App::new(session_tabs(), PipelineParams::default(), (120, 40));
+    let line = |app: &App| match &app.state.mode {
+        Mode::Command(q) | Mode::Search(q) => q.clone(),
+        _ => String::new(),
+    };
+    // A missing letter put in the middle: Home, then Right three times.
+    app.press(":colr bulk_labels");
+    app.press("<Home><Right><Right><Right>o");
+    assert_eq!(line(&app), "color bulk_labels");
+    // C-w deletes the word before the cursor; typing goes on at the end.
+    app.press("<End><C-w>");
+    assert_eq!(line(&app), "color ");
+    app.press("bulk_labels<Enter>");
+    let msg = app.state.message.clone().unwrap();
+    assert!(
+        !msg.error && msg.text.contains("colour: bulk_labels"),
+        "{}",
+        msg.text
+    );
+    // C-u deletes to the start of the line; C-a and C-e move; Backspace mid-line.
+    app.press(":abc def<Left><Left><C-u>");
+    assert_eq!(line(&app), "ef");
+    app.press("<C-a>d<C-e>x<Left><BS>");
+    assert_eq!(line(&app), "dex");
+    app.press("<Esc>");
+    // The same on the search line.
+    app.press("/cd14<Home><Right><Right><C-w>");
+    assert_eq!(line(&app), "14");
+    app.press("<Esc>");
+    // A mistyped command, column or gene gets the near name.
+    app.press(":recluter leiden 1<Enter>");
+    let msg = app.state.message.clone().unwrap();
+    assert!(
+        msg.error && msg.text.contains("did you mean ':recluster'"),
+        "{}",
+        msg.text
+    );
+    app.press(":color bulk_label<Enter>");
+    let msg = app.state.message.clone().unwrap();
+    assert!(
+        msg.error && msg.text.contains("did you mean 'bulk_labels'"),
+        "{}",
+        msg.text
+    );
+    // A gene of this data with a letter too many.
+    let gene = {
+        let t = app.state.tab().unwrap();
+        let e = t.dataset.as_ref().unwrap().expression().unwrap();
+        e.genes.iter().find(|g| g.len() >= 5).unwrap().clone()
+    };
+    app.press(&format!(":color gene {gene}x<Enter>"));
+    let msg = app.state.message.clone().unwrap();
+    assert!(
+        msg.error && msg.text.contains(&format!("did you mean {gene}?")),
+        "{}",
+        msg.text
+    );
 }

@@ -42,6 +42,50 @@ pub fn knn_distance_score(knn: &KnnGraph, k: usize) -> Vec<f32> {
     robust_z(&raw)
 }
 
+/// `score` with what `covariate` explains of it taken out: the residual of a least-squares
+/// line of score on covariate, as a robust z-score. None with fewer than 3 finite pairs or a
+/// covariate that does not vary. Items with a non-finite value get NaN.
+pub fn adjusted_for(score: &[f32], covariate: &[f64]) -> Option<Vec<f32>> {
+    let pairs: Vec<(f64, f64)> = covariate
+        .iter()
+        .zip(score)
+        .map(|(&x, &y)| (x, y as f64))
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    if pairs.len() < 3 {
+        return None;
+    }
+    let n = pairs.len() as f64;
+    let mx = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx <= 1e-12 * n {
+        return None;
+    }
+    let b = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
+    let resid: Vec<f64> = covariate
+        .iter()
+        .zip(score)
+        .map(|(&x, &y)| y as f64 - my - b * (x - mx))
+        .collect();
+    let finite: Vec<f64> = resid.iter().copied().filter(|r| r.is_finite()).collect();
+    let z = robust_z(&finite);
+    let mut k = 0;
+    Some(
+        resid
+            .iter()
+            .map(|r| {
+                if r.is_finite() {
+                    k += 1;
+                    z[k - 1]
+                } else {
+                    f32::NAN
+                }
+            })
+            .collect(),
+    )
+}
+
 pub fn robust_z(v: &[f64]) -> Vec<f32> {
     let med = median(v);
     let dev: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
@@ -216,6 +260,28 @@ pub fn isolation_forest(data: &Matrix, p: &AnomalyParams) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_score_explained_by_depth_is_flat_after_adjustment() {
+        // A score that is 2·log-depth plus one real outlier (item 7).
+        let depth: Vec<f64> = (0..20).map(|i| (100.0 + 50.0 * i as f64).ln_1p()).collect();
+        let mut score: Vec<f32> = depth.iter().map(|d| (2.0 * d) as f32).collect();
+        score[7] += 5.0;
+        let adj = adjusted_for(&score, &depth).unwrap();
+        let top = (0..20).max_by(|&a, &b| adj[a].total_cmp(&adj[b])).unwrap();
+        assert_eq!(top, 7, "{adj:?}");
+        // Everything else is explained by depth: far below the outlier (the outlier tilts the
+        // least-squares line a little, so the rest are not exactly flat).
+        assert!(adj[7] > 50.0, "{adj:?}");
+        assert!(
+            adj.iter().enumerate().all(|(i, z)| i == 7 || z.abs() < 3.0),
+            "{adj:?}"
+        );
+        assert!(adjusted_for(&score, &[1.0; 20]).is_none());
+        let mut holes = depth.clone();
+        holes[3] = f64::NAN;
+        assert!(adjusted_for(&score, &holes).unwrap()[3].is_nan());
+    }
 
     #[test]
     fn outlier_scores_highest() {

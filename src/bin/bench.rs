@@ -64,6 +64,7 @@ struct Args {
     images: bool,
     /// Time reopening a session and colouring its map by this gene instead.
     session_gene: Option<String>,
+    session_select: Option<String>,
 }
 
 /// Counts for the model benchmark: `synthetic:CELLSxGENES` draws Poisson counts from 5 cell
@@ -184,6 +185,7 @@ fn parse() -> Result<Args, String> {
     let mut images = false;
     let mut motifs = None;
     let mut session_gene = None;
+    let mut session_select = None;
     while let Some(x) = a.next() {
         match x.as_str() {
             "--labels" => labels = a.next().map(PathBuf::from),
@@ -196,8 +198,9 @@ fn parse() -> Result<Args, String> {
             "--dna" => dna = true,
             "--images" => images = true,
             "--session-gene" => session_gene = a.next(),
+            "--session-select" => session_select = a.next(),
             "--motifs" => motifs = a.next().map(PathBuf::from),
-            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,iforest,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)\n       biolens-bench IMAGES --images [--threads N]   (tiles/s: baseline features, a ViT-S/14-sized model)\n       biolens-bench SESSION.biolens --session-gene GENE [--repeats N]   (reopen, then colour the map by a gene)".into()),
+            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,iforest,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)\n       biolens-bench IMAGES --images [--threads N]   (tiles/s: baseline features, a ViT-S/14-sized model)\n       biolens-bench SESSION.biolens --session-gene GENE [--repeats N]   (reopen, then colour the map by a gene)\n       biolens-bench SESSION.biolens --session-select PREDICATE [--repeats N]   (reopen, then evaluate `:select NAME where PREDICATE`)".into()),
             _ => input = Some(PathBuf::from(x)),
         }
     }
@@ -212,6 +215,7 @@ fn parse() -> Result<Args, String> {
         motifs,
         images,
         session_gene,
+        session_select,
     })
 }
 
@@ -232,6 +236,13 @@ fn main() {
     }
     if let Some(gene) = &args.session_gene {
         if let Err(e) = pipeline::with_threads(args.threads, || bench_session_gene(&args, gene)) {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
+    if let Some(pred) = &args.session_select {
+        if let Err(e) = pipeline::with_threads(args.threads, || bench_session_select(&args, pred)) {
             eprintln!("error: {e}");
             std::process::exit(2);
         }
@@ -424,6 +435,7 @@ fn run(args: Args) {
             cluster_method: ClusterMethod::default(),
             anomaly_knn: a_knn,
             anomaly_iforest: a_if,
+            anomaly_depth: None,
             anomaly_model: None,
             findings: None,
             timings: Vec::new(),
@@ -636,6 +648,40 @@ fn bench_session_gene(args: &Args, gene: &str) -> Result<(), String> {
         e.nnz(),
         read_s[0],
         median(&mut color_s.clone()) * 1e3,
+        peak_rss_mb()
+    );
+    Ok(())
+}
+
+/// Reopens a session and evaluates one predicate selection on its first dataset, as `:select
+/// NAME where PREDICATE` does in the interface (the same function, on the same points frame).
+fn bench_session_select(args: &Args, predicate: &str) -> Result<(), String> {
+    use biolens::core::selection::{Definition, Selection};
+    let (read, read_s) = time(1, || biolens::session::read(&args.input));
+    let (_, items) = read.map_err(|e| e.to_string())?;
+    let item = items.first().ok_or("the session holds no dataset")?;
+    let r = biolens::pipeline::Partial::from(item.analysis.clone());
+    let sel = Selection {
+        name: "bench".into(),
+        dataset: None,
+        def: Definition::Where {
+            predicate: predicate.into(),
+        },
+    };
+    let all = [sel];
+    let (m, t) = time(args.repeats, || {
+        biolens::pipeline::select::members(&all, "bench", &item.dataset, &r)
+    });
+    let m = m?;
+    println!(
+        "{{\"tool\": \"biolens\", \"session\": \"{}\", \"items\": {}, \"predicate\": {:?}, \"members\": {}, \"reopen_s\": {:.3}, \"select_ms_median\": {:.2}, \"select_ms_max\": {:.2}, \"peak_rss_mb\": {:.1}}}",
+        args.input.display(),
+        item.dataset.len(),
+        predicate,
+        m.len(),
+        read_s[0],
+        median(&mut t.clone()) * 1e3,
+        t.iter().fold(0f64, |a, &b| a.max(b)) * 1e3,
         peak_rss_mb()
     );
     Ok(())

@@ -2,7 +2,8 @@
 
 use std::io::{IsTerminal, Write};
 
-/// Progress on stderr: a redrawn bar on a terminal, one line per stage otherwise.
+/// Progress on stderr: a redrawn bar on a terminal; otherwise one line per stage, and one
+/// every 10 s within a long stage.
 pub struct Progress {
     pub tty: bool,
     pub start: std::time::Instant,
@@ -36,6 +37,16 @@ impl Progress {
                     self.start.elapsed().as_secs_f64()
                 );
             }
+        }
+        // Without a terminal (a log under nohup or tmux), a long stage still says how far it
+        // is every 10 s, so a log never sits silent for minutes.
+        if !self.tty && !new_stage && f < 1.0 && now.duration_since(last.2).as_secs() >= 10 {
+            last.2 = now;
+            eprintln!(
+                "[{:>6.1}s] {dataset}: {stage} {:.0}%",
+                self.start.elapsed().as_secs_f64(),
+                f * 100.0
+            );
         }
         if self.tty && (new_stage || now.duration_since(last.2).as_millis() >= 100 || f >= 1.0) {
             last.2 = now;

@@ -9,6 +9,7 @@ pub mod meta;
 pub mod nn;
 pub mod scratch;
 pub mod selection;
+pub mod text;
 
 pub use error::DataError;
 pub use meta::{MetaColumn, MetaValues};

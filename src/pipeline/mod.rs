@@ -171,6 +171,9 @@ pub struct Analysis {
     pub cluster_method: ClusterMethod,
     pub anomaly_knn: Arc<Vec<f32>>,
     pub anomaly_iforest: Arc<Vec<f32>>,
+    /// The kNN score with library size regressed out (`anomaly_knn_depth`), where the items
+    /// have a library size (`depth_adjusted`).
+    pub anomaly_depth: Option<Arc<Vec<f32>>>,
     /// The count model's per-cell reconstruction NLL (cells trained with a model only).
     pub anomaly_model: Option<Arc<Vec<f32>>>,
     /// What the modality found in each cluster (marker genes, motifs); None for a modality
@@ -192,6 +195,7 @@ pub enum PipelineEvent {
     Anomalies {
         knn: Arc<Vec<f32>>,
         iforest: Arc<Vec<f32>>,
+        depth: Option<Arc<Vec<f32>>>,
     },
     /// The clusters' characterisation (marker genes, motifs).
     Findings(Findings),
@@ -424,9 +428,11 @@ pub fn analyse(
     });
     let a_knn = Arc::new(anomaly::knn_distance_score(&knn, params.anomaly.knn_k));
     let a_if = Arc::new(anomaly::isolation_forest(x, &params.anomaly));
+    let a_depth = depth_adjusted(ds, &a_knn).map(Arc::new);
     emit(PipelineEvent::Anomalies {
         knn: a_knn.clone(),
         iforest: a_if.clone(),
+        depth: a_depth.clone(),
     });
     lap("anomaly", &mut timings);
     if cancelled() {
@@ -462,10 +468,36 @@ pub fn analyse(
         cluster_method: params.cluster.clone(),
         anomaly_knn: a_knn,
         anomaly_iforest: a_if,
+        anomaly_depth: a_depth,
         anomaly_model: emb.anomaly_model.clone(),
         findings,
         timings,
     })
+}
+
+/// What `anomaly_depth` is called in tables, colourings and predicates.
+pub const DEPTH_SCORE: &str = "anomaly_knn_depth";
+
+/// The library-size column a dataset's items may carry (cells: `total_counts`, or Seurat's
+/// and older scanpy's names).
+pub fn library_size(ds: &Dataset) -> Option<&[f64]> {
+    ["total_counts", "nCount_RNA", "n_counts"]
+        .iter()
+        .find_map(|n| match ds.meta_column(n).map(|c| &c.values) {
+            Some(crate::core::MetaValues::Number(v)) if v.len() == ds.len() => Some(v.as_slice()),
+            _ => None,
+        })
+}
+
+/// The kNN anomaly score with log library size regressed out: an item far from its
+/// neighbours only because it has few counts (a low-quality cell) no longer ranks high. None
+/// for items without a library size.
+pub fn depth_adjusted(ds: &Dataset, knn: &[f32]) -> Option<Vec<f32>> {
+    let lib: Vec<f64> = library_size(ds)?
+        .iter()
+        .map(|x| x.max(0.0).ln_1p())
+        .collect();
+    anomaly::adjusted_for(knn, &lib)
 }
 
 /// Reads one input and makes its baseline embedding (no model): what tests, benchmarks and
@@ -487,6 +519,7 @@ pub struct Partial {
     pub cluster_method: Option<ClusterMethod>,
     pub anomaly_knn: Option<Arc<Vec<f32>>>,
     pub anomaly_iforest: Option<Arc<Vec<f32>>>,
+    pub anomaly_depth: Option<Arc<Vec<f32>>>,
     pub anomaly_model: Option<Arc<Vec<f32>>>,
     pub findings: Option<Findings>,
 }
@@ -501,9 +534,14 @@ impl Partial {
                 self.clusters = Some(c.clone());
                 self.cluster_method = Some(m.clone());
             }
-            PipelineEvent::Anomalies { knn, iforest } => {
+            PipelineEvent::Anomalies {
+                knn,
+                iforest,
+                depth,
+            } => {
                 self.anomaly_knn = Some(knn.clone());
                 self.anomaly_iforest = Some(iforest.clone());
+                self.anomaly_depth = depth.clone();
             }
             PipelineEvent::Findings(f) => self.findings = Some(f.clone()),
             PipelineEvent::Embedded(e) => self.anomaly_model = e.anomaly_model.clone(),
@@ -528,6 +566,7 @@ impl Partial {
             cluster_method: self.cluster_method.clone()?,
             anomaly_knn: self.anomaly_knn.clone()?,
             anomaly_iforest: self.anomaly_iforest.clone()?,
+            anomaly_depth: self.anomaly_depth.clone(),
             anomaly_model: self.anomaly_model.clone(),
             findings: self.findings.clone(),
             timings: Vec::new(),
@@ -545,6 +584,7 @@ impl From<Analysis> for Partial {
             cluster_method: Some(a.cluster_method),
             anomaly_knn: Some(a.anomaly_knn),
             anomaly_iforest: Some(a.anomaly_iforest),
+            anomaly_depth: a.anomaly_depth,
             anomaly_model: a.anomaly_model,
             findings: a.findings,
         }

@@ -54,7 +54,7 @@ pub fn recluster(
     if let Some(p) = previous {
         clusters = renumber_by_overlap(p, &clusters);
     }
-    let versus_previous = previous.map(|p| {
+    let against_previous = previous.map(|p| {
         (
             versus_previous(p, &clusters),
             crate::analysis::metrics::ari(p, &clusters),
@@ -84,7 +84,7 @@ pub fn recluster(
         method: method.clone(),
         graph,
         findings,
-        versus_previous,
+        versus_previous: against_previous,
     })
 }
 

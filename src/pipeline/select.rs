@@ -13,7 +13,7 @@ use std::collections::HashMap;
 pub const ROW: &str = "__row";
 
 /// Columns of the points frame that are not metadata.
-pub const FIXED: [&str; 8] = [
+pub const FIXED: [&str; 9] = [
     ROW,
     "id",
     "x",
@@ -21,6 +21,7 @@ pub const FIXED: [&str; 8] = [
     "cluster",
     "anomaly_knn",
     "anomaly_iforest",
+    crate::pipeline::DEPTH_SCORE,
     "anomaly_model",
 ];
 
@@ -48,6 +49,7 @@ pub fn points_frame(ds: &Dataset, r: &Partial) -> PolarsResult<DataFrame> {
     for (name, s) in [
         ("anomaly_knn", &r.anomaly_knn),
         ("anomaly_iforest", &r.anomaly_iforest),
+        (crate::pipeline::DEPTH_SCORE, &r.anomaly_depth),
         ("anomaly_model", &r.anomaly_model),
     ] {
         if let Some(s) = s.as_deref().filter(|s| s.len() == n) {

@@ -489,6 +489,8 @@ fn read_with(
             cluster_method: entry.cluster.clone(),
             anomaly_knn: Arc::new(ak[r.clone()].to_vec()),
             anomaly_iforest: Arc::new(ai[r.clone()].to_vec()),
+            // Derived from the kNN score and the library size, so computed, not stored.
+            anomaly_depth: crate::pipeline::depth_adjusted(&dataset, &ak[r.clone()]).map(Arc::new),
             anomaly_model,
             findings: parts.findings,
             timings: entry.timings.iter().map(|(k, v)| (k.clone(), *v)).collect(),

@@ -45,6 +45,12 @@ pub enum Action {
     InputBackspace,
     InputSubmit,
     InputComplete,
+    /// Moves the cursor on the `:` or `/` line.
+    InputCursor(LineMove),
+    /// Deletes the word before the cursor (C-w).
+    InputDeleteWord,
+    /// Deletes from the start of the line to the cursor (C-u).
+    InputDeleteToStart,
     /// Copy the id under the cursor to the clipboard.
     YankId,
     /// Start (or cancel) a box selection on the map.
@@ -151,4 +157,13 @@ pub enum Effect {
         tab: usize,
     },
     Quit,
+}
+
+/// Where the cursor of the `:` or `/` line goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineMove {
+    Left,
+    Right,
+    Home,
+    End,
 }

@@ -213,7 +213,7 @@ impl App {
                         (None, TabSource::Session { path, index }) => {
                             // A saved session is read here, off the render loop, so the
                             // interface shows at once even for a 100k-cell session.
-                            ctx.progress("reading session", 0.0);
+                            ctx.progress("reading", 0.0);
                             let sd = crate::session::read_one_for_view(&path, index)?;
                             emit(PipelineEvent::Loaded(Arc::new(sd.dataset)));
                             emit(PipelineEvent::Embedded(Arc::new(sd.embedding)));
@@ -329,9 +329,13 @@ impl App {
                 }
             }
             Effect::Export { tab, kind, path } => {
+                let unit = match kind {
+                    ExportKind::Motifs { meme: true } => "motifs (MEME format)",
+                    _ => "rows",
+                };
                 let action = match self.export(tab, &kind, &path) {
                     Ok(n) => Action::Notify {
-                        text: format!("wrote {n} rows to {}", path.display()),
+                        text: format!("wrote {n} {unit} to {}", path.display()),
                         error: false,
                     },
                     Err(e) => Action::Notify {

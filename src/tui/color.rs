@@ -9,6 +9,8 @@ pub enum ColorBy {
     AnomalyIforest,
     /// The model's own anomaly score (which one depends on the modality).
     AnomalyModel,
+    /// The kNN score with library size regressed out (`anomaly_knn_depth`).
+    AnomalyDepth,
     Meta(String),
     /// Mean log-normalised expression of these genes (display name first).
     Genes(String, Vec<usize>),
@@ -23,6 +25,7 @@ impl ColorBy {
             ColorBy::AnomalyKnn => "anomaly_knn",
             ColorBy::AnomalyIforest => "anomaly_iforest",
             ColorBy::AnomalyModel => "anomaly_model",
+            ColorBy::AnomalyDepth => crate::pipeline::DEPTH_SCORE,
             ColorBy::Meta(n) => n,
             ColorBy::Genes(n, _) => n,
             ColorBy::Selection(n) => n,

@@ -97,7 +97,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         usage: "save-clusters NAME",
-        about: "keep the clusters as a column NAME (before a recluster)",
+        about: "keep the clusters as column NAME",
         complete: "save-clusters ",
         aliases: &[],
         run: save_clusters,
@@ -295,6 +295,15 @@ pub fn run_command(s: &mut State, line: &str) -> Vec<Effect> {
             return (c.run)(s, rest);
         }
     }
+    let names = COMMANDS
+        .iter()
+        .flat_map(|c| c.words().take(1).chain(c.aliases.iter().copied()));
+    if let Some(near) = crate::core::text::closest(words[0], names) {
+        s.error(format!(
+            "unknown command ':{line}': did you mean ':{near}'? (? lists every command)"
+        ));
+        return vec![];
+    }
     let usages: Vec<String> = COMMANDS.iter().map(|c| format!(":{}", c.usage)).collect();
     s.error(format!(
         "unknown command ':{line}' (try {})",
@@ -340,7 +349,9 @@ fn color_genes(s: &mut State, args: &[&str], single: bool) -> Vec<Effect> {
         match e.gene_index(n) {
             Some(g) => idx.push(g),
             None => {
-                s.error(format!("no gene '{n}' (Tab completes gene names)"));
+                let near = crate::core::text::closest(n, e.genes.iter().map(String::as_str))
+                    .map_or(String::new(), |g| format!("did you mean {g}? "));
+                s.error(format!("no gene '{n}' ({near}Tab completes gene names)"));
                 return vec![];
             }
         }
@@ -356,14 +367,16 @@ fn color_genes(s: &mut State, args: &[&str], single: bool) -> Vec<Effect> {
                 .join(",")
         )
     };
+    let mean = if idx.len() > 1 {
+        "; mean over genes"
+    } else {
+        ""
+    };
     if let Some(t) = s.tab_mut() {
         t.color = ColorBy::Genes(label.clone(), idx);
         t.color_version += 1;
     }
-    s.info(format!(
-        "colour: {label} ({}; mean over genes)",
-        e.value_label()
-    ));
+    s.info(format!("colour: {label} ({}{mean})", e.value_label()));
     vec![]
 }
 
@@ -380,13 +393,16 @@ fn color_column(s: &mut State, args: &[&str]) -> Vec<Effect> {
             s.info(format!("colour: {name}"));
         }
         None => {
-            let avail = t
+            let names: Vec<String> = t
                 .color_choices()
                 .iter()
                 .map(|c| c.name().to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
-            s.error(format!("no column '{name}'; available: {avail}"));
+                .collect();
+            let text = match crate::core::text::closest(&name, names.iter().map(String::as_str)) {
+                Some(near) => format!("no column '{name}': did you mean '{near}'?"),
+                None => format!("no column '{name}'; available: {}", names.join(", ")),
+            };
+            s.error(text);
         }
     }
     vec![]

@@ -34,7 +34,7 @@ pub fn draw(s: &State, f: &mut Frame) {
         Mode::Normal | Mode::Help => None,
     };
     let message = s.message.as_ref().map(|m| (m.text.as_str(), m.error));
-    hint::draw(input, message, f, a.hint);
+    hint::draw(input, s.input_cursor, message, f, a.hint);
     if s.mode == Mode::Help {
         super::popups::help::draw(f, f.area(), s.help_scroll);
     }

@@ -1,7 +1,7 @@
 //! Keys → actions. Every binding carries a description; the help overlay and the hint bar are
 //! generated from this table, so they cannot drift from what the keys do.
 
-use super::action::{Action, Dir};
+use super::action::{Action, Dir, LineMove};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 #[derive(Debug)]
@@ -604,14 +604,30 @@ pub fn input_action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Tab => Some(Action::InputComplete),
         KeyCode::Up => Some(Action::InputHistory(-1)),
         KeyCode::Down => Some(Action::InputHistory(1)),
-        KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Some(Action::Escape),
+        KeyCode::Left => Some(Action::InputCursor(LineMove::Left)),
+        KeyCode::Right => Some(Action::InputCursor(LineMove::Right)),
+        KeyCode::Home => Some(Action::InputCursor(LineMove::Home)),
+        KeyCode::End => Some(Action::InputCursor(LineMove::End)),
+        // Readline's keys, as shells and tmux's own prompt have them.
+        KeyCode::Char(c) if key.modifiers.contains(KeyModifiers::CONTROL) => match c {
+            'c' => Some(Action::Escape),
+            'a' => Some(Action::InputCursor(LineMove::Home)),
+            'e' => Some(Action::InputCursor(LineMove::End)),
+            'b' => Some(Action::InputCursor(LineMove::Left)),
+            'f' => Some(Action::InputCursor(LineMove::Right)),
+            'h' => Some(Action::InputBackspace),
+            'w' => Some(Action::InputDeleteWord),
+            'u' => Some(Action::InputDeleteToStart),
+            _ => None,
+        },
         KeyCode::Char(ch) => Some(Action::InputChar(ch)),
         _ => None,
     }
 }
 
 /// Parses a key string like `"jj<Tab><Enter>:q<Enter>"` into key events (for tests and
-/// scripted scenarios). Named keys: Tab, S-Tab, Enter, Esc, BS, Up, Down, Left, Right, C-x.
+/// scripted scenarios). Named keys: Tab, S-Tab, Enter, Esc, BS, Up, Down, Left, Right, Home,
+/// End, C-x.
 pub fn parse_keys(s: &str) -> Vec<KeyEvent> {
     let mut out = Vec::new();
     let mut chars = s.chars().peekable();
@@ -627,6 +643,8 @@ pub fn parse_keys(s: &str) -> Vec<KeyEvent> {
                 "Up" => KeyEvent::new(KeyCode::Up, N),
                 "Down" => KeyEvent::new(KeyCode::Down, N),
                 "Left" => KeyEvent::new(KeyCode::Left, N),
+                "Home" => KeyEvent::new(KeyCode::Home, N),
+                "End" => KeyEvent::new(KeyCode::End, N),
                 "Right" => KeyEvent::new(KeyCode::Right, N),
                 "lt" => KeyEvent::new(KeyCode::Char('<'), N),
                 n if n.starts_with("C-") && n.len() == 3 => {

@@ -153,6 +153,9 @@ impl TabData {
         if self.result.anomaly_model.is_some() {
             v.push(ColorBy::AnomalyModel);
         }
+        if self.result.anomaly_depth.is_some() {
+            v.push(ColorBy::AnomalyDepth);
+        }
         if let Some(d) = &self.dataset {
             v.extend(d.meta.iter().map(|c| ColorBy::Meta(c.name.clone())));
         }
@@ -312,6 +315,8 @@ pub struct State {
     /// Earlier `:` commands and `/` searches, oldest first, and the position Up/Down reached
     /// (None: the line being typed).
     pub history: History,
+    /// Characters before the cursor on the `:` or `/` line (None: at its end).
+    pub input_cursor: Option<usize>,
     /// The `:` line being run, spacing kept (predicates and file names read their text from
     /// it rather than from whitespace-split words).
     pub command_line: String,
@@ -354,6 +359,7 @@ impl State {
             picker: ratatui_image::picker::Picker::halfblocks(),
             help_scroll: 0,
             history: History::default(),
+            input_cursor: None,
             command_line: String::new(),
         };
         s.refresh();

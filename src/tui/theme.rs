@@ -272,7 +272,8 @@ pub fn fit(cols: &[FitColumn], avail: u16) -> Vec<(usize, u16)> {
             natural(c)
         }
     };
-    let mut kept: Vec<usize> = (0..cols.len()).collect();
+    // A column with neither heading nor content takes no room at all.
+    let mut kept: Vec<usize> = (0..cols.len()).filter(|&i| natural(&cols[i]) > 0).collect();
     let need = |kept: &[usize]| -> usize {
         kept.iter().map(|&i| least(&cols[i])).sum::<usize>() + kept.len().saturating_sub(1)
     };

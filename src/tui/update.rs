@@ -1,7 +1,7 @@
 //! The only code that changes state: `update(state, action) -> effects`. Keys that move
 //! within a pane go to that pane's methods; job results are merged by `pipeline::Partial`.
 
-use super::action::{Action, Dir, Effect, ExportKind, JobKind};
+use super::action::{Action, Dir, Effect, ExportKind, JobKind, LineMove};
 use super::panes::bottom::BottomView;
 use super::panes::jobs::{self, JobState};
 use super::state::{ColorBy, Focus, History, Message, Mode, Search, State};
@@ -140,33 +140,73 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::StartSearch => {
+            s.input_cursor = None;
             s.mode = Mode::Search(String::new());
             s.history.at = None;
             vec![]
         }
         Action::StartCommand => {
+            s.input_cursor = None;
             s.mode = Mode::Command(String::new());
             s.history.at = None;
             vec![]
         }
         Action::InputChar(c) => {
+            let at = s.input_cursor;
             if let Mode::Search(q) | Mode::Command(q) = &mut s.mode {
-                q.push(c);
+                match at {
+                    Some(k) => {
+                        q.insert(byte_at(q, k), c);
+                        s.input_cursor = Some(k + 1);
+                    }
+                    None => q.push(c),
+                }
             }
             vec![]
         }
         Action::InputBackspace => {
+            let at = s.input_cursor;
             match &mut s.mode {
-                Mode::Search(q) | Mode::Command(q) if !q.is_empty() => {
-                    q.pop();
-                }
+                Mode::Search(q) | Mode::Command(q) if !q.is_empty() => match at {
+                    Some(0) => {}
+                    Some(k) => {
+                        q.remove(byte_at(q, k - 1));
+                        s.input_cursor = Some(k - 1);
+                    }
+                    None => {
+                        q.pop();
+                    }
+                },
                 Mode::Search(_) | Mode::Command(_) => s.mode = Mode::Normal,
                 _ => {}
             }
             vec![]
         }
+        Action::InputCursor(m) => {
+            if let Mode::Search(q) | Mode::Command(q) = &s.mode {
+                let n = q.chars().count();
+                let k = s.input_cursor.unwrap_or(n);
+                let k = match m {
+                    LineMove::Left => k.saturating_sub(1),
+                    LineMove::Right => (k + 1).min(n),
+                    LineMove::Home => 0,
+                    LineMove::End => n,
+                };
+                s.input_cursor = (k < n).then_some(k);
+            }
+            vec![]
+        }
+        Action::InputDeleteWord => {
+            delete_before_cursor(s, false);
+            vec![]
+        }
+        Action::InputDeleteToStart => {
+            delete_before_cursor(s, true);
+            vec![]
+        }
         Action::InputComplete => {
             super::commands::complete(s);
+            s.input_cursor = None;
             vec![]
         }
         Action::InputSubmit => match std::mem::replace(&mut s.mode, Mode::Normal) {
@@ -228,6 +268,7 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             };
             let text = at.map_or(String::new(), |i| list[i].clone());
             s.history.at = at;
+            s.input_cursor = None;
             s.mode = match s.mode {
                 Mode::Command(_) => Mode::Command(text),
                 _ => Mode::Search(text),
@@ -736,7 +777,9 @@ fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
 }
 
 fn run_search(s: &mut State, q: &str) {
-    let q = q.trim().to_lowercase();
+    // Matching ignores case; messages echo the query as typed.
+    let shown = q.trim().to_string();
+    let q = shown.to_lowercase();
     let Some(t) = s.tab_mut() else { return };
     let Some(d) = t.dataset.clone() else { return };
     if q.is_empty() {
@@ -768,14 +811,22 @@ fn run_search(s: &mut State, q: &str) {
         pos: 0,
     });
     if n == 0
-        && let Some((_, name)) = gene
+        && let Some((_, name)) = &gene
     {
-        s.info(format!("/{q}: gene {name}: map coloured by its expression"));
+        s.info(format!(
+            "/{shown}: gene {name}, map coloured by its expression (no id or label matched)"
+        ));
     } else if n == 0 {
-        s.error(format!("no match for '{q}'"));
+        s.error(format!("no id, label or gene matches '{shown}'"));
     } else {
         go_to_match(s);
-        s.info(format!("/{q}: {n} matches (n/N to step)"));
+        s.info(format!(
+            "/{shown}: {n} match{} (n/N to step){}",
+            if n == 1 { "" } else { "es" },
+            gene.as_ref().map_or(String::new(), |(_, g)| format!(
+                "; map coloured by gene {g}"
+            ))
+        ));
     }
 }
 
@@ -810,4 +861,32 @@ fn step_search(s: &mut State, fwd: bool) {
     let msg = format!("match {} of {n}", m.pos + 1);
     go_to_match(s);
     s.info(msg);
+}
+
+/// The byte offset of character `k` of `q` (its length past the end).
+fn byte_at(q: &str, k: usize) -> usize {
+    q.char_indices().nth(k).map_or(q.len(), |(b, _)| b)
+}
+
+/// C-w (the word before the cursor and the spaces after it, as readline) or C-u (all before
+/// the cursor) on the `:` or `/` line.
+fn delete_before_cursor(s: &mut State, to_start: bool) {
+    let at = s.input_cursor;
+    if let Mode::Search(q) | Mode::Command(q) = &mut s.mode {
+        let chars: Vec<char> = q.chars().collect();
+        let k = at.unwrap_or(chars.len()).min(chars.len());
+        let mut from = k;
+        if to_start {
+            from = 0;
+        } else {
+            while from > 0 && chars[from - 1] == ' ' {
+                from -= 1;
+            }
+            while from > 0 && chars[from - 1] != ' ' {
+                from -= 1;
+            }
+        }
+        *q = chars[..from].iter().chain(&chars[k..]).collect();
+        s.input_cursor = (from < q.chars().count()).then_some(from);
+    }
 }

@@ -194,6 +194,16 @@ impl Expression {
         }
     }
 
+    /// Cell `cell`'s normalised value of gene `g` (0 where nothing is stored): what the map
+    /// shows for it when coloured by the gene. A gene's cells are in ascending order.
+    pub fn normalised_at(&self, cell: usize, g: usize) -> f64 {
+        let (cells, values) = self.gene(g);
+        match cells.binary_search(&(cell as u32)) {
+            Ok(k) => self.normalised(cell, values[k]),
+            Err(_) => 0.0,
+        }
+    }
+
     /// What `normalised` values are, for panes, exports and messages (where they came from is
     /// `source`).
     pub fn value_label(&self) -> &'static str {

@@ -343,5 +343,7 @@ fn read_motifs(
         database_name: d.database.clone(),
         groups,
         background,
+        // Sampling notes are said when the search runs; a session keeps the motifs.
+        notes: Vec::new(),
     })
 }

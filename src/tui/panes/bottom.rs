@@ -38,6 +38,64 @@ pub struct BottomPane {
     /// Items by descending anomaly score (the first 1,000).
     pub rank: Vec<usize>,
     rank_key: (u64, u8),
+    /// Quality-control columns shown beside the anomalies, with each value's robust z-score
+    /// within its cluster (so a low-depth cell stands out from its own kind, not from all).
+    pub qc: Vec<QcColumn>,
+}
+
+/// A quality-control metadata column as the anomalies table shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QcColumn {
+    pub name: String,
+    pub values: Vec<f64>,
+    /// (x − cluster median) / (1.4826 · cluster MAD); NaN where the spread is zero.
+    pub z: Vec<f64>,
+}
+
+/// The QC columns looked for, first name found of each: library size, detected genes,
+/// mitochondrial share (scanpy's and Seurat's names).
+const QC_NAMES: [&[&str]; 3] = [
+    &["total_counts", "nCount_RNA", "n_counts", "foreground"],
+    &["n_genes", "n_genes_by_counts", "nFeature_RNA"],
+    &["percent_mito", "pct_counts_mt", "percent.mt"],
+];
+
+/// Robust z-scores of `x` within the groups of `clusters`.
+fn cluster_z(x: &[f64], clusters: &[u32]) -> Vec<f64> {
+    let k = clusters.iter().max().map_or(0, |m| *m as usize + 1);
+    let mut groups: Vec<Vec<f64>> = vec![Vec::new(); k];
+    for (i, &c) in clusters.iter().enumerate() {
+        if x[i].is_finite() {
+            groups[c as usize].push(x[i]);
+        }
+    }
+    let median = |v: &mut Vec<f64>| -> f64 {
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    let stats: Vec<(f64, f64)> = groups
+        .iter_mut()
+        .map(|g| {
+            let m = median(g);
+            let mut dev: Vec<f64> = g.iter().map(|v| (v - m).abs()).collect();
+            (m, 1.4826 * median(&mut dev))
+        })
+        .collect();
+    x.iter()
+        .zip(clusters)
+        .map(|(&v, &c)| {
+            let (m, s) = stats[c as usize];
+            if s > 0.0 { (v - m) / s } else { f64::NAN }
+        })
+        .collect()
 }
 
 impl BottomPane {
@@ -45,12 +103,32 @@ impl BottomPane {
         let which = match v.color {
             ColorBy::AnomalyIforest => 1,
             ColorBy::AnomalyModel => 2,
+            ColorBy::AnomalyDepth => 3,
             _ => 0,
         };
         let key = (v.version, which);
         if self.rank_key == key {
             return;
         }
+        self.qc = match (v.dataset, v.result.clusters.as_ref()) {
+            (Some(d), Some(c)) if c.len() == d.len() => QC_NAMES
+                .iter()
+                .filter_map(|names| {
+                    let col = names
+                        .iter()
+                        .find_map(|n| d.meta.iter().find(|m| m.name == *n))?;
+                    let crate::core::MetaValues::Number(values) = &col.values else {
+                        return None;
+                    };
+                    Some(QcColumn {
+                        name: col.name.clone(),
+                        z: cluster_z(values, c),
+                        values: values.clone(),
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         self.rank = match v.anomaly_scores() {
             Some(s) => {
                 let mut r: Vec<usize> = (0..s.len()).collect();
@@ -120,13 +198,30 @@ impl BottomPane {
         let which = match v.color {
             ColorBy::AnomalyIforest => "isolation forest",
             ColorBy::AnomalyModel => v.model_score_name(),
+            ColorBy::AnomalyDepth => "kNN distance z, library size regressed out",
             _ => "kNN distance z",
         };
         let title = format!(" anomalies · {which} ");
         let rows_h = r.height.saturating_sub(3) as usize;
         let first = scrolled(self.anomaly_sel, rows_h);
         let scores = v.anomaly_scores();
-        let cells: Vec<[String; 4]> = self
+        // A QC value with its z within the cluster: "1682 (-2.1)".
+        let qc = |k: usize, i: usize| -> String {
+            self.qc.get(k).map_or(String::new(), |q| {
+                let x = q.values[i];
+                let x = if x.fract() == 0.0 && x.abs() < 1e9 {
+                    format!("{x:.0}")
+                } else {
+                    format!("{x:.3}")
+                };
+                if q.z[i].is_finite() {
+                    format!("{x} ({:+.1})", q.z[i])
+                } else {
+                    x
+                }
+            })
+        };
+        let cells: Vec<[String; 7]> = self
             .rank
             .iter()
             .enumerate()
@@ -142,14 +237,32 @@ impl BottomPane {
                         .as_ref()
                         .map(|c| c[i].to_string())
                         .unwrap_or_default(),
+                    qc(0, i),
+                    qc(1, i),
+                    qc(2, i),
                 ]
             })
             .collect();
+        let header = |k: usize| {
+            self.qc
+                .get(k)
+                .map_or(String::new(), |q| format!("{} (z)", q.name))
+        };
+        let qc_headers = [header(0), header(1), header(2)];
         let table = FittedTable {
             cells: &cells,
-            headers: ["rank", "id", "score", "cluster"],
-            keep: [5, 9, 8, 6],
-            text: [false, true, false, false],
+            headers: [
+                "rank",
+                "id",
+                "score",
+                "cluster",
+                qc_headers[0].as_str(),
+                qc_headers[1].as_str(),
+                qc_headers[2].as_str(),
+            ],
+            keep: [5, 9, 8, 6, 4, 3, 2],
+            // An id is whole or absent (a cut id cannot be searched for): QC columns go first.
+            text: [false; 7],
             lead: 0,
         }
         .build(
@@ -159,5 +272,27 @@ impl BottomPane {
         )
         .block(pane(&title, focused));
         f.render_widget(table, r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qc_z_is_robust_and_within_each_cluster() {
+        let x = [
+            10.0, 11.0, 12.0, 13.0, 100.0, 1000.0, 1010.0, 990.0, 1000.0, 1020.0,
+        ];
+        let c = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1];
+        let z = cluster_z(&x, &c);
+        // 100 is far from its own cluster (median 12, MAD 1) though small next to cluster 1.
+        assert!((z[4] - 88.0 / 1.4826).abs() < 1e-9, "{z:?}");
+        assert!(
+            z[5].abs() < 1e-9 && (z[9] - 20.0 / 14.826).abs() < 1e-9,
+            "{z:?}"
+        );
+        // No spread: no z.
+        assert!(cluster_z(&[1.0, 1.0, 1.0], &[0, 0, 0])[0].is_nan());
     }
 }

@@ -115,7 +115,18 @@ impl ClusterList {
         let ids: Vec<u32> = self.rows.iter().skip(first).map(|c| c.id).collect();
         let table = FittedTable {
             cells: &cells,
-            headers: ["id", "size", "share", self.label_column.as_str(), "%"],
+            // No "%" heading over a column with nothing in it (motifs, images).
+            headers: [
+                "id",
+                "size",
+                "share",
+                self.label_column.as_str(),
+                if self.rows.iter().all(|c| c.top_share.is_empty()) {
+                    ""
+                } else {
+                    "%"
+                },
+            ],
             keep: [9, 7, 6, 8, 5],
             text: [false, false, false, true, false],
             // The id column also holds the colour swatch ("■ ").

@@ -21,6 +21,10 @@ pub struct DetailPane {
     seq_key: Option<(u64, usize)>,
     /// The tile under the cursor, encoded for the terminal (images).
     pub preview: Option<Preview>,
+    /// The value the map's colour stands for at the cursor (a gene's expression), and for
+    /// which (data version, colouring version, item).
+    colour_value: Option<String>,
+    colour_key: Option<(u64, u64, usize)>,
 }
 
 impl DetailPane {
@@ -31,6 +35,11 @@ impl DetailPane {
             self.seq_key = key;
         }
         crate::tui::views::images::refresh_preview(&mut self.preview, v, picker, area);
+        let key = v.cursor.map(|c| (v.version, v.color_version, c));
+        if self.colour_key != key {
+            self.colour_value = v.cursor.and_then(|i| crate::tui::views::colour_value(v, i));
+            self.colour_key = key;
+        }
     }
 
     /// Scrolls the sequence of item `cursor` by `by` lines (the draw clamps at its end).
@@ -72,6 +81,24 @@ impl DetailPane {
                 Style::default().add_modifier(Modifier::BOLD),
             ),
         ])];
+        // What the map's colour means here, right under the id.
+        if let Some(c) = self
+            .colour_value
+            .as_ref()
+            .filter(|_| self.colour_key.is_some_and(|k| k.2 == i))
+        {
+            lines.push(Line::from(vec![
+                Span::styled("colour ", key),
+                Span::raw(c.clone()),
+            ]));
+        } else if let crate::tui::color::ColorBy::Meta(name) = v.color
+            && let Some(m) = d.meta.iter().find(|m| &m.name == name)
+        {
+            lines.push(Line::from(vec![
+                Span::styled("colour ", key),
+                Span::raw(format!("{name} {}", m.display(i))),
+            ]));
+        }
         let mut facts = Vec::new();
         if let Some(c) = &res.clusters {
             facts.push(Span::styled("cluster ", key));

@@ -7,15 +7,35 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-/// The bottom line: the search or command being typed (`input`: its prompt and text), else
-/// the last message (`message`: text and whether it is an error), else the key hints.
-pub fn draw(input: Option<(char, &str)>, message: Option<(&str, bool)>, f: &mut Frame, r: Rect) {
+/// The bottom line: the search or command being typed (`input`: its prompt and text, with
+/// the cursor before character `cursor`, at the end when None), else the last message
+/// (`message`: text and whether it is an error), else the key hints.
+pub fn draw(
+    input: Option<(char, &str)>,
+    cursor: Option<usize>,
+    message: Option<(&str, bool)>,
+    f: &mut Frame,
+    r: Rect,
+) {
     let line = match input {
-        Some((prompt, q)) => Line::from(vec![
-            Span::styled(prompt.to_string(), Style::default().fg(Color::Yellow)),
-            Span::raw(q.to_string()),
-            Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
-        ]),
+        Some((prompt, q)) => {
+            let chars: Vec<char> = q.chars().collect();
+            let k = cursor.unwrap_or(chars.len()).min(chars.len());
+            // A line longer than the terminal keeps the cursor in view.
+            let room = (r.width as usize).saturating_sub(2).max(1);
+            let first = (k + 1).saturating_sub(room);
+            let before: String = chars[first..k].iter().collect();
+            let (under, after): (String, String) = match chars.get(k) {
+                Some(c) => (c.to_string(), chars[k + 1..].iter().collect()),
+                None => (" ".to_string(), String::new()),
+            };
+            Line::from(vec![
+                Span::styled(prompt.to_string(), Style::default().fg(Color::Yellow)),
+                Span::raw(before),
+                Span::styled(under, Style::default().add_modifier(Modifier::REVERSED)),
+                Span::raw(after),
+            ])
+        }
         None => match message {
             Some((text, error)) => {
                 let style = if error {

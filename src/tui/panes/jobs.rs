@@ -85,10 +85,17 @@ pub fn draw(jobs: &[JobView], focused: bool, f: &mut Frame, r: Rect) {
                         .eta
                         .map(|e| format!(" ETA {}", fmt_secs(e)))
                         .unwrap_or_default();
+                    // A stage named like its job ("motifs" in job "motifs") is said once.
+                    let stage = if j.name.ends_with(j.stage.as_str()) {
+                        ""
+                    } else {
+                        j.stage.as_str()
+                    };
                     (
                         format!(
-                            "{} {}{} {:.0}%{}",
-                            j.stage,
+                            "{}{}{}{} {:.0}%{}",
+                            stage,
+                            if stage.is_empty() { "" } else { " " },
                             "█".repeat(filled),
                             "░".repeat(bar_w - filled),
                             j.fraction * 100.0,

@@ -190,6 +190,11 @@ fn color_values(v: &TabView) -> ColorValues {
             .anomaly_model
             .as_ref()
             .map_or(ColorValues::Empty, |v| value(v)),
+        ColorBy::AnomalyDepth => v
+            .result
+            .anomaly_depth
+            .as_ref()
+            .map_or(ColorValues::Empty, |v| value(v)),
         ColorBy::Genes(_, genes) => {
             match v.dataset.and_then(|d| d.expression()) {
                 Some(e) if !genes.is_empty() => {

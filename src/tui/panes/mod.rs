@@ -56,6 +56,7 @@ impl TabView<'_> {
         match self.color {
             ColorBy::AnomalyIforest => self.result.anomaly_iforest.as_ref(),
             ColorBy::AnomalyModel => self.result.anomaly_model.as_ref(),
+            ColorBy::AnomalyDepth => self.result.anomaly_depth.as_ref(),
             _ => self.result.anomaly_knn.as_ref(),
         }
     }

@@ -131,6 +131,17 @@ fn command_lines(width: usize) -> Vec<Line<'static>> {
             lines.push(Line::from(format!("{:indent$}{rest}", "")));
         }
     }
+    // Editing keys of the `:` and `/` lines (the line editor's own; not in the key map).
+    for part in wrap(
+        "On the : and / lines: Left/Right, Home/End (C-a/C-e) move; C-w deletes a word, C-u \
+         to the start, C-h a character; Tab completes; Up/Down recall",
+        width.max(16),
+    ) {
+        lines.push(Line::from(Span::styled(
+            part,
+            Style::default().fg(Color::DarkGray),
+        )));
+    }
     lines.push(Line::from(Span::styled(
         "Mouse: click picks the nearest point or a row; wheel zooms the map",
         Style::default().fg(Color::DarkGray),

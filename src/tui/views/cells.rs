@@ -26,6 +26,17 @@ pub fn gene_at(v: &TabView, sel: usize) -> Option<String> {
     v.dataset?.expression()?.genes.get(g).cloned()
 }
 
+/// Item `i`'s value of the genes the map is coloured by (their mean, as the map shows it),
+/// with what the values are.
+pub fn gene_value(v: &TabView, i: usize, genes: &[usize]) -> Option<(f64, &'static str)> {
+    let e = v.dataset?.expression()?;
+    if genes.is_empty() || i >= e.n_cells() {
+        return None;
+    }
+    let sum: f64 = genes.iter().map(|&g| e.normalised_at(i, g)).sum();
+    Some((sum / genes.len() as f64, e.value_label()))
+}
+
 /// Rows of the marker table shown.
 pub fn rows(v: &TabView) -> usize {
     marker_table(v).map_or(0, |m| m.markers.len())

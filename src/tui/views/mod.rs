@@ -70,7 +70,19 @@ pub fn item_lines(
     }
 }
 
-/// What `item_lines` marks in item under the cursor (motif sites, DNA).
+/// What the map shows for item `i` when its colour is a modality's own (a gene's expression),
+/// as a line for the detail pane: "gene CD3E 1.94 (log1p CP10k)".
+pub fn colour_value(v: &TabView, i: usize) -> Option<String> {
+    match v.color {
+        crate::tui::color::ColorBy::Genes(label, genes) => {
+            let (x, what) = cells::gene_value(v, i, genes)?;
+            Some(format!("{label} {x:.3} ({what})"))
+        }
+        _ => None,
+    }
+}
+
+/// What `item_lines` marks in the item under the cursor (motif sites, DNA).
 pub fn item_marks(v: &TabView) -> Vec<(usize, usize, usize)> {
     dna::sequence_hits(v)
 }

@@ -109,6 +109,8 @@ pub struct MotifResults {
     pub groups: Groups,
     /// What the foreground was compared with, in words.
     pub background: String,
+    /// What the search did that a reader should know (groups searched in a sample).
+    pub notes: Vec<String>,
 }
 
 impl MotifResults {
@@ -137,6 +139,9 @@ impl MotifResults {
                 .map(|d| format!(", matched against {d}"))
                 .unwrap_or_default()
         ));
+        for n in &r.notes {
+            out.push(format!("  ({n})"));
+        }
         for m in &r.motifs {
             let best = m.matches.first().map(|x| {
                 let t = &r.database[x.target];
@@ -246,6 +251,7 @@ pub fn discover(
     let background = p.describe_background(user_bg);
     let mut tested = 0usize;
     let mut found: Vec<FoundMotif> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     for (gi, (c, members)) in groups.iter().enumerate() {
         if cancelled() {
             return None;
@@ -255,7 +261,26 @@ pub fn discover(
             continue;
         }
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(p.seed ^ (*c as u64 + 1));
-        let Some(mut sets) = group_sets(seqs, clusters, members, *c, user_bg, p, &mut rng) else {
+        // A large group is searched in a seeded sample; its sites are found in all of it.
+        let searched: Vec<usize> = if members.len() > p.max_foreground.max(10) {
+            let mut m = members.clone();
+            m.shuffle(&mut rng);
+            m.truncate(p.max_foreground.max(10));
+            m.sort_unstable();
+            notes.push(format!(
+                "{}: motifs searched in a sample of {} of its {} sequences",
+                match p.groups {
+                    Groups::All => "the whole input".to_string(),
+                    Groups::Clusters => format!("cluster {c}"),
+                },
+                m.len(),
+                members.len()
+            ));
+            m
+        } else {
+            members.clone()
+        };
+        let Some(mut sets) = group_sets(seqs, clusters, &searched, *c, user_bg, p, &mut rng) else {
             continue;
         };
         let held_out = (sets.fg.len() as f64 * p.holdout.clamp(0.0, 0.5)).floor() as usize;
@@ -322,6 +347,7 @@ pub fn discover(
         database_name,
         groups: p.groups,
         background,
+        notes,
     })
 }
 

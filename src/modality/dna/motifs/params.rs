@@ -54,6 +54,11 @@ pub struct MotifParams {
     pub groups: Groups,
     /// At most this many background sequences are used (a seeded sample), for speed.
     pub max_background: usize,
+    /// At most this many of a group's sequences are searched for motifs (a seeded sample, as
+    /// MEME-ChIP samples its input), so the search scales with the number of groups, not the
+    /// input's length; sites are then found in every sequence of the group.
+    #[serde(default = "default_max_foreground")]
+    pub max_foreground: usize,
     pub seed: u64,
 }
 
@@ -63,6 +68,10 @@ fn default_min_holdout() -> usize {
 
 fn default_folds() -> usize {
     5
+}
+
+fn default_max_foreground() -> usize {
+    3000
 }
 
 impl Default for MotifParams {
@@ -76,6 +85,7 @@ impl Default for MotifParams {
             background: Background::Shuffled,
             groups: Groups::Clusters,
             max_background: 6000,
+            max_foreground: default_max_foreground(),
             seed: 0,
         }
     }
