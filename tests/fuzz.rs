@@ -170,6 +170,25 @@ fn text_readers_survive_mutated_input() {
     let jaspar = b">MA0001.1 AGL3\nA [ 0 3 79 40 66 48 65 11 65 0 ]\nC [94 75 4 3 1 2 5 2 3 3 ]\nG [ 1 0 3 4 1 0 5 3 28 88 ]\nT [ 2 19 11 50 29 47 22 81 1 6 ]\n";
     fuzz(jaspar, &d.path().join("db.jaspar"), 100, 8, &motifs);
 
+    // A `--meta` table against four items.
+    let ids: Vec<String> = ["x1", "x2", "x3", "x4"].map(String::from).to_vec();
+    let meta = b"id,group,n\nx1,a,1\nx2,b,2\nx3,a,3\nx4,c,4\n";
+    fuzz(meta, &d.path().join("meta.csv"), 150, 21, &|p| {
+        biolens::io::tables::attach_csv(&ids, &mut Vec::new(), p)
+            .err()
+            .map(|e| e.to_string())
+    });
+
+    // A session's selections.
+    let sel_dir = d.path().join("sel.biolens");
+    std::fs::create_dir(&sel_dir).unwrap();
+    let sels = b"[[selection]]\nname = \"hi\"\nkind = \"where\"\npredicate = \"n_genes > 2000\"\n\n[[selection]]\nname = \"c3\"\nkind = \"cluster\"\nclusters = [3, 5]\n";
+    fuzz(sels, &sel_dir.join("selections.toml"), 150, 22, &|_| {
+        biolens::session::read_selections(&sel_dir)
+            .err()
+            .map(|e| e.to_string())
+    });
+
     let keys =
         b"[keys]\nzoom_in = [\"i\", \"+\"]\nquit = [\"C-q\"]\nmove_down = [\"j\", \"Down\"]\n";
     fuzz(keys, &d.path().join("keys.toml"), 150, 9, &|p| {
@@ -205,6 +224,15 @@ fn binary_readers_survive_mutated_input() {
         let seed = std::fs::read(fixture("tables").join(f)).unwrap();
         let ext = f.rsplit('.').next().unwrap();
         fuzz(&seed, &d.path().join(format!("t.{ext}")), 150, salt, &load);
+    }
+
+    // Cell Ranger's HDF5 matrix, both layouts.
+    for (f, salt) in [
+        ("pbmc68k_v3_filtered_feature_bc_matrix.h5", 19),
+        ("pbmc68k_v2_filtered_gene_bc_matrices_h5.h5", 20),
+    ] {
+        let seed = std::fs::read(fixture("cells/h5_layouts").join(f)).unwrap();
+        fuzz(&seed, &d.path().join("m.h5"), 40, salt, &load);
     }
 
     let png = std::fs::read(asset("images/nuclei_dsb2018.png")).unwrap();

@@ -1002,6 +1002,14 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
         biolens::tui::views::dna::cluster_motifs(&app.state.tab().unwrap().view(None))[0].clone();
     let id = &m.database[first.matches[0].target].id;
     assert!(sc.contains(id.as_str()), "{id} not in\n{sc}");
+    // On a taller terminal the best match's own logo sits under the motif's, named.
+    update(&mut app.state, Action::Resize(200, 60));
+    let tall = screen(&app.state);
+    assert!(
+        tall.contains("reverse complement") || tall.contains("as stored"),
+        "no matched logo at 200×60:\n{tall}"
+    );
+    update(&mut app.state, Action::Resize(120, 40));
 
     // Go to an item of cluster 0 with a site: its detail highlights the site.
     let item = first.sites[0].item as usize;

@@ -193,13 +193,38 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
     let sel = sel.min(motifs.len() - 1);
     let m = motifs[sel];
     let logo_h = 4u16.min(inner.height.saturating_sub(3));
-    let [logo_r, rest] =
-        ratatui::layout::Layout::vertical([Constraint::Length(logo_h), Constraint::Min(0)])
-            .areas(inner);
+    // The best match's logo under the motif's, aligned as Tomtom aligned them, where the pane
+    // is tall enough to keep three table rows below both.
+    let matched = m
+        .matches
+        .first()
+        .filter(|_| inner.height >= 2 * logo_h + 4)
+        .map(|b| {
+            let d = &res.database[b.target];
+            let t = if b.reverse {
+                d.reverse_complement()
+            } else {
+                d.clone()
+            };
+            (b, d, t)
+        });
+    let match_h = if matched.is_some() { logo_h } else { 0 };
+    let [logo_r, match_r, rest] = ratatui::layout::Layout::vertical([
+        Constraint::Length(logo_h),
+        Constraint::Length(match_h),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    // Query column i sits over target column i + offset.
+    let offset = matched.as_ref().map_or(0, |(b, _, _)| b.offset);
+    let (qpad, tpad) = (offset.max(0) as usize, (-offset).max(0) as usize);
     let key = key_style();
     let mut logo = logo_lines(&m.motif, logo_h as usize);
+    for l in &mut logo {
+        l.spans.insert(0, Span::raw(" ".repeat(qpad)));
+    }
     // Beside the logo: whole numbers or none, a name ellipsised, every cut marked.
-    let room = (logo_r.width as usize).saturating_sub(m.motif.width() + 2);
+    let room = (logo_r.width as usize).saturating_sub(m.motif.width() + qpad + 2);
     if let Some(first) = logo.first_mut() {
         let segs = [
             Segment::Number("2 bits".into()),
@@ -238,6 +263,31 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
         ));
     }
     f.render_widget(Paragraph::new(logo), logo_r);
+    if let Some((b, d, t)) = &matched {
+        let mut lines = logo_lines(t, match_h as usize);
+        let room = (match_r.width as usize).saturating_sub(t.width() + tpad + 2);
+        for l in &mut lines {
+            l.spans.insert(0, Span::raw(" ".repeat(tpad)));
+        }
+        if let Some(first) = lines.first_mut() {
+            let segs = [
+                Segment::Text(format!("{} {}", d.id, d.name)),
+                Segment::Number(
+                    (if b.reverse {
+                        "reverse complement"
+                    } else {
+                        "as stored"
+                    })
+                    .into(),
+                ),
+            ];
+            first.spans.push(Span::styled(
+                format!("  {}", fit_segments(&segs, " · ", room)),
+                key,
+            ));
+        }
+        f.render_widget(Paragraph::new(lines), match_r);
+    }
     // The table follows the selection (one row is the header).
     let rows_h = rest.height.saturating_sub(1) as usize;
     let first = crate::tui::theme::scrolled(sel, rows_h);
