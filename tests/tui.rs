@@ -1313,3 +1313,26 @@ fn the_command_line_edits_like_readline_and_suggests_near_names() {
         msg.text
     );
 }
+
+#[test]
+fn moving_in_the_anomalies_moves_the_detail_pane_with_it() {
+    let mut s = session_state((120, 40));
+    update(&mut s, Action::FocusAnomalies);
+    update(&mut s, Action::Move(Dir::Down));
+    update(&mut s, Action::Move(Dir::Down));
+    let t = s.tab().unwrap();
+    let second = t.bottom.selected_anomaly().unwrap();
+    assert_eq!(t.bottom.anomaly_sel, 2);
+    assert_eq!(
+        t.map.cursor,
+        Some(second),
+        "the cursor follows the anomalies' selection"
+    );
+    let id = t.dataset.as_ref().unwrap().ids[second].clone();
+    let sc = screen(&s);
+    assert!(
+        sc.contains(&format!("id {id}")),
+        "detail does not show {id}:\n{sc}"
+    );
+    assert_eq!(s.focus, Focus::Bottom, "the anomalies keep the focus");
+}

@@ -656,6 +656,14 @@ fn move_pane(s: &mut State, pane: Focus, d: Dir, step: usize) {
         Focus::Bottom => {
             let v = t.data.view(t.map.cursor, t.clusters.selected(), None);
             t.bottom.move_sel(&v, d, step);
+            // Walking the anomalies walks the map's cursor, so the detail pane shows each one
+            // (Enter still centres the map on it).
+            if t.bottom.view == BottomView::Anomalies
+                && let (Some(i), Some(l)) =
+                    (t.bottom.selected_anomaly(), t.data.result.layout.clone())
+            {
+                t.map.go_to(&l, i, false);
+            }
         }
         Focus::Jobs => {}
     }
