@@ -460,9 +460,10 @@ fn a_large_group_is_searched_in_a_stated_sample_and_its_sites_found_in_all() {
         .count();
     let n_planted = planted.iter().filter(|&&b| b).count();
     println!("sites in {planted_hit} of {n_planted} planted sequences");
-    // A search that found sites in its sample only would hit at most 150 of 400 (37.5 %).
+    // A search that found sites in its sample only would hit at most 150 of 400 (37.5 %);
+    // measured: 197 of 200.
     assert!(
-        planted_hit * 10 >= n_planted * 6,
+        planted_hit * 100 >= n_planted * 95,
         "{planted_hit} of {n_planted}"
     );
 }

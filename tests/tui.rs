@@ -647,7 +647,10 @@ fn scenario_demo_move_help_search_recluster_export_quit() {
         "recluster: {kept} of {} clusters kept their number",
         best.len()
     );
-    assert!(kept * 2 >= best.len().min(4), "{best:?}");
+    // Measured on the demo (seeded, deterministic): 3 of the 6 new clusters carry the number
+    // of the previous cluster most of their items came from; without the renumbering Leiden
+    // numbers by size and k-means by its own order.
+    assert!(kept >= 3, "{best:?}");
     // The clustering kept as a column outlives the next recluster.
     app.press(":save-clusters leiden05<Enter>");
     let msg = app.state.message.clone().unwrap();

@@ -86,6 +86,34 @@ pub fn adjusted_for(score: &[f32], covariate: &[f64]) -> Option<Vec<f32>> {
     )
 }
 
+/// Robust z-scores of `x` within the groups `groups` (ids 0..k): (x − group median) /
+/// (1.4826 · group MAD), NaN where a group has no spread or the value is not finite; so an
+/// item stands out from its own kind (a low-depth cell in its cluster), not from all items.
+pub fn robust_z_within(x: &[f64], groups: &[u32]) -> Vec<f64> {
+    let k = groups.iter().max().map_or(0, |m| *m as usize + 1);
+    let mut members: Vec<Vec<f64>> = vec![Vec::new(); k];
+    for (&v, &g) in x.iter().zip(groups) {
+        if v.is_finite() {
+            members[g as usize].push(v);
+        }
+    }
+    let stats: Vec<(f64, f64)> = members
+        .iter()
+        .map(|g| {
+            let m = median(g);
+            let dev: Vec<f64> = g.iter().map(|v| (v - m).abs()).collect();
+            (m, 1.4826 * median(&dev))
+        })
+        .collect();
+    x.iter()
+        .zip(groups)
+        .map(|(&v, &g)| {
+            let (m, s) = stats[g as usize];
+            if s > 0.0 { (v - m) / s } else { f64::NAN }
+        })
+        .collect()
+}
+
 pub fn robust_z(v: &[f64]) -> Vec<f32> {
     let med = median(v);
     let dev: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
@@ -260,6 +288,23 @@ pub fn isolation_forest(data: &Matrix, p: &AnomalyParams) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn qc_z_is_robust_and_within_each_group() {
+        let x = [
+            10.0, 11.0, 12.0, 13.0, 100.0, 1000.0, 1010.0, 990.0, 1000.0, 1020.0,
+        ];
+        let c = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1];
+        let z = robust_z_within(&x, &c);
+        // 100 is far from its own group (median 12, MAD 1) though small next to group 1.
+        assert!((z[4] - 88.0 / 1.4826).abs() < 1e-9, "{z:?}");
+        assert!(
+            z[5].abs() < 1e-9 && (z[9] - 20.0 / 14.826).abs() < 1e-9,
+            "{z:?}"
+        );
+        // No spread: no z.
+        assert!(robust_z_within(&[1.0, 1.0, 1.0], &[0, 0, 0])[0].is_nan());
+    }
 
     #[test]
     fn a_score_explained_by_depth_is_flat_after_adjustment() {

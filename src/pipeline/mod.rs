@@ -478,10 +478,13 @@ pub fn analyse(
 /// What `anomaly_depth` is called in tables, colourings and predicates.
 pub const DEPTH_SCORE: &str = "anomaly_knn_depth";
 
+/// Names of a library-size column: scanpy's, Seurat's, older scanpy's.
+pub const LIBRARY_SIZE: [&str; 3] = ["total_counts", "nCount_RNA", "n_counts"];
+
 /// The library-size column a dataset's items may carry (cells: `total_counts`, or Seurat's
 /// and older scanpy's names).
 pub fn library_size(ds: &Dataset) -> Option<&[f64]> {
-    ["total_counts", "nCount_RNA", "n_counts"]
+    LIBRARY_SIZE
         .iter()
         .find_map(|n| match ds.meta_column(n).map(|c| &c.values) {
             Some(crate::core::MetaValues::Number(v)) if v.len() == ds.len() => Some(v.as_slice()),

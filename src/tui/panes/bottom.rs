@@ -52,51 +52,15 @@ pub struct QcColumn {
     pub z: Vec<f64>,
 }
 
-/// The QC columns looked for, first name found of each: library size, detected genes,
-/// mitochondrial share (scanpy's and Seurat's names).
-const QC_NAMES: [&[&str]; 3] = [
-    &["total_counts", "nCount_RNA", "n_counts", "foreground"],
+/// The QC columns looked for, first name found of each: library size (as the depth-adjusted
+/// score reads it), a tile's foreground share, detected genes, mitochondrial share (scanpy's
+/// and Seurat's names).
+const QC_NAMES: [&[&str]; 4] = [
+    &crate::pipeline::LIBRARY_SIZE,
+    &["foreground"],
     &["n_genes", "n_genes_by_counts", "nFeature_RNA"],
     &["percent_mito", "pct_counts_mt", "percent.mt"],
 ];
-
-/// Robust z-scores of `x` within the groups of `clusters`.
-fn cluster_z(x: &[f64], clusters: &[u32]) -> Vec<f64> {
-    let k = clusters.iter().max().map_or(0, |m| *m as usize + 1);
-    let mut groups: Vec<Vec<f64>> = vec![Vec::new(); k];
-    for (i, &c) in clusters.iter().enumerate() {
-        if x[i].is_finite() {
-            groups[c as usize].push(x[i]);
-        }
-    }
-    let median = |v: &mut Vec<f64>| -> f64 {
-        if v.is_empty() {
-            return f64::NAN;
-        }
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
-    };
-    let stats: Vec<(f64, f64)> = groups
-        .iter_mut()
-        .map(|g| {
-            let m = median(g);
-            let mut dev: Vec<f64> = g.iter().map(|v| (v - m).abs()).collect();
-            (m, 1.4826 * median(&mut dev))
-        })
-        .collect();
-    x.iter()
-        .zip(clusters)
-        .map(|(&v, &c)| {
-            let (m, s) = stats[c as usize];
-            if s > 0.0 { (v - m) / s } else { f64::NAN }
-        })
-        .collect()
-}
 
 impl BottomPane {
     pub fn refresh(&mut self, v: &TabView) {
@@ -122,7 +86,7 @@ impl BottomPane {
                     };
                     Some(QcColumn {
                         name: col.name.clone(),
-                        z: cluster_z(values, c),
+                        z: crate::analysis::anomaly::robust_z_within(values, c),
                         values: values.clone(),
                     })
                 })
@@ -272,27 +236,5 @@ impl BottomPane {
         )
         .block(pane(&title, focused));
         f.render_widget(table, r);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn qc_z_is_robust_and_within_each_cluster() {
-        let x = [
-            10.0, 11.0, 12.0, 13.0, 100.0, 1000.0, 1010.0, 990.0, 1000.0, 1020.0,
-        ];
-        let c = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1];
-        let z = cluster_z(&x, &c);
-        // 100 is far from its own cluster (median 12, MAD 1) though small next to cluster 1.
-        assert!((z[4] - 88.0 / 1.4826).abs() < 1e-9, "{z:?}");
-        assert!(
-            z[5].abs() < 1e-9 && (z[9] - 20.0 / 14.826).abs() < 1e-9,
-            "{z:?}"
-        );
-        // No spread: no z.
-        assert!(cluster_z(&[1.0, 1.0, 1.0], &[0, 0, 0])[0].is_nan());
     }
 }

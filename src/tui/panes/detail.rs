@@ -91,13 +91,6 @@ impl DetailPane {
                 Span::styled("colour ", key),
                 Span::raw(c.clone()),
             ]));
-        } else if let crate::tui::color::ColorBy::Meta(name) = v.color
-            && let Some(m) = d.meta.iter().find(|m| &m.name == name)
-        {
-            lines.push(Line::from(vec![
-                Span::styled("colour ", key),
-                Span::raw(format!("{name} {}", m.display(i))),
-            ]));
         }
         let mut facts = Vec::new();
         if let Some(c) = &res.clusters {

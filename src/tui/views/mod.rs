@@ -70,13 +70,17 @@ pub fn item_lines(
     }
 }
 
-/// What the map shows for item `i` when its colour is a modality's own (a gene's expression),
-/// as a line for the detail pane: "gene CD3E 1.94 (log1p CP10k)".
+/// What the map's colour stands for at item `i`, as a line for the detail pane: a gene's
+/// expression ("gene CD3E 1.94 (log1p CP10k)") or a metadata column's value.
 pub fn colour_value(v: &TabView, i: usize) -> Option<String> {
     match v.color {
         crate::tui::color::ColorBy::Genes(label, genes) => {
             let (x, what) = cells::gene_value(v, i, genes)?;
             Some(format!("{label} {x:.3} ({what})"))
+        }
+        crate::tui::color::ColorBy::Meta(name) => {
+            let m = v.dataset?.meta.iter().find(|m| &m.name == name)?;
+            Some(format!("{name} {}", m.display(i)))
         }
         _ => None,
     }
