@@ -21,6 +21,7 @@ use biolens::tui::state::Mode;
 use biolens::tui::state::State;
 use biolens::tui::state::Tab;
 use biolens::tui::state::TabSource;
+use biolens::tui::table_sort::SortRequest;
 use biolens::tui::update::job_started;
 use biolens::tui::update::update;
 use common::*;
@@ -1338,4 +1339,130 @@ fn moving_in_the_anomalies_moves_the_detail_pane_with_it() {
         "detail does not show {id}:\n{sc}"
     );
     assert_eq!(s.focus, Focus::Bottom, "the anomalies keep the focus");
+}
+
+#[test]
+fn every_table_sorts_by_any_column_and_keeps_its_selection() {
+    use biolens::tui::panes::bottom::BottomView;
+    let mut s = session_state((120, 40));
+    update(&mut s, Action::FocusAnomalies);
+    update(&mut s, Action::Move(Dir::Down));
+    update(&mut s, Action::Move(Dir::Down));
+    let item = s.tab().unwrap().bottom.selected_anomaly().unwrap();
+    command(&mut s, "sort cluster asc");
+    let t = s.tab().unwrap();
+    assert_eq!(
+        t.bottom.selected_anomaly(),
+        Some(item),
+        "the selected anomaly stays selected"
+    );
+    assert_eq!(t.map.cursor, Some(item));
+    let clusters = t.data.result.clusters.clone().unwrap();
+    let shown: Vec<u32> = (0..t.bottom.rank.len())
+        .map(|k| clusters[t.bottom.rank[t.bottom.row(BottomView::Anomalies, k)]])
+        .collect();
+    assert!(shown.windows(2).all(|w| w[0] <= w[1]), "{shown:?}");
+    assert!(shown.first() < shown.last(), "more than one cluster ranked");
+    let sc = screen(&s);
+    assert!(sc.contains("cluster↑"), "the header shows the order:\n{sc}");
+    assert!(
+        s.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("sorted by cluster"),
+        "{:?}",
+        s.message
+    );
+    // O reverses; within a cluster the score order is kept.
+    update(&mut s, Action::Sort(SortRequest::Reverse));
+    let t = s.tab().unwrap();
+    let by: Vec<(u32, usize)> = (0..t.bottom.rank.len())
+        .map(|k| {
+            let row = t.bottom.row(BottomView::Anomalies, k);
+            (clusters[t.bottom.rank[row]], row)
+        })
+        .collect();
+    assert!(
+        by.windows(2)
+            .all(|w| w[0].0 > w[1].0 || (w[0].0 == w[1].0 && w[0].1 < w[1].1)),
+        "descending by cluster, ties by rank"
+    );
+    // o moves to the next column, then back to the table's own order.
+    let mut said = Vec::new();
+    for _ in 0..8 {
+        update(&mut s, Action::Sort(SortRequest::NextColumn));
+        said.push(s.message.clone().unwrap().text);
+        if said.last().unwrap().contains("own order") {
+            break;
+        }
+    }
+    assert!(
+        said.len() >= 2 && said[0].contains("sorted by total_counts"),
+        "{said:?}"
+    );
+    let t = s.tab().unwrap();
+    assert_eq!(
+        (0..5)
+            .map(|k| t.bottom.row(BottomView::Anomalies, k))
+            .collect::<Vec<_>>(),
+        vec![0, 1, 2, 3, 4],
+        "{:?}",
+        s.message
+    );
+    // A name that is not a column says which are.
+    command(&mut s, "sort nosuch");
+    let m = s.message.clone().unwrap();
+    assert!(
+        m.error && m.text.contains("rank, id, score, cluster"),
+        "{m:?}"
+    );
+
+    // Marker genes by adjusted p, smallest first; Enter colours by the selected row's gene.
+    update(&mut s, Action::ShowMarkers);
+    command(&mut s, "sort padj asc");
+    let t = s.tab().unwrap();
+    let v = t.view(None);
+    let padj: Vec<f64> = biolens::tui::views::findings_column(&v, 4)
+        .iter()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert!(padj.len() > 3);
+    let shown: Vec<f64> = (0..padj.len())
+        .map(|k| padj[t.bottom.row(BottomView::Findings, k)])
+        .collect();
+    assert!(shown.windows(2).all(|w| w[0] <= w[1]), "{shown:?}");
+    let genes = biolens::tui::views::findings_column(&v, 1);
+    let top = genes[t.bottom.row(BottomView::Findings, 0)].clone();
+    update(&mut s, Action::ListEnd(false));
+    update(&mut s, Action::Open);
+    let colour = s.tab().unwrap().color.clone();
+    assert!(
+        matches!(&colour, ColorBy::Genes(l, _) if *l == format!("gene {top}")),
+        "Enter colours by the gene shown on the selected row: {colour:?}"
+    );
+
+    // The clusters pane by size, largest first; the selected cluster stays selected.
+    update(&mut s, Action::FocusNext);
+    while s.focus != Focus::Clusters {
+        update(&mut s, Action::FocusNext);
+    }
+    update(&mut s, Action::Move(Dir::Down));
+    let chosen = s.tab().unwrap().clusters.selected();
+    command(&mut s, "sort size");
+    let t = s.tab().unwrap();
+    assert_eq!(t.clusters.selected(), chosen);
+    let sc = screen(&s);
+    assert!(sc.contains("size↓"), "{sc}");
+    let sizes: Vec<usize> = {
+        let mut c = t.clusters.clone();
+        (0..t.clusters.rows.len())
+            .map(|k| {
+                c.sel = k;
+                let id = c.selected().unwrap();
+                t.clusters.rows.iter().find(|r| r.id == id).unwrap().size
+            })
+            .collect()
+    };
+    assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
 }

@@ -57,6 +57,8 @@ pub enum Action {
     BoxSelect,
     /// The selections table in the bottom pane.
     ShowSelections,
+    /// Orders the focused table (the clusters pane, else the bottom pane's table).
+    Sort(crate::tui::table_sort::SortRequest),
     /// The first (false) or last (true) row of the focused list.
     ListEnd(bool),
     /// Up (−1) or Down (+1) through the earlier `:` commands or `/` searches.

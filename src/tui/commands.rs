@@ -96,6 +96,13 @@ pub const COMMANDS: &[Command] = &[
         run: recluster_kmeans,
     },
     Command {
+        usage: "sort COLUMN [asc|desc]",
+        about: "order the focused table by a column",
+        complete: "sort ",
+        aliases: &[],
+        run: sort,
+    },
+    Command {
         usage: "save-clusters NAME",
         about: "keep the clusters as column NAME",
         complete: "save-clusters ",
@@ -405,6 +412,22 @@ fn color_column(s: &mut State, args: &[&str]) -> Vec<Effect> {
             s.error(text);
         }
     }
+    vec![]
+}
+
+/// `:sort COLUMN [asc|desc]`: the focused table (clusters pane, else the bottom pane's) by a
+/// column named as its header reads; a column name may hold spaces ("total_counts (z)").
+fn sort(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    let (name, descending) = match args {
+        [] => return usage(s, "sort "),
+        [rest @ .., "asc"] if !rest.is_empty() => (rest.join(" "), Some(false)),
+        [rest @ .., "desc"] if !rest.is_empty() => (rest.join(" "), Some(true)),
+        _ => (args.join(" "), None),
+    };
+    super::update::sort_table(
+        s,
+        &crate::tui::table_sort::SortRequest::Column(name, descending),
+    );
     vec![]
 }
 

@@ -322,6 +322,24 @@ pub fn defaults() -> Vec<Binding> {
             Action::ShowSelections
         ),
         b!(
+            "sort_next",
+            [(KeyCode::Char('o'), N)],
+            "o",
+            "order the focused table by its next column",
+            "Panes",
+            None,
+            Action::Sort(crate::tui::table_sort::SortRequest::NextColumn)
+        ),
+        b!(
+            "sort_reverse",
+            [(KeyCode::Char('O'), S), (KeyCode::Char('O'), N)],
+            "O",
+            "reverse the focused table's order",
+            "Panes",
+            None,
+            Action::Sort(crate::tui::table_sort::SortRequest::Reverse)
+        ),
+        b!(
             "export_cluster",
             [(KeyCode::Char('e'), N)],
             "e",

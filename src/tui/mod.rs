@@ -16,6 +16,7 @@ pub mod raster;
 pub mod select_commands;
 pub mod selection_set;
 pub mod state;
+pub mod table_sort;
 pub mod terminal;
 pub mod theme;
 pub mod update;

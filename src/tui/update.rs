@@ -38,9 +38,7 @@ fn follow_cursor(s: &mut State, before: Option<(usize, Option<usize>)>) {
     else {
         return;
     };
-    if let Some(row) = t.clusters.rows.iter().position(|r| r.id == c) {
-        t.clusters.sel = row;
-    }
+    t.clusters.select_id(c);
 }
 
 /// The cluster `m` and `e` act on: the clusters pane's row while that pane has the focus,
@@ -58,9 +56,7 @@ fn acting_cluster(s: &mut State) -> Option<u32> {
         (Focus::Clusters, _) | (_, None) => t.clusters.selected()?,
         (_, Some(c)) => c,
     };
-    if let Some(row) = t.clusters.rows.iter().position(|r| r.id == c) {
-        t.clusters.sel = row;
-    }
+    t.clusters.select_id(c);
     Some(c)
 }
 
@@ -384,6 +380,10 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             box_select(s);
             vec![]
         }
+        Action::Sort(how) => {
+            sort_table(s, &how);
+            vec![]
+        }
         Action::ShowSelections => {
             s.focus = Focus::Bottom;
             if let Some(t) = s.tab_mut() {
@@ -632,6 +632,24 @@ fn map_size(s: &State) -> (u16, u16) {
     (m.width.max(1), m.height.max(1))
 }
 
+/// Orders the focused table: the clusters pane's, else the bottom pane's (also from the map,
+/// where the bottom table is the one list in view).
+pub fn sort_table(s: &mut State, how: &crate::tui::table_sort::SortRequest) {
+    let focus = s.focus;
+    let Some(t) = s.tab_mut() else { return };
+    // The selected row keeps its cluster or item, so the panes that follow it need no change.
+    let said = if focus == Focus::Clusters {
+        t.clusters.sort(how)
+    } else {
+        let v = t.data.view(t.map.cursor, t.clusters.selected(), None);
+        t.bottom.sort(&v, how)
+    };
+    match said {
+        Ok(m) => s.info(m),
+        Err(e) => s.error(e),
+    }
+}
+
 /// Arrow keys and page keys go to the focused pane.
 fn move_in_focus(s: &mut State, d: Dir, step: usize) {
     move_pane(s, s.focus, d, step);
@@ -718,7 +736,7 @@ fn open_selected(s: &mut State) -> Vec<Effect> {
         if let Some(name) = t
             .selections
             .defs
-            .get(t.bottom.selection_sel)
+            .get(t.bottom.selection_row())
             .map(|d| d.name.clone())
         {
             t.color = ColorBy::Selection(name.clone());
@@ -731,7 +749,7 @@ fn open_selected(s: &mut State) -> Vec<Effect> {
     if focus == Focus::Bottom
         && let Some(t) = s.tab()
         && t.bottom.view == BottomView::Findings
-        && let Some(cmd) = crate::tui::views::findings_enter(&t.view(None), t.bottom.marker_sel)
+        && let Some(cmd) = crate::tui::views::findings_enter(&t.view(None), t.bottom.findings_row())
     {
         crate::tui::commands::run_command(s, &cmd);
         return vec![];

@@ -5,6 +5,7 @@
 use super::TabView;
 use crate::tui::action::Dir;
 use crate::tui::color::ColorBy;
+use crate::tui::table_sort::{self, SortRequest, Sorted, TableOrder};
 use crate::tui::theme::{FittedTable, pane, row_style, scrolled};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -22,6 +23,34 @@ pub enum BottomView {
     /// The metadata half of the last `:compare`.
     Comparison,
 }
+
+impl BottomView {
+    const ALL: [BottomView; 5] = [
+        BottomView::Anomalies,
+        BottomView::Findings,
+        BottomView::Selections,
+        BottomView::Crosstab,
+        BottomView::Comparison,
+    ];
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|&x| x == self).unwrap_or(0)
+    }
+
+    /// What the view is called in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            BottomView::Anomalies => "anomalies",
+            BottomView::Findings => "findings",
+            BottomView::Selections => "selections",
+            BottomView::Crosstab => "crosstab",
+            BottomView::Comparison => "comparison",
+        }
+    }
+}
+
+/// Anomalies table headers before the QC columns.
+const ANOMALY_HEADERS: [&str; 4] = ["rank", "id", "score", "cluster"];
 
 /// The bottom pane's state.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +70,8 @@ pub struct BottomPane {
     /// Quality-control columns shown beside the anomalies, with each value's robust z-score
     /// within its cluster (so a low-depth cell stands out from its own kind, not from all).
     pub qc: Vec<QcColumn>,
+    /// Each view's order (`o`/`O`, `:sort`).
+    orders: [TableOrder; 5],
 }
 
 /// A quality-control metadata column as the anomalies table shows it.
@@ -71,9 +102,27 @@ impl BottomPane {
             _ => 0,
         };
         let key = (v.version, which);
-        if self.rank_key == key {
-            return;
+        if self.rank_key != key {
+            self.refresh_rank(v, key);
         }
+        let view = self.view;
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (view.index(), v.version, which, v.cluster, self.rows(v)).hash(&mut h);
+            (v.comparison.map(|c| c as *const _ as usize)).hash(&mut h);
+            (v.crosstab.map(|c| c as *const _ as usize)).hash(&mut h);
+            for m in &v.selections.members {
+                m.as_ref().map(|m| m.len()).ok().hash(&mut h);
+            }
+            h.finish()
+        };
+        let mut order = std::mem::take(&mut self.orders[view.index()]);
+        order.refresh(fingerprint, |j| self.column(v, j));
+        self.orders[view.index()] = order;
+    }
+
+    fn refresh_rank(&mut self, v: &TabView, key: (u64, u8)) {
         self.qc = match (v.dataset, v.result.clusters.as_ref()) {
             (Some(d), Some(c)) if c.len() == d.len() => QC_NAMES
                 .iter()
@@ -115,24 +164,102 @@ impl BottomPane {
 
     /// The item selected in the anomalies ranking.
     pub fn selected_anomaly(&self) -> Option<usize> {
-        self.rank.get(self.anomaly_sel).copied()
+        self.rank
+            .get(self.row(BottomView::Anomalies, self.anomaly_sel))
+            .copied()
+    }
+
+    /// The table row of `view` shown at display position `k`.
+    pub fn row(&self, view: BottomView, k: usize) -> usize {
+        self.orders[view.index()].sorted().row(k)
+    }
+
+    /// The selected row of the findings table (in the table's own order).
+    pub fn findings_row(&self) -> usize {
+        self.row(BottomView::Findings, self.marker_sel)
+    }
+
+    /// The selected row of the selections table (in the table's own order).
+    pub fn selection_row(&self) -> usize {
+        self.row(BottomView::Selections, self.selection_sel)
+    }
+
+    fn sel_mut(&mut self) -> &mut usize {
+        match self.view {
+            BottomView::Anomalies => &mut self.anomaly_sel,
+            BottomView::Findings => &mut self.marker_sel,
+            BottomView::Selections => &mut self.selection_sel,
+            BottomView::Crosstab | BottomView::Comparison => &mut self.crosstab_sel,
+        }
+    }
+
+    /// Rows of the table shown (the crosstab's "all" row excluded: it stays last).
+    fn rows(&self, v: &TabView) -> usize {
+        match self.view {
+            BottomView::Anomalies => self.rank.len(),
+            BottomView::Findings => crate::tui::views::findings_rows(v),
+            BottomView::Selections => v.selections.defs.len(),
+            BottomView::Crosstab => v.crosstab.map_or(0, |x| x.clusters.len()),
+            BottomView::Comparison => v.comparison.map_or(0, |c| c.meta.len()),
+        }
+    }
+
+    /// The headers of the table shown.
+    pub fn headers(&self, v: &TabView) -> Vec<String> {
+        match self.view {
+            BottomView::Anomalies => self.anomaly_headers().to_vec(),
+            BottomView::Findings => crate::tui::views::findings_headers(v),
+            BottomView::Selections => super::selections::HEADERS.map(String::from).to_vec(),
+            BottomView::Crosstab => super::groups::crosstab_headers(v),
+            BottomView::Comparison => super::groups::COMPARISON_HEADERS.map(String::from).to_vec(),
+        }
+    }
+
+    /// Column `j`'s text of every row of the table shown, in the table's own order.
+    fn column(&self, v: &TabView, j: usize) -> Vec<String> {
+        let n = self.rows(v);
+        match self.view {
+            BottomView::Anomalies => (0..n)
+                .map(|k| self.anomaly_cells(v, k)[j.min(6)].clone())
+                .collect(),
+            BottomView::Findings => crate::tui::views::findings_column(v, j),
+            BottomView::Selections => (0..n)
+                .map(|k| super::selections::cells(v, k)[j.min(3)].clone())
+                .collect(),
+            BottomView::Crosstab => super::groups::crosstab_column(v, j),
+            BottomView::Comparison => v.comparison.map_or(Vec::new(), |c| {
+                c.meta
+                    .iter()
+                    .map(|d| super::groups::comparison_cells(d)[j.min(3)].clone())
+                    .collect()
+            }),
+        }
+    }
+
+    /// The table shown, sorted by the next column (`o`) or in reverse (`O`), or by the column
+    /// named (`:sort`); says what it did.
+    pub fn sort(&mut self, v: &TabView, how: &SortRequest) -> Result<String, String> {
+        let headers = self.headers(v);
+        let idx = self.view.index();
+        let name = match self.view {
+            BottomView::Findings => crate::tui::views::findings_view(v).unwrap_or("findings"),
+            other => other.name(),
+        };
+        let by = table_sort::resolve(how, self.orders[idx].by, &headers, name, |j| {
+            self.column(v, j)
+        })?;
+        let sel = *self.sel_mut();
+        let mut order = std::mem::take(&mut self.orders[idx]);
+        let at = order.set(by, sel, |j| self.column(v, j));
+        self.orders[idx] = order;
+        *self.sel_mut() = at;
+        Ok(table_sort::said(name, by, &headers))
     }
 
     /// Moves the selection of the table shown by `step` rows.
     pub fn move_sel(&mut self, v: &TabView, d: Dir, step: usize) {
-        let (sel, len) = match self.view {
-            BottomView::Anomalies => (&mut self.anomaly_sel, self.rank.len()),
-            BottomView::Findings => (&mut self.marker_sel, crate::tui::views::findings_rows(v)),
-            BottomView::Selections => (&mut self.selection_sel, v.selections.defs.len()),
-            BottomView::Crosstab => (
-                &mut self.crosstab_sel,
-                v.crosstab.map_or(0, |x| x.clusters.len() + 1),
-            ),
-            BottomView::Comparison => (
-                &mut self.crosstab_sel,
-                v.comparison.map_or(0, |c| c.meta.len()),
-            ),
-        };
+        let len = self.rows(v) + usize::from(self.view == BottomView::Crosstab);
+        let sel = self.sel_mut();
         if len == 0 {
             return;
         }
@@ -143,35 +270,42 @@ impl BottomPane {
     }
 
     pub fn draw(&self, v: &TabView, focused: bool, f: &mut Frame, r: Rect) {
+        let sorted = self.orders[self.view.index()].sorted();
         match self.view {
             BottomView::Findings => {
-                crate::tui::views::draw_findings(v, self.marker_sel, focused, f, r)
+                crate::tui::views::draw_findings(v, self.marker_sel, sorted, focused, f, r)
             }
-            BottomView::Anomalies => self.draw_anomalies(v, focused, f, r),
-            BottomView::Selections => super::selections::draw(v, self.selection_sel, focused, f, r),
+            BottomView::Anomalies => self.draw_anomalies(v, sorted, focused, f, r),
+            BottomView::Selections => {
+                super::selections::draw(v, self.selection_sel, sorted, focused, f, r)
+            }
             BottomView::Crosstab => {
-                super::groups::draw_crosstab(v, self.crosstab_sel, focused, f, r)
+                super::groups::draw_crosstab(v, self.crosstab_sel, sorted, focused, f, r)
             }
             BottomView::Comparison => {
-                super::groups::draw_comparison(v, self.crosstab_sel, focused, f, r)
+                super::groups::draw_comparison(v, self.crosstab_sel, sorted, focused, f, r)
             }
         }
     }
 
-    fn draw_anomalies(&self, v: &TabView, focused: bool, f: &mut Frame, r: Rect) {
-        let which = match v.color {
-            ColorBy::AnomalyIforest => "isolation forest",
-            ColorBy::AnomalyModel => v.model_score_name(),
-            ColorBy::AnomalyDepth => "kNN distance z, library size regressed out",
-            _ => "kNN distance z",
+    fn anomaly_headers(&self) -> [String; 7] {
+        std::array::from_fn(|j| match j {
+            0..4 => ANOMALY_HEADERS[j].to_string(),
+            _ => self
+                .qc
+                .get(j - 4)
+                .map_or(String::new(), |q| format!("{} (z)", q.name)),
+        })
+    }
+
+    /// Row `k` of the anomalies table (rank k + 1): rank, id, score, cluster and the QC values
+    /// with their z within the cluster ("1682 (-2.1)").
+    fn anomaly_cells(&self, v: &TabView, k: usize) -> [String; 7] {
+        let Some(&i) = self.rank.get(k) else {
+            return Default::default();
         };
-        let title = format!(" anomalies · {which} ");
-        let rows_h = r.height.saturating_sub(3) as usize;
-        let first = scrolled(self.anomaly_sel, rows_h);
-        let scores = v.anomaly_scores();
-        // A QC value with its z within the cluster: "1682 (-2.1)".
-        let qc = |k: usize, i: usize| -> String {
-            self.qc.get(k).map_or(String::new(), |q| {
+        let qc = |c: usize| -> String {
+            self.qc.get(c).map_or(String::new(), |q| {
                 let x = q.values[i];
                 let x = if x.fract() == 0.0 && x.abs() < 1e9 {
                     format!("{x:.0}")
@@ -185,45 +319,42 @@ impl BottomPane {
                 }
             })
         };
-        let cells: Vec<[String; 7]> = self
-            .rank
-            .iter()
-            .enumerate()
-            .skip(first)
-            .take(rows_h)
-            .map(|(rank, &i)| {
-                [
-                    (rank + 1).to_string(),
-                    v.dataset.map(|d| d.ids[i].clone()).unwrap_or_default(),
-                    scores.map(|s| format!("{:.3}", s[i])).unwrap_or_default(),
-                    v.result
-                        .clusters
-                        .as_ref()
-                        .map(|c| c[i].to_string())
-                        .unwrap_or_default(),
-                    qc(0, i),
-                    qc(1, i),
-                    qc(2, i),
-                ]
-            })
-            .collect();
-        let header = |k: usize| {
-            self.qc
-                .get(k)
-                .map_or(String::new(), |q| format!("{} (z)", q.name))
+        [
+            (k + 1).to_string(),
+            v.dataset.map(|d| d.ids[i].clone()).unwrap_or_default(),
+            v.anomaly_scores()
+                .map(|s| format!("{:.3}", s[i]))
+                .unwrap_or_default(),
+            v.result
+                .clusters
+                .as_ref()
+                .map(|c| c[i].to_string())
+                .unwrap_or_default(),
+            qc(0),
+            qc(1),
+            qc(2),
+        ]
+    }
+
+    fn draw_anomalies(&self, v: &TabView, sorted: Sorted, focused: bool, f: &mut Frame, r: Rect) {
+        let which = match v.color {
+            ColorBy::AnomalyIforest => "isolation forest",
+            ColorBy::AnomalyModel => v.model_score_name(),
+            ColorBy::AnomalyDepth => "kNN distance z, library size regressed out",
+            _ => "kNN distance z",
         };
-        let qc_headers = [header(0), header(1), header(2)];
+        let title = format!(" anomalies · {which} ");
+        let rows_h = r.height.saturating_sub(3) as usize;
+        let first = scrolled(self.anomaly_sel, rows_h);
+        let cells: Vec<[String; 7]> = (first..self.rank.len())
+            .take(rows_h)
+            .map(|k| self.anomaly_cells(v, sorted.row(k)))
+            .collect();
+        let plain = self.anomaly_headers();
+        let headers: [String; 7] = std::array::from_fn(|j| sorted.header(j, &plain[j]));
         let table = FittedTable {
             cells: &cells,
-            headers: [
-                "rank",
-                "id",
-                "score",
-                "cluster",
-                qc_headers[0].as_str(),
-                qc_headers[1].as_str(),
-                qc_headers[2].as_str(),
-            ],
+            headers: headers.each_ref().map(String::as_str),
             keep: [5, 9, 8, 6, 4, 3, 2],
             // An id is whole or absent (a cut id cannot be searched for): QC columns go first.
             text: [false; 7],

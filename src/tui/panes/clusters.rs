@@ -4,6 +4,7 @@
 
 use super::TabView;
 use crate::tui::action::Dir;
+use crate::tui::table_sort::{self, SortRequest, TableOrder};
 use crate::tui::theme::{FittedTable, Palette, category_color, pane, row_style, scrolled};
 use crate::tui::views::images::Strip;
 use ratatui::Frame;
@@ -35,7 +36,11 @@ pub struct ClusterList {
     rows_version: u64,
     /// The selected cluster's most central tiles, encoded for the terminal (images).
     pub strip: Option<Strip>,
+    /// The order rows are shown in (`o`/`O`, `:sort` with this pane focused).
+    order: TableOrder,
 }
+
+const HEADERS: [&str; 3] = ["id", "size", "share"];
 
 impl ClusterList {
     pub fn refresh(&mut self, v: &TabView) {
@@ -52,16 +57,75 @@ impl ClusterList {
                 .map_or_else(|| "top".to_string(), |c| c.name.clone())
         };
         self.rows_version = v.version;
+        let mut order = std::mem::take(&mut self.order);
+        order.refresh(v.version, |j| self.column(j));
+        self.order = order;
+    }
+
+    /// The headers: id, size, share, the label column and its share.
+    pub fn headers(&self) -> Vec<String> {
+        let mut h: Vec<String> = HEADERS.map(String::from).to_vec();
+        h.push(self.label_column.clone());
+        // No "%" heading over a column with nothing in it (motifs, images).
+        h.push(if self.rows.iter().all(|c| c.top_share.is_empty()) {
+            String::new()
+        } else {
+            "%".into()
+        });
+        h
+    }
+
+    fn cells(c: &ClusterRow) -> [String; 5] {
+        [
+            c.id.to_string(),
+            c.size.to_string(),
+            format!("{:.1}%", c.share * 100.0),
+            c.top.clone(),
+            c.top_share.clone(),
+        ]
+    }
+
+    fn column(&self, j: usize) -> Vec<String> {
+        self.rows
+            .iter()
+            .map(|c| Self::cells(c)[j.min(4)].clone())
+            .collect()
+    }
+
+    /// Sorts the rows as asked (`o`, `O`, `:sort`), keeping the selected cluster selected.
+    pub fn sort(&mut self, how: &SortRequest) -> Result<String, String> {
+        let headers = self.headers();
+        let by = table_sort::resolve(how, self.order.by, &headers, "clusters", |j| self.column(j))?;
+        let mut order = std::mem::take(&mut self.order);
+        self.sel = order.set(by, self.sel, |j| self.column(j));
+        self.order = order;
+        Ok(table_sort::said("clusters", by, &headers))
+    }
+
+    fn row(&self) -> Option<&ClusterRow> {
+        self.rows.get(self.order.sorted().row(self.sel))
     }
 
     /// The selected cluster's id.
     pub fn selected(&self) -> Option<u32> {
-        self.rows.get(self.sel).map(|r| r.id)
+        self.row().map(|r| r.id)
+    }
+
+    /// Selects cluster `id`'s row; returns whether it has one.
+    pub fn select_id(&mut self, id: u32) -> bool {
+        let sorted = self.order.sorted();
+        match (0..self.rows.len()).find(|&k| self.rows[sorted.row(k)].id == id) {
+            Some(k) => {
+                self.sel = k;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The item nearest the selected cluster's centre on the map (Enter jumps there).
     pub fn selected_center(&self) -> Option<usize> {
-        self.rows.get(self.sel).and_then(|r| r.center_item)
+        self.row().and_then(|r| r.center_item)
     }
 
     /// Moves the selection by `step` rows; returns whether it moved.
@@ -97,36 +161,18 @@ impl ClusterList {
         let title = format!(" clusters {method} ");
         let rows_h = r.height.saturating_sub(3) as usize;
         let first = scrolled(self.sel, rows_h);
-        let cells: Vec<[String; 5]> = self
-            .rows
-            .iter()
-            .skip(first)
+        let sorted = self.order.sorted();
+        let shown: Vec<&ClusterRow> = (first..self.rows.len())
             .take(rows_h)
-            .map(|c| {
-                [
-                    c.id.to_string(),
-                    c.size.to_string(),
-                    format!("{:.1}%", c.share * 100.0),
-                    c.top.clone(),
-                    c.top_share.clone(),
-                ]
-            })
+            .map(|k| &self.rows[sorted.row(k)])
             .collect();
-        let ids: Vec<u32> = self.rows.iter().skip(first).map(|c| c.id).collect();
+        let cells: Vec<[String; 5]> = shown.iter().map(|c| Self::cells(c)).collect();
+        let ids: Vec<u32> = shown.iter().map(|c| c.id).collect();
+        let plain = self.headers();
+        let headers: [String; 5] = std::array::from_fn(|j| sorted.header(j, &plain[j]));
         let table = FittedTable {
             cells: &cells,
-            // No "%" heading over a column with nothing in it (motifs, images).
-            headers: [
-                "id",
-                "size",
-                "share",
-                self.label_column.as_str(),
-                if self.rows.iter().all(|c| c.top_share.is_empty()) {
-                    ""
-                } else {
-                    "%"
-                },
-            ],
+            headers: headers.each_ref().map(String::as_str),
             keep: [9, 7, 6, 8, 5],
             text: [false, false, false, true, false],
             // The id column also holds the colour swatch ("■ ").

@@ -3,6 +3,7 @@
 
 use super::TabView;
 use crate::pipeline::groups::MetaDiff;
+use crate::tui::table_sort::Sorted;
 use crate::tui::theme::{FittedTable, pane, row_style, scrolled, truncate};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -12,7 +13,47 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 /// Widest a value column of the crosstab gets.
 const VALUE_WIDTH: usize = 10;
 
-pub fn draw_crosstab(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rect) {
+/// The crosstab's headers: cluster, n and each value of the column.
+pub fn crosstab_headers(v: &TabView) -> Vec<String> {
+    let mut h = vec!["cluster".to_string(), "n".to_string()];
+    if let Some(x) = v.crosstab {
+        h.extend(x.values.iter().cloned());
+    }
+    h
+}
+
+/// Column `j` of every cluster's row (not the "all" row), for sorting: the cluster, its size,
+/// or value j − 2's share of the cluster.
+pub fn crosstab_column(v: &TabView, j: usize) -> Vec<String> {
+    let Some(x) = v.crosstab else {
+        return Vec::new();
+    };
+    x.clusters
+        .iter()
+        .zip(&x.counts)
+        .map(|(c, row)| {
+            let n: u64 = row.iter().sum();
+            match j {
+                0 => c.to_string(),
+                1 => n.to_string(),
+                _ => row
+                    .get(j - 2)
+                    .map_or(String::new(), |&k| (k as f64 / n.max(1) as f64).to_string()),
+            }
+        })
+        .collect()
+}
+
+/// The crosstab, display row `sel` selected; the clusters in the order `sorted` gives and the
+/// "all" row last.
+pub fn draw_crosstab(
+    v: &TabView,
+    sel: usize,
+    sorted: Sorted,
+    focused: bool,
+    f: &mut Frame,
+    r: Rect,
+) {
     let Some(x) = v.crosstab else {
         f.render_widget(
             Paragraph::new("no crosstab yet: :crosstab COLUMN").block(pane(" crosstab ", focused)),
@@ -60,12 +101,11 @@ pub fn draw_crosstab(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: R
         .map(|(c, row)| (c.to_string(), row.iter().sum(), row.clone()))
         .collect();
     body.push(("all".into(), total, col_sum));
-    let rows: Vec<Row> = body
-        .iter()
-        .enumerate()
+    let rows: Vec<Row> = (0..body.len())
         .skip(first)
         .take(rows_h)
-        .map(|(k, (name, n, counts))| {
+        .map(|k| {
+            let (name, n, counts) = &body[sorted.row(k)];
             let mut cells = vec![Cell::from(name.clone()), Cell::from(n.to_string())];
             cells.extend(counts.iter().take(shown).map(|&c| {
                 let share = 100.0 * c as f64 / (*n).max(1) as f64;
@@ -78,13 +118,21 @@ pub fn draw_crosstab(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: R
             Row::new(cells).style(row_style(k == sel && focused))
         })
         .collect();
-    let mut header = vec![Cell::from("cluster"), Cell::from("n")];
+    let mut header = vec![
+        Cell::from(sorted.header(0, "cluster")),
+        Cell::from(sorted.header(1, "n")),
+    ];
     header.extend(
         x.values
             .iter()
             .zip(&widths)
+            .enumerate()
             .take(shown)
-            .map(|(s, &w)| Cell::from(truncate(s, w))),
+            .map(|(j, (s, &w))| {
+                // The arrow replaces the last letter rather than push the column wider.
+                let h = sorted.header(j + 2, &truncate(s, w));
+                Cell::from(truncate(&h, w))
+            }),
     );
     let mut constraints = vec![Constraint::Length(7), Constraint::Length(n_width as u16)];
     constraints.extend(
@@ -99,7 +147,47 @@ pub fn draw_crosstab(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: R
     f.render_widget(table, r);
 }
 
-pub fn draw_comparison(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rect) {
+pub const COMPARISON_HEADERS: [&str; 4] = ["column", "A vs B", "of", "p"];
+
+/// A metadata difference's row: column, medians or shares of A and B, of what, p.
+pub fn comparison_cells(d: &MetaDiff) -> [String; 4] {
+    match d {
+        MetaDiff::Number {
+            column,
+            median_a,
+            median_b,
+            ..
+        } => [
+            column.clone(),
+            format!("{} vs {}", num(*median_a), num(*median_b)),
+            "median".into(),
+            format!("{:.2e}", d.p()),
+        ],
+        MetaDiff::Category {
+            column,
+            top,
+            share_a,
+            share_b,
+            ..
+        } => [
+            column.clone(),
+            format!("{:.0}% vs {:.0}%", share_a * 100.0, share_b * 100.0),
+            top.clone(),
+            format!("{:.2e}", d.p()),
+        ],
+    }
+}
+
+/// The metadata half of the last `:compare`, display row `sel` selected, in the order
+/// `sorted` gives.
+pub fn draw_comparison(
+    v: &TabView,
+    sel: usize,
+    sorted: Sorted,
+    focused: bool,
+    f: &mut Frame,
+    r: Rect,
+) {
     let Some(c) = v.comparison else {
         f.render_widget(
             Paragraph::new("no comparison yet: :compare A B").block(pane(" compare ", focused)),
@@ -113,40 +201,14 @@ pub fn draw_comparison(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r:
     );
     let rows_h = r.height.saturating_sub(3) as usize;
     let first = scrolled(sel, rows_h);
-    let cells: Vec<[String; 4]> = c
-        .meta
-        .iter()
-        .skip(first)
+    let cells: Vec<[String; 4]> = (first..c.meta.len())
         .take(rows_h)
-        .map(|d| match d {
-            MetaDiff::Number {
-                column,
-                median_a,
-                median_b,
-                ..
-            } => [
-                column.clone(),
-                format!("{} vs {}", num(*median_a), num(*median_b)),
-                "median".into(),
-                format!("{:.2e}", d.p()),
-            ],
-            MetaDiff::Category {
-                column,
-                top,
-                share_a,
-                share_b,
-                ..
-            } => [
-                column.clone(),
-                format!("{:.0}% vs {:.0}%", share_a * 100.0, share_b * 100.0),
-                top.clone(),
-                format!("{:.2e}", d.p()),
-            ],
-        })
+        .map(|k| comparison_cells(&c.meta[sorted.row(k)]))
         .collect();
+    let headers = sorted.headers(COMPARISON_HEADERS);
     let table = FittedTable {
         cells: &cells,
-        headers: ["column", "A vs B", "of", "p"],
+        headers: headers.each_ref().map(String::as_str),
         keep: [9, 8, 5, 7],
         text: [true, false, true, false],
         lead: 0,

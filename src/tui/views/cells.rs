@@ -2,6 +2,7 @@
 
 use crate::modality::cells::markers::MarkerTable;
 use crate::tui::panes::TabView;
+use crate::tui::table_sort::Sorted;
 use crate::tui::theme::{FittedTable, pane, row_style, scrolled};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -20,9 +21,9 @@ pub fn marker_table<'a>(v: &TabView<'a>) -> Option<&'a MarkerTable> {
         .filter(|t| t.group.parse() == Ok(id))
 }
 
-/// The gene of row `sel` of the marker table shown, for Enter to colour the map by.
-pub fn gene_at(v: &TabView, sel: usize) -> Option<String> {
-    let g = marker_table(v)?.markers.get(sel)?.gene;
+/// The gene of row `row` of the marker table shown, for Enter to colour the map by.
+pub fn gene_at(v: &TabView, row: usize) -> Option<String> {
+    let g = marker_table(v)?.markers.get(row)?.gene;
     v.dataset?.expression()?.genes.get(g).cloned()
 }
 
@@ -42,9 +43,52 @@ pub fn rows(v: &TabView) -> usize {
     marker_table(v).map_or(0, |m| m.markers.len())
 }
 
-/// The selected cluster's marker genes (or the `:compare` result): rank, gene, z, log2 fold
-/// change, BH-adjusted p and the shares expressing in and out; row `sel` highlighted.
-pub fn draw_markers(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rect) {
+/// The marker table's headers; the effect column is named for the values (log2 fold change
+/// of counts, difference of scaled values…).
+pub fn headers(v: &TabView) -> [&'static str; 7] {
+    let effect = v.dataset.and_then(|d| d.expression()).map_or("lfc", |e| {
+        crate::modality::cells::markers::effect_name(e.kind).1
+    });
+    ["#", "gene", "z", effect, "padj", "in", "out"]
+}
+
+/// Row `k` of the marker table shown: rank, gene, z, effect, BH-adjusted p and the shares
+/// expressing in and out.
+pub fn cells(v: &TabView, k: usize) -> [String; 7] {
+    let (Some(m), Some(e)) = (
+        marker_table(v).and_then(|t| t.markers.get(k)),
+        v.dataset.and_then(|d| d.expression()),
+    ) else {
+        return Default::default();
+    };
+    let share = |p: f64| {
+        if p.is_finite() {
+            format!("{:.0}%", p * 100.0)
+        } else {
+            "–".into()
+        }
+    };
+    [
+        (k + 1).to_string(),
+        e.genes.get(m.gene).cloned().unwrap_or_default(),
+        format!("{:.2}", m.score),
+        format!("{:+.2}", m.log2_fc),
+        format!("{:.1e}", m.padj),
+        share(m.pct_in),
+        share(m.pct_out),
+    ]
+}
+
+/// The selected cluster's marker genes (or the `:compare` result), display row `sel`
+/// highlighted, in the order `sorted` gives.
+pub fn draw_markers(
+    v: &TabView,
+    sel: usize,
+    sorted: Sorted,
+    focused: bool,
+    f: &mut Frame,
+    r: Rect,
+) {
     let Some(m) = marker_table(v) else {
         let text = if v.result.findings.is_none() {
             "marker genes appear when the clusters land"
@@ -54,8 +98,10 @@ pub fn draw_markers(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Re
         f.render_widget(Paragraph::new(text).block(pane(" markers ", focused)), r);
         return;
     };
-    let expr = v.dataset.and_then(|d| d.expression());
-    let values = expr.map_or("", |e| e.value_label());
+    let values = v
+        .dataset
+        .and_then(|d| d.expression())
+        .map_or("", |e| e.value_label());
     let title = if v.comparison.is_some() {
         format!(" markers · {} · Wilcoxon, BH · {values} ", m.group)
     } else {
@@ -64,43 +110,18 @@ pub fn draw_markers(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Re
             m.group
         )
     };
-    let effect = expr.map_or("lfc", |e| {
-        crate::modality::cells::markers::effect_name(e.kind).1
-    });
-    let share = |p: f64| {
-        if p.is_finite() {
-            format!("{:.0}%", p * 100.0)
-        } else {
-            "–".into()
-        }
-    };
     let rows_h = r.height.saturating_sub(3) as usize;
     let first = scrolled(sel, rows_h);
-    let genes = expr.map(|e| e.genes.as_slice()).unwrap_or_default();
-    let gene_name = |g: usize| genes.get(g).map_or("", String::as_str);
     // Every visible cell as text first, so the columns can be fitted to the pane: a narrow
     // pane drops whole columns, never cuts a number (6.1e-124 must not read 6.1e-1).
-    let cells: Vec<[String; 7]> = m
-        .markers
-        .iter()
-        .enumerate()
-        .skip(first)
+    let cells: Vec<[String; 7]> = (first..m.markers.len())
         .take(rows_h)
-        .map(|(k, mk)| {
-            [
-                (k + 1).to_string(),
-                gene_name(mk.gene).to_string(),
-                format!("{:.2}", mk.score),
-                format!("{:+.2}", mk.log2_fc),
-                format!("{:.1e}", mk.padj),
-                share(mk.pct_in),
-                share(mk.pct_out),
-            ]
-        })
+        .map(|k| cells(v, sorted.row(k)))
         .collect();
+    let headers = sorted.headers(headers(v));
     let table = FittedTable {
         cells: &cells,
-        headers: ["#", "gene", "z", effect, "padj", "in", "out"],
+        headers: headers.each_ref().map(String::as_str),
         keep: [3, 9, 6, 7, 8, 5, 4],
         text: [false, true, false, false, false, false, false],
         lead: 0,

@@ -4,6 +4,7 @@
 use crate::modality::dna::motif_db::Motif;
 use crate::modality::dna::motifs::{FoundMotif, MotifResults};
 use crate::tui::panes::TabView;
+use crate::tui::table_sort::Sorted;
 use crate::tui::theme::{
     FitColumn, Segment, fit, fit_segments, header_style, key_style, pane, row_style, truncate,
 };
@@ -157,9 +158,40 @@ pub fn consensus_spans(m: &Motif) -> Vec<Span<'static>> {
         .collect()
 }
 
+/// The motif table's headers.
+pub const HEADERS: [&str; 6] = ["#", "consensus", "p", "E", "sites", "best match (E)"];
+
+/// A motif's row: rank, consensus, p, E, sites and its best match with the match's E-value.
+fn motif_cells(res: &MotifResults, x: &FoundMotif) -> [String; 6] {
+    let matched = x.matches.first().map_or(String::new(), |b| {
+        let d = &res.database[b.target];
+        format!("{} {} ({:.1e})", d.id, d.name, b.evalue)
+    });
+    [
+        x.rank.to_string(),
+        x.motif.consensus(),
+        format!("{:.1e}", x.pvalue),
+        format!("{:.1e}", x.evalue),
+        x.sites.len().to_string(),
+        matched,
+    ]
+}
+
+/// Column `j`'s text of every motif shown, in rank order (for sorting).
+pub fn motif_column(v: &TabView, j: usize) -> Vec<String> {
+    let Some(res) = cluster_results(v) else {
+        return Vec::new();
+    };
+    cluster_motifs(v)
+        .iter()
+        .map(|x| motif_cells(res, x)[j.min(5)].clone())
+        .collect()
+}
+
 /// The selected cluster's motifs (every motif when the whole input was one group): a logo of
-/// the one selected (`sel`), how it was tested and its best match, and the motif table.
-pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rect) {
+/// the one selected (display row `sel` in the order `sorted` gives), how it was tested and its
+/// best match, and the motif table.
+pub fn draw_motifs(v: &TabView, sel: usize, sorted: Sorted, focused: bool, f: &mut Frame, r: Rect) {
     let Some(res) = cluster_results(v) else {
         f.render_widget(
             Paragraph::new("motifs appear when the clusters land").block(pane(" motifs ", focused)),
@@ -191,7 +223,7 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
         return;
     }
     let sel = sel.min(motifs.len() - 1);
-    let m = motifs[sel];
+    let m = motifs[sorted.row(sel).min(motifs.len() - 1)];
     let logo_h = 4u16.min(inner.height.saturating_sub(3));
     // The best match's logo under the motif's, aligned as Tomtom aligned them, where the pane
     // is tall enough to keep three table rows below both.
@@ -293,27 +325,13 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
     let first = crate::tui::theme::scrolled(sel, rows_h);
     // Columns fitted as every list pane's are: numbers whole or dropped, the consensus and the
     // match name ellipsised.
-    let cells: Vec<[String; 6]> = motifs
-        .iter()
-        .map(|x| {
-            let matched = x.matches.first().map_or(String::new(), |b| {
-                let d = &res.database[b.target];
-                format!("{} {} ({:.1e})", d.id, d.name, b.evalue)
-            });
-            [
-                x.rank.to_string(),
-                x.motif.consensus(),
-                format!("{:.1e}", x.pvalue),
-                format!("{:.1e}", x.evalue),
-                x.sites.len().to_string(),
-                matched,
-            ]
-        })
+    let cells: Vec<[String; 6]> = (0..motifs.len())
+        .map(|k| motif_cells(res, motifs[sorted.row(k)]))
         .collect();
-    let headers = ["#", "consensus", "p", "E", "sites", "best match (E)"];
+    let headers = sorted.headers(HEADERS);
     let cols: Vec<FitColumn> = (0..6)
         .map(|j| FitColumn {
-            header: headers[j],
+            header: headers[j].as_str(),
             widest: cells
                 .iter()
                 .map(|c| c[j].chars().count())
@@ -326,11 +344,11 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
     let layout = fit(&cols, rest.width);
     let rows: Vec<Row> = cells
         .iter()
-        .zip(motifs.iter())
         .enumerate()
         .skip(first)
         .take(rows_h)
-        .map(|(k, (c, x))| {
+        .map(|(k, c)| {
+            let x = motifs[sorted.row(k)];
             let st = row_style(k == sel && focused);
             Row::new(layout.iter().map(|&(j, w)| {
                 if j == 1 {
@@ -344,7 +362,7 @@ pub fn draw_motifs(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rec
         .collect();
     let widths: Vec<Constraint> = layout.iter().map(|&(_, w)| Constraint::Length(w)).collect();
     let table = Table::new(rows, widths)
-        .header(Row::new(layout.iter().map(|&(j, _)| headers[j])).style(header_style()));
+        .header(Row::new(layout.iter().map(|&(j, _)| headers[j].as_str())).style(header_style()));
     f.render_widget(table, rest);
 }
 

@@ -8,6 +8,7 @@ pub mod images;
 
 use crate::modality::Modality;
 use crate::tui::panes::TabView;
+use crate::tui::table_sort::Sorted;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
@@ -25,11 +26,41 @@ pub fn findings_view(v: &TabView) -> Result<&'static str, &'static str> {
     }
 }
 
-/// Draws the findings of the selected cluster (or of the last `:compare`), row `sel` selected.
-pub fn draw_findings(v: &TabView, sel: usize, focused: bool, f: &mut Frame, r: Rect) {
+/// Draws the findings of the selected cluster (or of the last `:compare`), display row `sel`
+/// selected, in the order `sorted` gives.
+pub fn draw_findings(
+    v: &TabView,
+    sel: usize,
+    sorted: Sorted,
+    focused: bool,
+    f: &mut Frame,
+    r: Rect,
+) {
     match v.dataset.map(|d| d.modality()) {
-        Some(Modality::Dna) => dna::draw_motifs(v, sel, focused, f, r),
-        _ => cells::draw_markers(v, sel, focused, f, r),
+        Some(Modality::Dna) => dna::draw_motifs(v, sel, sorted, focused, f, r),
+        _ => cells::draw_markers(v, sel, sorted, focused, f, r),
+    }
+}
+
+/// The findings table's headers.
+pub fn findings_headers(v: &TabView) -> Vec<String> {
+    let h: &[&str] = match v.dataset.map(|d| d.modality()) {
+        Some(Modality::Cells) => &cells::headers(v),
+        Some(Modality::Dna) => &dna::HEADERS,
+        _ => &[],
+    };
+    h.iter().map(|x| x.to_string()).collect()
+}
+
+/// Column `j`'s text of every row of the findings table, in its own order (for sorting).
+pub fn findings_column(v: &TabView, j: usize) -> Vec<String> {
+    let n = findings_rows(v);
+    match v.dataset.map(|d| d.modality()) {
+        Some(Modality::Cells) => (0..n)
+            .map(|k| cells::cells(v, k)[j.min(6)].clone())
+            .collect(),
+        Some(Modality::Dna) => dna::motif_column(v, j),
+        _ => Vec::new(),
     }
 }
 
@@ -42,10 +73,10 @@ pub fn findings_rows(v: &TabView) -> usize {
     }
 }
 
-/// The command Enter on row `sel` of the findings runs: colour the map by a marker gene.
-pub fn findings_enter(v: &TabView, sel: usize) -> Option<String> {
+/// The command Enter on table row `row` of the findings runs: colour the map by a marker gene.
+pub fn findings_enter(v: &TabView, row: usize) -> Option<String> {
     match v.dataset.map(|d| d.modality()) {
-        Some(Modality::Cells) => cells::gene_at(v, sel).map(|g| format!("color gene {g}")),
+        Some(Modality::Cells) => cells::gene_at(v, row).map(|g| format!("color gene {g}")),
         _ => None,
     }
 }
