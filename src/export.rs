@@ -255,6 +255,7 @@ pub fn write_csv_to(w: &mut impl Write, t: &Table) -> std::io::Result<()> {
                 Column::F32(v) => shortest(v[i].to_string(), format!("{:e}", v[i])),
                 Column::F64(v) => shortest(v[i].to_string(), format!("{:e}", v[i])),
                 Column::I32(v) => v[i].to_string(),
+                Column::OptI32(v) => v[i].map_or(String::new(), |x| x.to_string()),
                 Column::I64(v) => v[i].to_string(),
                 Column::ListF32 { offsets, values } => {
                     csv_field(&format!("{:?}", &values[offsets[i]..offsets[i + 1]]))

@@ -70,7 +70,7 @@ fn promoter_clusters_are_characterised_by_known_insect_motifs() {
         let t = &m.database[best.target];
         println!(
             "cluster {} #{} {:<14} held-out p {:.1e} E {:.1e} → {} {} E {:.1e}",
-            f.cluster,
+            f.cluster.map_or("all".into(), |c| c.to_string()),
             f.rank,
             f.motif.consensus(),
             f.pvalue,

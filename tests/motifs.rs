@@ -422,6 +422,8 @@ fn the_whole_input_against_a_background_file_finds_the_planted_factor() {
     assert_eq!(m.groups, Groups::All);
     assert_eq!(m.background, "bg.fa (300 sequences)");
     assert_eq!(m.motifs[0].test.label(), "5-fold CV");
+    // The whole input's motifs belong to no cluster, also read back.
+    assert!(m.motifs.iter().all(|f| f.cluster.is_none()));
 }
 
 #[test]

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+use biolens::modality::dna::motifs::Groups;
 use biolens::pipeline::PipelineParams;
 use biolens::pipeline::jobs::JobId;
 use biolens::pipeline::jobs::JobMsg;
@@ -975,7 +976,7 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
     );
 
     // Put the cursor on a cluster with motifs (not every cluster has one).
-    let with_motif = m.motifs[0].cluster;
+    let with_motif = m.motifs[0].cluster.expect("per-cluster motifs");
     let item = {
         let t = app.state.tab().unwrap();
         let cl = t.result.clusters.as_ref().unwrap();
@@ -1006,6 +1007,30 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
         biolens::tui::views::dna::cluster_motifs(&app.state.tab().unwrap().view(None))[0].clone();
     let id = &m.database[first.matches[0].target].id;
     assert!(sc.contains(id.as_str()), "{id} not in\n{sc}");
+    // The motif table's numbers are whole and its cut texts end in an ellipsis, at every
+    // size (the logo rows above the table say their numbers in segments, tested in theme).
+    for size in [(80u16, 24u16), (120, 40), (200, 60)] {
+        update(&mut app.state, Action::Resize(size.0, size.1));
+        app.state.message = None;
+        let sc = screen(&app.state);
+        let r = app.state.areas().bottom;
+        let header = sc
+            .lines()
+            .skip(r.y as usize + 1)
+            .take(r.height as usize)
+            .position(|l| l.contains("consensus"))
+            .unwrap_or_else(|| panic!("no motif table at {size:?}:\n{sc}"));
+        let v = app.state.tab().unwrap().view(None);
+        let mut cells = biolens::tui::views::findings_headers(&v);
+        for j in 0..cells.len() {
+            cells.extend(biolens::tui::views::findings_column(&v, j));
+        }
+        assert_whole_or_cut(
+            &pane_words(&sc, r, header),
+            &cells,
+            &format!("motifs at {size:?}\n{sc}"),
+        );
+    }
     // On a taller terminal the best match's own logo sits under the motif's, named.
     update(&mut app.state, Action::Resize(200, 60));
     let tall = screen(&app.state);
@@ -1027,6 +1052,122 @@ fn dna_tab_shows_motifs_with_jaspar_matches_sequence_hits_and_exports_meme() {
     app.press(&format!(":export motifs meme {}<Enter>", out.display()));
     let back = biolens::modality::dna::motif_db::read_motifs(&out).unwrap();
     assert_eq!(back.len(), m.motifs.len());
+
+    // The whole input's motifs (searched in a sample of 300 to keep the test short) land
+    // beside the per-cluster ones, which come back without a new search.
+    app.state.params.motifs.max_foreground = 300;
+    app.press(":motifs all<Enter>");
+    assert!(app.wait_for_jobs(Duration::from_secs(600)), "motifs all");
+    let shown = |app: &App| {
+        app.state
+            .tab()
+            .unwrap()
+            .result
+            .findings
+            .as_ref()
+            .and_then(|f| f.motifs())
+            .cloned()
+            .unwrap()
+    };
+    let all = shown(&app);
+    assert_eq!(all.groups, Groups::All);
+    assert!(all.motifs.iter().all(|f| f.cluster.is_none()));
+    assert_eq!(all.kept.as_ref().unwrap().motifs.len(), m.motifs.len());
+    app.press("m");
+    let sc = screen(&app.state);
+    assert!(sc.contains("motifs · whole input"), "{sc}");
+    let csv = dir.path().join("motifs.csv");
+    app.press(&format!(":export motifs {}<Enter>", csv.display()));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), all.motifs.len() + m.motifs.len());
+    // The whole input's rows have no cluster, not cluster 0.
+    let whole: Vec<&&str> = rows.iter().filter(|r| r.contains(",all,")).collect();
+    assert_eq!(whole.len(), all.motifs.len());
+    assert!(
+        whole.iter().all(|r| r.split(',').nth(1) == Some("")),
+        "{whole:?}"
+    );
+
+    let jobs_before = app.state.jobs.len();
+    app.press(":motifs clusters<Enter>");
+    assert_eq!(app.state.jobs.len(), jobs_before, "no new search");
+    let back = shown(&app);
+    assert_eq!(back.groups, Groups::Clusters);
+    assert_eq!(back.motifs.len(), m.motifs.len());
+    assert!(
+        app.state
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no new search"),
+        "{:?}",
+        app.state.message
+    );
+
+    // `:scan` a database motif: each sequence's best site becomes a column that colours the
+    // map, ranks the bottom pane and enters predicates; the same numbers as the library scan.
+    app.press(":scan pnr<Enter>");
+    assert!(app.wait_for_jobs(Duration::from_secs(300)), "scan");
+    let t = app.state.tab().unwrap();
+    assert_eq!(
+        t.color,
+        ColorBy::Meta("scan_pnr".into()),
+        "{:?}",
+        app.state.message
+    );
+    let ds = t.dataset.clone().unwrap();
+    let Some(biolens::core::MetaValues::Number(strength)) =
+        ds.meta_column("scan_pnr").map(|c| c.values.clone())
+    else {
+        panic!("no scan_pnr column");
+    };
+    assert!(ds.meta_column("scan_pnr_at").is_some());
+    let seqs = &ds.sequences().unwrap().seqs;
+    let pnr = biolens::modality::dna::scan::find_motif(&m.database, "pnr")
+        .unwrap()
+        .clone();
+    let lib = biolens::modality::dna::scan::scan(seqs, &pnr, 1e-4);
+    for i in [0, 7, seqs.len() - 1] {
+        assert!((strength[i] + lib.seq_pvalue[i].log10()).abs() < 1e-9);
+    }
+    let top = t.bottom.selected_anomaly().unwrap();
+    let best = strength.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(
+        strength[top], best,
+        "the pane ranks by the scan, best first"
+    );
+    let sc = screen(&app.state);
+    assert!(sc.contains("ranked by scan_pnr"), "{sc}");
+    app.press(":select bound where scan_pnr > 5<Enter>");
+    let n = strength.iter().filter(|&&x| x > 5.0).count();
+    assert_eq!(
+        app.state
+            .tab()
+            .unwrap()
+            .selections
+            .of("bound")
+            .map(|m| m.len()),
+        Some(n)
+    );
+    // A discovered motif scans too; an unknown name says what is near.
+    let id = m.motifs[0].motif.id.clone();
+    app.press(&format!(":scan {id}<Enter>"));
+    assert!(
+        app.wait_for_jobs(Duration::from_secs(300)),
+        "scan discovered"
+    );
+    let col = format!("scan_{}", id.replace('-', "_"));
+    assert_eq!(app.state.tab().unwrap().color, ColorBy::Meta(col));
+    app.press(":scan nosuchmotif<Enter>");
+    assert!(app.wait_for_jobs(Duration::from_secs(60)), "scan unknown");
+    let msg = app.state.message.clone().unwrap();
+    assert!(msg.error && msg.text.contains("nosuchmotif"), "{msg:?}");
+    assert!(
+        app.state.tab().unwrap().error.is_none(),
+        "the tab is untouched"
+    );
 }
 
 #[test]
@@ -1053,6 +1194,23 @@ fn images_tab_previews_the_tile_under_the_cursor_and_the_cluster_medoids() {
     assert_eq!(t.detail.preview.as_ref().map(|p| p.item), t.map.cursor);
 }
 
+/// An app on a copy of the pbmc session in `dir` (so the test may write into it), read.
+fn session_app(dir: &std::path::Path) -> (App, std::path::PathBuf) {
+    let path = dir.join("pbmc.biolens");
+    copy_dir(&pbmc_session(), &path);
+    let tab = Tab::new(
+        "pbmc".into(),
+        TabSource::Session {
+            path: path.clone(),
+            index: 0,
+        },
+    );
+    let mut app = App::new(vec![tab], PipelineParams::default(), (120, 40));
+    app.start();
+    assert!(app.wait_for_jobs(Duration::from_secs(60)), "session read");
+    (app, path)
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -1069,18 +1227,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 #[test]
 fn selections_from_predicates_and_boxes_compare_crosstab_export_and_save() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pbmc.biolens");
-    copy_dir(&pbmc_session(), &path);
-    let tab = Tab::new(
-        "pbmc".into(),
-        TabSource::Session {
-            path: path.clone(),
-            index: 0,
-        },
-    );
-    let mut app = App::new(vec![tab], PipelineParams::default(), (120, 40));
-    app.start();
-    assert!(app.wait_for_jobs(Duration::from_secs(60)), "session read");
+    let (mut app, path) = session_app(dir.path());
 
     app.press(":select hi where n_genes_all > 1200 AND bulk_labels != 'Dendritic'<Enter>");
     let t = app.state.tab().unwrap();
@@ -1465,4 +1612,250 @@ fn every_table_sorts_by_any_column_and_keeps_its_selection() {
             .collect()
     };
     assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+}
+
+#[test]
+fn a_saved_clustering_is_written_into_the_session_and_comes_back_on_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, path) = session_app(dir.path());
+    let clusters = app.state.tab().unwrap().result.clusters.clone().unwrap();
+    app.press(":save-clusters first<Enter>");
+    let m = app.state.message.clone().unwrap();
+    assert!(!m.error && m.text.contains("also in"), "{m:?}");
+    app.press(":save-clusters second<Enter>");
+    app.press(":save-clusters first<Enter>");
+    assert!(app.state.message.as_ref().unwrap().error, "a taken name");
+
+    let (_, items) = biolens::session::read_for_view(&path).unwrap();
+    let ds = &items[0].dataset;
+    for name in ["first", "second"] {
+        let Some(biolens::core::MetaValues::Text(v)) =
+            ds.meta_column(name).map(|c| c.values.clone())
+        else {
+            panic!("{name} is not a text column of the reopened session");
+        };
+        assert!(
+            v.iter()
+                .zip(clusters.iter())
+                .all(|(a, b)| *a == b.to_string())
+        );
+    }
+
+    // A clusterings file naming an item the dataset lacks is refused, naming the file and row.
+    biolens::session::save_clustering(&path, &ds.name, "stray", &["nosuch".into()], &[1]).unwrap();
+    let e = biolens::session::read_for_view(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("clusterings.parquet") && e.contains("nosuch"),
+        "{e}"
+    );
+}
+
+/// The words shown inside pane `r`, below its title row and above its bottom border, from
+/// the pane's row `from` on.
+fn pane_words(sc: &str, r: ratatui::layout::Rect, from: usize) -> Vec<String> {
+    let lines: Vec<Vec<char>> = sc.lines().map(|l| l.chars().collect()).collect();
+    let (x0, x1) = (r.x as usize + 1, (r.x + r.width) as usize - 1);
+    let mut words = Vec::new();
+    for y in (r.y as usize + 1 + from)..(r.y + r.height) as usize - 1 {
+        let row: String = lines[y][x0..x1.min(lines[y].len())].iter().collect();
+        words.extend(row.split_whitespace().map(String::from));
+    }
+    words
+}
+
+/// Every word on screen is a whole word of the table's cells, or a cut one ending in `…`
+/// whose start is one; a number is never cut.
+fn assert_whole_or_cut(words: &[String], cells: &[String], what: &str) {
+    let tokens: std::collections::HashSet<&str> =
+        cells.iter().flat_map(|c| c.split_whitespace()).collect();
+    let is_number = |t: &str| {
+        t.trim_matches(|c| "()%+".contains(c))
+            .parse::<f64>()
+            .is_ok()
+    };
+    let mut numbers = 0;
+    for w in words {
+        if tokens.contains(w.as_str()) || w == "■" {
+            numbers += usize::from(is_number(w));
+            continue;
+        }
+        let Some(p) = w.strip_suffix('…') else {
+            panic!("{what}: '{w}' is in no cell of the table and not marked as cut");
+        };
+        // A text cut just after a space shows its ellipsis alone.
+        if p.is_empty() {
+            continue;
+        }
+        let starts: Vec<&&str> = tokens.iter().filter(|t| t.starts_with(p)).collect();
+        assert!(
+            !starts.is_empty(),
+            "{what}: '{w}' starts no word of the table"
+        );
+        // Cut text is fine; a cut number (every word it could start is a longer number) not.
+        assert!(
+            starts.iter().any(|t| !is_number(t) || **t == p),
+            "{what}: a number is cut to '{w}' (whole: {starts:?})"
+        );
+    }
+    assert!(numbers > 0, "{what}: no number checked");
+}
+
+#[test]
+fn every_number_in_the_tables_is_one_of_the_tables_whole_and_every_cut_ends_in_an_ellipsis() {
+    use biolens::tui::panes::bottom::BottomView;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, _) = session_app(dir.path());
+    app.press(":select many where n_genes_all > 1000<Enter>");
+    app.press(":crosstab bulk_labels<Enter>");
+    app.press(":compare 0 1<Enter>");
+    assert!(app.wait_for_jobs(Duration::from_secs(120)), "compare");
+    let mut checked = Vec::new();
+    for size in [(80u16, 24u16), (120, 40), (200, 60)] {
+        update(&mut app.state, Action::Resize(size.0, size.1));
+        for view in [
+            BottomView::Anomalies,
+            BottomView::Findings,
+            BottomView::Selections,
+            BottomView::Crosstab,
+            BottomView::Comparison,
+        ] {
+            app.state.tab_mut().unwrap().bottom.view = view;
+            // A long message wraps over the panes' last rows; these checks read the panes.
+            app.state.message = None;
+            app.state.refresh();
+            let sc = screen(&app.state);
+            let a = app.state.areas();
+            let t = app.state.tab().unwrap();
+            let v = t.view(None);
+            let mut cells = t.bottom.headers(&v);
+            if view == BottomView::Crosstab {
+                let x = t.crosstab.as_ref().unwrap();
+                for (c, row) in x.clusters.iter().zip(&x.counts) {
+                    let n: u64 = row.iter().sum();
+                    cells.extend([c.to_string(), n.to_string()]);
+                    cells.extend(
+                        row.iter()
+                            .map(|&k| format!("{:.0}%", 100.0 * k as f64 / n.max(1) as f64)),
+                    );
+                }
+                let all: u64 = x.counts.iter().flatten().sum();
+                cells.extend(["all".into(), all.to_string(), "·".into()]);
+                for j in 0..x.values.len() {
+                    let col: u64 = x.counts.iter().map(|r| r[j]).sum();
+                    cells.push(format!("{:.0}%", 100.0 * col as f64 / all.max(1) as f64));
+                }
+            } else {
+                for j in 0..cells.len() {
+                    cells.extend(t.bottom.column(&v, j));
+                }
+            }
+            let what = format!("{view:?} at {}×{}\n{sc}", size.0, size.1);
+            assert_whole_or_cut(&pane_words(&sc, a.bottom, 0), &cells, &what);
+            checked.push(what);
+        }
+        // The clusters pane.
+        let sc = screen(&app.state);
+        let t = app.state.tab().unwrap();
+        let mut cells = t.clusters.headers();
+        for r in &t.clusters.rows {
+            cells.extend([
+                r.id.to_string(),
+                r.size.to_string(),
+                format!("{:.1}%", r.share * 100.0),
+                r.top.clone(),
+                r.top_share.clone(),
+            ]);
+        }
+        let what = format!("clusters at {}×{}", size.0, size.1);
+        assert_whole_or_cut(
+            &pane_words(&sc, app.state.areas().clusters, 0),
+            &cells,
+            &what,
+        );
+        checked.push(what);
+    }
+    println!("checked: {checked:?}");
+}
+
+/// An analyst's walk through a session, typed as key strings: group by a predicate, colour by
+/// a marker gene, compare the group with the rest, export the comparison, recluster and read
+/// the crosstab, sort it, judge the anomalies by their QC columns. (Motifs with the matched
+/// logo and tiles are walked in the DNA and images tab tests, which need their own data.)
+#[test]
+fn walkthrough_group_colour_compare_export_recluster_crosstab_anomalies() {
+    use biolens::tui::panes::bottom::BottomView;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, _) = session_app(dir.path());
+
+    // 1. A group by a predicate, at once the map's colour and a row of the selections table.
+    app.press(":select bcells where bulk_labels = 'CD19+ B'<Enter>");
+    let n_b = app
+        .state
+        .tab()
+        .unwrap()
+        .selections
+        .of("bcells")
+        .unwrap()
+        .len();
+    assert_eq!(n_b, 95, "the 95 CD19+ B cells the search also finds");
+    assert_eq!(
+        app.state.tab().unwrap().color,
+        ColorBy::Selection("bcells".into())
+    );
+
+    // 2. Markers of the cursor's cluster; Enter on the second colours the map by that gene.
+    app.press("mj<Enter>");
+    let t = app.state.tab().unwrap();
+    let v = t.view(None);
+    let second = biolens::tui::views::findings_column(&v, 1)[1].clone();
+    assert!(
+        matches!(&t.color, ColorBy::Genes(l, _) if *l == format!("gene {second}")),
+        "{:?}",
+        t.color
+    );
+    assert!(screen(&app.state).contains(&format!("gene {second}")));
+
+    // 3. The group against the rest: marker genes of the comparison, then its export.
+    app.press(":compare bcells rest<Enter>");
+    assert!(app.wait_for_jobs(Duration::from_secs(120)), "compare");
+    let t = app.state.tab().unwrap();
+    let c = t.comparison.clone().expect("a comparison");
+    assert_eq!((c.n_a, c.n_b), (95, 605));
+    assert_eq!(t.bottom.view, BottomView::Findings);
+    let top_gene = biolens::tui::views::findings_column(&t.view(None), 1)[0].clone();
+    assert!(screen(&app.state).contains(&top_gene));
+    let out = dir.path().join("bcells.csv");
+    app.press(&format!(":export compare {}<Enter>", out.display()));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.lines().count() > 100, "{}", text.lines().count());
+    assert!(text.contains(&top_gene));
+
+    // 4. Recluster; the crosstab of new × previous, sorted by size.
+    app.press(":recluster leiden 0.6<Enter>");
+    assert!(app.wait_for_jobs(Duration::from_secs(120)), "recluster");
+    let t = app.state.tab().unwrap();
+    assert_eq!(t.bottom.view, BottomView::Crosstab);
+    assert!(app.state.message.as_ref().unwrap().text.contains("ARI"));
+    app.press(":sort n<Enter>");
+    let t = app.state.tab().unwrap();
+    let x = t.crosstab.clone().unwrap();
+    let sizes: Vec<u64> = (0..x.clusters.len())
+        .map(|k| x.counts[t.bottom.row(BottomView::Crosstab, k)].iter().sum())
+        .collect();
+    assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+    assert!(screen(&app.state).contains("n↓"));
+
+    // 5. The anomalies with their QC columns; walking them walks the detail pane.
+    app.press("a");
+    let sc = screen(&app.state);
+    assert!(sc.contains("total_counts (z)"), "{sc}");
+    app.press("jj");
+    let t = app.state.tab().unwrap();
+    let id = t.dataset.as_ref().unwrap().ids[t.bottom.selected_anomaly().unwrap()].clone();
+    assert!(screen(&app.state).contains(&format!("id {id}")));
+
+    app.press("q");
+    assert!(app.state.quit);
 }

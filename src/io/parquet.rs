@@ -15,6 +15,8 @@ pub enum Column {
     F32(Vec<f32>),
     F64(Vec<f64>),
     I32(Vec<i32>),
+    /// Integers where some rows have none (written as nulls; read back as `F64` with NaN).
+    OptI32(Vec<Option<i32>>),
     I64(Vec<i64>),
     /// A list per row; `offsets` has n + 1 entries.
     ListF32 {
@@ -34,6 +36,7 @@ impl Column {
             Column::F32(v) => v.len(),
             Column::F64(v) => v.len(),
             Column::I32(v) => v.len(),
+            Column::OptI32(v) => v.len(),
             Column::I64(v) => v.len(),
             Column::ListF32 { offsets, .. } | Column::ListI32 { offsets, .. } => offsets.len() - 1,
         }
@@ -65,6 +68,7 @@ impl Column {
             Column::F32(v) => Some(v.iter().map(|&x| x as f64).collect()),
             Column::F64(v) => Some(v.clone()),
             Column::I32(v) => Some(v.iter().map(|&x| x as f64).collect()),
+            Column::OptI32(v) => Some(v.iter().map(|x| x.map_or(f64::NAN, f64::from)).collect()),
             Column::I64(v) => Some(v.iter().map(|&x| x as f64).collect()),
             _ => None,
         }
@@ -107,6 +111,7 @@ impl Table {
                 (Column::F32(a), Column::F32(b)) => a.extend(b),
                 (Column::F64(a), Column::F64(b)) => a.extend(b),
                 (Column::I32(a), Column::I32(b)) => a.extend(b),
+                (Column::OptI32(a), Column::OptI32(b)) => a.extend(b),
                 (Column::I64(a), Column::I64(b)) => a.extend(b),
                 (
                     Column::ListF32 {
@@ -192,6 +197,7 @@ fn to_frame(table: &Table) -> pl::PolarsResult<pl::DataFrame> {
             Column::F32(v) => Series::new(name, v.as_slice()),
             Column::F64(v) => Series::new(name, v.as_slice()),
             Column::I32(v) => Series::new(name, v.as_slice()),
+            Column::OptI32(v) => Series::new(name, v.as_slice()),
             Column::I64(v) => Series::new(name, v.as_slice()),
             Column::ListF32 { offsets, values } => list_series(n, offsets, values)?,
             Column::ListI32 { offsets, values } => list_series(n, offsets, values)?,

@@ -79,7 +79,8 @@ impl Findings {
     pub fn headline(&self, c: u32) -> Option<String> {
         match self {
             Findings::Motifs(r) => {
-                let m = r.of_cluster(c).next()?;
+                // The per-cluster motifs also while the whole input's are shown.
+                let (r, m) = r.runs().find_map(|r| Some((r, r.of_cluster(c).next()?)))?;
                 let name = m
                     .matches
                     .first()
@@ -90,6 +91,27 @@ impl Findings {
                     name.unwrap_or_default()
                 ))
             }
+            Findings::Markers(_) => None,
+        }
+    }
+
+    /// These findings landing where `previous` were: motifs keep the other grouping's
+    /// motifs beside them (the whole input's do not change when the clusters do); marker
+    /// genes replace the old ones.
+    pub fn keeping(self, previous: Option<&Findings>) -> Findings {
+        match (self, previous) {
+            (Findings::Motifs(new), Some(Findings::Motifs(old))) => {
+                Findings::Motifs(Arc::new(Arc::unwrap_or_clone(new).keeping(Some(old))))
+            }
+            (new, _) => new,
+        }
+    }
+
+    /// The motifs of grouping `groups` shown instead of these, when they were searched before
+    /// and kept; None otherwise.
+    pub fn switched_to(&self, groups: super::dna::motifs::Groups) -> Option<Findings> {
+        match self {
+            Findings::Motifs(m) => Some(Findings::Motifs(Arc::new(m.switched_to(groups)?))),
             Findings::Markers(_) => None,
         }
     }

@@ -671,6 +671,53 @@ pub fn characterise(
     }
 }
 
+/// Scans the tab's sequences for motif `key`: an id or name in the `--motifs` database, or a
+/// discovered motif's id (`c2-m1`, `all-m1`). Returns the columns it adds (each sequence's
+/// best-site strength and position) and a line saying what was found; an error says why not.
+pub fn scan(
+    ds: &Dataset,
+    findings: Option<&Findings>,
+    key: &str,
+) -> Result<(Vec<MetaColumn>, String), String> {
+    let Payload::Dna(d) = &ds.payload else {
+        return Err("scanning needs DNA sequences; this tab has none".into());
+    };
+    let discovered: Vec<dna::motif_db::Motif> = findings
+        .and_then(|f| f.motifs())
+        .map(|m| {
+            m.runs()
+                .flat_map(|r| r.motifs.iter())
+                .map(|f| dna::motif_db::Motif {
+                    name: f.motif.id.clone(),
+                    ..f.motif.clone()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let motif = match discovered.iter().find(|m| m.id == key) {
+        Some(m) => m.clone(),
+        None => {
+            let (name, db) = d.sequences.motif_database();
+            if db.is_empty() {
+                let ids: Vec<&str> = discovered.iter().map(|m| m.id.as_str()).take(12).collect();
+                return Err(format!(
+                    "no motif '{key}': there is no --motifs database, and the discovered motifs \
+                     are {}",
+                    if ids.is_empty() {
+                        "none yet".to_string()
+                    } else {
+                        ids.join(", ")
+                    }
+                ));
+            }
+            dna::scan::find_motif(&db, key)
+                .map_err(|e| format!("{}: {e}", name.unwrap_or_default()))?
+                .clone()
+        }
+    };
+    Ok(dna::scan::scan_columns(&d.sequences.seqs, &motif, 1e-4))
+}
+
 // Beside `Dataset` rather than in `findings.rs`, which then imports nothing of this file.
 impl Findings {
     /// The export table `what` (one of `tables()`) of dataset `ds`; None for another kind.

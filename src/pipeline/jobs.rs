@@ -18,6 +18,12 @@ pub enum JobOutput {
     /// A `:compare` result.
     Compared(Arc<crate::pipeline::groups::Comparison>),
     Reclustered(Box<Reclustered>),
+    /// Columns computed for the tab's items (a motif scan's), with a line saying what they
+    /// hold; they join the dataset's metadata, and the first colours the map.
+    Columns {
+        columns: Vec<crate::core::MetaColumn>,
+        note: String,
+    },
 }
 
 #[derive(Debug, Clone)]

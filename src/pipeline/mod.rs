@@ -546,7 +546,9 @@ impl Partial {
                 self.anomaly_iforest = Some(iforest.clone());
                 self.anomaly_depth = depth.clone();
             }
-            PipelineEvent::Findings(f) => self.findings = Some(f.clone()),
+            PipelineEvent::Findings(f) => {
+                self.findings = Some(f.clone().keeping(self.findings.as_ref()));
+            }
             PipelineEvent::Embedded(e) => self.anomaly_model = e.anomaly_model.clone(),
             // The whole result: after the stage events it repeats them (and adds the graph);
             // a session read back sends it alone.

@@ -506,6 +506,11 @@ fn table_frame(g: &mut Group, name: &str, t: &crate::io::parquet::Table) {
             Column::Str(v) => strings(&mut f, n, v),
             Column::F32(v) => f32_array(&mut f, n, v, &[v.len() as u64]),
             Column::F64(v) => f64_array(&mut f, n, v),
+            // pandas' float with NaN for a missing integer, which every reader understands.
+            Column::OptI32(v) => {
+                let x: Vec<f64> = v.iter().map(|x| x.map_or(f64::NAN, f64::from)).collect();
+                f64_array(&mut f, n, &x)
+            }
             Column::I32(v) => {
                 let d = f.create_dataset(n);
                 d.with_i32_data(v);

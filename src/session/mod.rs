@@ -20,6 +20,7 @@ use crate::pipeline::{Analysis, PipelineParams};
 pub use dataset::SessionDataset;
 pub use manifest::{DatasetEntry, FORMAT_VERSION, InputFile, Manifest, ModelScore, checksum};
 use points::{FIXED, clusters_table, neighbors_table, points_table};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -168,6 +169,118 @@ pub fn save_selections(dir: &Path, f: &SelectionFile) -> Result<(), SessionError
             let _ = std::fs::remove_file(&tmp);
             io_err(&path)(e)
         })
+}
+
+/// Clusterings kept with `:save-clusters`, beside the session's own (long: dataset, column,
+/// id, cluster), so a reopened session has them as metadata columns.
+pub const CLUSTERINGS: &str = "clusterings.parquet";
+
+/// Keeps `clusters` (one per id of dataset `dataset`) in the session as column `name`,
+/// replacing a clustering of that name; a temporary file renamed into place.
+pub fn save_clustering(
+    dir: &Path,
+    dataset: &str,
+    name: &str,
+    ids: &[String],
+    clusters: &[u32],
+) -> Result<(), SessionError> {
+    let path = dir.join(CLUSTERINGS);
+    let mut rows: (Vec<String>, Vec<String>, Vec<String>, Vec<i32>) = Default::default();
+    if path.exists() {
+        let (d, c, i, k) = read_clusterings(&path)?;
+        for r in 0..d.len() {
+            if !(d[r] == dataset && c[r] == name) {
+                rows.0.push(d[r].clone());
+                rows.1.push(c[r].clone());
+                rows.2.push(i[r].clone());
+                rows.3.push(k[r]);
+            }
+        }
+    }
+    rows.0
+        .extend(std::iter::repeat_n(dataset.to_string(), ids.len()));
+    rows.1
+        .extend(std::iter::repeat_n(name.to_string(), ids.len()));
+    rows.2.extend(ids.iter().cloned());
+    rows.3.extend(clusters.iter().map(|&c| c as i32));
+    let mut t = Table::default();
+    t.push("dataset", Column::Str(rows.0));
+    t.push("column", Column::Str(rows.1));
+    t.push("id", Column::Str(rows.2));
+    t.push("cluster", Column::I32(rows.3));
+    let tmp = dir.join(format!(".{CLUSTERINGS}.tmp-{}", std::process::id()));
+    write_parquet(&tmp, &t)
+        .map_err(SessionError::from)
+        .and_then(|_| std::fs::rename(&tmp, &path).map_err(io_err(&path)))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+}
+
+/// The columns of a clusterings file: dataset, column, id, cluster.
+type Clusterings = (Vec<String>, Vec<String>, Vec<String>, Vec<i32>);
+
+fn read_clusterings(path: &Path) -> Result<Clusterings, SessionError> {
+    let t = read_parquet(path)?;
+    let (Column::Str(d), Column::Str(c), Column::Str(i), Column::I32(k)) = (
+        column(&t, "dataset", path)?,
+        column(&t, "column", path)?,
+        column(&t, "id", path)?,
+        column(&t, "cluster", path)?,
+    ) else {
+        return Err(bad(
+            path,
+            "expected text columns dataset, column, id and an integer column cluster",
+        ));
+    };
+    Ok((d.clone(), c.clone(), i.clone(), k.clone()))
+}
+
+/// Dataset `dataset`'s saved clusterings as text columns aligned to `ids` (an item the
+/// clustering did not cover gets an empty value); none when the session has no file.
+fn saved_clusterings(
+    dir: &Path,
+    dataset: &str,
+    ids: &[String],
+) -> Result<Vec<MetaColumn>, SessionError> {
+    let path = dir.join(CLUSTERINGS);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let (d, c, i, k) = read_clusterings(&path)?;
+    let row: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(r, x)| (x.as_str(), r))
+        .collect();
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for r in (0..d.len()).filter(|&r| d[r] == dataset) {
+        let at = match out.iter().position(|(n, _)| *n == c[r]) {
+            Some(at) => at,
+            None => {
+                out.push((c[r].clone(), vec![String::new(); ids.len()]));
+                out.len() - 1
+            }
+        };
+        let Some(&item) = row.get(i[r].as_str()) else {
+            return Err(bad(
+                &path,
+                format!(
+                    "row {}: id '{}' is not an item of dataset {dataset}",
+                    r + 1,
+                    i[r]
+                ),
+            ));
+        };
+        out[at].1[item] = k[r].to_string();
+    }
+    Ok(out
+        .into_iter()
+        .map(|(name, v)| MetaColumn {
+            name,
+            values: MetaValues::Text(v),
+        })
+        .collect())
 }
 
 /// True when `path` looks like a session folder.
@@ -462,6 +575,12 @@ fn read_with(
             }
             _ => None,
         };
+        let mut meta = meta;
+        for m in saved_clusterings(dir, &entry.name, &ids[r.clone()])? {
+            if !meta.iter().any(|x| x.name == m.name) {
+                meta.push(m);
+            }
+        }
         let dataset = Dataset {
             name: entry.name.clone(),
             path: dir.to_path_buf(),

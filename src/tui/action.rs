@@ -99,6 +99,8 @@ pub enum JobKind {
     Motifs,
     /// A `:compare` of two groups.
     Compare,
+    /// A `:scan` of a known motif across the sequences.
+    Scan,
 }
 
 /// What to export.
@@ -157,6 +159,16 @@ pub enum Effect {
     /// Write the tab's selections into its session's `selections.toml`.
     SaveSelections {
         tab: usize,
+    },
+    /// Scan the tab's sequences for motif `key` (`:scan`).
+    Scan {
+        tab: usize,
+        key: String,
+    },
+    /// Keep the tab's current clusters in its session folder as column `name`.
+    SaveClustering {
+        tab: usize,
+        name: String,
     },
     Quit,
 }

@@ -296,6 +296,26 @@ impl App {
                 });
                 self.started(tab, JobKind::Motifs, "motifs".into(), id, cancel);
             }
+            Effect::Scan { tab, key } => {
+                let Some(t) = self.state.tabs.get(tab) else {
+                    return;
+                };
+                let Some(ds) = t.dataset.clone() else {
+                    return;
+                };
+                let findings = t.result.findings.clone();
+                let (id, cancel) = self.runner.spawn(move |ctx| {
+                    ctx.progress("scan", 0.0);
+                    let (columns, note) = crate::modality::scan(&ds, findings.as_ref(), &key)
+                        .map_err(|e| pipeline::PipelineError::Stage("scan", e))?;
+                    if ctx.cancel.is_cancelled() {
+                        return Err(pipeline::PipelineError::Cancelled.into());
+                    }
+                    ctx.output(JobOutput::Columns { columns, note });
+                    Ok(())
+                });
+                self.started(tab, JobKind::Scan, "scan".into(), id, cancel);
+            }
             Effect::Compare { tab, a, b, label } => {
                 let Some(t) = self.state.tabs.get(tab) else {
                     return;
@@ -327,6 +347,24 @@ impl App {
                         error: true,
                     });
                 }
+            }
+            Effect::SaveClustering { tab, name } => {
+                let action = match self.save_clustering(tab, &name) {
+                    Ok(Some(dir)) => Action::Notify {
+                        text: format!(
+                            "clusters kept as column '{name}', also in {} (reopening it \
+                             brings the column back)",
+                            dir.display()
+                        ),
+                        error: false,
+                    },
+                    Ok(None) => return,
+                    Err(e) => Action::Notify {
+                        text: format!("clustering '{name}' kept in this tab but not saved: {e}"),
+                        error: true,
+                    },
+                };
+                self.dispatch(action);
             }
             Effect::Export { tab, kind, path } => {
                 let unit = match kind {
@@ -387,6 +425,25 @@ impl App {
             }
         }));
         crate::session::save_selections(path, &file)
+    }
+
+    /// Writes tab `tab`'s clusters into its session folder as column `name`; the folder, or
+    /// None when the tab is not a session's.
+    fn save_clustering(
+        &self,
+        tab: usize,
+        name: &str,
+    ) -> Result<Option<std::path::PathBuf>, crate::session::SessionError> {
+        let Some(t) = self.state.tabs.get(tab) else {
+            return Ok(None);
+        };
+        let (TabSource::Session { path, .. }, Some(d), Some(c)) =
+            (&t.source, t.dataset.as_ref(), t.result.clusters.as_ref())
+        else {
+            return Ok(None);
+        };
+        crate::session::save_clustering(path, &d.name, name, &d.ids, c)?;
+        Ok(Some(path.clone()))
     }
 
     /// Carries out an `:export` through the one export function the command line uses too.

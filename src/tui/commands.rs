@@ -4,7 +4,7 @@
 
 use super::action::{Effect, ExportKind};
 use super::select_commands::{self as sel, expand_home};
-use super::state::{ColorBy, Mode, State};
+use super::state::{ColorBy, Focus, Mode, State};
 use crate::analysis::kmeans::KMeansParams;
 use crate::analysis::leiden::LeidenParams;
 use crate::modality::dna::motifs::Groups;
@@ -115,6 +115,13 @@ pub const COMMANDS: &[Command] = &[
         complete: "motifs ",
         aliases: &[],
         run: motifs,
+    },
+    Command {
+        usage: "scan MOTIF",
+        about: "a known motif's best site per sequence (DNA)",
+        complete: "scan ",
+        aliases: &[],
+        run: scan,
     },
     Command {
         usage: "export clusters PATH",
@@ -424,11 +431,29 @@ fn sort(s: &mut State, args: &[&str]) -> Vec<Effect> {
         [rest @ .., "desc"] if !rest.is_empty() => (rest.join(" "), Some(true)),
         _ => (args.join(" "), None),
     };
-    super::update::sort_table(
+    sort_table(
         s,
         &crate::tui::table_sort::SortRequest::Column(name, descending),
     );
     vec![]
+}
+
+/// Orders the focused table: the clusters pane's, else the bottom pane's (also from the map,
+/// where the bottom table is the one list in view).
+pub fn sort_table(s: &mut State, how: &crate::tui::table_sort::SortRequest) {
+    let focus = s.focus;
+    let Some(t) = s.tab_mut() else { return };
+    // The selected row keeps its cluster or item, so the panes that follow it need no change.
+    let said = if focus == Focus::Clusters {
+        t.clusters.sort(how)
+    } else {
+        let v = t.data.view(t.map.cursor, t.clusters.selected(), None);
+        t.bottom.sort(&v, how)
+    };
+    match said {
+        Ok(m) => s.info(m),
+        Err(e) => s.error(e),
+    }
 }
 
 fn recluster_leiden(s: &mut State, args: &[&str]) -> Vec<Effect> {
@@ -488,11 +513,51 @@ fn motifs(s: &mut State, args: &[&str]) -> Vec<Effect> {
         s.error("the clusters are still being computed; try again when they land");
         return vec![];
     }
+    let what = match groups {
+        Groups::All => "motifs of the whole input",
+        Groups::Clusters => "motifs per cluster",
+    };
+    // Both groupings are kept once searched: switching back costs no search.
+    let findings = t.result.findings.as_ref();
+    if findings
+        .and_then(|f| f.motifs())
+        .is_some_and(|m| m.groups == groups)
+    {
+        s.info(format!("{what} are shown (searched before)"));
+        return vec![];
+    }
+    if let Some(f) = findings.and_then(|f| f.switched_to(groups))
+        && let Some(t) = s.tab_mut()
+    {
+        t.result.findings = Some(f);
+        t.comparison = None;
+        t.bottom.marker_sel = 0;
+        t.version += 1;
+        s.info(format!("{what} (kept from their search; no new search)"));
+        return vec![];
+    }
     s.info(match groups {
         Groups::All => "finding motifs in the whole input",
         Groups::Clusters => "finding motifs per cluster",
     });
     vec![Effect::Motifs { tab, groups }]
+}
+
+/// `:scan MOTIF`: a database motif (id or name) or a discovered one (`c2-m1`) scanned across
+/// the tab's sequences, FIMO-like, as a background job; its columns colour the map.
+fn scan(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    if args.is_empty() {
+        return usage(s, "scan ");
+    }
+    let key = args.join(" ");
+    let tab = s.active;
+    let Some(t) = s.tab() else { return vec![] };
+    if t.dataset.as_ref().is_none_or(|d| d.sequences().is_none()) {
+        s.error("scanning needs DNA sequences; this tab has none");
+        return vec![];
+    }
+    s.info(format!("scanning for {key}"));
+    vec![Effect::Scan { tab, key }]
 }
 
 /// `:save-clusters NAME`: the current clusters become a text column of the tab's data, so a
@@ -523,13 +588,25 @@ fn save_clusters(s: &mut State, args: &[&str]) -> Vec<Effect> {
         name: name.to_string(),
         values: crate::core::MetaValues::Text(c.iter().map(|x| x.to_string()).collect()),
     });
+    let tab = s.active;
+    let mut in_session = false;
     if let Some(t) = s.tab_mut() {
         t.dataset = Some(Arc::new(d));
         t.version += 1;
+        in_session = matches!(t.source, super::state::TabSource::Session { .. });
+    }
+    if in_session {
+        s.info(format!(
+            "clusters kept as column '{name}' ({k} values); saving it in the session"
+        ));
+        return vec![Effect::SaveClustering {
+            tab,
+            name: name.to_string(),
+        }];
     }
     s.info(format!(
         "clusters kept as column '{name}' ({k} values): colour, :crosstab, :select and \
-         exports know it; it lives in this tab (a session folder is not rewritten)"
+         exports know it; it lives in this tab (biolens run -o makes a session that can keep it)"
     ));
     vec![]
 }

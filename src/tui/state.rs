@@ -84,6 +84,7 @@ pub struct TabData {
     pub recluster_job: Option<JobId>,
     pub motifs_job: Option<JobId>,
     pub compare_job: Option<JobId>,
+    pub scan_job: Option<JobId>,
     pub error: Option<String>,
     /// Bumped whenever data changes; keys the caches.
     pub version: u64,
@@ -127,6 +128,7 @@ impl TabData {
             JobKind::Recluster => &mut self.recluster_job,
             JobKind::Motifs => &mut self.motifs_job,
             JobKind::Compare => &mut self.compare_job,
+            JobKind::Scan => &mut self.scan_job,
         }
     }
 
@@ -137,6 +139,7 @@ impl TabData {
             (self.recluster_job, JobKind::Recluster),
             (self.motifs_job, JobKind::Motifs),
             (self.compare_job, JobKind::Compare),
+            (self.scan_job, JobKind::Scan),
         ]
         .into_iter()
         .find(|(j, _)| *j == Some(id))
@@ -210,6 +213,7 @@ impl Tab {
                 recluster_job: None,
                 motifs_job: None,
                 compare_job: None,
+                scan_job: None,
                 error: None,
                 version: 1,
                 color_version: 0,

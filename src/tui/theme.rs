@@ -349,7 +349,9 @@ impl<'a, const N: usize> FittedTable<'a, N> {
                         .iter()
                         .map(|&(j, w)| {
                             if j == 0 {
-                                first(k, &c[0])
+                                // Column 0's own text is cut like the others' (its lead,
+                                // a swatch, takes the rest).
+                                first(k, &truncate(&c[0], (w as usize).saturating_sub(self.lead)))
                             } else {
                                 Cell::from(truncate(&c[j], w as usize))
                             }

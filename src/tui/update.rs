@@ -381,7 +381,7 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::Sort(how) => {
-            sort_table(s, &how);
+            super::commands::sort_table(s, &how);
             vec![]
         }
         Action::ShowSelections => {
@@ -558,6 +558,28 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                     s.info(line);
                     return vec![];
                 }
+                JobOutput::Columns { columns, note } => {
+                    let Some(ds) = t.data.dataset.clone() else {
+                        return vec![];
+                    };
+                    let mut d = (*ds).clone();
+                    let first = columns.first().map(|c| c.name.clone());
+                    for c in columns {
+                        d.meta.retain(|m| m.name != c.name);
+                        d.meta.push(c);
+                    }
+                    t.data.dataset = Some(Arc::new(d));
+                    t.version += 1;
+                    // Coloured by the first column; the bottom pane ranks the items by it.
+                    if let Some(name) = first {
+                        t.color = ColorBy::Meta(name);
+                        t.color_version += 1;
+                        t.bottom.view = BottomView::Anomalies;
+                        t.bottom.anomaly_sel = 0;
+                    }
+                    s.info(note);
+                    return vec![];
+                }
                 JobOutput::Reclustered(r) => {
                     // The clusters and their characterisation landed as pipeline events; what
                     // is left is the graph they were found on and the selection.
@@ -609,9 +631,11 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                 .unwrap_or_default();
             for t in &mut s.tabs {
                 if let Some(kind) = t.job_kind(id) {
-                    // A failed comparison is reported in the message line only; the tab's
-                    // data is untouched.
-                    if let (JobOutcome::Failed(e), false) = (&outcome, kind == JobKind::Compare) {
+                    // A failed comparison or scan is reported in the message line only; the
+                    // tab's data is untouched.
+                    if let (JobOutcome::Failed(e), false) =
+                        (&outcome, matches!(kind, JobKind::Compare | JobKind::Scan))
+                    {
                         t.error = Some(e.clone());
                     }
                     *t.job_mut(kind) = None;
@@ -630,24 +654,6 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
 fn map_size(s: &State) -> (u16, u16) {
     let m = s.areas().map_inner();
     (m.width.max(1), m.height.max(1))
-}
-
-/// Orders the focused table: the clusters pane's, else the bottom pane's (also from the map,
-/// where the bottom table is the one list in view).
-pub fn sort_table(s: &mut State, how: &crate::tui::table_sort::SortRequest) {
-    let focus = s.focus;
-    let Some(t) = s.tab_mut() else { return };
-    // The selected row keeps its cluster or item, so the panes that follow it need no change.
-    let said = if focus == Focus::Clusters {
-        t.clusters.sort(how)
-    } else {
-        let v = t.data.view(t.map.cursor, t.clusters.selected(), None);
-        t.bottom.sort(&v, how)
-    };
-    match said {
-        Ok(m) => s.info(m),
-        Err(e) => s.error(e),
-    }
 }
 
 /// Arrow keys and page keys go to the focused pane.

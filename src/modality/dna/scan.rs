@@ -240,6 +240,77 @@ pub fn find_motif<'a>(db: &'a [Motif], key: &str) -> Result<&'a Motif, String> {
     }
 }
 
+/// A scan as columns of the dataset, named after the motif: `scan_NAME`, each sequence's
+/// best-site strength as −log10 of its Šidák-corrected p (what the map colours and a
+/// predicate tests), and `scan_NAME_at`, that site's 1-based start (negative on the reverse
+/// strand); with a line saying what was found.
+pub fn scan_columns(
+    seqs: &[Vec<u8>],
+    motif: &Motif,
+    site_threshold: f64,
+) -> (Vec<crate::core::MetaColumn>, String) {
+    use crate::core::{MetaColumn, MetaValues};
+    let r = scan(seqs, motif, site_threshold);
+    let label = if motif.name.is_empty() || motif.name == motif.id {
+        motif.id.clone()
+    } else {
+        motif.name.clone()
+    };
+    let slug: String = label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let name = format!("scan_{slug}");
+    let strength: Vec<f64> = r
+        .seq_pvalue
+        .iter()
+        .map(|&p| {
+            if p.is_finite() && p > 0.0 {
+                -p.log10()
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    let at: Vec<f64> = r
+        .best
+        .iter()
+        .map(|b| {
+            b.map_or(f64::NAN, |s| {
+                let start = s.pos as f64 + 1.0;
+                if s.reverse { -start } else { start }
+            })
+        })
+        .collect();
+    let with_site = r
+        .seq_pvalue
+        .iter()
+        .filter(|&&p| p <= site_threshold)
+        .count();
+    let note = format!(
+        "{} {label} scanned: {} sites at p ≤ {site_threshold:.0e} in {} windows; {with_site} of {} \
+         sequences have one at that p after correction for their windows; colour: {name} \
+         (−log10 p of the best site)",
+        motif.id,
+        r.sites.len(),
+        r.windows,
+        seqs.len()
+    );
+    (
+        vec![
+            MetaColumn {
+                name: name.clone(),
+                values: MetaValues::Number(strength),
+            },
+            MetaColumn {
+                name: format!("{name}_at"),
+                values: MetaValues::Number(at),
+            },
+        ],
+        note,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

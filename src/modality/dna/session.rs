@@ -215,7 +215,17 @@ fn read_motifs(
             _ => Err(bad(mpath, format!("column '{name}' is not text"))),
         }
     };
-    let (cluster, rank, width) = (ints("cluster")?, ints("rank")?, ints("width")?);
+    // An integer column, or a float one where the whole input's rows have no cluster (null).
+    let cluster: Vec<Option<u32>> = match column(&t, "cluster", mpath)? {
+        Column::I32(v) => v.iter().map(|&c| Some(c.max(0) as u32)).collect(),
+        c => c
+            .as_f64()
+            .ok_or_else(|| bad(mpath, "column 'cluster' is not an integer"))?
+            .iter()
+            .map(|&c| (c.is_finite() && c >= 0.0).then_some(c as u32))
+            .collect(),
+    };
+    let (rank, width) = (ints("rank")?, ints("width")?);
     let (fh, fnn, bh, bn) = (
         ints("test_fg_hits")?,
         ints("test_fg_n")?,
@@ -234,13 +244,21 @@ fn read_motifs(
     // Sessions before 0.4 tested on held-out sequences only and searched clusters only.
     let optional = |name: &str| t.get(name).is_some().then(|| texts(name)).transpose();
     let tests = optional("test")?;
-    let groups = match optional("groups")? {
-        Some(g) if g.first().is_some_and(|x| x == "all") => Groups::All,
-        _ => Groups::Clusters,
+    // Each row's grouping; sessions before 0.5 wrote the whole input's motifs as cluster 0.
+    let row_groups: Vec<Groups> = match optional("groups")? {
+        Some(g) => g
+            .iter()
+            .map(|x| {
+                if x == "all" {
+                    Groups::All
+                } else {
+                    Groups::Clusters
+                }
+            })
+            .collect(),
+        None => vec![Groups::Clusters; id.len()],
     };
-    let background = optional("background")?
-        .and_then(|b| b.into_iter().next())
-        .unwrap_or_default();
+    let backgrounds = optional("background")?;
     let Column::ListF32 { offsets, values } = column(&t, "probs", mpath)? else {
         return Err(bad(mpath, "column 'probs' is not a list"));
     };
@@ -278,7 +296,10 @@ fn read_motifs(
             nsites: 0.0,
         };
         motifs.push(FoundMotif {
-            cluster: cluster[i].max(0) as u32,
+            cluster: match row_groups.get(i) {
+                Some(Groups::All) => None,
+                _ => cluster.get(i).copied().flatten(),
+            },
             rank: rank[i].max(0) as usize,
             motif: Motif {
                 name: motif.consensus(),
@@ -337,13 +358,165 @@ fn read_motifs(
             }
         }
     }
+    // The grouping shown was written first; the other one, if searched, is kept beside it.
+    let shown = row_groups.first().copied().unwrap_or_default();
+    let run = |groups: Groups, motifs: Vec<FoundMotif>| -> MotifResults {
+        let background = (0..id.len())
+            .find(|&i| row_groups.get(i) == Some(&groups))
+            .and_then(|i| backgrounds.as_ref().map(|b| b[i].clone()))
+            .unwrap_or_default();
+        MotifResults {
+            motifs,
+            database: db.clone(),
+            database_name: d.database.clone(),
+            groups,
+            background,
+            // Sampling notes are said when the search runs; a session keeps the motifs.
+            notes: Vec::new(),
+            kept: None,
+        }
+    };
+    let (mut first, mut other) = (Vec::new(), Vec::new());
+    for (i, m) in motifs.into_iter().enumerate() {
+        if row_groups.get(i).copied().unwrap_or_default() == shown {
+            first.push(m);
+        } else {
+            other.push(m);
+        }
+    }
+    let other_groups = match shown {
+        Groups::All => Groups::Clusters,
+        Groups::Clusters => Groups::All,
+    };
+    let kept = (!other.is_empty()).then(|| Arc::new(run(other_groups, other)));
     Ok(MotifResults {
-        motifs,
-        database: db,
-        database_name: d.database.clone(),
-        groups,
-        background,
-        // Sampling notes are said when the search runs; a session keeps the motifs.
-        notes: Vec::new(),
+        kept,
+        ..run(shown, first)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(id: &str, cluster: Option<u32>, item: u32) -> FoundMotif {
+        FoundMotif {
+            cluster,
+            rank: 1,
+            motif: Motif {
+                id: id.into(),
+                name: String::new(),
+                probs: vec![[0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.7, 0.1]],
+                nsites: 5.0,
+            },
+            seed: "AG".into(),
+            threshold: 1.0,
+            test: Test::HeldOut,
+            test_fg: (5, 10),
+            test_bg: (1, 10),
+            pvalue: 1e-3,
+            evalue: 2e-3,
+            train_pvalue: 1e-4,
+            sites: vec![Site {
+                item,
+                pos: 3,
+                reverse: false,
+                score: 2.0,
+            }],
+            matches: Vec::new(),
+        }
+    }
+
+    fn run(groups: Groups, motifs: Vec<FoundMotif>, background: &str) -> MotifResults {
+        MotifResults {
+            motifs,
+            groups,
+            background: background.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn both_groupings_are_kept_written_with_the_whole_inputs_cluster_empty_and_read_back() {
+        let clusters = run(
+            Groups::Clusters,
+            vec![found("c0-m1", Some(0), 1), found("c1-m1", Some(1), 2)],
+            "the other clusters",
+        );
+        let all = run(
+            Groups::All,
+            vec![found("all-m1", None, 0)],
+            "shuffled (3-mers)",
+        )
+        .keeping(Some(&clusters));
+        assert_eq!(all.kept.as_ref().unwrap().motifs.len(), 2);
+        // The whole input's motifs cover every cluster; the headline still has cluster 1's.
+        assert_eq!(all.covering(1).count(), 1);
+        assert_eq!(all.of_cluster(1).count(), 0);
+
+        let t = motifs_table("d", &all);
+        let Some(Column::OptI32(c)) = t.get("cluster") else {
+            panic!("cluster column: {:?}", t.get("cluster"));
+        };
+        assert_eq!(
+            c,
+            &vec![None, Some(0), Some(1)],
+            "never cluster 0 for 'all'"
+        );
+        assert_eq!(
+            t.get("groups"),
+            Some(&Column::Str(vec![
+                "all".into(),
+                "clusters".into(),
+                "clusters".into()
+            ]))
+        );
+        assert_eq!(
+            sites_table("d", &["a".into(), "b".into(), "c".into()], &all).n_rows(),
+            3
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let (mp, sp) = (
+            dir.path().join("motifs.parquet"),
+            dir.path().join("sites.parquet"),
+        );
+        write_parquet(&mp, &t).unwrap();
+        write_parquet(
+            &sp,
+            &sites_table("d", &["a".into(), "b".into(), "c".into()], &all),
+        )
+        .unwrap();
+        let entry = DnaEntry {
+            folder: "d".into(),
+            database: None,
+            encoder: None,
+            encoder_saved: false,
+            background: None,
+        };
+        let back = read_motifs(&mp, &sp, Arc::new(Vec::new()), &entry).unwrap();
+        assert_eq!(back.groups, Groups::All);
+        assert_eq!(back.background, "shuffled (3-mers)");
+        assert_eq!(back.motifs[0].cluster, None);
+        assert_eq!(back.motifs[0].sites.len(), 1);
+        let kept = back.kept.as_ref().unwrap();
+        assert_eq!(kept.groups, Groups::Clusters);
+        assert_eq!(kept.background, "the other clusters");
+        assert_eq!(
+            kept.motifs.iter().map(|m| m.cluster).collect::<Vec<_>>(),
+            vec![Some(0), Some(1)]
+        );
+
+        // Switching shows the kept grouping and keeps the one shown.
+        let per_cluster = back.switched_to(Groups::Clusters).unwrap();
+        assert_eq!(per_cluster.motifs.len(), 2);
+        assert_eq!(per_cluster.kept.as_ref().unwrap().groups, Groups::All);
+        assert!(per_cluster.switched_to(Groups::Clusters).is_none());
+        // New per-cluster motifs (a recluster) replace the old ones and keep the whole input's.
+        let again =
+            run(Groups::Clusters, vec![found("c0-m1", Some(0), 1)], "x").keeping(Some(&back));
+        assert_eq!(again.motifs.len(), 1);
+        assert_eq!(again.kept.as_ref().unwrap().groups, Groups::All);
+        assert!(again.kept.as_ref().unwrap().kept.is_none());
+    }
 }

@@ -4,54 +4,61 @@ use crate::io::parquet::{Column, Table};
 use crate::modality::dna::motifs::{FoundMotif, Groups, MotifResults, Site};
 use crate::modality::dna::scan::ScanResult;
 
-/// Discovered motifs, one row each: the test of their enrichment (held-out or
-/// cross-validated), best database match and the
-/// probability matrix (`probs`, width × A C G T, row-major).
+/// Discovered motifs, one row each, of both groupings when both were searched (the ones
+/// shown first): the cluster searched (empty for the whole input), the test of their
+/// enrichment (held-out or cross-validated), best database match and the probability matrix
+/// (`probs`, width × A C G T, row-major).
 pub fn motifs_table(dataset: &str, r: &MotifResults) -> Table {
-    let m = &r.motifs;
-    let best = |f: &dyn Fn(&crate::modality::dna::tomtom::Match) -> String| -> Column {
+    let rows: Vec<(&MotifResults, &FoundMotif)> = r
+        .runs()
+        .flat_map(|run| run.motifs.iter().map(move |m| (run, m)))
+        .collect();
+    let n = rows.len();
+    type Best<'a> = (&'a MotifResults, &'a crate::modality::dna::tomtom::Match);
+    let best = |f: &dyn Fn(Best) -> String| -> Column {
         Column::Str(
-            m.iter()
-                .map(|x| x.matches.first().map(f).unwrap_or_default())
+            rows.iter()
+                .map(|(run, x)| x.matches.first().map(|b| f((run, b))).unwrap_or_default())
                 .collect(),
         )
     };
-    let num = |f: &dyn Fn(&FoundMotif) -> f64| -> Column { Column::F64(m.iter().map(f).collect()) };
+    let num = |f: &dyn Fn(&FoundMotif) -> f64| -> Column {
+        Column::F64(rows.iter().map(|(_, x)| f(x)).collect())
+    };
     let int = |f: &dyn Fn(&FoundMotif) -> usize| -> Column {
-        Column::I32(m.iter().map(|x| f(x) as i32).collect())
+        Column::I32(rows.iter().map(|(_, x)| f(x) as i32).collect())
+    };
+    let text = |f: &dyn Fn(&MotifResults, &FoundMotif) -> String| -> Column {
+        Column::Str(rows.iter().map(|(run, x)| f(run, x)).collect())
     };
     let mut t = Table::default();
-    t.push("dataset", Column::Str(vec![dataset.to_string(); m.len()]));
-    t.push("cluster", int(&|x| x.cluster as usize));
+    t.push("dataset", Column::Str(vec![dataset.to_string(); n]));
+    t.push(
+        "cluster",
+        Column::OptI32(
+            rows.iter()
+                .map(|(_, x)| x.cluster.map(|c| c as i32))
+                .collect(),
+        ),
+    );
     t.push("rank", int(&|x| x.rank));
-    t.push(
-        "motif",
-        Column::Str(m.iter().map(|x| x.motif.id.clone()).collect()),
-    );
-    t.push(
-        "consensus",
-        Column::Str(m.iter().map(|x| x.motif.consensus()).collect()),
-    );
-    t.push(
-        "seed",
-        Column::Str(m.iter().map(|x| x.seed.clone()).collect()),
-    );
+    t.push("motif", text(&|_, x| x.motif.id.clone()));
+    t.push("consensus", text(&|_, x| x.motif.consensus()));
+    t.push("seed", text(&|_, x| x.seed.clone()));
     t.push("width", int(&|x| x.motif.width()));
     t.push("sites", int(&|x| x.sites.len()));
     // The sites the matrix was built from (MEME's nsites), fewer than the sites it finds.
     t.push("nsites", num(&|x| x.motif.nsites));
-    let text =
-        |v: &dyn Fn(&FoundMotif) -> String| -> Column { Column::Str(m.iter().map(v).collect()) };
     // How the p-value was obtained, the groups searched and what they were compared with.
-    t.push("test", text(&|x| x.test.label()));
+    t.push("test", text(&|_, x| x.test.label()));
     t.push(
         "groups",
-        text(&|_| match r.groups {
+        text(&|run, _| match run.groups {
             Groups::All => "all".into(),
             Groups::Clusters => "clusters".into(),
         }),
     );
-    t.push("background", text(&|_| r.background.clone()));
+    t.push("background", text(&|run, _| run.background.clone()));
     t.push("test_fg_hits", int(&|x| x.test_fg.0));
     t.push("test_fg_n", int(&|x| x.test_fg.1));
     t.push("test_bg_hits", int(&|x| x.test_bg.0));
@@ -60,31 +67,29 @@ pub fn motifs_table(dataset: &str, r: &MotifResults) -> Table {
     t.push("evalue", num(&|x| x.evalue));
     t.push("train_pvalue", num(&|x| x.train_pvalue));
     t.push("threshold", num(&|x| x.threshold));
-    t.push("match_id", best(&|b| r.database[b.target].id.clone()));
-    t.push("match_name", best(&|b| r.database[b.target].name.clone()));
+    t.push(
+        "match_id",
+        best(&|(run, b)| run.database[b.target].id.clone()),
+    );
+    t.push(
+        "match_name",
+        best(&|(run, b)| run.database[b.target].name.clone()),
+    );
     t.push(
         "match_evalue",
-        Column::F64(
-            m.iter()
-                .map(|x| x.matches.first().map_or(f64::NAN, |b| b.evalue))
-                .collect(),
-        ),
+        num(&|x| x.matches.first().map_or(f64::NAN, |b| b.evalue)),
     );
     t.push(
         "match_qvalue",
-        Column::F64(
-            m.iter()
-                .map(|x| x.matches.first().map_or(f64::NAN, |b| b.qvalue))
-                .collect(),
-        ),
+        num(&|x| x.matches.first().map_or(f64::NAN, |b| b.qvalue)),
     );
     t.push(
         "strand",
-        best(&|b| if b.reverse { "-" } else { "+" }.to_string()),
+        best(&|(_, b)| if b.reverse { "-" } else { "+" }.to_string()),
     );
     let mut offsets = vec![0usize];
     let mut values = Vec::new();
-    for x in m {
+    for (_, x) in &rows {
         for c in &x.motif.probs {
             values.extend(c.iter().map(|&v| v as f32));
         }
@@ -94,11 +99,11 @@ pub fn motifs_table(dataset: &str, r: &MotifResults) -> Table {
     t
 }
 
-/// Every site of every motif: the item, 1-based start/end, strand and log-odds score.
+/// Every site of every motif (of both groupings when both were searched): the item, 1-based start/end, strand and log-odds score.
 pub fn sites_table(dataset: &str, ids: &[String], r: &MotifResults) -> Table {
     let rows: Vec<(&FoundMotif, &Site)> = r
-        .motifs
-        .iter()
+        .runs()
+        .flat_map(|run| run.motifs.iter())
         .flat_map(|m| m.sites.iter().map(move |s| (m, s)))
         .collect();
     let mut t = Table::default();

@@ -49,6 +49,31 @@ impl BottomView {
     }
 }
 
+/// What the ranking view ranks by: a numeric metadata column while it colours the map (a
+/// scan's strength, a QC value), else the anomaly score coloured (kNN distance by default);
+/// its name and each item's value.
+fn ranking(v: &TabView) -> Option<(String, Vec<f64>)> {
+    if let Some(x) = ranked_column(v) {
+        return Some((v.color.name().to_string(), x.clone()));
+    }
+    let s = v.anomaly_scores()?;
+    Some((
+        v.color.name().to_string(),
+        s.iter().map(|&x| x as f64).collect(),
+    ))
+}
+
+/// The numeric metadata column colouring the map, if that is what the ranking ranks by.
+fn ranked_column<'a>(v: &TabView<'a>) -> Option<&'a Vec<f64>> {
+    let ColorBy::Meta(name) = v.color else {
+        return None;
+    };
+    match &v.dataset?.meta_column(name)?.values {
+        crate::core::MetaValues::Number(x) => Some(x),
+        _ => None,
+    }
+}
+
 /// Anomalies table headers before the QC columns.
 const ANOMALY_HEADERS: [&str; 4] = ["rank", "id", "score", "cluster"];
 
@@ -64,9 +89,12 @@ pub struct BottomPane {
     pub selection_sel: usize,
     /// Selected row of the crosstab and of the comparison table.
     pub crosstab_sel: usize,
-    /// Items by descending anomaly score (the first 1,000).
+    /// Items by descending anomaly score, or by the numeric column colouring the map (the
+    /// first 1,000).
     pub rank: Vec<usize>,
-    rank_key: (u64, u8),
+    /// Each item's value of what `rank` ranks by.
+    scores: Vec<f64>,
+    rank_key: (u64, String),
     /// Quality-control columns shown beside the anomalies, with each value's robust z-score
     /// within its cluster (so a low-depth cell stands out from its own kind, not from all).
     pub qc: Vec<QcColumn>,
@@ -95,13 +123,13 @@ const QC_NAMES: [&[&str]; 4] = [
 
 impl BottomPane {
     pub fn refresh(&mut self, v: &TabView) {
-        let which = match v.color {
-            ColorBy::AnomalyIforest => 1,
-            ColorBy::AnomalyModel => 2,
-            ColorBy::AnomalyDepth => 3,
-            _ => 0,
+        // Anomaly scores are known by the colouring's name; a column only while numeric.
+        let which = if ranked_column(v).is_some() || !matches!(v.color, ColorBy::Meta(_)) {
+            v.color.name().to_string()
+        } else {
+            String::new()
         };
-        let key = (v.version, which);
+        let key = (v.version, which.clone());
         if self.rank_key != key {
             self.refresh_rank(v, key);
         }
@@ -122,7 +150,7 @@ impl BottomPane {
         self.orders[view.index()] = order;
     }
 
-    fn refresh_rank(&mut self, v: &TabView, key: (u64, u8)) {
+    fn refresh_rank(&mut self, v: &TabView, key: (u64, String)) {
         self.qc = match (v.dataset, v.result.clusters.as_ref()) {
             (Some(d), Some(c)) if c.len() == d.len() => QC_NAMES
                 .iter()
@@ -142,15 +170,25 @@ impl BottomPane {
                 .collect(),
             _ => Vec::new(),
         };
-        self.rank = match v.anomaly_scores() {
-            Some(s) => {
+        let ranked = ranking(v);
+        self.rank = match &ranked {
+            Some((_, s)) => {
+                // Largest first; an item without a value (NaN) last.
+                let key = |i: usize| {
+                    if s[i].is_nan() {
+                        f64::NEG_INFINITY
+                    } else {
+                        s[i]
+                    }
+                };
                 let mut r: Vec<usize> = (0..s.len()).collect();
-                r.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
+                r.sort_by(|&a, &b| key(b).total_cmp(&key(a)).then(a.cmp(&b)));
                 r.truncate(1000);
                 r
             }
             None => Vec::new(),
         };
+        self.scores = ranked.map(|r| r.1).unwrap_or_default();
         self.rank_key = key;
     }
 
@@ -216,7 +254,7 @@ impl BottomPane {
     }
 
     /// Column `j`'s text of every row of the table shown, in the table's own order.
-    fn column(&self, v: &TabView, j: usize) -> Vec<String> {
+    pub fn column(&self, v: &TabView, j: usize) -> Vec<String> {
         let n = self.rows(v);
         match self.view {
             BottomView::Anomalies => (0..n)
@@ -322,8 +360,9 @@ impl BottomPane {
         [
             (k + 1).to_string(),
             v.dataset.map(|d| d.ids[i].clone()).unwrap_or_default(),
-            v.anomaly_scores()
-                .map(|s| format!("{:.3}", s[i]))
+            self.scores
+                .get(i)
+                .map(|s| format!("{s:.3}"))
                 .unwrap_or_default(),
             v.result
                 .clusters
@@ -337,13 +376,17 @@ impl BottomPane {
     }
 
     fn draw_anomalies(&self, v: &TabView, sorted: Sorted, focused: bool, f: &mut Frame, r: Rect) {
-        let which = match v.color {
-            ColorBy::AnomalyIforest => "isolation forest",
-            ColorBy::AnomalyModel => v.model_score_name(),
-            ColorBy::AnomalyDepth => "kNN distance z, library size regressed out",
-            _ => "kNN distance z",
+        let title = match v.color {
+            ColorBy::AnomalyIforest => " anomalies · isolation forest ".to_string(),
+            ColorBy::AnomalyModel => format!(" anomalies · {} ", v.model_score_name()),
+            ColorBy::AnomalyDepth => {
+                " anomalies · kNN distance z, library size regressed out ".to_string()
+            }
+            ColorBy::Meta(name) if ranked_column(v).is_some() => {
+                format!(" ranked by {name}, largest first (c/:color cycles back to anomalies) ")
+            }
+            _ => " anomalies · kNN distance z ".to_string(),
         };
-        let title = format!(" anomalies · {which} ");
         let rows_h = r.height.saturating_sub(3) as usize;
         let first = scrolled(self.anomaly_sel, rows_h);
         let cells: Vec<[String; 7]> = (first..self.rank.len())

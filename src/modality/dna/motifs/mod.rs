@@ -75,8 +75,8 @@ impl Test {
 
 #[derive(Debug, Clone)]
 pub struct FoundMotif {
-    /// The cluster searched (0 when the whole input is one group).
-    pub cluster: u32,
+    /// The cluster searched; None when the whole input was one group.
+    pub cluster: Option<u32>,
     /// 1-based rank within the group (order of discovery).
     pub rank: usize,
     pub motif: Motif,
@@ -111,6 +111,9 @@ pub struct MotifResults {
     pub background: String,
     /// What the search did that a reader should know (groups searched in a sample).
     pub notes: Vec<String>,
+    /// The other grouping's motifs (per cluster while these are the whole input's, or the
+    /// reverse), kept so that `:motifs all` and `:motifs clusters` switch without a search.
+    pub kept: Option<std::sync::Arc<MotifResults>>,
 }
 
 impl MotifResults {
@@ -125,7 +128,7 @@ impl MotifResults {
                 "{} clusters",
                 r.motifs
                     .iter()
-                    .map(|m| m.cluster)
+                    .filter_map(|m| m.cluster)
                     .collect::<std::collections::BTreeSet<_>>()
                     .len()
             ),
@@ -147,9 +150,9 @@ impl MotifResults {
                 let t = &r.database[x.target];
                 format!("{} {} (E {:.2e})", t.id, t.name, x.evalue)
             });
-            let group = match r.groups {
-                Groups::All => "all".to_string(),
-                Groups::Clusters => format!("cluster {:>2}", m.cluster),
+            let group = match m.cluster {
+                None => "all".to_string(),
+                Some(c) => format!("cluster {c:>2}"),
             };
             out.push(format!(
                 "  {group} #{} {:<16} {} {}/{} vs {}/{}  p {:.2e}  E {:.2e}  {}",
@@ -170,17 +173,50 @@ impl MotifResults {
 
     /// The motifs found in cluster `c` alone (none when the whole input was one group).
     pub fn of_cluster(&self, c: u32) -> impl Iterator<Item = &FoundMotif> {
-        let per_cluster = self.groups == Groups::Clusters;
-        self.motifs
-            .iter()
-            .filter(move |m| per_cluster && m.cluster == c)
+        self.motifs.iter().filter(move |m| m.cluster == Some(c))
     }
 
     /// The motifs searched in sequences that include cluster `c`'s: its own, or every motif
     /// when the whole input was one group.
     pub fn covering(&self, c: u32) -> impl Iterator<Item = &FoundMotif> {
-        let all = self.groups == Groups::All;
-        self.motifs.iter().filter(move |m| all || m.cluster == c)
+        self.motifs
+            .iter()
+            .filter(move |m| m.cluster.is_none_or(|x| x == c))
+    }
+
+    /// These results and the other grouping's kept beside them, shown ones first.
+    pub fn runs(&self) -> impl Iterator<Item = &MotifResults> {
+        std::iter::once(self).chain(self.kept.as_deref())
+    }
+
+    /// These results with the other grouping's motifs of `previous` kept beside them (the
+    /// whole input's motifs do not change when the clusters do; a new search of the same
+    /// grouping replaces the old one).
+    pub fn keeping(mut self, previous: Option<&MotifResults>) -> MotifResults {
+        self.kept = previous
+            .into_iter()
+            .flat_map(|p| p.runs())
+            .find(|r| r.groups != self.groups)
+            .map(|r| {
+                std::sync::Arc::new(MotifResults {
+                    kept: None,
+                    ..r.clone()
+                })
+            });
+        self
+    }
+
+    /// The kept grouping `groups` shown instead, these kept beside it; None when it is not
+    /// kept.
+    pub fn switched_to(&self, groups: Groups) -> Option<MotifResults> {
+        let k = self.kept.as_deref().filter(|k| k.groups == groups)?;
+        Some(MotifResults {
+            kept: Some(std::sync::Arc::new(MotifResults {
+                kept: None,
+                ..self.clone()
+            })),
+            ..k.clone()
+        })
     }
 }
 
@@ -237,11 +273,12 @@ pub fn discover(
 ) -> Option<MotifResults> {
     let base = pwm::base_frequencies(seqs);
     let cl = SeedSpace::new(p.k);
-    let groups: Vec<(u32, Vec<usize>)> = match p.groups {
-        Groups::All => vec![(0, (0..seqs.len()).collect())],
+    let groups: Vec<(Option<u32>, Vec<usize>)> = match p.groups {
+        Groups::All => vec![(None, (0..seqs.len()).collect())],
         Groups::Clusters => {
             let n = clusters.iter().max().map_or(0, |&m| m as usize + 1);
-            let mut g: Vec<(u32, Vec<usize>)> = (0..n as u32).map(|c| (c, Vec::new())).collect();
+            let mut g: Vec<(Option<u32>, Vec<usize>)> =
+                (0..n as u32).map(|c| (Some(c), Vec::new())).collect();
             for (i, &c) in clusters.iter().enumerate() {
                 g[c as usize].1.push(i);
             }
@@ -260,7 +297,9 @@ pub fn discover(
         if members.len() < 10 {
             continue;
         }
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(p.seed ^ (*c as u64 + 1));
+        // The whole input is seeded as cluster 0 was, so earlier sessions' searches repeat.
+        let mut rng =
+            rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(p.seed ^ (c.unwrap_or(0) as u64 + 1));
         // A large group is searched in a seeded sample; its sites are found in all of it.
         let searched: Vec<usize> = if members.len() > p.max_foreground.max(10) {
             let mut m = members.clone();
@@ -269,9 +308,9 @@ pub fn discover(
             m.sort_unstable();
             notes.push(format!(
                 "{}: motifs searched in a sample of {} of its {} sequences",
-                match p.groups {
-                    Groups::All => "the whole input".to_string(),
-                    Groups::Clusters => format!("cluster {c}"),
+                match c {
+                    None => "the whole input".to_string(),
+                    Some(c) => format!("cluster {c}"),
                 },
                 m.len(),
                 members.len()
@@ -311,9 +350,9 @@ pub fn discover(
                 .collect();
             let rank = found.iter().filter(|f| f.cluster == *c).count() + 1;
             let mut motif = r.found.motif;
-            motif.id = match p.groups {
-                Groups::All => format!("all-m{rank}"),
-                Groups::Clusters => format!("c{c}-m{rank}"),
+            motif.id = match c {
+                None => format!("all-m{rank}"),
+                Some(c) => format!("c{c}-m{rank}"),
             };
             motif.name = motif.consensus();
             let matches: Vec<_> = crate::modality::dna::tomtom::compare(&motif, &db, 1)
@@ -348,6 +387,7 @@ pub fn discover(
         groups: p.groups,
         background,
         notes,
+        kept: None,
     })
 }
 
@@ -357,7 +397,7 @@ fn group_sets(
     seqs: &[Vec<u8>],
     clusters: &[u32],
     members: &[usize],
-    c: u32,
+    c: Option<u32>,
     user_bg: Option<&UserBackground>,
     p: &MotifParams,
     rng: &mut impl Rng,
@@ -377,7 +417,7 @@ fn group_sets(
         (Some(u), _) => sample(u.seqs.iter().collect(), rng),
         (None, Background::Clusters) if p.groups == Groups::Clusters => sample(
             (0..seqs.len())
-                .filter(|&i| clusters[i] != c)
+                .filter(|&i| Some(clusters[i]) != c)
                 .map(|i| &seqs[i])
                 .collect(),
             rng,
