@@ -791,3 +791,19 @@ fn an_h5ad_too_large_for_the_memory_budget_is_refused_before_reading() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn a_mistyped_command_gets_did_you_mean() {
+    let (code, _, err) = run(&["opne", "x.h5ad"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("opne: no such file or directory; did you mean the command 'open'?"),
+        "{err}"
+    );
+    // A path that is plainly a path gets no command suggested.
+    let (_, _, err) = run(&["no/such/dir.h5ad"]);
+    assert!(
+        err.contains("no such file") && !err.contains("did you mean"),
+        "{err}"
+    );
+}

@@ -191,6 +191,15 @@ fn update_search_finds_ids_and_metadata() {
     let t = s.tab().unwrap();
     let m = t.search.as_ref().unwrap();
     assert_eq!(m.matches.len(), 13, "13 CD34+ cells in bulk_labels");
+    assert!(
+        s.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("13 matches in bulk_labels 13"),
+        "the message says where: {:?}",
+        s.message
+    );
     assert_eq!(t.map.cursor, Some(m.matches[0]));
     update(&mut s, Action::SearchNext);
     let t = s.tab().unwrap();
@@ -202,6 +211,19 @@ fn update_search_finds_ids_and_metadata() {
         t.map.cursor,
         Some(*t.search.as_ref().unwrap().matches.last().unwrap())
     );
+    // A gene that is also in labels (CD4; "CD4+/CD25 T Reg"): coloured by the gene, and the
+    // message says how to colour by the column instead.
+    update(&mut s, Action::StartSearch);
+    for c in "CD4".chars() {
+        update(&mut s, Action::InputChar(c));
+    }
+    update(&mut s, Action::InputSubmit);
+    let text = s.message.as_ref().unwrap().text.clone();
+    assert!(
+        text.contains("also gene CD4") && text.contains(":color bulk_labels"),
+        "{text}"
+    );
+    assert!(matches!(&s.tab().unwrap().color, ColorBy::Genes(l, _) if l == "gene CD4"));
 }
 
 #[test]
@@ -942,6 +964,18 @@ fn command_completion_extends_to_the_common_prefix_and_lists_the_choices() {
     assert_eq!(complete("color genes CD8A,cd3").0, "color genes CD8A,cd3");
     assert_eq!(complete("color genes CD8A,cd3e").0, "color genes CD8A,CD3E");
     assert_eq!(complete("xyz").0, "xyz");
+    // The candidates are on screen while the line is still being typed.
+    update(&mut s, Action::StartCommand);
+    for ch in "rec".chars() {
+        update(&mut s, Action::InputChar(ch));
+    }
+    update(&mut s, Action::InputComplete);
+    let sc = screen(&s);
+    assert!(
+        sc.contains("recluster leiden  recluster kmeans") && sc.contains(":recluster "),
+        "{sc}"
+    );
+    update(&mut s, Action::Escape);
 }
 
 #[test]

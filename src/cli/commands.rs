@@ -391,7 +391,19 @@ pub fn open(paths: &[PathBuf], opts: &CommonOpts) -> Result<()> {
             }));
         } else {
             if !p.exists() {
-                bail!("{}: no such file or directory", p.display());
+                // `biolens opne x.h5ad`: a mistyped command reads as a path.
+                let word = p.to_string_lossy();
+                let near = (p.components().count() == 1)
+                    .then(|| crate::core::text::closest(&word, ["run", "open", "export", "scan"]))
+                    .flatten();
+                match near {
+                    Some(c) => bail!(
+                        "{}: no such file or directory; did you mean the command '{c}'? \
+                         (biolens --help lists them)",
+                        p.display()
+                    ),
+                    None => bail!("{}: no such file or directory", p.display()),
+                }
             }
             let title = p
                 .file_name()

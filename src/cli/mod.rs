@@ -261,6 +261,10 @@ pub struct DnaArgs {
     /// DNA: most motifs reported per group.
     #[arg(long, default_value_t = 5, global = true)]
     pub max_motifs: usize,
+    /// DNA: a group with more sequences is searched in a seeded sample of this many (its
+    /// sites are still found in all of them); lower it to bound the time on a large input.
+    #[arg(long, default_value_t = 3000, global = true, value_parser = clap::value_parser!(u64).range(10..))]
+    pub motif_sample: u64,
     /// DNA: seed k-mer length of motif discovery.
     #[arg(long, default_value_t = 8, global = true)]
     pub motif_k: usize,
@@ -455,6 +459,7 @@ impl CommonOpts {
             MotifGroups::All => crate::modality::dna::motifs::Groups::All,
         };
         p.motifs.max_per_cluster = self.dna.max_motifs;
+        p.motifs.max_foreground = self.dna.motif_sample as usize;
         p.cluster = match self.cluster {
             ClusterChoice::Leiden => crate::pipeline::ClusterMethod::Leiden(LeidenParams {
                 resolution: self.resolution,

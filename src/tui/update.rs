@@ -827,16 +827,42 @@ fn run_search(s: &mut State, q: &str) {
         t.color_version += 1;
     }
     let mut matches = Vec::new();
+    // Where the matches were found (ids, or a text column), so the message can say it.
+    let mut found_in: Vec<(String, usize)> = Vec::new();
+    let count = |found_in: &mut Vec<(String, usize)>, name: &str| match found_in
+        .iter_mut()
+        .find(|(n, _)| n == name)
+    {
+        Some(e) => e.1 += 1,
+        None => found_in.push((name.to_string(), 1)),
+    };
     for i in 0..d.len() {
-        if d.ids[i].to_lowercase().contains(&q)
-            || d.meta
-                .iter()
-                .any(|c| c.is_text() && c.display(i).to_lowercase().contains(&q))
-        {
+        let mut hit = false;
+        if d.ids[i].to_lowercase().contains(&q) {
+            count(&mut found_in, "ids");
+            hit = true;
+        }
+        for c in d.meta.iter().filter(|c| c.is_text()) {
+            if c.display(i).to_lowercase().contains(&q) {
+                count(&mut found_in, &c.name);
+                hit = true;
+            }
+        }
+        if hit {
             matches.push(i);
         }
     }
     let n = matches.len();
+    let sources = found_in
+        .iter()
+        .map(|(name, k)| format!("{name} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // With a gene and a column both matching, say how to colour by the column instead.
+    let column = found_in
+        .iter()
+        .find(|(name, _)| name != "ids")
+        .map(|(c, _)| c.clone());
     t.search = Some(Search {
         query: q.clone(),
         matches,
@@ -853,11 +879,15 @@ fn run_search(s: &mut State, q: &str) {
     } else {
         go_to_match(s);
         s.info(format!(
-            "/{shown}: {n} match{} (n/N to step){}",
+            "/{shown}: {n} match{} in {sources} (n/N to step){}",
             if n == 1 { "" } else { "es" },
-            gene.as_ref().map_or(String::new(), |(_, g)| format!(
-                "; map coloured by gene {g}"
-            ))
+            match (&gene, &column) {
+                (Some((_, g)), Some(c)) => format!(
+                    "; also gene {g}: map coloured by it (:color {c} colours by the column)"
+                ),
+                (Some((_, g)), None) => format!("; map coloured by gene {g}"),
+                _ => String::new(),
+            }
         ));
     }
 }

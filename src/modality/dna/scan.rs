@@ -283,18 +283,19 @@ pub fn scan_columns(
         })
         .collect();
     let with_site = r
-        .seq_pvalue
+        .sites
         .iter()
-        .filter(|&&p| p <= site_threshold)
-        .count();
+        .map(|s| s.item)
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let note = format!(
-        "{} {label} scanned: {} sites at p ≤ {site_threshold:.0e} in {} windows; {with_site} of {} \
-         sequences have one at that p after correction for their windows; colour: {name} \
-         (−log10 p of the best site)",
+        "{} {label}: {} sites at p ≤ {site_threshold:.0e} in {with_site} of {} sequences \
+         ({} windows scored); colour: {name}, −log10 of each sequence's best-site p corrected \
+         for its windows",
         motif.id,
         r.sites.len(),
+        seqs.len(),
         r.windows,
-        seqs.len()
     );
     (
         vec![

@@ -167,12 +167,9 @@ pub fn read(dir: &Path, d: &DnaEntry, n: usize) -> Result<DnaParts, FileError> {
     });
     let mpath = ddir.join("motifs.parquet");
     let motifs = if mpath.exists() {
-        Some(Arc::new(read_motifs(
-            &mpath,
-            &ddir.join("sites.parquet"),
-            db,
-            d,
-        )?))
+        let mut m = read_motifs(&mpath, &ddir.join("sites.parquet"), db, d)?;
+        m.fill_spread(&sequences.seqs);
+        Some(Arc::new(m))
     } else {
         None
     };
@@ -316,6 +313,7 @@ fn read_motifs(
             pvalue: pv[i],
             evalue: ev[i],
             train_pvalue: tp[i],
+            spread: Vec::new(),
             sites: Vec::new(),
             matches,
         });
@@ -424,6 +422,7 @@ mod tests {
                 score: 2.0,
             }],
             matches: Vec::new(),
+            spread: Vec::new(),
         }
     }
 

@@ -29,6 +29,26 @@ pub fn draw(
                 Some(c) => (c.to_string(), chars[k + 1..].iter().collect()),
                 None => (" ".to_string(), String::new()),
             };
+            // The last message (Tab's candidates, the error being corrected) stays in view
+            // above the line while typing.
+            if let Some((text, error)) = message
+                && r.y > 0
+            {
+                let above = Rect::new(r.x, r.y - 1, r.width, 1);
+                let style = if error {
+                    Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+                } else {
+                    Style::default().fg(Color::Cyan)
+                };
+                f.render_widget(ratatui::widgets::Clear, above);
+                f.render_widget(
+                    Paragraph::new(Line::from(Span::styled(
+                        crate::tui::theme::truncate(text, r.width as usize),
+                        style,
+                    ))),
+                    above,
+                );
+            }
             Line::from(vec![
                 Span::styled(prompt.to_string(), Style::default().fg(Color::Yellow)),
                 Span::raw(before),

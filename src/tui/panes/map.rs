@@ -28,6 +28,8 @@ pub enum ColorValues {
         v: Vec<f32>,
         lo: f32,
         hi: f32,
+        /// What the values are and how the colour range was chosen, for the colour bar.
+        scale: String,
     },
     /// Membership of a selection, and its size.
     Highlight {
@@ -158,10 +160,16 @@ fn color_values(v: &TabView) -> ColorValues {
         s.sort_by(|a, b| a.total_cmp(b));
         let lo = s[s.len() * 2 / 100];
         let hi = s[(s.len() * 98 / 100).min(s.len() - 1)];
+        let clipped = s[0] < lo || s[s.len() - 1] > hi;
         ColorValues::Value {
             v: x.to_vec(),
             lo,
             hi,
+            scale: format!(
+                "{}, 2nd–98th percentile{}",
+                v.color.name(),
+                if clipped { ", beyond clipped" } else { "" }
+            ),
         }
     };
     match v.color {
@@ -210,6 +218,15 @@ fn color_values(v: &TabView) -> ColorValues {
                         v: acc,
                         lo: 0.0,
                         hi: if hi > 0.0 { hi } else { 1.0 },
+                        scale: format!(
+                            "{}{}, 0 to the highest",
+                            e.value_label(),
+                            if genes.len() > 1 {
+                                " (mean of the genes)"
+                            } else {
+                                ""
+                            }
+                        ),
                     }
                 }
                 _ => ColorValues::Empty,
@@ -278,7 +295,7 @@ impl MapPane {
         if self.raster_key != Some(rkey) {
             let coloring = match self.colors.as_ref().map(|c| &c.1) {
                 Some(ColorValues::Category { idx, .. }) => Coloring::Category(idx),
-                Some(ColorValues::Value { v, lo, hi }) => Coloring::Value {
+                Some(ColorValues::Value { v, lo, hi, .. }) => Coloring::Value {
                     v,
                     lo: *lo,
                     hi: *hi,
@@ -565,7 +582,7 @@ impl MapPane {
                 Span::styled("■", Style::default().fg(Color::DarkGray)),
                 Span::raw("rest"),
             ],
-            Some(ColorValues::Value { lo, hi, .. }) => {
+            Some(ColorValues::Value { lo, hi, scale, .. }) => {
                 let mut l = vec![Span::raw(format!("{lo:.2} "))];
                 for k in 0..GRADIENT_STEPS {
                     l.push(Span::styled(
@@ -573,7 +590,18 @@ impl MapPane {
                         Style::default().fg(gradient_color(palette, k)),
                     ));
                 }
-                l.push(Span::raw(format!(" {hi:.2}")));
+                let hi = format!(" {hi:.2} ");
+                // The bar names its scale in what room is left, cut with an ellipsis.
+                let used =
+                    l.iter().map(|s| s.content.chars().count()).sum::<usize>() + hi.chars().count();
+                let room = (r.width as usize).saturating_sub(4 + used);
+                l.push(Span::raw(hi));
+                if room > 4 {
+                    l.push(Span::styled(
+                        truncate(scale, room),
+                        Style::default().add_modifier(Modifier::DIM),
+                    ));
+                }
                 l
             }
             _ => Vec::new(),

@@ -294,6 +294,19 @@ pub fn draw_motifs(v: &TabView, sel: usize, sorted: Sorted, focused: bool, f: &m
             key,
         ));
     }
+    // Where its sites fall along the sequences, 5′ to 3′: centred (a ChIP summit, a TSS)
+    // or anywhere.
+    if logo.len() >= 3
+        && let Some(line) = logo.get_mut(1)
+        && m.spread.iter().any(|&c| c > 0)
+    {
+        let label = "sites along the sequences 5′ ";
+        if room >= label.chars().count() + m.spread.len() + 3 {
+            line.spans.push(Span::styled(format!("  {label}"), key));
+            line.spans.push(Span::raw(spark(&m.spread)));
+            line.spans.push(Span::styled(" 3′", key));
+        }
+    }
     f.render_widget(Paragraph::new(logo), logo_r);
     if let Some((b, d, t)) = &matched {
         let mut lines = logo_lines(t, match_h as usize);
@@ -364,6 +377,19 @@ pub fn draw_motifs(v: &TabView, sel: usize, sorted: Sorted, focused: bool, f: &m
     let table = Table::new(rows, widths)
         .header(Row::new(layout.iter().map(|&(j, _)| headers[j].as_str())).style(header_style()));
     f.render_widget(table, rest);
+}
+
+/// Counts as a one-line bar chart, the largest a full block.
+fn spark(counts: &[u32]) -> String {
+    const BARS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+    counts
+        .iter()
+        .map(|&c| {
+            let k = (c as f64 / top * 8.0).ceil() as usize;
+            BARS[k.min(8)]
+        })
+        .collect()
 }
 
 /// The coloured consensus in at most `w` letters, ending in `…` when cut.

@@ -98,6 +98,26 @@ pub struct FoundMotif {
     pub sites: Vec<Site>,
     /// Best database matches (empty without a motif file).
     pub matches: Vec<crate::modality::dna::tomtom::Match>,
+    /// Where the sites fall along their sequences: counts of site centres in `SPREAD_BINS`
+    /// equal parts of each sequence, 5′ to 3′ (CentriMo's question: centred, or anywhere?).
+    pub spread: Vec<u32>,
+}
+
+/// Bins of [`FoundMotif::spread`].
+pub const SPREAD_BINS: usize = 20;
+
+/// Counts of site centres in `SPREAD_BINS` equal parts of their sequences.
+pub fn site_spread(sites: &[Site], width: usize, seqs: &[Vec<u8>]) -> Vec<u32> {
+    let mut bins = vec![0u32; SPREAD_BINS];
+    for s in sites {
+        let Some(len) = seqs.get(s.item as usize).map(Vec::len).filter(|&l| l > 0) else {
+            continue;
+        };
+        let centre = s.pos as f64 + width as f64 / 2.0;
+        let b = ((centre / len as f64) * SPREAD_BINS as f64) as usize;
+        bins[b.min(SPREAD_BINS - 1)] += 1;
+    }
+    bins
 }
 
 #[derive(Debug, Clone, Default)]
@@ -182,6 +202,17 @@ impl MotifResults {
         self.motifs
             .iter()
             .filter(move |m| m.cluster.is_none_or(|x| x == c))
+    }
+
+    /// Fills each motif's [`FoundMotif::spread`] from its sites (a session keeps the sites,
+    /// not the spread).
+    pub fn fill_spread(&mut self, seqs: &[Vec<u8>]) {
+        for m in &mut self.motifs {
+            m.spread = site_spread(&m.sites, m.motif.width(), seqs);
+        }
+        if let Some(k) = self.kept.as_mut() {
+            std::sync::Arc::make_mut(k).fill_spread(seqs);
+        }
     }
 
     /// These results and the other grouping's kept beside them, shown ones first.
@@ -350,6 +381,7 @@ pub fn discover(
                 .collect();
             let rank = found.iter().filter(|f| f.cluster == *c).count() + 1;
             let mut motif = r.found.motif;
+            let motif_width = motif.width();
             motif.id = match c {
                 None => format!("all-m{rank}"),
                 Some(c) => format!("c{c}-m{rank}"),
@@ -371,6 +403,7 @@ pub fn discover(
                 pvalue: r.pvalue,
                 evalue: f64::NAN,
                 train_pvalue: r.found.pvalue,
+                spread: site_spread(&sites, motif_width, seqs),
                 sites,
                 matches,
             });
@@ -551,4 +584,35 @@ fn cross_validated_search(
             pvalue: fisher_greater(hf, nf, hb, nb),
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spread_counts_site_centres_along_each_sequence() {
+        let seqs = vec![vec![b'A'; 100], vec![b'C'; 200], Vec::new()];
+        let site = |item: u32, pos: u32| Site {
+            item,
+            pos,
+            reverse: false,
+            score: 1.0,
+        };
+        // Centres at 50 of 100 and 100 of 200 (the middle bin), 5 of 100 (the second), 198
+        // of 200 (the last); a site in an empty sequence is not counted.
+        let sites = [
+            site(0, 45),
+            site(1, 95),
+            site(0, 0),
+            site(1, 193),
+            site(2, 0),
+        ];
+        let b = site_spread(&sites, 10, &seqs);
+        assert_eq!(b.len(), SPREAD_BINS);
+        assert_eq!(b[SPREAD_BINS / 2], 2);
+        assert_eq!(b[1], 1);
+        assert_eq!(b[SPREAD_BINS - 1], 1);
+        assert_eq!(b.iter().sum::<u32>(), 4);
+    }
 }
