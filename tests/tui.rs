@@ -1893,3 +1893,87 @@ fn walkthrough_group_colour_compare_export_recluster_crosstab_anomalies() {
     app.press("q");
     assert!(app.state.quit);
 }
+
+#[test]
+fn the_tissue_view_draws_each_item_where_it_lies_and_keeps_the_cursor_on_it() {
+    let mut app = input_app(fixture("cells/spatial/spatial_bands.h5ad"));
+    app.start();
+    // The tissue view may be asked for before the projection lands; its extent stays its own.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while app.state.tab().unwrap().dataset.is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        app.drain();
+    }
+    app.press("w");
+    assert!(app.wait_for_jobs(Duration::from_secs(300)), "pipeline");
+    assert!(app.state.tab().unwrap().data.tissue.is_some());
+    let drawn = |app: &App| {
+        let sc = screen(&app.state);
+        let m = app.state.areas().map_inner();
+        sc.lines()
+            .skip(m.y as usize)
+            .take(m.height as usize)
+            .flat_map(|l| l.chars().skip(m.x as usize).take(m.width as usize))
+            .filter(|c| ('\u{2801}'..='\u{28ff}').contains(c))
+            .count()
+    };
+    assert!(
+        drawn(&app) > 50,
+        "points drawn on the tissue:\n{}",
+        screen(&app.state)
+    );
+    app.press("w");
+    let ds = app.state.tab().unwrap().dataset.clone().unwrap();
+    let num = |name: &str| match ds.meta_column(name).map(|c| c.values.clone()) {
+        Some(biolens::core::MetaValues::Number(v)) => v,
+        other => panic!("{name}: {other:?}"),
+    };
+    let (x, y) = (num("spatial_x"), num("spatial_y"));
+    assert_eq!(x.len(), 360, "positions from obsm['spatial']");
+    app.press("lll");
+    let cursor = app.state.tab().unwrap().map.cursor.unwrap();
+
+    app.press("w:color cell_type<Enter>");
+    let t = app.state.tab().unwrap();
+    assert_eq!(t.map.cursor, Some(cursor), "the cursor stays on its item");
+    let l = t.data.map_layout().unwrap();
+    for i in [0, cursor, 359] {
+        assert_eq!(l[i], [x[i] as f32, -y[i] as f32]);
+    }
+    let sc = screen(&app.state);
+    assert!(sc.contains("tissue (spatial_x × spatial_y"), "{sc}");
+    // The three types lie in three bands: on screen, each type's columns are apart from the
+    // next one's.
+    let area = app.state.areas().map_inner();
+    let view = t.map.view.unwrap();
+    let Some(biolens::core::MetaValues::Text(types)) =
+        ds.meta_column("cell_type").map(|c| c.values.clone())
+    else {
+        panic!("cell_type")
+    };
+    let cols = |band: &str| -> (u16, u16) {
+        let c: Vec<u16> = (0..l.len())
+            .filter(|&i| types[i] == band)
+            .filter_map(|i| view.to_cell(l[i], area.width, area.height).map(|p| p.0))
+            .collect();
+        (*c.iter().min().unwrap(), *c.iter().max().unwrap())
+    };
+    let (left, middle, right) = (cols("left"), cols("middle"), cols("right"));
+    println!("screen columns: left {left:?}, middle {middle:?}, right {right:?}");
+    assert!(
+        left.1 < middle.0 && middle.1 < right.0,
+        "bands apart on screen"
+    );
+    // Moving right on the tissue goes to an item further right on the tissue.
+    app.press("l");
+    let next = app.state.tab().unwrap().map.cursor.unwrap();
+    assert!(x[next] >= x[cursor], "{} then {}", x[cursor], x[next]);
+
+    // Back to the projection; a tab without positions says what gives them.
+    app.press("w");
+    assert!(app.state.tab().unwrap().data.tissue.is_none());
+    assert!(screen(&app.state).contains(" map · colour: cell_type"));
+    app.press(":map tissue cell_type spatial_y<Enter>");
+    let m = app.state.message.clone().unwrap();
+    assert!(m.error && m.text.contains("not numeric"), "{m:?}");
+}

@@ -57,6 +57,8 @@ pub enum Action {
     BoxSelect,
     /// The selections table in the bottom pane.
     ShowSelections,
+    /// The map between the projection and the positions on the tissue (`w`).
+    ToggleTissue,
     /// Orders the focused table (the clusters pane, else the bottom pane's table).
     Sort(crate::tui::table_sort::SortRequest),
     /// The first (false) or last (true) row of the focused list.

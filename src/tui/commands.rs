@@ -96,6 +96,13 @@ pub const COMMANDS: &[Command] = &[
         run: recluster_kmeans,
     },
     Command {
+        usage: "map tissue [X Y]|projection",
+        about: "items where they lie (obsm spatial, tiles), or the projection",
+        complete: "map ",
+        aliases: &[],
+        run: map_view,
+    },
+    Command {
         usage: "sort COLUMN [asc|desc]",
         about: "order the focused table by a column",
         complete: "sort ",
@@ -418,6 +425,51 @@ fn color_column(s: &mut State, args: &[&str]) -> Vec<Effect> {
             };
             s.error(text);
         }
+    }
+    vec![]
+}
+
+/// `:map tissue [X Y]`: the map draws each item at its position on the tissue (an `.h5ad`'s
+/// obsm['spatial'], a tile's corner, or columns X and Y); the cursor stays on its item.
+/// `:map projection`: the 2-D projection again.
+fn map_view(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    let names = match args {
+        ["tissue"] => None,
+        ["tissue", x, y] => Some((*x, *y)),
+        ["projection"] => return map_projection(s),
+        _ => return usage(s, "map "),
+    };
+    let Some(t) = s.tab_mut() else { return vec![] };
+    let Some(ds) = t.data.dataset.clone() else {
+        s.error("no data yet");
+        return vec![];
+    };
+    match crate::tui::tissue::Tissue::from_columns(&ds, names) {
+        Ok(tissue) => {
+            let said = format!(
+                "tissue: {} items at their positions ({} × {}); w or :map projection goes back",
+                tissue.layout.len(),
+                tissue.x,
+                tissue.y
+            );
+            t.map.reset_view(&tissue.layout);
+            t.data.tissue = Some(tissue);
+            t.version += 1;
+            s.info(said);
+        }
+        Err(e) => s.error(e),
+    }
+    vec![]
+}
+
+fn map_projection(s: &mut State) -> Vec<Effect> {
+    let Some(t) = s.tab_mut() else { return vec![] };
+    if t.data.tissue.take().is_some() {
+        if let Some(l) = t.data.result.layout.clone() {
+            t.map.reset_view(&l);
+        }
+        t.version += 1;
+        s.info("map: the 2-D projection");
     }
     vec![]
 }

@@ -151,6 +151,15 @@ pub fn defaults() -> Vec<Binding> {
             Action::CycleColor
         ),
         b!(
+            "tissue",
+            [(KeyCode::Char('w'), N)],
+            "w",
+            "where on the tissue: the map ⇄ the items' positions",
+            "View",
+            None,
+            Action::ToggleTissue
+        ),
+        b!(
             "focus_next",
             [(KeyCode::Tab, N)],
             "Tab",

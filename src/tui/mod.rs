@@ -19,5 +19,6 @@ pub mod state;
 pub mod table_sort;
 pub mod terminal;
 pub mod theme;
+pub mod tissue;
 pub mod update;
 pub mod views;

@@ -90,9 +90,19 @@ pub struct TabData {
     pub version: u64,
     /// Bumped when the colouring changes: recolours the map without redoing data-only work.
     pub color_version: u64,
+    /// The map shows positions on the tissue instead of the projection (`:map tissue`, `w`).
+    pub tissue: Option<crate::tui::tissue::Tissue>,
 }
 
 impl TabData {
+    /// The layout the map draws and the cursor moves on: the tissue's, else the projection's.
+    pub fn map_layout(&self) -> Option<Arc<Vec<[f32; 2]>>> {
+        match &self.tissue {
+            Some(t) => Some(t.layout.clone()),
+            None => self.result.layout.clone(),
+        }
+    }
+
     /// What the panes read, with the other panes' selections.
     pub fn view<'a>(
         &'a self,
@@ -114,6 +124,7 @@ impl TabData {
             cluster,
             busy,
             error: self.error.as_deref(),
+            tissue: self.tissue.as_ref(),
         }
     }
 
@@ -214,6 +225,7 @@ impl Tab {
                 motifs_job: None,
                 compare_job: None,
                 scan_job: None,
+                tissue: None,
                 error: None,
                 version: 1,
                 color_version: 0,

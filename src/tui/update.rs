@@ -359,25 +359,31 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
                 1.0 / 0.7
             };
             if let Some(t) = s.tab_mut() {
-                t.map.zoom(
-                    t.data.result.layout.as_deref().map(|l| l.as_slice()),
-                    f,
-                    None,
-                );
+                let layout = t.data.map_layout();
+                t.map.zoom(layout.as_deref().map(|l| l.as_slice()), f, None);
             }
             vec![]
         }
         Action::ResetView => {
             if let Some(t) = s.tab_mut()
-                && let Some(l) = &t.data.result.layout
+                && let Some(l) = t.data.map_layout()
             {
-                t.map.reset_view(l);
+                t.map.reset_view(&l);
             }
             vec![]
         }
         Action::Open => open_selected(s),
         Action::BoxSelect => {
             box_select(s);
+            vec![]
+        }
+        Action::ToggleTissue => {
+            let cmd = if s.tab().is_some_and(|t| t.data.tissue.is_some()) {
+                "map projection"
+            } else {
+                "map tissue"
+            };
+            super::commands::run_command(s, cmd);
             vec![]
         }
         Action::Sort(how) => {
@@ -439,7 +445,7 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             if m.contains((col, row).into()) {
                 if let Some(t) = s.tab_mut() {
                     let at = t.map.position_at(col, row, m);
-                    let layout = t.data.result.layout.clone();
+                    let layout = t.data.map_layout();
                     t.map.zoom(
                         layout.as_deref().map(|l| l.as_slice()),
                         if up { 0.8 } else { 1.25 },
@@ -518,7 +524,14 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                             t.comparison = None;
                             t.bottom.marker_sel = 0;
                         }
-                        PipelineEvent::Layout(l) => t.map.on_layout(l),
+                        // The tissue view keeps its own extent when the projection lands.
+                        PipelineEvent::Layout(l) => match &t.data.tissue {
+                            Some(ts) => {
+                                let on_tissue = ts.layout.clone();
+                                t.map.on_layout(&on_tissue);
+                            }
+                            None => t.map.on_layout(l),
+                        },
                         PipelineEvent::Note(text) => {
                             tracing::info!("{}: {text}", t.title);
                             let text = format!("{}: {text}", t.title);
@@ -666,7 +679,7 @@ fn move_pane(s: &mut State, pane: Focus, d: Dir, step: usize) {
     let Some(t) = s.tab_mut() else { return };
     match pane {
         Focus::Map => {
-            if let Some(l) = t.data.result.layout.clone() {
+            if let Some(l) = t.data.map_layout() {
                 t.map.move_cursor(&l, d, w, h);
             }
         }
@@ -683,8 +696,7 @@ fn move_pane(s: &mut State, pane: Focus, d: Dir, step: usize) {
             // Walking the anomalies walks the map's cursor, so the detail pane shows each one
             // (Enter still centres the map on it).
             if t.bottom.view == BottomView::Anomalies
-                && let (Some(i), Some(l)) =
-                    (t.bottom.selected_anomaly(), t.data.result.layout.clone())
+                && let (Some(i), Some(l)) = (t.bottom.selected_anomaly(), t.data.map_layout())
             {
                 t.map.go_to(&l, i, false);
             }
@@ -697,7 +709,7 @@ fn move_pane(s: &mut State, pane: Focus, d: Dir, step: usize) {
 /// `v`: starts a box at the cursor; pressed again, cancels it.
 fn box_select(s: &mut State) {
     let Some(t) = s.tab_mut() else { return };
-    let (Some(l), Some(c)) = (t.data.result.layout.clone(), t.map.cursor) else {
+    let (Some(l), Some(c)) = (t.data.map_layout(), t.map.cursor) else {
         s.error("no map yet: box selection waits for the projection");
         return;
     };
@@ -713,7 +725,7 @@ fn box_select(s: &mut State) {
 /// Enter with a box on the map: saves it as a coordinate selection.
 fn save_box(s: &mut State) -> Option<Vec<Effect>> {
     let t = s.tab_mut()?;
-    let l = t.data.result.layout.clone()?;
+    let l = t.data.map_layout()?;
     let (x0, x1, y0, y1) = t.map.box_bounds(&l)?;
     t.map.anchor = None;
     let name = t.selections.fresh_name("box");
@@ -766,7 +778,7 @@ fn open_selected(s: &mut State) -> Vec<Effect> {
         Focus::Bottom if t.bottom.view == BottomView::Anomalies => t.bottom.selected_anomaly(),
         _ => None,
     };
-    if let (Some(i), Some(l)) = (target, t.data.result.layout.clone()) {
+    if let (Some(i), Some(l)) = (target, t.data.map_layout()) {
         t.map.go_to(&l, i, true);
         s.focus = Focus::Map;
     }
@@ -779,7 +791,7 @@ fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
     if m.contains((col, row).into()) {
         s.focus = Focus::Map;
         if let Some(t) = s.tab_mut()
-            && let Some(l) = t.data.result.layout.clone()
+            && let Some(l) = t.data.map_layout()
         {
             t.map.click(&l, col, row, m);
         }
@@ -901,7 +913,7 @@ fn go_to_match(s: &mut State) {
     else {
         return;
     };
-    if let Some(l) = t.data.result.layout.clone() {
+    if let Some(l) = t.data.map_layout() {
         t.map.go_to(&l, i, false);
     } else {
         t.map.cursor = Some(i);

@@ -122,6 +122,9 @@ pub fn read_with(
     }
 }
 
+/// `obsm` keys that hold each cell's position on the tissue (squidpy's, then others seen).
+const SPATIAL_KEYS: [&str; 3] = ["spatial", "X_spatial", "spatial_coords"];
+
 /// Drops cells with zero counts (or fewer than `min_genes` detected genes), noting it.
 fn qc(
     path: &Path,
@@ -167,6 +170,26 @@ fn qc(
     }
     if ids.is_empty() {
         return Err(DataError::file(path, "no cell has a non-zero count"));
+    }
+    // Spatial data (Visium, Xenium, MERFISH…) keeps each cell's position in obsm: two columns
+    // the map's tissue view draws (`:map tissue`), colour and predicates read.
+    if let Some((key, m)) = obsm
+        .iter()
+        .find(|(k, m)| SPATIAL_KEYS.contains(&k.as_str()) && m.cols >= 2)
+        && !meta
+            .iter()
+            .any(|c| c.name == "spatial_x" || c.name == "spatial_y")
+    {
+        for (j, name) in ["spatial_x", "spatial_y"].iter().enumerate() {
+            meta.push(MetaColumn {
+                name: name.to_string(),
+                values: MetaValues::Number((0..m.rows).map(|i| m.row(i)[j] as f64).collect()),
+            });
+        }
+        notes.push(format!(
+            "{}: positions from obsm['{key}'] as spatial_x, spatial_y (:map tissue shows them)",
+            path.display()
+        ));
     }
     Ok(ItemsRead {
         ids,

@@ -151,6 +151,14 @@ pub struct MapPane {
     pub anchor: Option<[f32; 2]>,
 }
 
+/// What the map shows: the projection, or the tissue with the columns its positions come from.
+fn map_name(v: &TabView) -> String {
+    match v.tissue {
+        Some(t) => format!("tissue ({} × {}; w: map)", t.x, t.y),
+        None => "map".into(),
+    }
+}
+
 fn color_values(v: &TabView) -> ColorValues {
     let value = |x: &[f32]| {
         let mut s: Vec<f32> = x.iter().copied().filter(|x| x.is_finite()).collect();
@@ -234,7 +242,7 @@ fn color_values(v: &TabView) -> ColorValues {
         }
         ColorBy::Selection(name) => match v.selections.of(name) {
             Some(m) => {
-                let n = v.result.layout.as_ref().map_or(0, |l| l.len());
+                let n = v.layout().map_or(0, |l| l.len());
                 let mut member = vec![false; n];
                 for &i in m.iter() {
                     if let Some(x) = member.get_mut(i as usize) {
@@ -282,7 +290,7 @@ impl MapPane {
         if self.colors.as_ref().is_none_or(|(k, _)| *k != key) {
             self.colors = Some((key, color_values(v)));
         }
-        let Some(layout) = &v.result.layout else {
+        let Some(layout) = v.layout() else {
             return;
         };
         if self.grid_version != v.version || self.grid.is_none() {
@@ -444,8 +452,10 @@ impl MapPane {
                 " map · box selection: move to the other corner, Enter saves, Esc cancels "
                     .to_string()
             }
-            ColorBy::AnomalyModel => format!(" map · colour: {} {zoom}", v.model_score_name()),
-            _ => format!(" map · colour: {} {zoom}", v.color.name()),
+            ColorBy::AnomalyModel => {
+                format!(" {} · colour: {} {zoom}", map_name(v), v.model_score_name())
+            }
+            _ => format!(" {} · colour: {} {zoom}", map_name(v), v.color.name()),
         };
         let block = pane(&title, focused);
         let area = crate::tui::layout::inner(r);
@@ -496,7 +506,7 @@ impl MapPane {
             }
         }
         // The box being drawn: its outline over the points.
-        if let (Some(l), Some(view)) = (&v.result.layout, self.view)
+        if let (Some(l), Some(view)) = (v.layout(), self.view)
             && let Some((x0, x1, y0, y1)) = self.box_bounds(l)
         {
             let (w, h) = (area.width, area.height);
@@ -528,7 +538,7 @@ impl MapPane {
                 }
             }
         }
-        if let (Some(i), Some(l), Some(view)) = (self.cursor, &v.result.layout, self.view)
+        if let (Some(i), Some(l), Some(view)) = (self.cursor, v.layout(), self.view)
             && let Some((cx, cy)) = view.to_cell(l[i], area.width, area.height)
             && let Some(cell) = buf.cell_mut((area.x + cx, area.y + cy))
         {

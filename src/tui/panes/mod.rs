@@ -42,6 +42,8 @@ pub struct TabView<'a> {
     /// The pipeline's current stage while it runs ("projection 40%").
     pub busy: Option<&'a str>,
     pub error: Option<&'a str>,
+    /// Positions on the tissue, when the map shows them instead of the projection.
+    pub tissue: Option<&'a crate::tui::tissue::Tissue>,
 }
 
 impl TabView<'_> {
@@ -63,6 +65,14 @@ impl TabView<'_> {
 }
 
 impl<'a> TabView<'a> {
+    /// The layout the map draws: the tissue's positions, else the projection.
+    pub fn layout(&self) -> Option<&'a std::sync::Arc<Vec<[f32; 2]>>> {
+        match self.tissue {
+            Some(t) => Some(&t.layout),
+            None => self.result.layout.as_ref(),
+        }
+    }
+
     /// The findings shown: a `:compare` result's, else the clusters'.
     pub fn findings(&self) -> Option<&'a Findings> {
         self.comparison
