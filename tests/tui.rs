@@ -1969,10 +1969,36 @@ fn the_tissue_view_draws_each_item_where_it_lies_and_keeps_the_cursor_on_it() {
     let next = app.state.tab().unwrap().map.cursor.unwrap();
     assert!(x[next] >= x[cursor], "{} then {}", x[cursor], x[next]);
 
+    // Moran's I on the tissue: the library against esda 2.9.0 / libpysal 4.14.1 (KNN k = 6)
+    // on the same positions and g0's counts, numbers from
+    // tests/data/cells/spatial/moran_reference.py.
+    let e = ds.expression().unwrap();
+    let (cells, counts) = e.gene(e.gene_index("g0").unwrap());
+    let mut g0 = vec![0f64; 360];
+    for (&i, &c) in cells.iter().zip(counts) {
+        g0[i as usize] = c as f64;
+    }
+    let nb = biolens::analysis::spatial::knn_2d(&l, 6);
+    let m = biolens::analysis::spatial::morans_i(&nb, &g0).unwrap();
+    let scrambled: Vec<f64> = (0..360).map(|i| g0[(i * 67) % 360]).collect();
+    let s = biolens::analysis::spatial::morans_i(&nb, &scrambled).unwrap();
+    println!("Moran's I: g0 {m:?}; scrambled {s:?}");
+    assert!((m.i - 0.731879552318).abs() < 1e-6 && (m.z - 25.729822107458).abs() < 1e-6);
+    assert!((s.i - -0.000025378778).abs() < 1e-6 && (s.z - 0.096666937558).abs() < 1e-6);
+    assert!((m.expected - -0.002785515320).abs() < 1e-9);
+    // …and in the interface, of the colour as the map shows it.
+    app.press(":color gene g0<Enter>:moran<Enter>");
+    assert!(app.wait_for_jobs(Duration::from_secs(60)), "moran");
+    let msg = app.state.message.clone().unwrap();
+    assert!(
+        !msg.error && msg.text.contains("Moran's I of gene g0 on the tissue: 0."),
+        "{msg:?}"
+    );
+
     // Back to the projection; a tab without positions says what gives them.
     app.press("w");
     assert!(app.state.tab().unwrap().data.tissue.is_none());
-    assert!(screen(&app.state).contains(" map · colour: cell_type"));
+    assert!(screen(&app.state).contains(" map · colour: gene g0"));
     app.press(":map tissue cell_type spatial_y<Enter>");
     let m = app.state.message.clone().unwrap();
     assert!(m.error && m.text.contains("not numeric"), "{m:?}");

@@ -9,5 +9,6 @@ pub mod knn;
 pub mod leiden;
 pub mod metrics;
 pub mod pca;
+pub mod spatial;
 pub mod stats;
 pub mod umap;

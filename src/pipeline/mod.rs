@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod predicate;
 pub mod recluster;
 pub mod select;
+pub mod spatial;
 
 use crate::analysis::{
     anomaly::{self, AnomalyParams},

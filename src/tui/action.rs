@@ -103,6 +103,8 @@ pub enum JobKind {
     Compare,
     /// A `:scan` of a known motif across the sequences.
     Scan,
+    /// A statistic of the positions on the tissue (`:moran`).
+    Spatial,
 }
 
 /// What to export.
@@ -161,6 +163,13 @@ pub enum Effect {
     /// Write the tab's selections into its session's `selections.toml`.
     SaveSelections {
         tab: usize,
+    },
+    /// Moran's I of `values` (named `what`) over the positions `at` (`:moran`).
+    Moran {
+        tab: usize,
+        what: String,
+        values: Vec<f64>,
+        at: std::sync::Arc<Vec<[f32; 2]>>,
     },
     /// Scan the tab's sequences for motif `key` (`:scan`).
     Scan {

@@ -296,6 +296,23 @@ impl App {
                 });
                 self.started(tab, JobKind::Motifs, "motifs".into(), id, cancel);
             }
+            Effect::Moran {
+                tab,
+                what,
+                values,
+                at,
+            } => {
+                let (id, cancel) = self.runner.spawn(move |ctx| {
+                    ctx.progress("Moran's I on the tissue", 0.0);
+                    let text = pipeline::spatial::moran_line(&at, &values, &what);
+                    if ctx.cancel.is_cancelled() {
+                        return Err(pipeline::PipelineError::Cancelled.into());
+                    }
+                    ctx.output(JobOutput::Pipeline(PipelineEvent::Note(text)));
+                    Ok(())
+                });
+                self.started(tab, JobKind::Spatial, "moran".into(), id, cancel);
+            }
             Effect::Scan { tab, key } => {
                 let Some(t) = self.state.tabs.get(tab) else {
                     return;

@@ -103,6 +103,13 @@ pub const COMMANDS: &[Command] = &[
         run: map_view,
     },
     Command {
+        usage: "moran",
+        about: "Moran's I of the colour on the tissue",
+        complete: "moran",
+        aliases: &[],
+        run: moran,
+    },
+    Command {
         usage: "sort COLUMN [asc|desc]",
         about: "order the focused table by a column",
         complete: "sort ",
@@ -460,6 +467,54 @@ fn map_view(s: &mut State, args: &[&str]) -> Vec<Effect> {
         Err(e) => s.error(e),
     }
     vec![]
+}
+
+/// `:moran`: Moran's I of the values colouring the map (a gene, a score, a numeric column),
+/// over each item's 6 nearest neighbours on the tissue, as a job.
+fn moran(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    if !args.is_empty() {
+        return usage(s, "moran");
+    }
+    let tab = s.active;
+    let Some(t) = s.tab() else {
+        return usage(s, "moran");
+    };
+    let Some(ds) = t.data.dataset.clone() else {
+        s.error("no data yet");
+        return vec![];
+    };
+    let at = match &t.data.tissue {
+        Some(ts) => ts.layout.clone(),
+        None => match crate::tui::tissue::Tissue::from_columns(&ds, None) {
+            Ok(ts) => ts.layout,
+            Err(e) => {
+                s.error(e);
+                return vec![];
+            }
+        },
+    };
+    // The values the map shows for the colour, so the statistic is of what is seen.
+    let Some(crate::tui::panes::map::ColorValues::Value { v, .. }) =
+        t.map.colors.as_ref().map(|c| &c.1)
+    else {
+        s.error(
+            "Moran's I needs a numeric colour: a gene, a score or a numeric column (c, :color)",
+        );
+        return vec![];
+    };
+    if v.len() != at.len() {
+        s.error("the colour is not computed yet; try again");
+        return vec![];
+    }
+    let what = t.data.color.name().to_string();
+    let values = v.iter().map(|&x| x as f64).collect();
+    s.info(format!("Moran's I of {what}: computing"));
+    vec![Effect::Moran {
+        tab,
+        what,
+        values,
+        at,
+    }]
 }
 
 fn map_projection(s: &mut State) -> Vec<Effect> {

@@ -85,6 +85,7 @@ pub struct TabData {
     pub motifs_job: Option<JobId>,
     pub compare_job: Option<JobId>,
     pub scan_job: Option<JobId>,
+    pub spatial_job: Option<JobId>,
     pub error: Option<String>,
     /// Bumped whenever data changes; keys the caches.
     pub version: u64,
@@ -140,6 +141,7 @@ impl TabData {
             JobKind::Motifs => &mut self.motifs_job,
             JobKind::Compare => &mut self.compare_job,
             JobKind::Scan => &mut self.scan_job,
+            JobKind::Spatial => &mut self.spatial_job,
         }
     }
 
@@ -151,6 +153,7 @@ impl TabData {
             (self.motifs_job, JobKind::Motifs),
             (self.compare_job, JobKind::Compare),
             (self.scan_job, JobKind::Scan),
+            (self.spatial_job, JobKind::Spatial),
         ]
         .into_iter()
         .find(|(j, _)| *j == Some(id))
@@ -225,6 +228,7 @@ impl Tab {
                 motifs_job: None,
                 compare_job: None,
                 scan_job: None,
+                spatial_job: None,
                 tissue: None,
                 error: None,
                 version: 1,

@@ -646,9 +646,10 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                 if let Some(kind) = t.job_kind(id) {
                     // A failed comparison or scan is reported in the message line only; the
                     // tab's data is untouched.
-                    if let (JobOutcome::Failed(e), false) =
-                        (&outcome, matches!(kind, JobKind::Compare | JobKind::Scan))
-                    {
+                    if let (JobOutcome::Failed(e), false) = (
+                        &outcome,
+                        matches!(kind, JobKind::Compare | JobKind::Scan | JobKind::Spatial),
+                    ) {
                         t.error = Some(e.clone());
                     }
                     *t.job_mut(kind) = None;
