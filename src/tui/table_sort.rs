@@ -55,7 +55,8 @@ impl Sorted<'_> {
 pub struct TableOrder {
     pub by: Option<SortBy>,
     pub order: Vec<usize>,
-    key: u64,
+    /// What `order` was sorted for: the table's key and the request.
+    sorted_for: Option<(u64, Option<SortBy>)>,
 }
 
 impl TableOrder {
@@ -69,36 +70,29 @@ impl TableOrder {
     /// Re-sorts when `key` (what the table was built from) changed; `column(j)` gives column
     /// j's text of every row in the table's own order.
     pub fn refresh(&mut self, key: u64, column: impl FnOnce(usize) -> Vec<String>) {
-        let key = key
-            ^ self.by.map_or(0, |b| {
-                0x9e37_79b9 * (b.column as u64 + 1) + b.descending as u64
-            });
-        if key == self.key {
+        if self.sorted_for == Some((key, self.by)) {
             return;
         }
-        self.key = key;
+        self.sorted_for = Some((key, self.by));
         self.order = match self.by {
             Some(b) => order(&column(b.column), b.descending),
             None => Vec::new(),
         };
     }
 
-    /// Sorts by `by` (None: the table's own order) keeping display row `sel`'s table row
-    /// selected; returns the new display position of that row.
+    /// Sorts the table of key `key` by `by` (None: the table's own order) keeping display row
+    /// `sel`'s table row selected; returns the new display position of that row.
     pub fn set(
         &mut self,
+        key: u64,
         by: Option<SortBy>,
         sel: usize,
         column: impl FnOnce(usize) -> Vec<String>,
     ) -> usize {
         let row = row_at(&self.order, sel);
         self.by = by;
-        self.order = match by {
-            Some(b) => order(&column(b.column), b.descending),
-            None => Vec::new(),
-        };
-        // Forces the next refresh to recompute against the table it sees.
-        self.key = u64::MAX;
+        self.sorted_for = None;
+        self.refresh(key, column);
         self.order
             .iter()
             .position(|&r| r == row)

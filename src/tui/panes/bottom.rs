@@ -129,25 +129,36 @@ impl BottomPane {
         } else {
             String::new()
         };
-        let key = (v.version, which.clone());
+        let key = (v.version, which);
         if self.rank_key != key {
             self.refresh_rank(v, key);
         }
-        let view = self.view;
-        let fingerprint = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            (view.index(), v.version, which, v.cluster, self.rows(v)).hash(&mut h);
-            (v.comparison.map(|c| c as *const _ as usize)).hash(&mut h);
-            (v.crosstab.map(|c| c as *const _ as usize)).hash(&mut h);
-            for m in &v.selections.members {
-                m.as_ref().map(|m| m.len()).ok().hash(&mut h);
-            }
-            h.finish()
-        };
-        let mut order = std::mem::take(&mut self.orders[view.index()]);
-        order.refresh(fingerprint, |j| self.column(v, j));
-        self.orders[view.index()] = order;
+        let (idx, key) = (self.view.index(), self.table_key(v));
+        let mut order = std::mem::take(&mut self.orders[idx]);
+        order.refresh(key, |j| self.column(v, j));
+        self.orders[idx] = order;
+    }
+
+    /// What the table shown is built from, hashed: its view, the data, the ranking, the
+    /// cluster, its rows, the comparison and crosstab shown and the selections' sizes.
+    fn table_key(&self, v: &TabView) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let ranking = &self.rank_key.1;
+        (
+            self.view.index(),
+            v.version,
+            ranking,
+            v.cluster,
+            self.rows(v),
+        )
+            .hash(&mut h);
+        (v.comparison.map(|c| c as *const _ as usize)).hash(&mut h);
+        (v.crosstab.map(|c| c as *const _ as usize)).hash(&mut h);
+        for m in &v.selections.members {
+            m.as_ref().map(|m| m.len()).ok().hash(&mut h);
+        }
+        h.finish()
     }
 
     fn refresh_rank(&mut self, v: &TabView, key: (u64, String)) {
@@ -286,9 +297,9 @@ impl BottomPane {
         let by = table_sort::resolve(how, self.orders[idx].by, &headers, name, |j| {
             self.column(v, j)
         })?;
-        let sel = *self.sel_mut();
+        let (sel, key) = (*self.sel_mut(), self.table_key(v));
         let mut order = std::mem::take(&mut self.orders[idx]);
-        let at = order.set(by, sel, |j| self.column(v, j));
+        let at = order.set(key, by, sel, |j| self.column(v, j));
         self.orders[idx] = order;
         *self.sel_mut() = at;
         Ok(table_sort::said(name, by, &headers))

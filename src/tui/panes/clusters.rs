@@ -97,7 +97,7 @@ impl ClusterList {
         let headers = self.headers();
         let by = table_sort::resolve(how, self.order.by, &headers, "clusters", |j| self.column(j))?;
         let mut order = std::mem::take(&mut self.order);
-        self.sel = order.set(by, self.sel, |j| self.column(j));
+        self.sel = order.set(self.rows_version, by, self.sel, |j| self.column(j));
         self.order = order;
         Ok(table_sort::said("clusters", by, &headers))
     }
