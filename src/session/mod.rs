@@ -236,18 +236,16 @@ fn read_clusterings(path: &Path) -> Result<Clusterings, SessionError> {
     Ok((d.clone(), c.clone(), i.clone(), k.clone()))
 }
 
-/// Dataset `dataset`'s saved clusterings as text columns aligned to `ids` (an item the
-/// clustering did not cover gets an empty value); none when the session has no file.
+/// Dataset `dataset`'s saved clusterings (`saved`, the session's file as read once, at
+/// `path`) as text columns aligned to `ids` (an item the clustering did not cover gets an
+/// empty value).
 fn saved_clusterings(
-    dir: &Path,
+    path: &Path,
+    saved: &Clusterings,
     dataset: &str,
     ids: &[String],
 ) -> Result<Vec<MetaColumn>, SessionError> {
-    let path = dir.join(CLUSTERINGS);
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let (d, c, i, k) = read_clusterings(&path)?;
+    let (d, c, i, k) = saved;
     let row: HashMap<&str, usize> = ids
         .iter()
         .enumerate()
@@ -264,7 +262,7 @@ fn saved_clusterings(
         };
         let Some(&item) = row.get(i[r].as_str()) else {
             return Err(bad(
-                &path,
+                path,
                 format!(
                     "row {}: id '{}' is not an item of dataset {dataset}",
                     r + 1,
@@ -505,6 +503,13 @@ fn read_with(
     else {
         return Err(bad(&npath, "unexpected column types"));
     };
+    // Clusterings kept with `:save-clusters`, read once for every dataset.
+    let cpath = dir.join(CLUSTERINGS);
+    let saved = if cpath.exists() {
+        read_clusterings(&cpath)?
+    } else {
+        Default::default()
+    };
     let mut out = Vec::new();
     let mut start = 0usize;
     for (di, entry) in manifest.datasets.iter().enumerate() {
@@ -576,7 +581,7 @@ fn read_with(
             _ => None,
         };
         let mut meta = meta;
-        for m in saved_clusterings(dir, &entry.name, &ids[r.clone()])? {
+        for m in saved_clusterings(&cpath, &saved, &entry.name, &ids[r.clone()])? {
             if !meta.iter().any(|x| x.name == m.name) {
                 meta.push(m);
             }
