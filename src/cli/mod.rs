@@ -293,9 +293,19 @@ pub struct DnaArgs {
 /// Images flags.
 #[derive(Debug, Args, Clone)]
 pub struct ImagesArgs {
-    /// Images: tile side in pixels.
-    #[arg(long, default_value_t = 64, global = true)]
-    pub tile: u32,
+    /// Images: tile side in pixels (default 64; whole slides 224, at --mag).
+    #[arg(long, global = true)]
+    pub tile: Option<u32>,
+    /// Whole slides: tile side in microns (the pixels follow from --mag), instead of --tile.
+    #[arg(long, global = true, value_name = "UM", conflicts_with = "tile")]
+    pub tile_um: Option<f64>,
+    /// Whole slides: magnification tiles are cut at, "20x" being 0.5 µm per pixel
+    /// (default 20x).
+    #[arg(long, global = true, value_parser = parse_mag, value_name = "MAG")]
+    pub mag: Option<f64>,
+    /// Whole slides: microns per pixel of the scan, when the file does not say or says wrong.
+    #[arg(long, global = true, value_name = "UM")]
+    pub mpp: Option<f64>,
     /// Images: a pretrained DINOv2-style ViT folder (Hugging Face names: config.json,
     /// model.safetensors); tiles are embedded by its CLS token.
     #[arg(long, global = true)]
@@ -318,6 +328,17 @@ pub struct ImagesArgs {
     /// background.
     #[arg(long, global = true)]
     pub keep_background: bool,
+}
+
+/// "20x", "20X" or "20": a magnification above zero.
+fn parse_mag(s: &str) -> Result<f64, String> {
+    let t = s.trim().trim_end_matches(['x', 'X']);
+    match t.parse::<f64>() {
+        Ok(m) if m > 0.0 && m.is_finite() => Ok(m),
+        _ => Err(format!(
+            "expected a magnification such as 20x or 40x, got {s:?}"
+        )),
+    }
 }
 
 impl CellsArgs {
@@ -406,11 +427,24 @@ impl ImagesArgs {
         stride: usize,
     ) -> crate::modality::images::Options {
         crate::modality::images::Options {
-            tiles: crate::modality::images::tiles::TileParams {
-                tile: self.tile,
-                stride: stride as u32,
-                keep_background: self.keep_background,
-                ..Default::default()
+            tiles: {
+                let d = crate::modality::images::tiles::TileParams::default();
+                // 10 µm per pixel at 1x: 20x is 0.5 µm/px, 40x 0.25.
+                let slide_mpp = self.mag.map(|m| 10.0 / m).unwrap_or(d.slide_mpp);
+                crate::modality::images::tiles::TileParams {
+                    tile: self.tile.unwrap_or(d.tile),
+                    stride: stride as u32,
+                    keep_background: self.keep_background,
+                    slide_tile: self
+                        .tile
+                        .or(self
+                            .tile_um
+                            .map(|um| (um / slide_mpp).round().max(1.0) as u32))
+                        .unwrap_or(d.slide_tile),
+                    slide_mpp,
+                    mpp: self.mpp,
+                    ..d
+                }
             },
             vit: self.image_encoder.clone(),
             vit_size: self.vit_size,

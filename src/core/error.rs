@@ -19,7 +19,7 @@ pub enum DataError {
     #[error("{path}: {reason}")]
     BadFile { path: PathBuf, reason: String },
     #[error(
-        "{path}: not a recognised input (expected a 10x Matrix Market folder, .h5ad, FASTA/FASTQ (.fa, .fasta, .fq, .fastq, optionally .gz), PNG/JPEG/TIFF images or a folder of them, .csv, .tsv, .parquet or .npy)"
+        "{path}: not a recognised input (expected a 10x Matrix Market folder, .h5ad, FASTA/FASTQ (.fa, .fasta, .fq, .fastq, optionally .gz), PNG/JPEG/TIFF images or whole slides (.svs, pyramidal .tif) or a folder of them, .csv, .tsv, .parquet or .npy)"
     )]
     Unrecognised { path: PathBuf },
 }

@@ -312,12 +312,12 @@ pub fn read_with(
         let r = cells::read_with(path, &opts.cells, &|f| progress("reading", f))?;
         (r.ids, r.meta, Payload::Cells(r.data), r.inputs, r.notes)
     } else if images::is_images_input(path) {
-        let r = images::read(path, &opts.images)?;
+        let r = images::read(path, &opts.images, &|f| progress("reading tiles", f))?;
         (r.ids, r.meta, Payload::Images(r.data), r.inputs, r.notes)
     } else if path.is_dir() {
         return Err(LoadError::Data(DataError::file(
             path,
-            "folder has no matrix.mtx or matrix.mtx.gz (a 10x Matrix Market folder) and no PNG, JPEG or TIFF images",
+            "folder has no matrix.mtx or matrix.mtx.gz (a 10x Matrix Market folder) and no PNG, JPEG, TIFF or SVS images",
         )));
     } else if dna::is_dna_input(path) {
         let r = dna::read(path, &opts.dna)?;

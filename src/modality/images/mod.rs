@@ -1,13 +1,15 @@
-//! Images: PNG/JPEG/TIFF files or folders cut into tiles with a foreground mask, baseline
-//! colour/stain/texture features, a SimCLR CNN trained on the tiles or a pretrained DINOv2
-//! ViT, an autoencoder's reconstruction error, and the images part of a session. Imports
-//! nothing of `modality/mod.rs`, `pipeline`, `session` or `tui`.
+//! Images: PNG/JPEG/TIFF files, whole slides (SVS, pyramidal TIFF, OME-TIFF, read by region)
+//! or folders of them, cut into tiles with a foreground mask, baseline colour/stain/texture
+//! features, a SimCLR CNN trained on the tiles or a pretrained DINOv2 ViT, an autoencoder's
+//! reconstruction error, and the images part of a session. Imports nothing of
+//! `modality/mod.rs`, `pipeline`, `session` or `tui`.
 
 pub mod autoencoder;
 pub mod features;
 pub mod model;
 pub mod options;
 pub mod session;
+pub mod slide;
 pub mod ssl;
 pub mod tiles;
 pub mod vit;
@@ -35,8 +37,14 @@ pub fn is_images_input(path: &Path) -> bool {
     }
 }
 
-pub fn read(path: &Path, o: &Options) -> Result<ItemsRead<ImagesData>, DataError> {
-    let r = tiles::read_images(path, &o.tiles)?;
+/// Reads images or slides and cuts them into tiles; `progress` hears the share of slide tiles
+/// read.
+pub fn read(
+    path: &Path,
+    o: &Options,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<ItemsRead<ImagesData>, DataError> {
+    let r = tiles::read_images(path, &o.tiles, progress)?;
     Ok(ItemsRead {
         ids: r.ids,
         meta: r.meta,

@@ -30,6 +30,23 @@ impl Options {
                 self.tiles.tile
             ));
         }
+        if !(8..=4096).contains(&self.tiles.slide_tile) {
+            return Err(format!(
+                "a slide tile must be from 8 to 4096 pixels (--tile, or --tile-um at --mag), got {}",
+                self.tiles.slide_tile
+            ));
+        }
+        if !(self.tiles.slide_mpp.is_finite() && self.tiles.slide_mpp > 0.0) {
+            return Err(format!(
+                "--mag must be above 0, got {}",
+                10.0 / self.tiles.slide_mpp
+            ));
+        }
+        if let Some(m) = self.tiles.mpp
+            && !(m.is_finite() && m > 0.0 && m < 1000.0)
+        {
+            return Err(format!("--mpp must be above 0 and below 1000 µm, got {m}"));
+        }
         if self.vit.is_some() && !(14..=1024).contains(&self.vit_size) {
             return Err(format!(
                 "--vit-size must be from 14 to 1024 pixels, got {}",

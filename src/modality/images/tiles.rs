@@ -10,6 +10,8 @@
 use crate::core::DataError;
 use crate::core::meta::MetaColumn;
 use crate::core::meta::MetaValues;
+use crate::modality::images::slide::Slide;
+use crate::modality::images::slide::cut::{CutParams, cut};
 use image::{DynamicImage, RgbImage};
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,23 @@ pub struct TileParams {
     /// Share of foreground pixels a tile needs to be kept.
     pub min_foreground: f64,
     pub keep_background: bool,
+    /// Whole slides: tile side in pixels at `slide_mpp`.
+    #[serde(default = "default_slide_tile")]
+    pub slide_tile: u32,
+    /// Whole slides: microns per pixel tiles are cut at (0.5: about 20x).
+    #[serde(default = "default_slide_mpp")]
+    pub slide_mpp: f64,
+    /// Whole slides: level-0 microns per pixel, overriding what the file says.
+    #[serde(default)]
+    pub mpp: Option<f64>,
+}
+
+fn default_slide_tile() -> u32 {
+    224
+}
+
+fn default_slide_mpp() -> f64 {
+    0.5
 }
 
 impl Default for TileParams {
@@ -31,6 +50,9 @@ impl Default for TileParams {
             stride: 0,
             min_foreground: 0.05,
             keep_background: false,
+            slide_tile: default_slide_tile(),
+            slide_mpp: default_slide_mpp(),
+            mpp: None,
         }
     }
 }
@@ -50,7 +72,29 @@ pub fn is_image_file(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase())
-        .is_some_and(|e| matches!(e.as_str(), "png" | "jpg" | "jpeg" | "tif" | "tiff"))
+        .is_some_and(|e| matches!(e.as_str(), "png" | "jpg" | "jpeg" | "tif" | "tiff" | "svs"))
+}
+
+/// Level-0 pixels above which a TIFF is read by region even without a pyramid.
+const SLIDE_PIXELS: u64 = 64 << 20;
+
+/// A whole slide, read by region: an SVS, or a TIFF that is tiled, pyramidal or too large to
+/// decode whole. Plain TIFF pictures keep going through the `image` crate.
+pub fn open_slide(path: &Path) -> Option<Result<Slide, DataError>> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())?;
+    match ext.as_str() {
+        "svs" => Some(Slide::open(path)),
+        "tif" | "tiff" => {
+            let s = Slide::open(path).ok()?;
+            let (w, h) = s.dimensions();
+            (s.levels.len() > 1 || s.levels[0].tiled || w as u64 * h as u64 > SLIDE_PIXELS)
+                .then_some(Ok(s))
+        }
+        _ => None,
+    }
 }
 
 /// A folder holding at least one image file (and no 10x matrix).
@@ -141,8 +185,13 @@ fn decode(path: &Path) -> Result<DynamicImage, DataError> {
 }
 
 /// Reads one image or every image of a folder and cuts them into tiles. In a folder, an image
-/// that cannot be read is reported in the notes and the others still load.
-pub fn read_images(path: &Path, p: &TileParams) -> Result<TilesRead, DataError> {
+/// that cannot be read is reported in the notes and the others still load. Whole slides are
+/// read by region (`slide`); `progress` hears the share of slide tiles read.
+pub fn read_images(
+    path: &Path,
+    p: &TileParams,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<TilesRead, DataError> {
     if p.tile == 0 {
         return Err(DataError::file(path, "--tile must be at least 1 pixel"));
     }
@@ -157,31 +206,112 @@ pub fn read_images(path: &Path, p: &TileParams) -> Result<TilesRead, DataError> 
         if v.is_empty() {
             return Err(DataError::file(
                 path,
-                "the folder has no PNG, JPEG or TIFF images",
+                "the folder has no PNG, JPEG, TIFF or SVS images",
             ));
         }
         v
     } else {
         vec![path.to_path_buf()]
     };
-    let stride = if p.stride > 0 { p.stride } else { p.tile };
     let mut out = TilesRead {
         ids: Vec::new(),
         meta: Vec::new(),
         tiles: Tiles::default(),
         notes: Vec::new(),
     };
-    let (mut src_col, mut xs, mut ys, mut ws, mut hs, mut fg_col) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut cols = TileColumns::default();
     let mut errors = Vec::new();
-    for f in &files {
+    let mut any_slide = false;
+    let n_files = files.len();
+    for (fi, f) in files.iter().enumerate() {
+        let one = |e: DataError, errors: &mut Vec<String>| -> Result<(), DataError> {
+            if n_files > 1 {
+                errors.push(e.to_string());
+                Ok(())
+            } else {
+                Err(e)
+            }
+        };
+        // Absolute, so a session's previews find the file from any working folder.
+        let source_name = f
+            .canonicalize()
+            .unwrap_or_else(|_| f.clone())
+            .display()
+            .to_string();
+        let stem = f
+            .file_name()
+            .map(|s| s.to_string_lossy().to_string())
+            .map(|n| {
+                let lower = n.to_ascii_lowercase();
+                [
+                    ".ome.tiff",
+                    ".ome.tif",
+                    ".tiff",
+                    ".tif",
+                    ".svs",
+                    ".png",
+                    ".jpeg",
+                    ".jpg",
+                ]
+                .iter()
+                .find(|e| lower.ends_with(*e))
+                .map(|e| n[..n.len() - e.len()].to_string())
+                .unwrap_or(n)
+            })
+            .unwrap_or_default();
+        let src = out.tiles.sources.len() as u32;
+        if let Some(slide) = open_slide(f) {
+            let slide = match slide {
+                Ok(s) => s,
+                Err(e) => {
+                    one(e, &mut errors)?;
+                    continue;
+                }
+            };
+            let cp = CutParams {
+                tile_px: p.slide_tile,
+                target_mpp: p.slide_mpp,
+                stride_px: p.stride,
+                min_foreground: p.min_foreground,
+                keep_background: p.keep_background,
+                mpp: p.mpp,
+            };
+            let share = |x: f64| progress((fi as f64 + x) / n_files as f64);
+            let c = match cut(&slide, &cp, &share) {
+                Ok(c) => c,
+                Err(e) => {
+                    one(DataError::file(f, e), &mut errors)?;
+                    continue;
+                }
+            };
+            any_slide = true;
+            for (k, (&(x, y, side), px)) in c.boxes.iter().zip(c.pixels).enumerate() {
+                out.ids.push(format!("{stem}:{x},{y}"));
+                out.tiles
+                    .boxes
+                    .push((src, x as u32, y as u32, side as u32, side as u32));
+                out.tiles.pixels.push(px);
+                cols.push(
+                    &source_name,
+                    &stem,
+                    x,
+                    y,
+                    side,
+                    c.foreground[k],
+                    p.slide_tile,
+                );
+            }
+            out.tiles.sources.push(f.clone());
+            out.tiles.colour.push(true);
+            out.notes.extend(c.notes);
+            continue;
+        }
         let img = match decode(f) {
             Ok(i) => i,
-            Err(e) if files.len() > 1 => {
-                errors.push(e.to_string());
+            Err(e) => {
+                one(e, &mut errors)?;
                 continue;
             }
-            Err(e) => return Err(e),
         };
         let (w, h) = (img.width(), img.height());
         if p.tile > w || p.tile > h {
@@ -192,73 +322,27 @@ pub fn read_images(path: &Path, p: &TileParams) -> Result<TilesRead, DataError> 
                     p.tile
                 ),
             );
-            if files.len() > 1 {
-                errors.push(e.to_string());
-                continue;
-            }
-            return Err(e);
+            one(e, &mut errors)?;
+            continue;
         }
         let colour = img.color().has_color();
         let rgb = img.to_rgb8();
-        // Absolute, so a session's previews find the file from any working folder.
-        let source_name = f
-            .canonicalize()
-            .unwrap_or_else(|_| f.clone())
-            .display()
-            .to_string();
-        // The mask's values: saturation for colour, intensity (16-bit kept) for grey.
-        let values: Vec<f32> = if colour {
-            rgb.pixels()
-                .map(|px| {
-                    let mx = px.0.iter().max().copied().unwrap_or(0) as f32;
-                    let mn = px.0.iter().min().copied().unwrap_or(0) as f32;
-                    (mx - mn) / 255.0
-                })
-                .collect()
-        } else {
-            img.to_luma32f().pixels().map(|px| px.0[0]).collect()
-        };
-        let t = otsu(&values);
-        let src = out.tiles.sources.len() as u32;
-        let stem = f
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let mut kept = 0usize;
-        let mut dropped = 0usize;
-        let mut y = 0;
-        while y + p.tile <= h {
-            let mut x = 0;
-            while x + p.tile <= w {
-                let mut fg = 0usize;
-                for yy in y..y + p.tile {
-                    let row = (yy * w) as usize;
-                    fg += values[row + x as usize..row + (x + p.tile) as usize]
-                        .iter()
-                        .filter(|&&v| v > t)
-                        .count();
-                }
-                let frac = fg as f64 / (p.tile * p.tile) as f64;
-                if p.keep_background || frac >= p.min_foreground {
-                    out.ids.push(format!("{stem}:{x},{y}"));
-                    out.tiles.boxes.push((src, x, y, p.tile, p.tile));
-                    out.tiles
-                        .pixels
-                        .push(image::imageops::crop_imm(&rgb, x, y, p.tile, p.tile).to_image());
-                    src_col.push(source_name.clone());
-                    xs.push(x as f64);
-                    ys.push(y as f64);
-                    ws.push(p.tile as f64);
-                    hs.push(p.tile as f64);
-                    fg_col.push(frac);
-                    kept += 1;
-                } else {
-                    dropped += 1;
-                }
-                x += stride;
-            }
-            y += stride;
-        }
+        let (kept, dropped, t) = cut_picture(&img, &rgb, colour, p, &mut |x, y, frac| {
+            out.ids.push(format!("{stem}:{x},{y}"));
+            out.tiles.boxes.push((src, x, y, p.tile, p.tile));
+            out.tiles
+                .pixels
+                .push(image::imageops::crop_imm(&rgb, x, y, p.tile, p.tile).to_image());
+            cols.push(
+                &source_name,
+                &stem,
+                x as u64,
+                y as u64,
+                p.tile as u64,
+                frac,
+                p.tile,
+            );
+        });
         out.tiles.sources.push(f.clone());
         out.tiles.colour.push(colour);
         if dropped > 0 {
@@ -285,22 +369,114 @@ pub fn read_images(path: &Path, p: &TileParams) -> Result<TilesRead, DataError> 
             },
         ));
     }
-    let num = |name: &str, v: Vec<f64>| MetaColumn {
-        name: name.into(),
-        values: MetaValues::Number(v),
-    };
-    out.meta = vec![
-        MetaColumn {
-            name: "source".into(),
-            values: MetaValues::Text(src_col),
-        },
-        num("tile_x", xs),
-        num("tile_y", ys),
-        num("tile_w", ws),
-        num("tile_h", hs),
-        num("foreground", fg_col),
-    ];
+    out.meta = cols.into_meta(any_slide);
     Ok(out)
+}
+
+/// The tile grid of a decoded picture; `keep(x, y, foreground share)` for every tile kept.
+/// Returns (kept, dropped, threshold).
+fn cut_picture(
+    img: &DynamicImage,
+    rgb: &RgbImage,
+    colour: bool,
+    p: &TileParams,
+    keep: &mut dyn FnMut(u32, u32, f64),
+) -> (usize, usize, f32) {
+    let (w, h) = rgb.dimensions();
+    let stride = if p.stride > 0 { p.stride } else { p.tile };
+    // The mask's values: saturation for colour, intensity (16-bit kept) for grey.
+    let values: Vec<f32> = if colour {
+        rgb.pixels()
+            .map(|px| {
+                let mx = px.0.iter().max().copied().unwrap_or(0) as f32;
+                let mn = px.0.iter().min().copied().unwrap_or(0) as f32;
+                (mx - mn) / 255.0
+            })
+            .collect()
+    } else {
+        img.to_luma32f().pixels().map(|px| px.0[0]).collect()
+    };
+    let t = otsu(&values);
+    let (mut kept, mut dropped) = (0, 0);
+    let mut y = 0;
+    while y + p.tile <= h {
+        let mut x = 0;
+        while x + p.tile <= w {
+            let mut fg = 0usize;
+            for yy in y..y + p.tile {
+                let row = (yy * w) as usize;
+                fg += values[row + x as usize..row + (x + p.tile) as usize]
+                    .iter()
+                    .filter(|&&v| v > t)
+                    .count();
+            }
+            let frac = fg as f64 / (p.tile * p.tile) as f64;
+            if p.keep_background || frac >= p.min_foreground {
+                keep(x, y, frac);
+                kept += 1;
+            } else {
+                dropped += 1;
+            }
+            x += stride;
+        }
+        y += stride;
+    }
+    (kept, dropped, t)
+}
+
+/// The metadata of every tile, gathered as the files are cut.
+#[derive(Default)]
+struct TileColumns {
+    source: Vec<String>,
+    slide: Vec<String>,
+    x: Vec<f64>,
+    y: Vec<f64>,
+    side: Vec<f64>,
+    foreground: Vec<f64>,
+    px: Vec<f64>,
+}
+
+impl TileColumns {
+    #[allow(clippy::too_many_arguments)]
+    fn push(&mut self, source: &str, slide: &str, x: u64, y: u64, side: u64, fg: f64, px: u32) {
+        self.source.push(source.to_string());
+        self.slide.push(slide.to_string());
+        self.x.push(x as f64);
+        self.y.push(y as f64);
+        self.side.push(side as f64);
+        self.foreground.push(fg);
+        self.px.push(px as f64);
+    }
+
+    /// `slide` (the file's name) and `tile_px` (the side the tile was embedded at) only when
+    /// a whole slide is among the inputs: pictures alone keep the columns they always had.
+    fn into_meta(self, slides: bool) -> Vec<MetaColumn> {
+        let num = |name: &str, v: Vec<f64>| MetaColumn {
+            name: name.into(),
+            values: MetaValues::Number(v),
+        };
+        let mut meta = vec![MetaColumn {
+            name: "source".into(),
+            values: MetaValues::Text(self.source),
+        }];
+        if slides {
+            meta.push(MetaColumn {
+                name: "slide".into(),
+                values: MetaValues::Text(self.slide),
+            });
+        }
+        meta.extend([
+            num("tile_x", self.x),
+            num("tile_y", self.y),
+            num("tile_w", self.side.clone()),
+            num("tile_h", self.side),
+            num("foreground", self.foreground),
+        ]);
+        if slides {
+            meta.push(num("tile_px", self.px));
+        }
+        meta
+    }
 }
 
 /// Re-reads tile pixels from their source files by the boxes in the metadata: a session keeps
@@ -321,28 +497,49 @@ pub fn tiles_from_meta(meta: &[MetaColumn]) -> Option<Tiles> {
         num("tile_w")?,
         num("tile_h")?,
     );
+    // Slide tiles were read at this side; pictures' tiles are their boxes as they are.
+    let px = num("tile_px");
+    enum Opened {
+        Picture(RgbImage),
+        Slide(Slide),
+    }
     let mut t = Tiles::default();
-    let mut opened: Vec<RgbImage> = Vec::new();
+    let mut opened: Vec<Opened> = Vec::new();
     for i in 0..src.len() {
         let p = PathBuf::from(&src[i]);
         let k = match t.sources.iter().position(|s| *s == p) {
             Some(k) => k,
             None => {
-                let img = image::open(&p).ok()?;
-                t.colour.push(img.color().has_color());
-                opened.push(img.to_rgb8());
+                match open_slide(&p) {
+                    Some(s) => {
+                        opened.push(Opened::Slide(s.ok()?));
+                        t.colour.push(true);
+                    }
+                    None => {
+                        let img = image::open(&p).ok()?;
+                        t.colour.push(img.color().has_color());
+                        opened.push(Opened::Picture(img.to_rgb8()));
+                    }
+                }
                 t.sources.push(p);
                 t.sources.len() - 1
             }
         };
         let (x, y, w, h) = (xs[i] as u32, ys[i] as u32, ws[i] as u32, hs[i] as u32);
-        let img = &opened[k];
-        if x + w > img.width() || y + h > img.height() {
-            return None;
-        }
+        let pixels = match &opened[k] {
+            Opened::Picture(img) => {
+                if x + w > img.width() || y + h > img.height() {
+                    return None;
+                }
+                image::imageops::crop_imm(img, x, y, w, h).to_image()
+            }
+            Opened::Slide(s) => {
+                let side = px.as_ref().map(|v| v[i] as u32).filter(|&v| v > 0)?;
+                s.read_scaled(x as u64, y as u64, w as u64, side).ok()?
+            }
+        };
         t.boxes.push((k as u32, x, y, w, h));
-        t.pixels
-            .push(image::imageops::crop_imm(img, x, y, w, h).to_image());
+        t.pixels.push(pixels);
     }
     Some(t)
 }
@@ -397,7 +594,7 @@ mod tests {
             keep_background: true,
             ..Default::default()
         };
-        let e = read_images(&bad, &p).err().unwrap().to_string();
+        let e = read_images(&bad, &p, &|_| {}).err().unwrap().to_string();
         assert!(e.contains("b.png") && e.contains("cannot decode"), "{e}");
         // A JPEG cut in half decodes without complaint (the rest is grey); it is refused.
         let jpg = d.path().join("c.jpg");
@@ -406,15 +603,15 @@ mod tests {
         })
         .save(&jpg)
         .unwrap();
-        assert!(read_images(&jpg, &p).is_ok());
+        assert!(read_images(&jpg, &p, &|_| {}).is_ok());
         let whole = std::fs::read(&jpg).unwrap();
         let cut = d.path().join("cut.jpg");
         std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
-        let e = read_images(&cut, &p).err().unwrap().to_string();
+        let e = read_images(&cut, &p, &|_| {}).err().unwrap().to_string();
         assert!(e.contains("cut.jpg") && e.contains("truncated JPEG"), "{e}");
         std::fs::remove_file(&jpg).unwrap();
         std::fs::remove_file(&cut).unwrap();
-        let r = read_images(d.path(), &p).unwrap();
+        let r = read_images(d.path(), &p, &|_| {}).unwrap();
         assert_eq!(r.ids.len(), 4);
         assert!(
             r.notes
@@ -425,10 +622,13 @@ mod tests {
             tile: 64,
             ..p.clone()
         };
-        let e = read_images(&good, &big).err().unwrap().to_string();
+        let e = read_images(&good, &big, &|_| {}).err().unwrap().to_string();
         assert!(e.contains("larger than the image (40 × 40"), "{e}");
         let empty = tempfile::tempdir().unwrap();
-        let e = read_images(empty.path(), &p).err().unwrap().to_string();
-        assert!(e.contains("no PNG, JPEG or TIFF"), "{e}");
+        let e = read_images(empty.path(), &p, &|_| {})
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("no PNG, JPEG, TIFF or SVS"), "{e}");
     }
 }

@@ -1,0 +1,311 @@
+//! Whole-slide reading by region, against the pixels OpenSlide 4 (JPEG slides) and tifffile
+//! (lossless OME-TIFF and LZW strips) read from the same files
+//! (`tests/data/images/slides/make_slides.py` made the files and the references).
+
+#![allow(clippy::unwrap_used)]
+
+use biolens::modality::images::slide::{Slide, Vendor};
+use std::path::{Path, PathBuf};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/images/slides")
+}
+
+/// (max |difference|, mean |difference|) over every channel of every pixel.
+fn compare(slide: &Slide, reference: &str) -> (u8, f64) {
+    let stem = reference.trim_end_matches(".png");
+    let parts: Vec<&str> = stem.rsplitn(6, '_').collect();
+    let n = |i: usize| parts[i].parse::<i64>().unwrap();
+    let (h, w, y, x) = (n(0), n(1), n(2), n(3));
+    let level: usize = parts[4].trim_start_matches('L').parse().unwrap();
+    let want = image::open(dir().join("ref").join(reference))
+        .unwrap()
+        .to_rgb8();
+    let got = slide
+        .read_region(level, x, y, w as u32, h as u32)
+        .unwrap_or_else(|e| panic!("{reference}: {e}"));
+    assert_eq!(got.dimensions(), want.dimensions(), "{reference}");
+    let (mut max, mut sum) = (0u8, 0u64);
+    for (a, b) in got.as_raw().iter().zip(want.as_raw()) {
+        let d = a.abs_diff(*b);
+        max = max.max(d);
+        sum += d as u64;
+    }
+    let mean = sum as f64 / got.as_raw().len() as f64;
+    println!("{reference}: max |Δ| {max}, mean |Δ| {mean:.3}");
+    (max, mean)
+}
+
+#[test]
+fn an_aperio_svs_reads_like_openslide() {
+    let s = Slide::open(&dir().join("cmu1_small_region.svs")).unwrap();
+    println!("{}", s.describe());
+    assert_eq!(s.vendor, Vendor::Aperio);
+    assert_eq!(s.dimensions(), (2220, 2967));
+    // The thumbnail, label and macro pictures are not levels.
+    assert_eq!(s.levels.len(), 1);
+    assert_eq!(s.mpp.map(|m| m.0), Some(0.499));
+    assert_eq!(s.objective, Some(20.0));
+    for r in [
+        "cmu1_small_region_L0_900_1190_300_200.png",
+        "cmu1_small_region_L0_2000_2800_220_167.png",
+    ] {
+        let (max, mean) = compare(&s, r);
+        // Two JPEG decoders (zune here, libjpeg-turbo in OpenSlide): measured max 1, mean
+        // 0.012 and 0.000.
+        assert!(max <= 2 && mean < 0.1, "{r}: {max} {mean}");
+    }
+}
+
+#[test]
+fn a_generic_jpeg_pyramid_reads_like_openslide_at_every_level() {
+    let s = Slide::open(&dir().join("pyramid.tif")).unwrap();
+    println!("{}", s.describe());
+    assert_eq!(s.vendor, Vendor::Generic);
+    let sizes: Vec<(u32, u32)> = s.levels.iter().map(|l| (l.width, l.height)).collect();
+    assert_eq!(sizes, vec![(1536, 1280), (768, 640), (384, 320)]);
+    assert_eq!(
+        s.levels.iter().map(|l| l.downsample).collect::<Vec<_>>(),
+        vec![1.0, 2.0, 4.0]
+    );
+    assert_eq!(s.mpp, None);
+    for r in [
+        "pyramid_L0_300_200_400_300.png",
+        "pyramid_L1_100_100_300_250.png",
+        "pyramid_L2_0_0_384_320.png",
+    ] {
+        let (max, mean) = compare(&s, r);
+        // Measured: max 4, 4, 5; mean 0.14, 0.14, 0.20 (chroma upsampling and IDCT rounding).
+        assert!(max <= 6 && mean < 0.5, "{r}: {max} {mean}");
+    }
+    assert_eq!(s.best_level(1.0), 0);
+    assert_eq!(s.best_level(3.9), 1);
+    assert_eq!(s.best_level(4.0), 2);
+    assert_eq!(s.best_level(100.0), 2);
+}
+
+#[test]
+fn an_ome_tiff_pyramid_in_subifds_and_lzw_strips_read_exactly() {
+    let s = Slide::open(&dir().join("small.ome.tif")).unwrap();
+    println!("{}", s.describe());
+    assert_eq!(s.vendor, Vendor::Ome);
+    assert_eq!(s.levels.len(), 3);
+    assert_eq!(s.mpp.map(|m| m.0), Some(0.499));
+    for r in [
+        "small_L0_60_70_200_150.png",
+        "small_L1_0_0_256_256.png",
+        "small_L2_30_40_98_88.png",
+    ] {
+        assert_eq!(compare(&s, r), (0, 0.0), "{r}");
+    }
+    let s = Slide::open(&dir().join("strips_lzw.tif")).unwrap();
+    println!("{}", s.describe());
+    assert!(!s.levels[0].tiled);
+    // 20040 pixels per centimetre.
+    let mpp = s.mpp.unwrap().0;
+    assert!((mpp - 10_000.0 / 20_040.0).abs() < 1e-9, "{mpp}");
+    assert_eq!(compare(&s, "strips_lzw_L0_0_0_300_200.png"), (0, 0.0));
+}
+
+#[test]
+fn regions_past_the_edge_are_white_and_scaled_reads_use_the_pyramid() {
+    let s = Slide::open(&dir().join("small.ome.tif")).unwrap();
+    let full = s.read_region(0, 0, 0, 512, 512).unwrap();
+    // Half outside on the left and top: the inside quarter equals the level, the rest white.
+    let r = s.read_region(0, -100, -50, 200, 100).unwrap();
+    assert_eq!(r.get_pixel(0, 0).0, [255, 255, 255]);
+    assert_eq!(r.get_pixel(100, 50), full.get_pixel(0, 0));
+    assert_eq!(r.get_pixel(199, 99), full.get_pixel(99, 49));
+    // Wholly outside.
+    let r = s.read_region(1, 900, 900, 10, 10).unwrap();
+    assert!(r.pixels().all(|p| p.0 == [255, 255, 255]));
+    // A 256-pixel box of level 0 shown at 64 pixels comes from level 2 (downsample 4),
+    // not from level 0 resized.
+    let scaled = s.read_scaled(128, 256, 256, 64).unwrap();
+    let level2 = s.read_region(2, 32, 64, 64, 64).unwrap();
+    assert_eq!(scaled, level2);
+    // The overview of the whole slide is level 2 itself.
+    let (ov, ds) = s.overview(128).unwrap();
+    assert_eq!((ov.dimensions(), ds), ((128, 128), 4.0));
+    assert_eq!(ov, s.read_region(2, 0, 0, 128, 128).unwrap());
+    // Smaller than any level: pixels averaged in 2 × 2 blocks of level 2.
+    let (ov, ds) = s.overview(64).unwrap();
+    assert_eq!((ov.dimensions(), ds), ((64, 64), 8.0));
+}
+
+#[test]
+fn damaged_and_unsupported_slides_are_refused_by_name() {
+    let d = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(dir().join("pyramid.tif")).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.tif", vec![], "not a TIFF file"),
+        (
+            "text.tif",
+            b"hello, world, not a tiff".to_vec(),
+            "not a TIFF file",
+        ),
+        (
+            "cut.tif",
+            whole[..4000].to_vec(),
+            "past the end of the file",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let p = d.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let e = Slide::open(&p).map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains(name) && e.contains(want), "{name}: {e}");
+    }
+    // The directories intact but the first tile's bytes zeroed: opening works, reading the
+    // tile says which level and chunk failed, and a region elsewhere still reads.
+    let s0 = Slide::open(&dir().join("pyramid.tif")).unwrap();
+    let (off, len) = s0.levels[0].chunk_location(0).unwrap();
+    let mut cut = whole.clone();
+    cut[off as usize..(off + len) as usize].fill(0);
+    let p = d.path().join("zeroed.tif");
+    std::fs::write(&p, &cut).unwrap();
+    let s = Slide::open(&p).unwrap();
+    let e = s.read_region(0, 10, 10, 20, 20).unwrap_err();
+    assert!(e.contains("level 0 chunk 0") && e.contains("JPEG"), "{e}");
+    assert!(s.read_region(0, 600, 600, 20, 20).is_ok());
+}
+
+mod cutting {
+    use super::dir;
+    use biolens::core::MetaValues;
+    use biolens::modality::images::slide::Slide;
+    use biolens::modality::images::tiles::{TileParams, read_images, tiles_from_meta};
+
+    fn column<'a>(r: &'a [biolens::core::meta::MetaColumn], name: &str) -> &'a MetaValues {
+        &r.iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+            .values
+    }
+
+    #[test]
+    fn a_slide_is_cut_over_its_tissue_at_the_asked_magnification_and_previews_come_back() {
+        let p = TileParams::default();
+        let path = dir().join("cmu1_small_region.svs");
+        let r = read_images(&path, &p, &|_| {}).unwrap();
+        for n in &r.notes {
+            println!("{n}");
+        }
+        // 2220 × 2967 at 0.499 µm/px: 224-pixel tiles at 0.5 µm/px are 224 level-0 pixels,
+        // a 9 × 13 grid; the background ones are dropped.
+        let n = r.ids.len();
+        assert!((30..117).contains(&n), "{n} tiles");
+        assert_eq!(r.tiles.pixels.len(), n);
+        assert!(r.tiles.pixels.iter().all(|t| t.dimensions() == (224, 224)));
+        assert!(r.ids[0].starts_with("cmu1_small_region:"), "{}", r.ids[0]);
+        let MetaValues::Text(slide) = column(&r.meta, "slide") else {
+            panic!()
+        };
+        assert!(slide.iter().all(|s| s == "cmu1_small_region"));
+        let MetaValues::Number(side) = column(&r.meta, "tile_w") else {
+            panic!()
+        };
+        assert!(side.iter().all(|&s| s == 224.0));
+        let MetaValues::Number(fg) = column(&r.meta, "foreground") else {
+            panic!()
+        };
+        assert!(fg.iter().all(|&f| f >= p.min_foreground));
+        // Every kept tile is the slide's own pixels at its box.
+        let s = Slide::open(&path).unwrap();
+        for k in [0, n / 2, n - 1] {
+            let (_, x, y, w, h) = r.tiles.boxes[k];
+            assert_eq!(
+                r.tiles.pixels[k],
+                s.read_region(0, x as i64, y as i64, w, h).unwrap()
+            );
+        }
+        // A session keeps the boxes; the previews are read back equal.
+        let back = tiles_from_meta(&r.meta).expect("previews re-read");
+        assert_eq!(back.pixels, r.tiles.pixels);
+        // Keeping the background gives the whole grid.
+        let all = read_images(
+            &path,
+            &TileParams {
+                keep_background: true,
+                ..p.clone()
+            },
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(all.ids.len(), 9 * 13);
+    }
+
+    #[test]
+    fn a_coarser_magnification_reads_the_matching_pyramid_level() {
+        // pyramid.tif says nothing of its resolution: --mpp 0.25 makes level 2 (downsample 4)
+        // exactly 1 µm/px, what 10x asks for, so tiles are level 2's pixels, not resized.
+        let p = TileParams {
+            slide_tile: 64,
+            slide_mpp: 1.0,
+            mpp: Some(0.25),
+            keep_background: true,
+            ..Default::default()
+        };
+        let path = dir().join("pyramid.tif");
+        let r = read_images(&path, &p, &|_| {}).unwrap();
+        // 1536 × 1280 level-0 pixels in 256-pixel boxes.
+        assert_eq!(r.ids.len(), 6 * 5);
+        let s = Slide::open(&path).unwrap();
+        let (_, x, y, w, _) = r.tiles.boxes[7];
+        assert_eq!(w, 256);
+        assert_eq!(
+            r.tiles.pixels[7],
+            s.read_region(2, x as i64 / 4, y as i64 / 4, 64, 64)
+                .unwrap()
+        );
+        // Without --mpp the file gives no resolution: tiles are level-0 pixels, and a note says so.
+        let r = read_images(
+            &path,
+            &TileParams {
+                mpp: None,
+                ..p.clone()
+            },
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(r.ids.len(), 24 * 20);
+        assert!(
+            r.notes.iter().any(|n| n.contains("no microns per pixel")),
+            "{:?}",
+            r.notes
+        );
+    }
+
+    #[test]
+    fn a_folder_of_slides_is_one_dataset_with_the_slide_as_metadata() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["small.ome.tif", "pyramid.tif"] {
+            std::fs::copy(dir().join(f), d.path().join(f)).unwrap();
+        }
+        // A picture beside them is tiled as before.
+        image::RgbImage::from_fn(128, 128, |x, y| image::Rgb([200, (x + y) as u8, 150]))
+            .save(d.path().join("picture.png"))
+            .unwrap();
+        let p = TileParams {
+            slide_tile: 64,
+            mpp: Some(0.5),
+            keep_background: true,
+            ..Default::default()
+        };
+        let r = read_images(d.path(), &p, &|_| {}).unwrap();
+        let MetaValues::Text(slide) = column(&r.meta, "slide") else {
+            panic!()
+        };
+        let count = |n: &str| slide.iter().filter(|s| *s == n).count();
+        // small.ome.tif is 512 a side, pyramid.tif 1536 × 1280, in 64-pixel tiles; the
+        // picture in 64-pixel tiles too.
+        assert_eq!(count("small"), 8 * 8);
+        assert_eq!(count("pyramid"), 24 * 20);
+        assert_eq!(count("picture"), 4);
+        let MetaValues::Number(px) = column(&r.meta, "tile_px") else {
+            panic!()
+        };
+        assert!(px.iter().all(|&v| v == 64.0));
+        assert_eq!(tiles_from_meta(&r.meta).unwrap().pixels, r.tiles.pixels);
+    }
+}
