@@ -12,6 +12,7 @@ use crate::core::meta::MetaColumn;
 use crate::core::meta::MetaValues;
 use crate::modality::images::slide::Slide;
 use crate::modality::images::slide::cut::{CutParams, cut};
+pub use crate::modality::images::slide::tissue::otsu;
 use image::{DynamicImage, RgbImage};
 use std::path::{Path, PathBuf};
 
@@ -107,33 +108,6 @@ pub struct TilesRead {
     pub meta: Vec<MetaColumn>,
     pub tiles: Tiles,
     pub notes: Vec<String>,
-}
-
-/// Otsu's threshold of values in [0, 1] (256 bins).
-pub fn otsu(values: &[f32]) -> f32 {
-    let mut hist = [0f64; 256];
-    for &v in values {
-        hist[((v.clamp(0.0, 1.0)) * 255.0).round() as usize] += 1.0;
-    }
-    let total: f64 = hist.iter().sum();
-    let sum_all: f64 = hist.iter().enumerate().map(|(i, h)| i as f64 * h).sum();
-    let (mut w0, mut sum0, mut best, mut best_t) = (0.0, 0.0, -1.0, 0usize);
-    for (t, &h) in hist.iter().enumerate() {
-        w0 += h;
-        sum0 += t as f64 * h;
-        let w1 = total - w0;
-        if w0 == 0.0 || w1 == 0.0 {
-            continue;
-        }
-        let (m0, m1) = (sum0 / w0, (sum_all - sum0) / w1);
-        let between = w0 * w1 * (m0 - m1).powi(2);
-        if between > best {
-            best = between;
-            best_t = t;
-        }
-    }
-    // Foreground is strictly above the threshold bin.
-    (best_t as f32 + 0.5) / 255.0
 }
 
 /// True when a JPEG file ends with its end-of-image marker (FF D9) within its last KiB. The

@@ -26,7 +26,7 @@ pub fn detect(overview: &RgbImage, downsample: f64, max_hole: f64) -> TissueMask
             (mx - mn) / 255.0
         })
         .collect();
-    let threshold = crate::modality::images::tiles::otsu(&sat);
+    let threshold = otsu(&sat);
     let mut mask: Vec<bool> = sat.iter().map(|&s| s > threshold).collect();
     let max_hole_px = (max_hole / (downsample * downsample)).floor() as usize;
     fill_holes(&mut mask, w as usize, h as usize, max_hole_px);
@@ -82,6 +82,33 @@ fn fill_holes(mask: &mut [bool], w: usize, h: usize, max_px: usize) {
             }
         }
     }
+}
+
+/// Otsu's threshold of values in [0, 1] (256 bins).
+pub fn otsu(values: &[f32]) -> f32 {
+    let mut hist = [0f64; 256];
+    for &v in values {
+        hist[((v.clamp(0.0, 1.0)) * 255.0).round() as usize] += 1.0;
+    }
+    let total: f64 = hist.iter().sum();
+    let sum_all: f64 = hist.iter().enumerate().map(|(i, h)| i as f64 * h).sum();
+    let (mut w0, mut sum0, mut best, mut best_t) = (0.0, 0.0, -1.0, 0usize);
+    for (t, &h) in hist.iter().enumerate() {
+        w0 += h;
+        sum0 += t as f64 * h;
+        let w1 = total - w0;
+        if w0 == 0.0 || w1 == 0.0 {
+            continue;
+        }
+        let (m0, m1) = (sum0 / w0, (sum_all - sum0) / w1);
+        let between = w0 * w1 * (m0 - m1).powi(2);
+        if between > best {
+            best = between;
+            best_t = t;
+        }
+    }
+    // Foreground is strictly above the threshold bin.
+    (best_t as f32 + 0.5) / 255.0
 }
 
 impl TissueMask {
