@@ -196,7 +196,10 @@ mod cutting {
         let n = r.ids.len();
         assert!((30..117).contains(&n), "{n} tiles");
         assert_eq!(r.tiles.pixels.len(), n);
-        assert!(r.tiles.pixels.iter().all(|t| t.dimensions() == (224, 224)));
+        assert_eq!(r.tiles.features.len(), n);
+        // Kept small in memory; read again at 224 for a model that wants them whole.
+        assert!(r.tiles.pixels.iter().all(|t| t.dimensions() == (64, 64)));
+        assert_eq!(r.tiles.full(0).unwrap().dimensions(), (224, 224));
         assert!(r.ids[0].starts_with("cmu1_small_region:"), "{}", r.ids[0]);
         let MetaValues::Text(slide) = column(&r.meta, "slide") else {
             panic!()
@@ -210,13 +213,16 @@ mod cutting {
             panic!()
         };
         assert!(fg.iter().all(|&f| f >= p.min_foreground));
-        // Every kept tile is the slide's own pixels at its box.
+        // Every kept tile is the slide's own pixels at its box, and its features are those of
+        // the full-size tile.
         let s = Slide::open(&path).unwrap();
         for k in [0, n / 2, n - 1] {
             let (_, x, y, w, h) = r.tiles.boxes[k];
+            let whole = s.read_region(0, x as i64, y as i64, w, h).unwrap();
+            assert_eq!(r.tiles.full(k).unwrap(), whole);
             assert_eq!(
-                r.tiles.pixels[k],
-                s.read_region(0, x as i64, y as i64, w, h).unwrap()
+                r.tiles.features[k],
+                biolens::modality::images::features::tile_features(&whole, true)
             );
         }
         // A session keeps the boxes; the previews are read back equal.
@@ -254,7 +260,7 @@ mod cutting {
         let (_, x, y, w, _) = r.tiles.boxes[7];
         assert_eq!(w, 256);
         assert_eq!(
-            r.tiles.pixels[7],
+            r.tiles.full(7).unwrap(),
             s.read_region(2, x as i64 / 4, y as i64 / 4, 64, 64)
                 .unwrap()
         );

@@ -62,6 +62,7 @@ struct Args {
     motifs: Option<PathBuf>,
     /// Time the image stages instead (the input is an image or a folder).
     images: bool,
+    slide: bool,
     /// Time reopening a session and colouring its map by this gene instead.
     session_gene: Option<String>,
     session_select: Option<String>,
@@ -183,6 +184,7 @@ fn parse() -> Result<Args, String> {
     let mut vae_epochs = None;
     let mut dna = false;
     let mut images = false;
+    let mut slide = false;
     let mut motifs = None;
     let mut session_gene = None;
     let mut session_select = None;
@@ -197,10 +199,11 @@ fn parse() -> Result<Args, String> {
             }
             "--dna" => dna = true,
             "--images" => images = true,
+            "--slide" => slide = true,
             "--session-gene" => session_gene = a.next(),
             "--session-select" => session_select = a.next(),
             "--motifs" => motifs = a.next().map(PathBuf::from),
-            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,iforest,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)\n       biolens-bench IMAGES --images [--threads N]   (tiles/s: baseline features, a ViT-S/14-sized model)\n       biolens-bench SESSION.biolens --session-gene GENE [--repeats N]   (reopen, then colour the map by a gene)\n       biolens-bench SESSION.biolens --session-select PREDICATE [--repeats N]   (reopen, then evaluate `:select NAME where PREDICATE`)".into()),
+            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,iforest,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)\n       biolens-bench IMAGES --images [--threads N]   (tiles/s: baseline features, a ViT-S/14-sized model)\n       biolens-bench SLIDE --slide [--threads N]   (whole slide: 448-px level-0 boxes read at 224 px, 1 thread and all; tissue + cut + features, peak memory)\n       biolens-bench SESSION.biolens --session-gene GENE [--repeats N]   (reopen, then colour the map by a gene)\n       biolens-bench SESSION.biolens --session-select PREDICATE [--repeats N]   (reopen, then evaluate `:select NAME where PREDICATE`)".into()),
             _ => input = Some(PathBuf::from(x)),
         }
     }
@@ -214,6 +217,7 @@ fn parse() -> Result<Args, String> {
         dna,
         motifs,
         images,
+        slide,
         session_gene,
         session_select,
     })
@@ -243,6 +247,13 @@ fn main() {
     }
     if let Some(pred) = &args.session_select {
         if let Err(e) = pipeline::with_threads(args.threads, || bench_session_select(&args, pred)) {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
+    if args.slide {
+        if let Err(e) = pipeline::with_threads(args.threads, || bench_slide(&args)) {
             eprintln!("error: {e}");
             std::process::exit(2);
         }
@@ -555,6 +566,79 @@ fn bench_dna(args: &Args) -> Result<(), String> {
         ds.len(),
         tps.join(", "),
         peak_rss_mb()
+    );
+    Ok(())
+}
+
+/// Whole slides: level-0 boxes of 448 pixels (224 at 0.5 µm/px on a 0.25 µm/px scan) over
+/// the whole slide read and resized to 224, on one thread and on all; then the cut a run
+/// makes (tissue, tiles over it, features, 64-pixel copies), with peak memory.
+fn bench_slide(args: &Args) -> Result<(), String> {
+    use biolens::modality::images::slide::Slide;
+    use biolens::modality::images::slide::cut::{CutParams, cut};
+    use rayon::prelude::*;
+    let t = Instant::now();
+    let s = Slide::open(&args.input).map_err(|e| e.to_string())?;
+    let open_s = t.elapsed().as_secs_f64();
+    let (w, h) = s.dimensions();
+    let side = 448u64;
+    let boxes: Vec<(u64, u64)> = (0..h as u64 / side)
+        .flat_map(|y| (0..w as u64 / side).map(move |x| (x * side, y * side)))
+        .collect();
+    // 2000 boxes from the grid's middle row on, where a slide has its tissue.
+    let boxes = boxes[(boxes.len() / 2).saturating_sub(1000)..].to_vec();
+    let n = boxes.len().min(2000);
+    // Fresh slide handles, so neither pass finds the other's chunks cached.
+    let one = Slide::open(&args.input).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    for &(x, y) in &boxes[..n] {
+        one.read_scaled(x, y, side, 224)?;
+    }
+    let seq = n as f64 / t.elapsed().as_secs_f64();
+    let all = Slide::open(&args.input).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    boxes[..n]
+        .par_iter()
+        .map(|&(x, y)| all.read_scaled(x, y, side, 224).map(|_| ()))
+        .collect::<Result<Vec<()>, String>>()?;
+    let par = n as f64 / t.elapsed().as_secs_f64();
+    let fresh = Slide::open(&args.input).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let c = cut(
+        &fresh,
+        &CutParams {
+            tile_px: 224,
+            target_mpp: 0.5,
+            stride_px: 0,
+            min_foreground: 0.05,
+            keep_background: false,
+            mpp: None,
+        },
+        &|_| {},
+        &|img| {
+            (
+                biolens::modality::images::features::tile_features(&img, true),
+                image::imageops::resize(&img, 64, 64, image::imageops::FilterType::Triangle),
+            )
+        },
+    )?;
+    let cut_s = t.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "slide": args.input.display().to_string(),
+            "size": [w, h],
+            "levels": s.levels.len(),
+            "open_s": open_s,
+            "boxes": n,
+            "boxes_per_s_1_thread": seq,
+            "boxes_per_s_all_threads": par,
+            "threads": rayon::current_num_threads(),
+            "cut_tiles": c.boxes.len(),
+            "cut_s": cut_s,
+            "cut_tiles_per_s": c.boxes.len() as f64 / cut_s,
+            "peak_rss_mb": peak_rss_mb(),
+        })
     );
     Ok(())
 }

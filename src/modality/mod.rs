@@ -535,14 +535,13 @@ pub fn model_stage(
             };
             let mut emb = base;
             if let Some(dir) = &o.vit {
-                let out =
-                    images::model::embed_vit(&tiles.pixels, dir, o.vit_size, o.device, &mut |f| {
-                        events(ModelEvent::Progress {
-                            stage: "vit embedding",
-                            fraction: f,
-                        })
+                let out = images::model::embed_vit(tiles, dir, o.vit_size, o.device, &mut |f| {
+                    events(ModelEvent::Progress {
+                        stage: "vit embedding",
+                        fraction: f,
                     })
-                    .map_err(err)?;
+                })
+                .map_err(err)?;
                 let Some((m, about)) = out else {
                     return Ok(None);
                 };

@@ -1,7 +1,6 @@
 //! Baseline features of a tile: per-channel colour statistics, HED stain densities (colour
 //! sources), a uniform LBP texture histogram and an 8 × 8 thumbnail; standardised, then PCA.
 
-use crate::modality::images::tiles::Tiles;
 use image::RgbImage;
 
 /// Ruifrok & Johnston's stain vectors (rows: haematoxylin, eosin, DAB), as scikit-image's
@@ -143,21 +142,15 @@ pub fn tile_features(tile: &RgbImage, colour: bool) -> Vec<f32> {
     f
 }
 
-/// Baseline features of every tile, standardised per feature, then PCA.
+/// Baseline features of every tile (rows of `tile_features`), standardised per feature, then
+/// PCA.
 pub fn baseline_embedding(
-    t: &Tiles,
+    rows: &[Vec<f32>],
     n_components: usize,
 ) -> Result<crate::core::matrix::Matrix, crate::analysis::pca::BaselineError> {
-    use rayon::prelude::*;
-    if t.pixels.len() < 3 {
-        return Err(crate::analysis::pca::BaselineError::TooFew { n: t.pixels.len() });
+    if rows.len() < 3 {
+        return Err(crate::analysis::pca::BaselineError::TooFew { n: rows.len() });
     }
-    let rows: Vec<Vec<f32>> = t
-        .pixels
-        .par_iter()
-        .zip(t.boxes.par_iter())
-        .map(|(px, b)| tile_features(px, t.colour[b.0 as usize]))
-        .collect();
     let mut m = crate::core::matrix::Matrix::zeros(rows.len(), FEATURES);
     for (i, r) in rows.iter().enumerate() {
         m.row_mut(i).copy_from_slice(r);

@@ -61,7 +61,7 @@ pub fn baseline(d: &ImagesData) -> Result<Matrix, crate::analysis::pca::Baseline
     let Some(t) = &d.tiles else {
         return Err(crate::analysis::pca::BaselineError::TooFew { n: 0 });
     };
-    features::baseline_embedding(t, 50)
+    features::baseline_embedding(&t.features, 50)
 }
 
 /// Whether a model embeds the tiles under `o` (a ViT, or the SimCLR CNN).

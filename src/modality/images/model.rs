@@ -5,6 +5,7 @@
 use crate::core::matrix::Matrix;
 use crate::core::nn::DeviceKind;
 use crate::modality::images::ssl::SslParams;
+use crate::modality::images::tiles::Tiles;
 use crate::modality::images::vit::{Vit, VitError};
 use image::RgbImage;
 use std::path::Path;
@@ -16,29 +17,51 @@ pub enum ImageModelError {
     Vit(#[from] VitError),
     #[error("{0}")]
     Device(String),
+    #[error("reading a tile again for the ViT: {0}")]
+    Tiles(String),
     #[error("the SimCLR CNN: {0}")]
     Cnn(candle_core::Error),
     #[error("the autoencoder: {0}")]
     Autoencoder(candle_core::Error),
 }
 
+/// Tiles handed to the ViT at a time: slide tiles are read again at full size per batch, so
+/// memory holds one batch, not the slide.
+const VIT_BATCH: usize = 512;
+
 /// Embeds tiles with the ViT in `dir` at `size` pixels; None when cancelled. Returns the
 /// embedding and a description of the model.
 pub fn embed_vit(
-    pixels: &[RgbImage],
+    tiles: &Tiles,
     dir: &Path,
     size: u32,
     device: DeviceKind,
     progress: &mut dyn FnMut(f64) -> bool,
 ) -> Result<Option<(Matrix, String)>, ImageModelError> {
+    use rayon::prelude::*;
     let dev = device.device().map_err(|e| VitError::Checkpoint {
         path: dir.to_path_buf(),
         reason: e,
     })?;
     let vit = Vit::load(dir, &dev)?;
-    let Some(m) = vit.embed(pixels, size, progress)? else {
-        return Ok(None);
-    };
+    let n = tiles.pixels.len();
+    let mut m = Matrix::zeros(n, vit.cfg.hidden_size);
+    for start in (0..n).step_by(VIT_BATCH) {
+        let end = (start + VIT_BATCH).min(n);
+        let batch: Vec<RgbImage> = (start..end)
+            .into_par_iter()
+            .map(|i| tiles.full(i))
+            .collect::<Result<_, _>>()
+            .map_err(ImageModelError::Tiles)?;
+        let share = (end - start) as f64 / n as f64;
+        let done = start as f64 / n as f64;
+        let Some(part) = vit.embed(&batch, size, &mut |f| progress(done + f * share))? else {
+            return Ok(None);
+        };
+        for (k, i) in (start..end).enumerate() {
+            m.row_mut(i).copy_from_slice(part.row(k));
+        }
+    }
     let about = format!(
         "ViT {} layers × {} (CLS token at {size} px, {})",
         vit.cfg.num_hidden_layers,

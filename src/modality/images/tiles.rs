@@ -10,11 +10,13 @@
 use crate::core::DataError;
 use crate::core::meta::MetaColumn;
 use crate::core::meta::MetaValues;
+use crate::modality::images::features::tile_features;
 use crate::modality::images::slide::Slide;
 use crate::modality::images::slide::cut::{CutParams, cut};
 pub use crate::modality::images::slide::tissue::otsu;
 use image::{DynamicImage, RgbImage};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TileParams {
@@ -58,15 +60,50 @@ impl Default for TileParams {
     }
 }
 
-/// The pixels of every tile (RGB, 8 bit) for previews and features, aligned with the ids.
+/// The pixels of every tile (RGB, 8 bit) for previews and models, aligned with the ids.
 #[derive(Debug, Clone, Default)]
 pub struct Tiles {
     pub sources: Vec<PathBuf>,
     /// (source index, x, y, w, h)
     pub boxes: Vec<(u32, u32, u32, u32, u32)>,
+    /// A picture's tiles as cut; a slide's at most `SLIDE_KEEP` pixels a side (what previews,
+    /// the SimCLR CNN and the autoencoder take), so memory does not grow with the tiles'
+    /// full size. `full` reads a slide tile again at the size it was embedded at.
     pub pixels: Vec<RgbImage>,
     /// Whether each source is a colour image (features differ: HED only for colour).
     pub colour: Vec<bool>,
+    /// Baseline features of every tile, from its full-size pixels (empty for a session's
+    /// tiles: the session keeps the embedding).
+    pub features: Vec<Vec<f32>>,
+    /// Per source: the open slide and the side its tiles were embedded at; None for pictures.
+    pub slides: Vec<Option<(Arc<Slide>, u32)>>,
+}
+
+/// The side slide tiles are kept at in memory.
+pub const SLIDE_KEEP: u32 = 64;
+
+impl Tiles {
+    /// Tile `i` at the size it was embedded at: a picture's tile as kept, a slide's read again.
+    pub fn full(&self, i: usize) -> Result<RgbImage, String> {
+        let (src, x, y, w, _) = self.boxes[i];
+        match self.slides.get(src as usize) {
+            Some(Some((s, side))) => s.read_scaled(x as u64, y as u64, w as u64, *side),
+            _ => Ok(self.pixels[i].clone()),
+        }
+    }
+}
+
+fn keep_size(img: &RgbImage) -> RgbImage {
+    if img.width() <= SLIDE_KEEP {
+        img.clone()
+    } else {
+        image::imageops::resize(
+            img,
+            SLIDE_KEEP,
+            SLIDE_KEEP,
+            image::imageops::FilterType::Triangle,
+        )
+    }
 }
 
 pub fn is_image_file(path: &Path) -> bool {
@@ -196,6 +233,8 @@ pub fn read_images(
     let mut cols = TileColumns::default();
     let mut errors = Vec::new();
     let mut any_slide = false;
+    // Slide tiles' features come with their pixels; pictures' are computed at the end.
+    let mut features: Vec<Option<Vec<f32>>> = Vec::new();
     let n_files = files.len();
     for (fi, f) in files.iter().enumerate() {
         let one = |e: DataError, errors: &mut Vec<String>| -> Result<(), DataError> {
@@ -251,7 +290,8 @@ pub fn read_images(
                 mpp: p.mpp,
             };
             let share = |x: f64| progress((fi as f64 + x) / n_files as f64);
-            let c = match cut(&slide, &cp, &share) {
+            let each = |img: RgbImage| (tile_features(&img, true), keep_size(&img));
+            let c = match cut(&slide, &cp, &share, &each) {
                 Ok(c) => c,
                 Err(e) => {
                     one(DataError::file(f, e), &mut errors)?;
@@ -259,12 +299,13 @@ pub fn read_images(
                 }
             };
             any_slide = true;
-            for (k, (&(x, y, side), px)) in c.boxes.iter().zip(c.pixels).enumerate() {
+            for (k, (&(x, y, side), (fs, px))) in c.boxes.iter().zip(c.tiles).enumerate() {
                 out.ids.push(format!("{stem}:{x},{y}"));
                 out.tiles
                     .boxes
                     .push((src, x as u32, y as u32, side as u32, side as u32));
                 out.tiles.pixels.push(px);
+                features.push(Some(fs));
                 cols.push(
                     &source_name,
                     &stem,
@@ -277,6 +318,7 @@ pub fn read_images(
             }
             out.tiles.sources.push(f.clone());
             out.tiles.colour.push(true);
+            out.tiles.slides.push(Some((Arc::new(slide), p.slide_tile)));
             out.notes.extend(c.notes);
             continue;
         }
@@ -307,6 +349,7 @@ pub fn read_images(
             out.tiles
                 .pixels
                 .push(image::imageops::crop_imm(&rgb, x, y, p.tile, p.tile).to_image());
+            features.push(None);
             cols.push(
                 &source_name,
                 &stem,
@@ -319,6 +362,7 @@ pub fn read_images(
         });
         out.tiles.sources.push(f.clone());
         out.tiles.colour.push(colour);
+        out.tiles.slides.push(None);
         if dropped > 0 {
             out.notes.push(format!(
                 "{}: {kept} tiles kept, {dropped} background tiles dropped (Otsu on {} at {:.3}; under {:.0} % foreground)",
@@ -344,6 +388,17 @@ pub fn read_images(
         ));
     }
     out.meta = cols.into_meta(any_slide);
+    {
+        use rayon::prelude::*;
+        let t = &out.tiles;
+        out.tiles.features = features
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                f.unwrap_or_else(|| tile_features(&t.pixels[i], t.colour[t.boxes[i].0 as usize]))
+            })
+            .collect();
+    }
     Ok(out)
 }
 
@@ -475,7 +530,7 @@ pub fn tiles_from_meta(meta: &[MetaColumn]) -> Option<Tiles> {
     let px = num("tile_px");
     enum Opened {
         Picture(RgbImage),
-        Slide(Slide),
+        Slide(Arc<Slide>),
     }
     let mut t = Tiles::default();
     let mut opened: Vec<Opened> = Vec::new();
@@ -486,7 +541,7 @@ pub fn tiles_from_meta(meta: &[MetaColumn]) -> Option<Tiles> {
             None => {
                 match open_slide(&p) {
                     Some(s) => {
-                        opened.push(Opened::Slide(s.ok()?));
+                        opened.push(Opened::Slide(Arc::new(s.ok()?)));
                         t.colour.push(true);
                     }
                     None => {
@@ -495,6 +550,7 @@ pub fn tiles_from_meta(meta: &[MetaColumn]) -> Option<Tiles> {
                         opened.push(Opened::Picture(img.to_rgb8()));
                     }
                 }
+                t.slides.push(None);
                 t.sources.push(p);
                 t.sources.len() - 1
             }
@@ -509,7 +565,11 @@ pub fn tiles_from_meta(meta: &[MetaColumn]) -> Option<Tiles> {
             }
             Opened::Slide(s) => {
                 let side = px.as_ref().map(|v| v[i] as u32).filter(|&v| v > 0)?;
-                s.read_scaled(x as u64, y as u64, w as u64, side).ok()?
+                if t.slides[k].is_none() {
+                    t.slides[k] = Some((s.clone(), side));
+                }
+                // Read as the run read it, then kept as the run kept it: the same previews.
+                keep_size(&s.read_scaled(x as u64, y as u64, w as u64, side).ok()?)
             }
         };
         t.boxes.push((k as u32, x, y, w, h));

@@ -20,11 +20,12 @@ pub struct CutParams {
     pub mpp: Option<f64>,
 }
 
-pub struct SlideCut {
+pub struct SlideCut<T> {
     /// Level-0 boxes: (x, y, side).
     pub boxes: Vec<(u64, u64, u64)>,
     pub foreground: Vec<f64>,
-    pub pixels: Vec<RgbImage>,
+    /// What `each` made of every tile's pixels.
+    pub tiles: Vec<T>,
     /// Level-0 microns per pixel used (None: the file had none and none was given).
     pub mpp: Option<f64>,
     pub notes: Vec<String>,
@@ -36,11 +37,14 @@ const OVERVIEW_SIDE: u32 = 2048;
 /// Tiles read per parallel batch, between progress reports.
 const BATCH: usize = 256;
 
-pub fn cut(
+/// Cuts `slide`; `each` turns every tile's pixels into what is kept of it, as it is read, so
+/// only a batch of full-size tiles is in memory at a time.
+pub fn cut<T: Send>(
     slide: &Slide,
     p: &CutParams,
     progress: &(dyn Fn(f64) + Sync),
-) -> Result<SlideCut, String> {
+    each: &(dyn Fn(RgbImage) -> T + Sync),
+) -> Result<SlideCut<T>, String> {
     use rayon::prelude::*;
     let mut notes = vec![slide.describe()];
     let mpp = p.mpp.or(slide.mpp.map(|m| m.0));
@@ -108,19 +112,19 @@ pub fn cut(
         p.tile_px,
         mpp.map(|m| m * d).unwrap_or(d),
     ));
-    let mut pixels = Vec::with_capacity(boxes.len());
+    let mut tiles = Vec::with_capacity(boxes.len());
     for (k, batch) in boxes.chunks(BATCH).enumerate() {
-        let read: Result<Vec<RgbImage>, String> = batch
+        let read: Result<Vec<T>, String> = batch
             .par_iter()
-            .map(|&(x, y, s)| slide.read_scaled(x, y, s, p.tile_px))
+            .map(|&(x, y, s)| slide.read_scaled(x, y, s, p.tile_px).map(each))
             .collect();
-        pixels.extend(read?);
+        tiles.extend(read?);
         progress(((k + 1) * BATCH).min(boxes.len()) as f64 / boxes.len().max(1) as f64);
     }
     Ok(SlideCut {
         boxes,
         foreground,
-        pixels,
+        tiles,
         mpp,
         notes,
     })
