@@ -212,6 +212,46 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// Writes a neighbourhood enrichment as a long CSV table (one row per ordered pair of groups:
+/// `group`, `neighbour`, sizes, kNN edge count, z), atomically. Returns the rows written.
+pub fn write_nhood(
+    path: &Path,
+    n: &crate::pipeline::spatial::Neighbourhood,
+) -> Result<usize, ExportError> {
+    let e = &n.enrichment;
+    let mut text = format!(
+        "{by},neighbour,n_{by},n_neighbour,edges,z\n",
+        by = csv_field(&n.by)
+    );
+    let k = n.names.len();
+    for a in 0..k {
+        for b in 0..k {
+            let z = e.z[a][b];
+            text.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                csv_field(&n.names[a]),
+                csv_field(&n.names[b]),
+                n.sizes[a],
+                n.sizes[b],
+                e.counts[a][b],
+                if z.is_finite() {
+                    shortest(format!("{z}"), format!("{z:e}"))
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
+    let tmp = tmp_path(path);
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            werr(path, e)
+        })?;
+    Ok(k * k)
+}
+
 /// Writes discovered motifs in MEME minimal format (for the MEME suite), atomically.
 pub fn write_meme(
     path: &Path,

@@ -1995,6 +1995,61 @@ fn the_tissue_view_draws_each_item_where_it_lies_and_keeps_the_cursor_on_it() {
         "{msg:?}"
     );
 
+    // Which types touch which: squidpy 1.8.2's nhood_enrichment on the same positions (6
+    // nearest neighbours, 1000 permutations), numbers from
+    // tests/data/cells/spatial/nhood_reference.py. Edge counts are exact; z-scores differ by
+    // permutation noise (squidpy's own seeds 0 and 1 differ by up to 1.8).
+    app.press(":nhood cell_type<Enter>");
+    assert!(app.wait_for_jobs(Duration::from_secs(120)), "nhood");
+    let t = app.state.tab().unwrap();
+    let n = t.data.nhood.clone().expect("nhood result");
+    assert_eq!(n.names, vec!["left", "middle", "right"]);
+    assert_eq!(n.sizes, vec![120, 120, 120]);
+    assert_eq!(
+        n.enrichment.counts,
+        vec![vec![707, 13, 0], vec![18, 689, 13], vec![0, 10, 710]]
+    );
+    let squidpy = [
+        [32.074973, -17.465256, -18.61923],
+        [-17.102365, 29.682719, -17.615762],
+        [-18.998348, -17.91801, 30.873324],
+    ];
+    for (a, row) in squidpy.iter().enumerate() {
+        for (b, &want) in row.iter().enumerate() {
+            let z = n.enrichment.z[a][b];
+            println!("nhood z {a} {b}: {z:.3} (squidpy {want:.3})");
+            assert!(
+                (z - want).abs() <= 0.1 * want.abs() + 0.5,
+                "{a} {b}: {z} vs {want}"
+            );
+        }
+    }
+    let sc = screen(&app.state);
+    assert!(sc.contains("neighbourhood · cell_type × cell_type"), "{sc}");
+    assert!(sc.contains("+3"), "{sc}");
+    let msg = app.state.message.clone().unwrap();
+    assert!(msg.text.contains("most apart"), "{msg:?}");
+    let out = tempfile::tempdir().unwrap();
+    let csv = out.path().join("nhood.csv");
+    app.press(&format!(":export nhood {}<Enter>", csv.display()));
+    assert!(app.wait_for_jobs(Duration::from_secs(30)));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 1 + 9, "{text}");
+    assert!(
+        text.starts_with(
+            "cell_type,neighbour,n_cell_type,n_neighbour,edges,z\nleft,left,120,120,707,"
+        ),
+        "{text}"
+    );
+    // By the clusters, the default.
+    app.press(":nhood<Enter>");
+    assert!(
+        app.wait_for_jobs(Duration::from_secs(120)),
+        "nhood clusters"
+    );
+    let n = app.state.tab().unwrap().data.nhood.clone().unwrap();
+    assert_eq!(n.by, "cluster");
+
     // Back to the projection; a tab without positions says what gives them.
     app.press("w");
     assert!(app.state.tab().unwrap().data.tissue.is_none());

@@ -150,6 +150,100 @@ pub fn morans_i(neighbours: &[Vec<u32>], values: &[f64]) -> Option<Moran> {
     })
 }
 
+/// Which groups touch which on the tissue: kNN edges between groups counted, against the same
+/// counts with the labels permuted (squidpy's `nhood_enrichment`: z = (observed − mean of the
+/// permutations) / their standard deviation, ddof 0).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enrichment {
+    /// Group ids, ascending.
+    pub groups: Vec<u32>,
+    /// `counts[a][b]`: neighbour edges from an item of group a to one of group b.
+    pub counts: Vec<Vec<u64>>,
+    /// `z[a][b]`; NaN where every permutation gave the same count.
+    pub z: Vec<Vec<f64>>,
+    pub permutations: usize,
+}
+
+fn edge_counts(neighbours: &[Vec<u32>], g: &[usize], k: usize) -> Vec<u64> {
+    let mut c = vec![0u64; k * k];
+    for (i, r) in neighbours.iter().enumerate() {
+        let row = g[i] * k;
+        for &j in r {
+            c[row + g[j as usize]] += 1;
+        }
+    }
+    c
+}
+
+/// Neighbourhood enrichment of `labels` over `neighbours`, `permutations` label shuffles
+/// seeded from `seed` (each permutation from its own stream, so the result does not depend
+/// on the thread count).
+pub fn nhood_enrichment(
+    neighbours: &[Vec<u32>],
+    labels: &[u32],
+    permutations: usize,
+    seed: u64,
+) -> Enrichment {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    use rayon::prelude::*;
+    let mut groups: Vec<u32> = labels.to_vec();
+    groups.sort_unstable();
+    groups.dedup();
+    let k = groups.len();
+    let g: Vec<usize> = labels
+        .iter()
+        .map(|l| groups.binary_search(l).unwrap_or(0))
+        .collect();
+    let observed = edge_counts(neighbours, &g, k);
+    let (sum, sumsq) = (0..permutations)
+        .into_par_iter()
+        .map(|p| {
+            let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
+                seed ^ (p as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
+            let mut shuffled = g.clone();
+            shuffled.shuffle(&mut rng);
+            let c = edge_counts(neighbours, &shuffled, k);
+            let s: Vec<f64> = c.iter().map(|&x| x as f64).collect();
+            let q: Vec<f64> = c.iter().map(|&x| (x as f64) * (x as f64)).collect();
+            (s, q)
+        })
+        .reduce(
+            || (vec![0.0; k * k], vec![0.0; k * k]),
+            |(mut a, mut b), (c, d)| {
+                for i in 0..a.len() {
+                    a[i] += c[i];
+                    b[i] += d[i];
+                }
+                (a, b)
+            },
+        );
+    let n = permutations.max(1) as f64;
+    let z = (0..k)
+        .map(|a| {
+            (0..k)
+                .map(|b| {
+                    let i = a * k + b;
+                    let mean = sum[i] / n;
+                    let sd = (sumsq[i] / n - mean * mean).max(0.0).sqrt();
+                    if sd > 1e-12 {
+                        (observed[i] as f64 - mean) / sd
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Enrichment {
+        groups,
+        counts: observed.chunks(k.max(1)).map(|r| r.to_vec()).collect(),
+        z,
+        permutations,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +289,31 @@ mod tests {
         let m = morans_i(&nb, &scrambled).unwrap();
         assert!(m.i.abs() < 0.2, "{m:?}");
         assert!(morans_i(&nb, &vec![1.0; 200]).is_none());
+    }
+
+    #[test]
+    fn groups_in_halves_are_enriched_with_themselves_and_apart_from_each_other() {
+        // 200 points on a line: the left half group 0, the right half group 1, a third group
+        // scattered through both.
+        let pts: Vec<[f32; 2]> = (0..200).map(|i| [i as f32, 0.0]).collect();
+        let labels: Vec<u32> = (0..200)
+            .map(|i| if i % 10 == 0 { 2 } else { u32::from(i >= 100) })
+            .collect();
+        let nb = knn_2d(&pts, 4);
+        let e = nhood_enrichment(&nb, &labels, 200, 3);
+        assert_eq!(e.groups, vec![0, 1, 2]);
+        let edges: u64 = e.counts.iter().flatten().sum();
+        assert_eq!(edges, 200 * 4);
+        assert!(e.z[0][0] > 5.0 && e.z[1][1] > 5.0, "{:?}", e.z);
+        assert!(e.z[0][1] < -5.0 && e.z[1][0] < -5.0, "{:?}", e.z);
+        // The scattered group is neither: it touches both halves as chance would.
+        assert!(e.z[2][0].abs() < 3.0 && e.z[2][1].abs() < 3.0, "{:?}", e.z);
+        // The same seed gives the same z whatever the thread count.
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| nhood_enrichment(&nb, &labels, 200, 3));
+        assert_eq!(one, e);
     }
 }

@@ -24,6 +24,8 @@ pub enum JobOutput {
         columns: Vec<crate::core::MetaColumn>,
         note: String,
     },
+    /// A `:nhood` result.
+    Neighbourhood(Arc<crate::pipeline::spatial::Neighbourhood>),
 }
 
 #[derive(Debug, Clone)]

@@ -120,6 +120,8 @@ pub enum ExportKind {
     Markers,
     /// The last `:compare` result.
     Compare,
+    /// The last `:nhood` table.
+    Nhood,
     /// A selection's ids, or its full rows (by the file's extension).
     Selection(String),
     /// Discovered motifs: a table, or MEME format.
@@ -169,6 +171,15 @@ pub enum Effect {
         tab: usize,
         what: String,
         values: Vec<f64>,
+        at: std::sync::Arc<Vec<[f32; 2]>>,
+    },
+    /// The neighbourhood enrichment of `labels` (groups `names`, by `by`) at the positions
+    /// `at` (`:nhood`).
+    Nhood {
+        tab: usize,
+        by: String,
+        labels: Vec<u32>,
+        names: Vec<String>,
         at: std::sync::Arc<Vec<[f32; 2]>>,
     },
     /// Scan the tab's sequences for motif `key` (`:scan`).

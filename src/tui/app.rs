@@ -313,6 +313,25 @@ impl App {
                 });
                 self.started(tab, JobKind::Spatial, "moran".into(), id, cancel);
             }
+            Effect::Nhood {
+                tab,
+                by,
+                labels,
+                names,
+                at,
+            } => {
+                let seed = self.state.params.seed;
+                let (id, cancel) = self.runner.spawn(move |ctx| {
+                    ctx.progress("neighbourhood enrichment", 0.0);
+                    let n = pipeline::spatial::neighbourhood(&at, &labels, &names, &by, seed);
+                    if ctx.cancel.is_cancelled() {
+                        return Err(pipeline::PipelineError::Cancelled.into());
+                    }
+                    ctx.output(JobOutput::Neighbourhood(Arc::new(n)));
+                    Ok(())
+                });
+                self.started(tab, JobKind::Spatial, "nhood".into(), id, cancel);
+            }
             Effect::Scan { tab, key } => {
                 let Some(t) = self.state.tabs.get(tab) else {
                     return;
@@ -485,6 +504,13 @@ impl App {
                 .ok_or_else(|| none(&format!("no selection named '{name}' with members")))?;
             return crate::export::write_rows(path, ds, &t.result, m);
         }
+        if let ExportKind::Nhood = kind {
+            let n = t
+                .nhood
+                .as_deref()
+                .ok_or_else(|| none("no neighbourhood enrichment yet: run :nhood first"))?;
+            return crate::export::write_nhood(path, n);
+        }
         if let ExportKind::Anndata { into } = kind {
             return self.export_anndata(t, ds, into.as_deref(), path);
         }
@@ -519,7 +545,7 @@ impl App {
             ExportKind::Motifs { meme } => (What::Motifs, *meme),
             ExportKind::Sites => (What::Sites, false),
             ExportKind::Anomalies => (What::Anomalies, false),
-            ExportKind::Selection(_) | ExportKind::Anndata { .. } => {
+            ExportKind::Selection(_) | ExportKind::Anndata { .. } | ExportKind::Nhood => {
                 return Err(none("written above"));
             }
         };

@@ -7,6 +7,7 @@ use super::select_commands::{self as sel, expand_home};
 use super::state::{ColorBy, Focus, Mode, State};
 use crate::analysis::kmeans::KMeansParams;
 use crate::analysis::leiden::LeidenParams;
+use crate::modality::Dataset;
 use crate::modality::dna::motifs::Groups;
 use crate::pipeline::ClusterMethod;
 use std::sync::Arc;
@@ -110,6 +111,13 @@ pub const COMMANDS: &[Command] = &[
         run: moran,
     },
     Command {
+        usage: "nhood [COLUMN]",
+        about: "which clusters (or COLUMN's groups) touch which on the tissue",
+        complete: "nhood ",
+        aliases: &[],
+        run: nhood,
+    },
+    Command {
         usage: "sort COLUMN [asc|desc]",
         about: "order the focused table by a column",
         complete: "sort ",
@@ -157,6 +165,13 @@ pub const COMMANDS: &[Command] = &[
         complete: "export markers ",
         aliases: &[],
         run: |s, a| export(s, ExportKind::Markers, a),
+    },
+    Command {
+        usage: "export nhood PATH",
+        about: "the last :nhood (CSV: group, neighbour, sizes, edges, z)",
+        complete: "export nhood ",
+        aliases: &[],
+        run: |s, a| export(s, ExportKind::Nhood, a),
     },
     Command {
         usage: "export compare PATH",
@@ -469,6 +484,20 @@ fn map_view(s: &mut State, args: &[&str]) -> Vec<Effect> {
     vec![]
 }
 
+/// Each item's (x, y) on the tissue.
+type Positions = Arc<Vec<[f32; 2]>>;
+
+/// The tab's data and its items' positions on the tissue (the tissue view's, else found in
+/// the columns), for the statistics of space.
+fn tissue_positions(t: &crate::tui::state::Tab) -> Result<(Arc<Dataset>, Positions), String> {
+    let ds = t.data.dataset.clone().ok_or("no data yet")?;
+    let at = match &t.data.tissue {
+        Some(ts) => ts.layout.clone(),
+        None => crate::tui::tissue::Tissue::from_columns(&ds, None)?.layout,
+    };
+    Ok((ds, at))
+}
+
 /// `:moran`: Moran's I of the values colouring the map (a gene, a score, a numeric column),
 /// over each item's 6 nearest neighbours on the tissue, as a job.
 fn moran(s: &mut State, args: &[&str]) -> Vec<Effect> {
@@ -479,19 +508,12 @@ fn moran(s: &mut State, args: &[&str]) -> Vec<Effect> {
     let Some(t) = s.tab() else {
         return usage(s, "moran");
     };
-    let Some(ds) = t.data.dataset.clone() else {
-        s.error("no data yet");
-        return vec![];
-    };
-    let at = match &t.data.tissue {
-        Some(ts) => ts.layout.clone(),
-        None => match crate::tui::tissue::Tissue::from_columns(&ds, None) {
-            Ok(ts) => ts.layout,
-            Err(e) => {
-                s.error(e);
-                return vec![];
-            }
-        },
+    let (_, at) = match tissue_positions(t) {
+        Ok(x) => x,
+        Err(e) => {
+            s.error(e);
+            return vec![];
+        }
     };
     // The values the map shows for the colour, so the statistic is of what is seen.
     let Some(crate::tui::panes::map::ColorValues::Value { v, .. }) =
@@ -513,6 +535,46 @@ fn moran(s: &mut State, args: &[&str]) -> Vec<Effect> {
         tab,
         what,
         values,
+        at,
+    }]
+}
+
+/// `:nhood [COLUMN]`: the neighbourhood enrichment of the clusters (or of COLUMN's groups)
+/// on the tissue, as a job; the table lands in the bottom pane.
+fn nhood(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    let tab = s.active;
+    let Some(t) = s.tab() else {
+        return usage(s, "nhood ");
+    };
+    let (ds, at) = match tissue_positions(t) {
+        Ok(x) => x,
+        Err(e) => {
+            s.error(e);
+            return vec![];
+        }
+    };
+    let column = (!args.is_empty()).then(|| args.join(" "));
+    let clusters = t.data.result.clusters.clone();
+    let (by, labels, names) = match crate::pipeline::spatial::groups_of(
+        &ds,
+        clusters.as_deref().map(|c| c.as_slice()),
+        column.as_deref(),
+    ) {
+        Ok(x) => x,
+        Err(e) => {
+            s.error(e);
+            return vec![];
+        }
+    };
+    s.info(format!(
+        "neighbourhood enrichment by {by}: computing ({} permutations)",
+        crate::pipeline::spatial::NHOOD_PERMUTATIONS
+    ));
+    vec![Effect::Nhood {
+        tab,
+        by,
+        labels,
+        names,
         at,
     }]
 }
@@ -736,6 +798,7 @@ fn export(s: &mut State, kind: ExportKind, args: &[&str]) -> Vec<Effect> {
             ExportKind::Anomalies => "export anomalies ",
             ExportKind::Markers => "export markers ",
             ExportKind::Compare => "export compare ",
+            ExportKind::Nhood => "export nhood ",
             ExportKind::Motifs { meme: true } => "export motifs meme ",
             ExportKind::Motifs { meme: false } => "export motifs ",
             ExportKind::Sites | ExportKind::ClusterIds(_) => "export sites ",

@@ -76,6 +76,8 @@ pub struct TabData {
     pub comparison: Option<Arc<Comparison>>,
     /// The last `:crosstab`.
     pub crosstab: Option<Arc<Crosstab>>,
+    /// The last `:nhood`.
+    pub nhood: Option<Arc<crate::pipeline::spatial::Neighbourhood>>,
     /// Named selections and their members.
     pub selections: Selections,
     pub color: ColorBy,
@@ -117,6 +119,7 @@ impl TabData {
             result: &self.result,
             comparison: self.comparison.as_deref(),
             crosstab: self.crosstab.as_deref(),
+            nhood: self.nhood.as_deref(),
             selections: &self.selections,
             color: &self.color,
             version: self.version,
@@ -220,6 +223,7 @@ impl Tab {
                 result: Partial::default(),
                 comparison: None,
                 crosstab: None,
+                nhood: None,
                 selections: Selections::default(),
                 color: ColorBy::Cluster,
                 search: None,

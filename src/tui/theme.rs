@@ -387,6 +387,39 @@ pub fn fmt_secs(s: f64) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
+/// A table of a few leading columns (`lead` widths) then value columns (`widths`), its header
+/// bold, in a pane titled `title`: the crosstab and the neighbourhood table.
+pub fn value_table<'a>(
+    rows: Vec<ratatui::widgets::Row<'a>>,
+    header: Vec<ratatui::widgets::Cell<'a>>,
+    lead: &[usize],
+    widths: &[usize],
+    title: &'a str,
+    focused: bool,
+) -> ratatui::widgets::Table<'a> {
+    use ratatui::layout::Constraint;
+    let constraints: Vec<Constraint> = lead
+        .iter()
+        .chain(widths)
+        .map(|&w| Constraint::Length(w as u16))
+        .collect();
+    ratatui::widgets::Table::new(rows, constraints)
+        .header(ratatui::widgets::Row::new(header).style(header_style()))
+        .block(pane(title, focused))
+}
+
+/// How many of the value columns `widths` fit after `used` characters in `avail` (one space
+/// between columns).
+pub fn columns_that_fit(widths: &[usize], mut used: usize, avail: usize) -> usize {
+    widths
+        .iter()
+        .take_while(|&&w| {
+            used += w + 1;
+            used <= avail
+        })
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -571,6 +571,15 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                     s.info(line);
                     return vec![];
                 }
+                JobOutput::Neighbourhood(n) => {
+                    let summary = n.summary();
+                    t.nhood = Some(n);
+                    t.bottom.view = BottomView::Neighbourhood;
+                    t.bottom.crosstab_sel = 0;
+                    t.version += 1;
+                    s.info(summary);
+                    return vec![];
+                }
                 JobOutput::Columns { columns, note } => {
                     let Some(ds) = t.data.dataset.clone() else {
                         return vec![];

@@ -22,15 +22,18 @@ pub enum BottomView {
     Crosstab,
     /// The metadata half of the last `:compare`.
     Comparison,
+    /// The last `:nhood`: which groups touch which on the tissue.
+    Neighbourhood,
 }
 
 impl BottomView {
-    const ALL: [BottomView; 5] = [
+    const ALL: [BottomView; 6] = [
         BottomView::Anomalies,
         BottomView::Findings,
         BottomView::Selections,
         BottomView::Crosstab,
         BottomView::Comparison,
+        BottomView::Neighbourhood,
     ];
 
     fn index(self) -> usize {
@@ -45,6 +48,7 @@ impl BottomView {
             BottomView::Selections => "selections",
             BottomView::Crosstab => "crosstab",
             BottomView::Comparison => "comparison",
+            BottomView::Neighbourhood => "neighbourhood",
         }
     }
 }
@@ -99,7 +103,7 @@ pub struct BottomPane {
     /// within its cluster (so a low-depth cell stands out from its own kind, not from all).
     pub qc: Vec<QcColumn>,
     /// Each view's order (`o`/`O`, `:sort`).
-    orders: [TableOrder; 5],
+    orders: [TableOrder; 6],
 }
 
 /// A quality-control metadata column as the anomalies table shows it.
@@ -155,6 +159,7 @@ impl BottomPane {
             .hash(&mut h);
         (v.comparison.map(|c| c as *const _ as usize)).hash(&mut h);
         (v.crosstab.map(|c| c as *const _ as usize)).hash(&mut h);
+        (v.nhood.map(|c| c as *const _ as usize)).hash(&mut h);
         for m in &v.selections.members {
             m.as_ref().map(|m| m.len()).ok().hash(&mut h);
         }
@@ -238,7 +243,9 @@ impl BottomPane {
             BottomView::Anomalies => &mut self.anomaly_sel,
             BottomView::Findings => &mut self.marker_sel,
             BottomView::Selections => &mut self.selection_sel,
-            BottomView::Crosstab | BottomView::Comparison => &mut self.crosstab_sel,
+            BottomView::Crosstab | BottomView::Comparison | BottomView::Neighbourhood => {
+                &mut self.crosstab_sel
+            }
         }
     }
 
@@ -250,6 +257,7 @@ impl BottomPane {
             BottomView::Selections => v.selections.defs.len(),
             BottomView::Crosstab => v.crosstab.map_or(0, |x| x.clusters.len()),
             BottomView::Comparison => v.comparison.map_or(0, |c| c.meta.len()),
+            BottomView::Neighbourhood => v.nhood.map_or(0, |n| n.names.len()),
         }
     }
 
@@ -261,6 +269,7 @@ impl BottomPane {
             BottomView::Selections => super::selections::HEADERS.map(String::from).to_vec(),
             BottomView::Crosstab => super::groups::crosstab_headers(v),
             BottomView::Comparison => super::groups::COMPARISON_HEADERS.map(String::from).to_vec(),
+            BottomView::Neighbourhood => super::nhood::headers(v),
         }
     }
 
@@ -282,6 +291,7 @@ impl BottomPane {
                     .map(|d| super::groups::comparison_cells(d)[j.min(3)].clone())
                     .collect()
             }),
+            BottomView::Neighbourhood => super::nhood::column(v, j),
         }
     }
 
@@ -333,6 +343,9 @@ impl BottomPane {
             }
             BottomView::Comparison => {
                 super::groups::draw_comparison(v, self.crosstab_sel, sorted, focused, f, r)
+            }
+            BottomView::Neighbourhood => {
+                super::nhood::draw(v, self.crosstab_sel, sorted, focused, f, r)
             }
         }
     }

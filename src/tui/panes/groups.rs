@@ -4,11 +4,12 @@
 use super::TabView;
 use crate::pipeline::groups::MetaDiff;
 use crate::tui::table_sort::Sorted;
-use crate::tui::theme::{FittedTable, pane, row_style, scrolled, truncate};
+use crate::tui::theme::{
+    FittedTable, columns_that_fit, pane, row_style, scrolled, truncate, value_table,
+};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Modifier, Style};
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::layout::Rect;
+use ratatui::widgets::{Cell, Paragraph, Row};
 
 /// Widest a value column of the crosstab gets.
 const VALUE_WIDTH: usize = 10;
@@ -70,14 +71,7 @@ pub fn draw_crosstab(
         .collect();
     // "cluster" and "n" first; then as many value columns as fit.
     let n_width = total.to_string().len().max(1);
-    let mut used = 7 + 1 + n_width;
-    let shown = widths
-        .iter()
-        .take_while(|&&w| {
-            used += w + 1;
-            used <= avail
-        })
-        .count();
+    let shown = columns_that_fit(&widths, 7 + 1 + n_width, avail);
     let hidden = x.values.len() - shown;
     let title = format!(
         " crosstab · cluster × {} · share of each cluster · χ² p = {:.2e}{} ",
@@ -134,16 +128,14 @@ pub fn draw_crosstab(
                 Cell::from(truncate(&h, w))
             }),
     );
-    let mut constraints = vec![Constraint::Length(7), Constraint::Length(n_width as u16)];
-    constraints.extend(
-        widths
-            .iter()
-            .take(shown)
-            .map(|&w| Constraint::Length(w as u16)),
+    let table = value_table(
+        rows,
+        header,
+        &[7, n_width],
+        &widths[..shown],
+        &title,
+        focused,
     );
-    let table = Table::new(rows, constraints)
-        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
-        .block(pane(&title, focused));
     f.render_widget(table, r);
 }
 

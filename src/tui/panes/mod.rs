@@ -9,6 +9,7 @@ pub mod groups;
 pub mod hint;
 pub mod jobs;
 pub mod map;
+pub mod nhood;
 pub mod selections;
 
 use crate::modality::{Dataset, Embedding, Findings};
@@ -28,6 +29,8 @@ pub struct TabView<'a> {
     pub comparison: Option<&'a Comparison>,
     /// The last `:crosstab`.
     pub crosstab: Option<&'a Crosstab>,
+    /// The last `:nhood`.
+    pub nhood: Option<&'a crate::pipeline::spatial::Neighbourhood>,
     /// Named selections and their members.
     pub selections: &'a Selections,
     pub color: &'a ColorBy,
