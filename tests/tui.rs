@@ -2025,7 +2025,10 @@ fn the_tissue_view_draws_each_item_where_it_lies_and_keeps_the_cursor_on_it() {
         }
     }
     let sc = screen(&app.state);
-    assert!(sc.contains("neighbourhood · cell_type × cell_type"), "{sc}");
+    assert!(
+        sc.contains("neighbourhood · cell_type × cell_type · z vs 1000 permutations"),
+        "{sc}"
+    );
     assert!(sc.contains("+3"), "{sc}");
     let msg = app.state.message.clone().unwrap();
     assert!(msg.text.contains("most apart"), "{msg:?}");

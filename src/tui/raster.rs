@@ -84,6 +84,15 @@ impl Viewport {
         Some(((dx / 2) as u16, (dy / 4) as u16))
     }
 
+    /// The dot a layout point falls on, not limited to the view (may be negative or past it).
+    fn dot_unclamped(&self, p: [f32; 2], w: u16, h: u16) -> (f32, f32) {
+        let (dw, dh) = (w as f32 * 2.0, h as f32 * 4.0);
+        (
+            (p[0] - (self.cx - self.hw)) / (2.0 * self.hw) * dw,
+            ((self.cy + self.hh) - p[1]) / (2.0 * self.hh) * dh,
+        )
+    }
+
     fn dot_of(&self, p: [f32; 2], w: u16, h: u16) -> Option<(u32, u32)> {
         let (dw, dh) = (w as f32 * 2.0, h as f32 * 4.0);
         let fx = (p[0] - (self.cx - self.hw)) / (2.0 * self.hw) * dw;
@@ -151,6 +160,19 @@ pub fn rasterize(
     h: u16,
     coloring: &Coloring,
 ) -> Raster {
+    rasterize_boxes(layout, None, vp, w, h, coloring)
+}
+
+/// The same, each item `i` with an extent drawn as the box from `layout[i]` (its top-left
+/// corner) `extents[i]` wide and high (a slide tile's footprint) rather than as one dot.
+pub fn rasterize_boxes(
+    layout: &[[f32; 2]],
+    extents: Option<&[[f32; 2]]>,
+    vp: &Viewport,
+    w: u16,
+    h: u16,
+    coloring: &Coloring,
+) -> Raster {
     let n = w as usize * h as usize;
     let mut cells = vec![
         RasterCell {
@@ -169,13 +191,9 @@ pub fn rasterize(
             0
         }
     ];
-    for (i, &p) in layout.iter().enumerate() {
-        let Some((dx, dy)) = vp.dot_of(p, w, h) else {
-            continue;
-        };
-        let c = (dy / 4) as usize * w as usize + (dx / 2) as usize;
+    let mut mark = |c: usize, bits: u8, i: usize| {
         let cell = &mut cells[c];
-        cell.dots |= DOT_BITS[(dx % 2) as usize][(dy % 4) as usize];
+        cell.dots |= bits;
         cell.count += 1;
         match coloring {
             Coloring::Category(cat) => {
@@ -200,6 +218,46 @@ pub fn rasterize(
             Coloring::Value { v, .. } => sums[c] += v[i],
             Coloring::None => {}
         }
+    };
+    let (dw, dh) = (w as i64 * 2, h as i64 * 4);
+    for (i, &p) in layout.iter().enumerate() {
+        let extent = extents
+            .and_then(|e| e.get(i))
+            .filter(|e| e[0] > 0.0 && e[1] > 0.0);
+        let Some(e) = extent else {
+            let Some((dx, dy)) = vp.dot_of(p, w, h) else {
+                continue;
+            };
+            let c = (dy / 4) as usize * w as usize + (dx / 2) as usize;
+            mark(c, DOT_BITS[(dx % 2) as usize][(dy % 4) as usize], i);
+            continue;
+        };
+        let (x0, y0) = vp.dot_unclamped(p, w, h);
+        let (x1, y1) = vp.dot_unclamped([p[0] + e[0], p[1] - e[1]], w, h);
+        if !(x0.is_finite() && y0.is_finite() && x1.is_finite() && y1.is_finite()) {
+            continue;
+        }
+        // Every dot whose centre lies in the box, at least the corner's own dot.
+        let span = |a: f32, b: f32, max: i64| -> Option<(i64, i64)> {
+            let lo = (a - 0.5).ceil() as i64;
+            let hi = ((b - 0.5).ceil() as i64 - 1).max(lo);
+            let (lo, hi) = (lo.max(0), hi.min(max - 1));
+            (lo <= hi).then_some((lo, hi))
+        };
+        let (Some((dx0, dx1)), Some((dy0, dy1))) = (span(x0, x1, dw), span(y0, y1, dh)) else {
+            continue;
+        };
+        for cy in dy0 / 4..=dy1 / 4 {
+            for cx in dx0 / 2..=dx1 / 2 {
+                let mut bits = 0u8;
+                for dy in (cy * 4).max(dy0)..=(cy * 4 + 3).min(dy1) {
+                    for dx in (cx * 2).max(dx0)..=(cx * 2 + 1).min(dx1) {
+                        bits |= DOT_BITS[(dx % 2) as usize][(dy % 4) as usize];
+                    }
+                }
+                mark(cy as usize * w as usize + cx as usize, bits, i);
+            }
+        }
     }
     if let Coloring::Value { lo, hi, .. } = coloring {
         let span = (hi - lo).max(1e-12);
@@ -210,7 +268,11 @@ pub fn rasterize(
             }
         }
     }
-    shade_dense_cells(&mut cells, w);
+    // Boxes light whole cells by their size, not by how many items are there: shading them
+    // by count would draw a pattern that is not in the data.
+    if extents.is_none() {
+        shade_dense_cells(&mut cells, w);
+    }
     Raster { w, h, cells }
 }
 
@@ -353,5 +415,51 @@ mod tests {
                 .iter()
                 .any(|c| c.count == 1 && c.dots.count_ones() == 1)
         );
+    }
+
+    #[test]
+    fn a_tile_with_an_extent_fills_its_footprint() {
+        // A view of 0..10 × -10..0 on 5 × 5 cells: a dot is one unit wide, 0.5 high.
+        let vp = Viewport {
+            cx: 5.0,
+            cy: -5.0,
+            hw: 5.0,
+            hh: 5.0,
+        };
+        // One tile at (2, -2) four wide and two high: dots x 2..6, y 4..8 (rows 1 of cells).
+        let layout = [[2.0f32, -2.0]];
+        let r = rasterize_boxes(&layout, Some(&[[4.0, 2.0]]), &vp, 5, 5, &Coloring::None);
+        let lit: Vec<(usize, u8)> = r
+            .cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.dots != 0)
+            .map(|(k, c)| (k, c.dots))
+            .collect();
+        // Cells (1, 1) and (2, 1), every dot lit, each counting the tile once.
+        assert_eq!(lit, vec![(6, 0xFF), (7, 0xFF)]);
+        assert!(r.cells.iter().all(|c| c.count <= 1));
+        // Without an extent the same item is its corner's dot only.
+        let r = rasterize_boxes(&layout, None, &vp, 5, 5, &Coloring::None);
+        assert_eq!(r.cells.iter().filter(|c| c.dots != 0).count(), 1);
+        // A box wholly outside the view draws nothing; one across its edge is clipped.
+        let r = rasterize_boxes(
+            &[[20.0, -2.0]],
+            Some(&[[4.0, 2.0]]),
+            &vp,
+            5,
+            5,
+            &Coloring::None,
+        );
+        assert!(r.cells.iter().all(|c| c.dots == 0));
+        let r = rasterize_boxes(
+            &[[8.0, -2.0]],
+            Some(&[[4.0, 2.0]]),
+            &vp,
+            5,
+            5,
+            &Coloring::None,
+        );
+        assert_eq!(r.cells.iter().filter(|c| c.dots != 0).count(), 1);
     }
 }

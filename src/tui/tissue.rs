@@ -17,6 +17,9 @@ pub struct Tissue {
     pub y: String,
     /// Each item's (x, −y): images and slides count y downwards, the map upwards.
     pub layout: Arc<Vec<[f32; 2]>>,
+    /// Each tile's width and height when the positions are tiles' corners: the map draws
+    /// its footprint, so a slide's tissue reads as tissue, not as a grid of dots.
+    pub extent: Option<Arc<Vec<[f32; 2]>>>,
 }
 
 impl Tissue {
@@ -52,7 +55,17 @@ impl Tissue {
                 xs.len()
             ));
         }
+        let extent = match (x, y, column("tile_w"), column("tile_h")) {
+            ("tile_x", "tile_y", Ok(w), Ok(h)) => Some(Arc::new(
+                w.iter()
+                    .zip(h)
+                    .map(|(&a, &b)| [a as f32, b as f32])
+                    .collect(),
+            )),
+            _ => None,
+        };
         Ok(Tissue {
+            extent,
             x: x.to_string(),
             y: y.to_string(),
             layout: Arc::new(

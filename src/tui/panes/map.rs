@@ -8,7 +8,7 @@ use crate::core::MetaValues;
 use crate::tui::action::Dir;
 use crate::tui::color::ColorBy;
 use crate::tui::raster::{
-    Coloring, GRADIENT_STEPS, MEMBER, OTHER, Raster, Viewport, braille, rasterize,
+    Coloring, GRADIENT_STEPS, MEMBER, OTHER, Raster, Viewport, braille, rasterize_boxes,
 };
 use crate::tui::theme::{Palette, category_color, gradient_color, pane, truncate};
 use ratatui::Frame;
@@ -313,7 +313,15 @@ impl MapPane {
                 }
                 _ => Coloring::None,
             };
-            self.raster = Some(rasterize(layout, &view, w, h, &coloring));
+            let extents = v.tissue.and_then(|t| t.extent.as_deref());
+            self.raster = Some(rasterize_boxes(
+                layout,
+                extents.map(|e| e.as_slice()),
+                &view,
+                w,
+                h,
+                &coloring,
+            ));
             self.raster_key = Some(rkey);
         }
     }

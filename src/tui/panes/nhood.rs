@@ -66,6 +66,7 @@ pub fn draw(v: &TabView, sel: usize, sorted: Sorted, focused: bool, f: &mut Fram
         .names
         .iter()
         .map(|s| s.chars().count())
+        .chain([n.by.chars().count()])
         .max()
         .unwrap_or(5)
         .clamp(5, 16);
@@ -77,7 +78,7 @@ pub fn draw(v: &TabView, sel: usize, sorted: Sorted, focused: bool, f: &mut Fram
         .collect();
     let shown = columns_that_fit(&widths, name_w + 1 + n_width, avail);
     let title = format!(
-        " neighbourhood · {} × {} · z of nearest-neighbour pairs vs {} permutations{} ",
+        " neighbourhood · {} × {} · z vs {} permutations{} ",
         n.by,
         n.by,
         n.enrichment.permutations,
