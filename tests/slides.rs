@@ -315,3 +315,39 @@ mod cutting {
         assert_eq!(tiles_from_meta(&r.meta).unwrap().pixels, r.tiles.pixels);
     }
 }
+
+#[test]
+fn several_slides_lie_side_by_side_in_the_tissue_view() {
+    use biolens::core::MetaValues;
+    let d = tempfile::tempdir().unwrap();
+    for f in ["small.ome.tif", "pyramid.tif"] {
+        std::fs::copy(dir().join(f), d.path().join(f)).unwrap();
+    }
+    let mut opts = biolens::modality::Options::default();
+    opts.images.tiles.slide_tile = 64;
+    opts.images.tiles.mpp = Some(0.5);
+    opts.images.tiles.keep_background = true;
+    let ds = biolens::modality::read(d.path(), &opts).unwrap();
+    let t = biolens::tui::tissue::Tissue::from_columns(&ds, None).unwrap();
+    assert_eq!(t.slides, 2);
+    let Some(MetaValues::Text(slide)) = ds.meta_column("slide").map(|c| c.values.clone()) else {
+        panic!()
+    };
+    let range = |name: &str| {
+        let xs: Vec<f32> = (0..slide.len())
+            .filter(|&i| slide[i] == name)
+            .map(|i| t.layout[i][0])
+            .collect();
+        (
+            xs.iter().copied().fold(f32::MAX, f32::min),
+            xs.iter().copied().fold(f32::MIN, f32::max),
+        )
+    };
+    // Read in name order: pyramid (1536 wide) first, then small, to its right past a gap.
+    let (p, s) = (range("pyramid"), range("small"));
+    println!("pyramid x {p:?}, small x {s:?}");
+    assert_eq!(p.0, 0.0);
+    assert!(s.0 > 1536.0, "{s:?}");
+    // Each tile is drawn as its footprint.
+    assert_eq!(t.extent.as_ref().unwrap()[0], [64.0, 64.0]);
+}

@@ -469,10 +469,18 @@ fn map_view(s: &mut State, args: &[&str]) -> Vec<Effect> {
     match crate::tui::tissue::Tissue::from_columns(&ds, names) {
         Ok(tissue) => {
             let said = format!(
-                "tissue: {} items at their positions ({} × {}); w or :map projection goes back",
+                "tissue: {} items at their positions ({} × {}{}); w or :map projection goes back",
                 tissue.layout.len(),
                 tissue.x,
-                tissue.y
+                tissue.y,
+                if tissue.slides > 1 {
+                    format!(
+                        "; {} slides side by side, left to right as read",
+                        tissue.slides
+                    )
+                } else {
+                    String::new()
+                }
             );
             t.map.reset_view(&tissue.layout);
             t.data.tissue = Some(tissue);

@@ -20,6 +20,9 @@ pub struct Tissue {
     /// Each tile's width and height when the positions are tiles' corners: the map draws
     /// its footprint, so a slide's tissue reads as tissue, not as a grid of dots.
     pub extent: Option<Arc<Vec<[f32; 2]>>>,
+    /// Slides laid side by side, left to right in the order they were read (1: one slide or
+    /// positions that are not tiles).
+    pub slides: usize,
 }
 
 impl Tissue {
@@ -60,20 +63,53 @@ impl Tissue {
                 w.iter()
                     .zip(h)
                     .map(|(&a, &b)| [a as f32, b as f32])
-                    .collect(),
+                    .collect::<Vec<[f32; 2]>>(),
             )),
             _ => None,
         };
+        let mut layout: Vec<[f32; 2]> = xs
+            .iter()
+            .zip(ys)
+            .map(|(&a, &b)| [a as f32, -b as f32])
+            .collect();
+        // Tiles of several slides share coordinates: each slide is put to the right of the
+        // one before, so none hides another (and tissue neighbours stay on their slide).
+        let mut slides = 1;
+        if let (true, Some(MetaValues::Text(names))) =
+            (extent.is_some(), ds.meta_column("slide").map(|c| &c.values))
+        {
+            let mut order: Vec<&str> = Vec::new();
+            for n in names {
+                if !order.contains(&n.as_str()) {
+                    order.push(n);
+                }
+            }
+            slides = order.len();
+            if slides > 1 {
+                let right = |k: usize| -> f32 {
+                    (0..layout.len())
+                        .filter(|&i| names[i] == order[k])
+                        .map(|i| layout[i][0] + extent.as_ref().map_or(0.0, |e| e[i][0]))
+                        .fold(0.0, f32::max)
+                };
+                let widths: Vec<f32> = (0..slides).map(right).collect();
+                let gap = 0.05 * widths.iter().copied().fold(0.0, f32::max);
+                let mut offsets = vec![0f32; slides];
+                for k in 1..slides {
+                    offsets[k] = offsets[k - 1] + widths[k - 1] + gap;
+                }
+                for (i, p) in layout.iter_mut().enumerate() {
+                    let k = order.iter().position(|o| *o == names[i]).unwrap_or(0);
+                    p[0] += offsets[k];
+                }
+            }
+        }
         Ok(Tissue {
             extent,
             x: x.to_string(),
             y: y.to_string(),
-            layout: Arc::new(
-                xs.iter()
-                    .zip(ys)
-                    .map(|(&a, &b)| [a as f32, -b as f32])
-                    .collect(),
-            ),
+            layout: Arc::new(layout),
+            slides,
         })
     }
 }
