@@ -1994,6 +1994,8 @@ fn the_tissue_view_draws_each_item_where_it_lies_and_keeps_the_cursor_on_it() {
         !msg.error && msg.text.contains("Moran's I of gene g0 on the tissue: 0."),
         "{msg:?}"
     );
+    // No shuffle of 999 reaches g0's banded pattern (esda's p_sim is 0.001 as well).
+    assert!(msg.text.contains("p 0.001 by 999 permutations"), "{msg:?}");
 
     // Which types touch which: squidpy 1.8.2's nhood_enrichment on the same positions (6
     // nearest neighbours, 1000 permutations), numbers from

@@ -302,9 +302,10 @@ impl App {
                 values,
                 at,
             } => {
+                let seed = self.state.params.seed;
                 let (id, cancel) = self.runner.spawn(move |ctx| {
                     ctx.progress("Moran's I on the tissue", 0.0);
-                    let text = pipeline::spatial::moran_line(&at, &values, &what);
+                    let text = pipeline::spatial::moran_line(&at, &values, &what, seed);
                     if ctx.cancel.is_cancelled() {
                         return Err(pipeline::PipelineError::Cancelled.into());
                     }
