@@ -351,3 +351,48 @@ fn several_slides_lie_side_by_side_in_the_tissue_view() {
     // Each tile is drawn as its footprint.
     assert_eq!(t.extent.as_ref().unwrap()[0], [64.0, 64.0]);
 }
+
+#[test]
+fn spatial_names_the_two_columns_that_hold_positions() {
+    use biolens::core::MetaValues;
+    let h5ad =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cells/spatial/spatial_bands.h5ad");
+    let num = |ds: &biolens::modality::Dataset, n: &str| match ds
+        .meta_column(n)
+        .map(|c| c.values.clone())
+    {
+        Some(MetaValues::Number(v)) => v,
+        other => panic!("{n}: {other:?}"),
+    };
+    let plain = biolens::modality::read(&h5ad, &Default::default()).unwrap();
+    // Swapped on purpose: spatial_x now holds what obsm['spatial'] has as y.
+    let opts = biolens::modality::Options {
+        spatial: Some(("spatial_y".into(), "spatial_x".into())),
+        ..Default::default()
+    };
+    let ds = biolens::modality::read(&h5ad, &opts).unwrap();
+    assert_eq!(num(&ds, "spatial_x"), num(&plain, "spatial_y"));
+    assert_eq!(num(&ds, "spatial_y"), num(&plain, "spatial_x"));
+    assert!(
+        ds.notes
+            .iter()
+            .any(|n| n.contains("positions on the tissue from columns spatial_y, spatial_x"))
+    );
+    for (x, want) in [
+        ("nowhere", "no column 'nowhere'"),
+        ("cell_type", "'cell_type' is not numeric"),
+    ] {
+        let opts = biolens::modality::Options {
+            spatial: Some((x.into(), "spatial_y".into())),
+            ..Default::default()
+        };
+        let e = biolens::modality::read(&h5ad, &opts)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("spatial_bands.h5ad") && e.contains("--spatial") && e.contains(want),
+            "{e}"
+        );
+    }
+}

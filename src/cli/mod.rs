@@ -150,6 +150,10 @@ pub struct CommonOpts {
     /// Metadata CSV aligned by id (first column) or by row.
     #[arg(long, global = true)]
     pub meta: Option<PathBuf>,
+    /// Two numeric metadata columns holding each item's position on the tissue ("X,Y"),
+    /// for the tissue view (w), :moran and :nhood.
+    #[arg(long, global = true, value_parser = parse_pair, value_name = "X,Y")]
+    pub spatial: Option<(String, String)>,
     /// Metadata column with known labels: prints ARI, NMI, trustworthiness and kNN recall.
     #[arg(long, global = true)]
     pub labels: Option<String>,
@@ -330,6 +334,16 @@ pub struct ImagesArgs {
     pub keep_background: bool,
 }
 
+/// "X,Y": two column names.
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once(',') {
+        Some((x, y)) if !x.trim().is_empty() && !y.trim().is_empty() => {
+            Ok((x.trim().to_string(), y.trim().to_string()))
+        }
+        _ => Err(format!("expected two column names as X,Y, got {s:?}")),
+    }
+}
+
 /// "20x", "20X" or "20": a magnification above zero.
 fn parse_mag(s: &str) -> Result<f64, String> {
     let t = s.trim().trim_end_matches(['x', 'X']);
@@ -467,6 +481,7 @@ impl CommonOpts {
     pub fn input_options(&self) -> crate::modality::Options {
         crate::modality::Options {
             meta: self.meta.clone(),
+            spatial: self.spatial.clone(),
             cells: self.cells.options(self.seed, self.device),
             dna: self.dna.options(self.seed, self.device, self.stride),
             images: self.images.options(self.seed, self.device, self.stride),

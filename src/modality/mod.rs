@@ -15,7 +15,7 @@ pub mod images;
 pub use findings::{Cancelled, Findings};
 
 use crate::core::matrix::Matrix;
-use crate::core::{DataError, MetaColumn};
+use crate::core::{DataError, MetaColumn, MetaValues};
 use crate::io::{FileError, bad};
 use cells::CellsData;
 use dna::DnaData;
@@ -227,6 +227,9 @@ impl Embedding {
 pub struct Options {
     /// A CSV of metadata aligned by id (first column or `id`) or, failing that, by row.
     pub meta: Option<PathBuf>,
+    /// Two numeric metadata columns that hold each item's position on the tissue: copied to
+    /// `spatial_x`, `spatial_y`, which the tissue view and the statistics of space read.
+    pub spatial: Option<(String, String)>,
     pub cells: cells::Options,
     pub dna: dna::Options,
     pub images: images::Options,
@@ -336,6 +339,38 @@ pub fn read_with(
     if let Some(m) = &opts.meta {
         notes.extend(crate::io::tables::attach_csv(&ids, &mut meta, m)?);
         inputs.push(m.clone());
+    }
+    if let Some((x, y)) = &opts.spatial {
+        let position = |name: &str| -> Result<Vec<f64>, LoadError> {
+            match meta.iter().find(|c| c.name == *name).map(|c| &c.values) {
+                Some(MetaValues::Number(v)) => Ok(v.clone()),
+                Some(MetaValues::Text(_)) => Err(LoadError::Data(DataError::file(
+                    path,
+                    format!("--spatial: column '{name}' is not numeric"),
+                ))),
+                None => Err(LoadError::Data(DataError::file(
+                    path,
+                    format!(
+                        "--spatial: no column '{name}' (columns: {})",
+                        meta.iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ))),
+            }
+        };
+        let (xs, ys) = (position(x)?, position(y)?);
+        meta.retain(|c| c.name != "spatial_x" && c.name != "spatial_y");
+        for (name, v) in [("spatial_x", xs), ("spatial_y", ys)] {
+            meta.push(MetaColumn {
+                name: name.into(),
+                values: MetaValues::Number(v),
+            });
+        }
+        notes.push(format!(
+            "positions on the tissue from columns {x}, {y} (as spatial_x, spatial_y)"
+        ));
     }
     let ds = Dataset {
         name,
