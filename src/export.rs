@@ -212,44 +212,35 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// Writes a neighbourhood enrichment as a long CSV table (one row per ordered pair of groups:
-/// `group`, `neighbour`, sizes, kNN edge count, z), atomically. Returns the rows written.
-pub fn write_nhood(
-    path: &Path,
-    n: &crate::pipeline::spatial::Neighbourhood,
-) -> Result<usize, ExportError> {
-    let e = &n.enrichment;
-    let mut text = format!(
-        "{by},neighbour,n_{by},n_neighbour,edges,z\n",
-        by = csv_field(&n.by)
-    );
+/// A neighbourhood enrichment as a long table: one row per ordered pair of groups (`group`,
+/// `neighbour`, sizes, kNN edge count, z), for `write_table` (CSV or Parquet).
+pub fn nhood_table(n: &crate::pipeline::spatial::Neighbourhood) -> Table {
     let k = n.names.len();
-    for a in 0..k {
-        for b in 0..k {
-            let z = e.z[a][b];
-            text.push_str(&format!(
-                "{},{},{},{},{},{}\n",
-                csv_field(&n.names[a]),
-                csv_field(&n.names[b]),
-                n.sizes[a],
-                n.sizes[b],
-                e.counts[a][b],
-                if z.is_finite() {
-                    shortest(format!("{z}"), format!("{z:e}"))
-                } else {
-                    String::new()
-                }
-            ));
-        }
-    }
-    let tmp = tmp_path(path);
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            werr(path, e)
-        })?;
-    Ok(k * k)
+    let pairs = || (0..k).flat_map(|a| (0..k).map(move |b| (a, b)));
+    let mut t = Table::default();
+    t.push(
+        &n.by,
+        Column::Str(pairs().map(|(a, _)| n.names[a].clone()).collect()),
+    );
+    t.push(
+        "neighbour",
+        Column::Str(pairs().map(|(_, b)| n.names[b].clone()).collect()),
+    );
+    t.push(
+        &format!("n_{}", n.by),
+        Column::I64(pairs().map(|(a, _)| n.sizes[a] as i64).collect()),
+    );
+    t.push(
+        "n_neighbour",
+        Column::I64(pairs().map(|(_, b)| n.sizes[b] as i64).collect()),
+    );
+    let e = &n.enrichment;
+    t.push(
+        "edges",
+        Column::I64(pairs().map(|(a, b)| e.counts[a][b] as i64).collect()),
+    );
+    t.push("z", Column::F64(pairs().map(|(a, b)| e.z[a][b]).collect()));
+    t
 }
 
 /// Writes discovered motifs in MEME minimal format (for the MEME suite), atomically.

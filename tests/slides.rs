@@ -192,9 +192,10 @@ mod cutting {
             println!("{n}");
         }
         // 2220 × 2967 at 0.499 µm/px: 224-pixel tiles at 0.5 µm/px are 224 level-0 pixels,
-        // a 9 × 13 grid; the background ones are dropped.
+        // a 9 × 13 grid; the background ones are dropped, 68 kept (tissue on 36 % of the
+        // slide; measured, deterministic for this file and decoder).
         let n = r.ids.len();
-        assert!((30..117).contains(&n), "{n} tiles");
+        assert_eq!(n, 68, "{n} tiles");
         assert_eq!(r.tiles.pixels.len(), n);
         assert_eq!(r.tiles.features.len(), n);
         // Kept small in memory; read again at 224 for a model that wants them whole.

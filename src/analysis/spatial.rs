@@ -150,11 +150,18 @@ pub fn morans_i(neighbours: &[Vec<u32>], values: &[f64]) -> Option<Moran> {
     })
 }
 
+/// Permutation `p`'s own random stream: results do not depend on which thread runs it.
+fn permutation_rng(seed: u64, p: usize) -> rand_xoshiro::Xoshiro256PlusPlus {
+    use rand::SeedableRng;
+    rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
+        seed ^ (p as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    )
+}
+
 /// The pseudo p-value of Moran's I by `permutations` seeded shuffles of the values, as esda's
 /// `p_sim`: the share of shuffles at least as extreme on the observed side,
 /// (larger + 1) / (permutations + 1), folded to the smaller tail.
 pub fn moran_p_sim(neighbours: &[Vec<u32>], values: &[f64], permutations: usize, seed: u64) -> f64 {
-    use rand::SeedableRng;
     use rand::seq::SliceRandom;
     use rayon::prelude::*;
     let n = values.len();
@@ -172,11 +179,8 @@ pub fn moran_p_sim(neighbours: &[Vec<u32>], values: &[f64], permutations: usize,
     let above = (0..permutations)
         .into_par_iter()
         .filter(|&p| {
-            let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
-                seed ^ (p as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            );
             let mut s = z.clone();
-            s.shuffle(&mut rng);
+            s.shuffle(&mut permutation_rng(seed, p));
             cross(&s) >= observed
         })
         .count();
@@ -218,7 +222,6 @@ pub fn nhood_enrichment(
     permutations: usize,
     seed: u64,
 ) -> Enrichment {
-    use rand::SeedableRng;
     use rand::seq::SliceRandom;
     use rayon::prelude::*;
     let mut groups: Vec<u32> = labels.to_vec();
@@ -233,11 +236,8 @@ pub fn nhood_enrichment(
     let (sum, sumsq) = (0..permutations)
         .into_par_iter()
         .map(|p| {
-            let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
-                seed ^ (p as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            );
             let mut shuffled = g.clone();
-            shuffled.shuffle(&mut rng);
+            shuffled.shuffle(&mut permutation_rng(seed, p));
             let c = edge_counts(neighbours, &shuffled, k);
             let s: Vec<f64> = c.iter().map(|&x| x as f64).collect();
             let q: Vec<f64> = c.iter().map(|&x| (x as f64) * (x as f64)).collect();

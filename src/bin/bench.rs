@@ -615,12 +615,7 @@ fn bench_slide(args: &Args) -> Result<(), String> {
             mpp: None,
         },
         &|_| {},
-        &|img| {
-            (
-                biolens::modality::images::features::tile_features(&img, true),
-                image::imageops::resize(&img, 64, 64, image::imageops::FilterType::Triangle),
-            )
-        },
+        &biolens::modality::images::tiles::keep_slide_tile,
     )?;
     let cut_s = t.elapsed().as_secs_f64();
     println!(

@@ -510,7 +510,9 @@ impl App {
                 .nhood
                 .as_deref()
                 .ok_or_else(|| none("no neighbourhood enrichment yet: run :nhood first"))?;
-            return crate::export::write_nhood(path, n);
+            let t = crate::export::nhood_table(n);
+            crate::export::write_table(path, &t)?;
+            return Ok(t.n_rows());
         }
         if let ExportKind::Anndata { into } = kind {
             return self.export_anndata(t, ds, into.as_deref(), path);

@@ -168,7 +168,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         usage: "export nhood PATH",
-        about: "the last :nhood (CSV: group, neighbour, sizes, edges, z)",
+        about: "the last :nhood, a row per pair (.csv .parquet)",
         complete: "export nhood ",
         aliases: &[],
         run: |s, a| export(s, ExportKind::Nhood, a),

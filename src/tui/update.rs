@@ -576,7 +576,6 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                     t.nhood = Some(n);
                     t.bottom.view = BottomView::Neighbourhood;
                     t.bottom.crosstab_sel = 0;
-                    t.version += 1;
                     s.info(summary);
                     return vec![];
                 }

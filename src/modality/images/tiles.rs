@@ -93,6 +93,12 @@ impl Tiles {
     }
 }
 
+/// What a run keeps of a slide tile read at full size: its baseline features and a copy at
+/// most `SLIDE_KEEP` pixels a side.
+pub fn keep_slide_tile(img: RgbImage) -> (Vec<f32>, RgbImage) {
+    (tile_features(&img, true), keep_size(&img))
+}
+
 fn keep_size(img: &RgbImage) -> RgbImage {
     if img.width() <= SLIDE_KEEP {
         img.clone()
@@ -290,8 +296,7 @@ pub fn read_images(
                 mpp: p.mpp,
             };
             let share = |x: f64| progress((fi as f64 + x) / n_files as f64);
-            let each = |img: RgbImage| (tile_features(&img, true), keep_size(&img));
-            let c = match cut(&slide, &cp, &share, &each) {
+            let c = match cut(&slide, &cp, &share, &keep_slide_tile) {
                 Ok(c) => c,
                 Err(e) => {
                     one(DataError::file(f, e), &mut errors)?;
