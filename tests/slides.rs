@@ -7,6 +7,8 @@
 use biolens::modality::images::slide::{Slide, Vendor};
 use std::path::{Path, PathBuf};
 
+mod common;
+
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/images/slides")
 }
@@ -320,17 +322,9 @@ mod cutting {
 #[test]
 fn several_slides_lie_side_by_side_in_the_tissue_view() {
     use biolens::core::MetaValues;
-    let d = tempfile::tempdir().unwrap();
-    for f in ["small.ome.tif", "pyramid.tif"] {
-        std::fs::copy(dir().join(f), d.path().join(f)).unwrap();
-    }
-    let mut opts = biolens::modality::Options::default();
-    opts.images.tiles.slide_tile = 64;
-    opts.images.tiles.mpp = Some(0.5);
-    opts.images.tiles.keep_background = true;
-    let ds = biolens::modality::read(d.path(), &opts).unwrap();
+    let (_d, ds) = two_slides(true);
     let t = biolens::tui::tissue::Tissue::from_columns(&ds, None).unwrap();
-    assert_eq!(t.slides, 2);
+    assert_eq!(t.slides(), 2);
     let Some(MetaValues::Text(slide)) = ds.meta_column("slide").map(|c| c.values.clone()) else {
         panic!()
     };
@@ -396,4 +390,188 @@ fn spatial_names_the_two_columns_that_hold_positions() {
             "{e}"
         );
     }
+}
+
+/// The map area's cells as drawn on a TestBackend.
+fn map_cells(s: &biolens::tui::state::State) -> Vec<ratatui::buffer::Cell> {
+    let buf = common::drawn(s);
+    let m = s.areas().map_inner();
+    let mut out = Vec::new();
+    for y in m.y..m.y + m.height {
+        for x in m.x..m.x + m.width {
+            out.push(buf[(x, y)].clone());
+        }
+    }
+    out
+}
+
+/// Whether a cell holds map dots.
+fn is_braille(c: &ratatui::buffer::Cell) -> bool {
+    c.symbol()
+        .chars()
+        .next()
+        .is_some_and(|ch| ('\u{2801}'..='\u{28ff}').contains(&ch))
+}
+
+/// A folder holding two of the slides, read with 64-px tiles at 0.5 µm/px.
+fn two_slides(keep_background: bool) -> (tempfile::TempDir, biolens::modality::Dataset) {
+    let d = tempfile::tempdir().unwrap();
+    for f in ["small.ome.tif", "pyramid.tif"] {
+        std::fs::copy(dir().join(f), d.path().join(f)).unwrap();
+    }
+    let mut opts = biolens::modality::Options::default();
+    opts.images.tiles.slide_tile = 64;
+    opts.images.tiles.mpp = Some(0.5);
+    opts.images.tiles.keep_background = keep_background;
+    let ds = biolens::modality::read(d.path(), &opts).unwrap();
+    (d, ds)
+}
+
+#[test]
+fn the_tissue_view_lays_the_slides_picture_behind_its_tiles_and_shows_one_slide_at_a_time() {
+    use biolens::tui::tissue::PictureMode;
+    use ratatui::style::Color;
+    use std::sync::Arc;
+    use std::time::Duration;
+    let (d, ds) = two_slides(false);
+    let ds = Arc::new(ds);
+    let tab = biolens::tui::state::Tab::new(
+        "slides".into(),
+        biolens::tui::state::TabSource::Input {
+            path: d.path().to_path_buf(),
+        },
+    );
+    let mut app = biolens::tui::app::App::new(
+        vec![tab],
+        biolens::pipeline::PipelineParams {
+            threads: 2,
+            ..Default::default()
+        },
+        (120, 40),
+    );
+    app.state.palette = biolens::tui::theme::Palette::Rgb;
+    app.state.tabs[0].data.dataset = Some(ds.clone());
+    app.press("w");
+    assert!(app.wait_for_jobs(Duration::from_secs(60)), "pictures read");
+    println!("{:?}", app.state.message);
+    let ts = app.state.tab().unwrap().data.tissue.clone().unwrap();
+    let pictures = ts.pictures.clone().expect("the slides' pictures");
+    assert_eq!(pictures.pictures.len(), 2);
+    assert_eq!(ts.picture, PictureMode::Behind);
+
+    // The picture under each tile has the tile's colour: the mean over the tile's box of the
+    // placed picture against the mean of the tile's own pixels.
+    let tiles = ds.tiles().unwrap();
+    let extent = ts.extent.clone().unwrap();
+    let mut worst = 0f64;
+    let mut total = 0f64;
+    for i in 0..ds.len() {
+        let (p, e) = (ts.layout[i], extent[i]);
+        let (mut sum, mut n) = ([0f64; 3], 0f64);
+        for a in 0..8 {
+            for b in 0..8 {
+                let x = p[0] + (a as f32 + 0.5) / 8.0 * e[0];
+                let y = p[1] - (b as f32 + 0.5) / 8.0 * e[1];
+                if let Some(c) = pictures.at(x, y) {
+                    for (s, v) in sum.iter_mut().zip(c) {
+                        *s += v as f64;
+                    }
+                    n += 1.0;
+                }
+            }
+        }
+        assert!(n > 0.0, "tile {i} lies on its slide's picture");
+        let px = &tiles.pixels[i];
+        let mut own = [0f64; 3];
+        for q in px.pixels() {
+            for (o, v) in own.iter_mut().zip(q.0) {
+                *o += v as f64;
+            }
+        }
+        let m = px.pixels().len() as f64;
+        let diff = (0..3)
+            .map(|k| (sum[k] / n - own[k] / m).abs())
+            .fold(0.0, f64::max);
+        worst = worst.max(diff);
+        total += diff;
+    }
+    let mean = total / ds.len() as f64;
+    println!(
+        "{} tiles: picture under each tile against the tile's own mean colour: mean {mean:.2}, worst {worst:.2} levels",
+        ds.len()
+    );
+    assert!(mean < 6.0 && worst < 25.0, "mean {mean}, worst {worst}");
+
+    // Behind: half blocks in the slide's colours around the tiles, and the tiles' braille
+    // dots over a dimmed picture.
+    let cells = map_cells(&app.state);
+    let halves = cells
+        .iter()
+        .filter(|c| c.symbol() == "▀" && matches!(c.fg, Color::Rgb(..)))
+        .count();
+    let over = cells
+        .iter()
+        .filter(|c| is_braille(c) && matches!(c.bg, Color::Rgb(..)))
+        .count();
+    println!("behind: {halves} picture cells, {over} tile cells over the picture");
+    assert!(halves > 100 && over > 20, "{halves} {over}");
+
+    // One slide at a time: `]` shows the first alone, nothing of the second is drawn.
+    app.press("]");
+    let t = app.state.tab().unwrap();
+    let ts = t.data.tissue.as_ref().unwrap();
+    assert_eq!(ts.shown, Some(0));
+    let (x0, x1) = ts.shown_range().unwrap();
+    let view = t.map.view.unwrap();
+    let m = app.state.areas().map_inner();
+    let sc = common::screen(&app.state);
+    assert!(
+        sc.contains(&format!("slide 1/2 {}", ts.sources[0].name)),
+        "{sc}"
+    );
+    let cw = 2.0 * view.hw / m.width as f32;
+    for (k, c) in map_cells(&app.state).iter().enumerate() {
+        let x = view.cx - view.hw + (k % m.width as usize) as f32 * cw;
+        if x > x1 + cw || x + 2.0 * cw < x0 {
+            assert_eq!(c.symbol(), " ", "cell {k} beyond the shown slide");
+        }
+    }
+    // Past the last slide, all of them again; backwards from all, the last alone.
+    app.press("]]");
+    assert_eq!(
+        app.state.tab().unwrap().data.tissue.as_ref().unwrap().shown,
+        None
+    );
+    app.press("[");
+    assert_eq!(
+        app.state.tab().unwrap().data.tissue.as_ref().unwrap().shown,
+        Some(1)
+    );
+    app.press(":slide all<Enter>");
+    assert_eq!(
+        app.state.tab().unwrap().data.tissue.as_ref().unwrap().shown,
+        None
+    );
+    app.press(":slide pyramid<Enter>");
+    let ts = app.state.tab().unwrap().data.tissue.clone().unwrap();
+    assert_eq!(ts.sources[ts.shown.unwrap()].name, "pyramid.tif");
+    app.press(":slide 3<Enter>");
+    assert!(app.state.message.as_ref().unwrap().text.contains("1 to 2"));
+
+    // `b`: the picture alone (no tile dots), then off (no picture).
+    app.press("b");
+    let cells = map_cells(&app.state);
+    let dots = |cells: &[ratatui::buffer::Cell]| cells.iter().filter(|c| is_braille(c)).count();
+    let halves = |cells: &[ratatui::buffer::Cell]| {
+        cells
+            .iter()
+            .filter(|c| c.symbol() == "▀" || c.symbol() == "▄")
+            .count()
+    };
+    assert_eq!(dots(&cells), 0, "alone: the picture only");
+    assert!(halves(&cells) > 100);
+    app.press("b");
+    let cells = map_cells(&app.state);
+    assert_eq!(halves(&cells), 0, "off: the tiles only");
+    assert!(dots(&cells) > 20);
 }

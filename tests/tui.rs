@@ -26,7 +26,6 @@ use biolens::tui::table_sort::SortRequest;
 use biolens::tui::update::job_started;
 use biolens::tui::update::update;
 use common::*;
-use ratatui::{Terminal, backend::TestBackend};
 use std::time::Duration;
 
 /// Tabs over the pbmc session, opened as `biolens open` does (without embedding vectors).
@@ -42,20 +41,6 @@ fn session_tabs() -> Vec<Tab> {
 
 fn session_state(size: (u16, u16)) -> State {
     State::new(session_tabs(), PipelineParams::default(), size)
-}
-
-fn screen(s: &State) -> String {
-    let mut t = Terminal::new(TestBackend::new(s.size.0, s.size.1)).unwrap();
-    t.draw(|f| biolens::tui::draw::draw(s, f)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 #[test]

@@ -26,6 +26,8 @@ pub enum JobOutput {
     },
     /// A `:nhood` result.
     Neighbourhood(Arc<crate::pipeline::spatial::Neighbourhood>),
+    /// Pictures of the slides behind the tissue view's tiles.
+    SlidePictures(Arc<crate::pipeline::spatial::SlidePictures>),
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +63,9 @@ pub enum JobError {
     Pipeline(#[from] crate::pipeline::PipelineError),
     #[error(transparent)]
     File(#[from] crate::io::FileError),
+    /// What went wrong, said in full (a file named, and why).
+    #[error("{0}")]
+    Said(String),
 }
 
 /// What a job body gets: report progress, hand back results, check for cancellation.

@@ -59,6 +59,8 @@ pub enum Action {
     ShowSelections,
     /// The map between the projection and the positions on the tissue (`w`).
     ToggleTissue,
+    /// The slide's picture in the tissue view: behind the tiles, alone, off (`b`).
+    CyclePicture,
     /// Orders the focused table (the clusters pane, else the bottom pane's table).
     Sort(crate::tui::table_sort::SortRequest),
     /// The first (false) or last (true) row of the focused list.
@@ -105,6 +107,8 @@ pub enum JobKind {
     Scan,
     /// A statistic of the positions on the tissue (`:moran`).
     Spatial,
+    /// The pictures behind the tissue view's tiles.
+    Picture,
 }
 
 /// What to export.
@@ -165,6 +169,12 @@ pub enum Effect {
     /// Write the tab's selections into its session's `selections.toml`.
     SaveSelections {
         tab: usize,
+    },
+    /// Read a picture of each slide or image the tissue view's tiles came from: (index among
+    /// the tiles' sources, x offset in the view).
+    SlidePictures {
+        tab: usize,
+        placed: Vec<(usize, f32)>,
     },
     /// Moran's I of `values` (named `what`) over the positions `at` (`:moran`).
     Moran {

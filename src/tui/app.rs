@@ -12,7 +12,7 @@ use crate::pipeline::ClusterMethod;
 use crate::pipeline::PipelineEvent;
 use crate::pipeline::PipelineParams;
 use crate::pipeline::RunOptions;
-use crate::pipeline::jobs::{JobId, JobMsg, JobOutput, JobRunner};
+use crate::pipeline::jobs::{JobError, JobId, JobMsg, JobOutput, JobRunner};
 use crossterm::event::{Event as TermEvent, KeyEvent, KeyEventKind, MouseButton, MouseEventKind};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -313,6 +313,34 @@ impl App {
                     Ok(())
                 });
                 self.started(tab, JobKind::Spatial, "moran".into(), id, cancel);
+            }
+            Effect::SlidePictures { tab, placed } => {
+                let Some(tiles) = self
+                    .state
+                    .tabs
+                    .get(tab)
+                    .and_then(|t| t.data.dataset.as_ref())
+                    .and_then(|d| d.tiles().cloned())
+                else {
+                    return;
+                };
+                let (id, cancel) = self.runner.spawn(move |ctx| {
+                    ctx.progress("reading the slides' pictures", 0.0);
+                    let pictures = pipeline::spatial::slide_pictures(&tiles, &placed, &|| {
+                        ctx.cancel.is_cancelled()
+                    });
+                    if ctx.cancel.is_cancelled() {
+                        return Err(pipeline::PipelineError::Cancelled.into());
+                    }
+                    match pictures {
+                        Ok(p) => {
+                            ctx.output(JobOutput::SlidePictures(Arc::new(p)));
+                            Ok(())
+                        }
+                        Err(e) => Err(JobError::Said(e)),
+                    }
+                });
+                self.started(tab, JobKind::Picture, "slide pictures".into(), id, cancel);
             }
             Effect::Nhood {
                 tab,

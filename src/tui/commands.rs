@@ -104,6 +104,13 @@ pub const COMMANDS: &[Command] = &[
         run: map_view,
     },
     Command {
+        usage: "slide N|NAME|all",
+        about: "one slide alone in the tissue view, or all side by side",
+        complete: "slide ",
+        aliases: &[],
+        run: slide,
+    },
+    Command {
         usage: "moran",
         about: "Moran's I of the colour on the tissue",
         complete: "moran",
@@ -468,27 +475,91 @@ fn map_view(s: &mut State, args: &[&str]) -> Vec<Effect> {
     };
     match crate::tui::tissue::Tissue::from_columns(&ds, names) {
         Ok(tissue) => {
+            let n = tissue.sources.len();
             let said = format!(
                 "tissue: {} items at their positions ({} × {}{}); w or :map projection goes back",
                 tissue.layout.len(),
                 tissue.x,
                 tissue.y,
-                if tissue.slides > 1 {
-                    format!(
-                        "; {} slides side by side, left to right as read",
-                        tissue.slides
-                    )
+                if n > 1 {
+                    format!("; {n} slides side by side, left to right as read (] one at a time)")
                 } else {
                     String::new()
                 }
             );
+            // The tiles' slides (or images) are read again, small, to lie behind them.
+            let placed: Vec<(usize, f32)> = match ds.tiles() {
+                Some(tiles) => tissue
+                    .sources
+                    .iter()
+                    .filter_map(|src| {
+                        // The column may hold the path made absolute, the tiles the path
+                        // as given.
+                        let k = tiles.sources.iter().position(|p| {
+                            *p == src.path || p.canonicalize().ok() == src.path.canonicalize().ok()
+                        })?;
+                        Some((k, src.offset))
+                    })
+                    .collect(),
+                None => vec![],
+            };
             t.map.reset_view(&tissue.layout);
             t.data.tissue = Some(tissue);
             t.version += 1;
+            let tab = s.active;
             s.info(said);
+            if !placed.is_empty() && s.palette.pictures() {
+                return vec![Effect::SlidePictures { tab, placed }];
+            }
         }
         Err(e) => s.error(e),
     }
+    vec![]
+}
+
+/// `:slide N|NAME|all`: one slide (or image) alone in the tissue view, by its number from 1
+/// or its file name, or all of them side by side.
+fn slide(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    let [which] = args else {
+        return usage(s, "slide ");
+    };
+    let Some(ts) = s.tab_mut().and_then(|t| t.data.tissue.as_mut()) else {
+        s.error("no tissue view: w or :map tissue first");
+        return vec![];
+    };
+    let n = ts.sources.len();
+    if n < 2 {
+        s.error("one slide only: :slide steps through several");
+        return vec![];
+    }
+    let shown = if *which == "all" {
+        None
+    } else if let Ok(k) = which.parse::<usize>() {
+        if k == 0 || k > n {
+            s.error(format!("slides are numbered 1 to {n}"));
+            return vec![];
+        }
+        Some(k - 1)
+    } else {
+        match ts
+            .sources
+            .iter()
+            .position(|src| src.name == *which || src.name.split('.').next() == Some(which))
+        {
+            Some(k) => Some(k),
+            None => {
+                let names: Vec<&str> = ts.sources.iter().map(|src| src.name.as_str()).collect();
+                let text = match crate::core::text::closest(which, names.iter().copied()) {
+                    Some(near) => format!("no slide '{which}': did you mean '{near}'?"),
+                    None => format!("no slide '{which}'; slides are {}", names.join(", ")),
+                };
+                s.error(text);
+                return vec![];
+            }
+        }
+    };
+    ts.shown = shown;
+    super::update::show_slide(s);
     vec![]
 }
 

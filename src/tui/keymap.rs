@@ -160,6 +160,15 @@ pub fn defaults() -> Vec<Binding> {
             Action::ToggleTissue
         ),
         b!(
+            "slide_picture",
+            [(KeyCode::Char('b'), N)],
+            "b",
+            "slide picture on the tissue: behind, alone, off",
+            "View",
+            None,
+            Action::CyclePicture
+        ),
+        b!(
             "focus_next",
             [(KeyCode::Tab, N)],
             "Tab",
@@ -199,7 +208,7 @@ pub fn defaults() -> Vec<Binding> {
             "detail_down",
             [(KeyCode::Char(']'), N)],
             "]",
-            "scroll the detail sequence down",
+            "detail sequence down; tissue: next slide",
             "Panes",
             None,
             Action::ScrollDetail(4)
@@ -208,7 +217,7 @@ pub fn defaults() -> Vec<Binding> {
             "detail_up",
             [(KeyCode::Char('['), N)],
             "[",
-            "scroll the detail sequence up",
+            "detail sequence up; tissue: previous slide",
             "Panes",
             None,
             Action::ScrollDetail(-4)

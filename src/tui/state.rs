@@ -88,6 +88,7 @@ pub struct TabData {
     pub compare_job: Option<JobId>,
     pub scan_job: Option<JobId>,
     pub spatial_job: Option<JobId>,
+    pub picture_job: Option<JobId>,
     pub error: Option<String>,
     /// Bumped whenever data changes; keys the caches.
     pub version: u64,
@@ -145,6 +146,7 @@ impl TabData {
             JobKind::Compare => &mut self.compare_job,
             JobKind::Scan => &mut self.scan_job,
             JobKind::Spatial => &mut self.spatial_job,
+            JobKind::Picture => &mut self.picture_job,
         }
     }
 
@@ -157,6 +159,7 @@ impl TabData {
             (self.compare_job, JobKind::Compare),
             (self.scan_job, JobKind::Scan),
             (self.spatial_job, JobKind::Spatial),
+            (self.picture_job, JobKind::Picture),
         ]
         .into_iter()
         .find(|(j, _)| *j == Some(id))
@@ -233,6 +236,7 @@ impl Tab {
                 compare_job: None,
                 scan_job: None,
                 spatial_job: None,
+                picture_job: None,
                 tissue: None,
                 error: None,
                 version: 1,

@@ -32,6 +32,12 @@ impl Palette {
         }
     }
 
+    /// Whether a picture can be drawn: true colour, or xterm's 256 (a slide's pinks and
+    /// purples need more than 16 colours).
+    pub fn pictures(&self) -> bool {
+        matches!(self, Palette::Rgb | Palette::Indexed)
+    }
+
     /// How many categories get a colour of their own before colours repeat (0: no colour).
     pub fn categories(&self) -> usize {
         match self {
@@ -80,6 +86,39 @@ fn xterm256(c: (u8, u8, u8)) -> Color {
         _ => (v - 35) / 40,
     };
     Color::Indexed(16 + 36 * level(c.0) + 6 * level(c.1) + level(c.2))
+}
+
+/// A picture's pixel: itself in true colour, else the nearest of xterm's 256 (its cube or its
+/// grey ramp, whichever is closer: a slide's background is nearly grey).
+pub fn picture_color(p: Palette, c: [u8; 3]) -> Color {
+    match p {
+        Palette::Rgb => Color::Rgb(c[0], c[1], c[2]),
+        _ => {
+            let step = |v: u8| -> (u8, u8) {
+                let l = match v {
+                    0..48 => 0u8,
+                    48..115 => 1,
+                    _ => (v - 35) / 40,
+                };
+                (l, if l == 0 { 0 } else { 55 + 40 * l })
+            };
+            let (r, g, b) = (step(c[0]), step(c[1]), step(c[2]));
+            let d2 = |a: [u8; 3]| -> i32 {
+                (0..3)
+                    .map(|i| (a[i] as i32 - c[i] as i32).pow(2))
+                    .sum::<i32>()
+            };
+            let cube = d2([r.1, g.1, b.1]);
+            let mean = (c[0] as u32 + c[1] as u32 + c[2] as u32) / 3;
+            let k = ((mean.saturating_sub(3)) / 10).min(23) as u8;
+            let grey = 8 + 10 * k;
+            if d2([grey; 3]) < cube {
+                Color::Indexed(232 + k)
+            } else {
+                Color::Indexed(16 + 36 * r.0 + 6 * g.0 + b.0)
+            }
+        }
+    }
 }
 
 const BASIC: [Color; 12] = [

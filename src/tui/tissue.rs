@@ -5,6 +5,9 @@
 
 use crate::core::MetaValues;
 use crate::modality::Dataset;
+use crate::pipeline::spatial::SlidePictures;
+use crate::tui::raster::Viewport;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Column pairs that hold positions, looked for in this order when none are named.
@@ -20,9 +23,59 @@ pub struct Tissue {
     /// Each tile's width and height when the positions are tiles' corners: the map draws
     /// its footprint, so a slide's tissue reads as tissue, not as a grid of dots.
     pub extent: Option<Arc<Vec<[f32; 2]>>>,
-    /// Slides laid side by side, left to right in the order they were read (1: one slide or
-    /// positions that are not tiles).
-    pub slides: usize,
+    /// The slides (or images) tiles were cut from, side by side, left to right as read;
+    /// empty when the positions are not tiles.
+    pub sources: Vec<TissueSource>,
+    /// Each item's index in `sources` (empty when there are none).
+    pub source_of: Arc<Vec<u32>>,
+    /// One slide at a time (`[`, `]`, `:slide`): the map shows only this source.
+    pub shown: Option<usize>,
+    /// Pictures of the sources, placed under their tiles, once read.
+    pub pictures: Option<Arc<SlidePictures>>,
+    pub picture: PictureMode,
+}
+
+/// One slide or image in the tissue view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TissueSource {
+    /// The file's name.
+    pub name: String,
+    pub path: PathBuf,
+    /// Where its tiles were moved to on x, and the x range they span after the move.
+    pub offset: f32,
+    pub x0: f32,
+    pub x1: f32,
+    pub items: usize,
+}
+
+/// How the slide's picture shows in the tissue view (`b` cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PictureMode {
+    /// Tiles alone.
+    Off,
+    /// The picture around and, dimmed, behind the tiles.
+    #[default]
+    Behind,
+    /// The picture alone, with the cursor: the tissue as it is.
+    Alone,
+}
+
+impl PictureMode {
+    pub fn next(self) -> Self {
+        match self {
+            PictureMode::Off => PictureMode::Behind,
+            PictureMode::Behind => PictureMode::Alone,
+            PictureMode::Alone => PictureMode::Off,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PictureMode::Off => "off",
+            PictureMode::Behind => "behind the tiles",
+            PictureMode::Alone => "alone",
+        }
+    }
 }
 
 impl Tissue {
@@ -72,36 +125,49 @@ impl Tissue {
             .zip(ys)
             .map(|(&a, &b)| [a as f32, -b as f32])
             .collect();
-        // Tiles of several slides share coordinates: each slide is put to the right of the
-        // one before, so none hides another (and tissue neighbours stay on their slide).
-        let mut slides = 1;
-        if let (true, Some(MetaValues::Text(names))) =
-            (extent.is_some(), ds.meta_column("slide").map(|c| &c.values))
+        // Tiles of several slides or images share coordinates: each source is put to the
+        // right of the one before, so none hides another (and tissue neighbours stay on
+        // their slide).
+        let mut sources = Vec::new();
+        let mut source_of = Vec::new();
+        if let (Some(e), Some(MetaValues::Text(paths))) =
+            (&extent, ds.meta_column("source").map(|c| &c.values))
         {
             let mut order: Vec<&str> = Vec::new();
-            for n in names {
-                if !order.contains(&n.as_str()) {
-                    order.push(n);
-                }
+            source_of = paths
+                .iter()
+                .map(|p| match order.iter().position(|o| o == p) {
+                    Some(k) => k as u32,
+                    None => {
+                        order.push(p);
+                        order.len() as u32 - 1
+                    }
+                })
+                .collect();
+            let mut right = vec![0f32; order.len()];
+            let mut items = vec![0usize; order.len()];
+            for (i, &k) in source_of.iter().enumerate() {
+                right[k as usize] = right[k as usize].max(layout[i][0] + e[i][0]);
+                items[k as usize] += 1;
             }
-            slides = order.len();
-            if slides > 1 {
-                let right = |k: usize| -> f32 {
-                    (0..layout.len())
-                        .filter(|&i| names[i] == order[k])
-                        .map(|i| layout[i][0] + extent.as_ref().map_or(0.0, |e| e[i][0]))
-                        .fold(0.0, f32::max)
-                };
-                let widths: Vec<f32> = (0..slides).map(right).collect();
-                let gap = 0.05 * widths.iter().copied().fold(0.0, f32::max);
-                let mut offsets = vec![0f32; slides];
-                for k in 1..slides {
-                    offsets[k] = offsets[k - 1] + widths[k - 1] + gap;
-                }
-                for (i, p) in layout.iter_mut().enumerate() {
-                    let k = order.iter().position(|o| *o == names[i]).unwrap_or(0);
-                    p[0] += offsets[k];
-                }
+            let gap = 0.05 * right.iter().copied().fold(0.0, f32::max);
+            let mut offset = 0f32;
+            for (k, p) in order.iter().enumerate() {
+                let path = PathBuf::from(p);
+                sources.push(TissueSource {
+                    name: path
+                        .file_name()
+                        .map_or_else(|| p.to_string(), |n| n.to_string_lossy().into_owned()),
+                    path,
+                    offset,
+                    x0: offset,
+                    x1: offset + right[k],
+                    items: items[k],
+                });
+                offset += right[k] + gap;
+            }
+            for (i, p) in layout.iter_mut().enumerate() {
+                p[0] += sources[source_of[i] as usize].offset;
             }
         }
         Ok(Tissue {
@@ -109,7 +175,79 @@ impl Tissue {
             x: x.to_string(),
             y: y.to_string(),
             layout: Arc::new(layout),
-            slides,
+            sources,
+            source_of: Arc::new(source_of),
+            shown: None,
+            pictures: None,
+            picture: PictureMode::default(),
         })
     }
+
+    /// How many slides or images lie side by side (1 when the positions are not tiles).
+    pub fn slides(&self) -> usize {
+        self.sources.len().max(1)
+    }
+
+    /// The x range the map keeps when one source is shown.
+    pub fn shown_range(&self) -> Option<(f32, f32)> {
+        let s = self.sources.get(self.shown?)?;
+        Some((s.x0, s.x1))
+    }
+
+    /// The items of source `k`, as positions (for fitting the view to it).
+    pub fn source_layout(&self, k: usize) -> Vec<[f32; 2]> {
+        let e = self.extent.as_deref();
+        let mut v = Vec::new();
+        for (i, &s) in self.source_of.iter().enumerate() {
+            if s as usize == k {
+                let p = self.layout[i];
+                v.push(p);
+                if let Some(e) = e {
+                    v.push([p[0] + e[i][0], p[1] - e[i][1]]);
+                }
+            }
+        }
+        v
+    }
+}
+
+/// The colours of a `w × h`-cell map's half cells (two per cell, top then bottom, row by
+/// row) under `view`, sampled from the pictures: None where none lies or outside `keep`'s x
+/// range. Each half cell averages a 3 × 3 grid of samples, so a zoomed-out view is not
+/// speckled by single pixels.
+pub fn picture_cells(
+    p: &SlidePictures,
+    view: &Viewport,
+    w: u16,
+    h: u16,
+    keep: Option<(f32, f32)>,
+) -> Vec<Option<[u8; 3]>> {
+    let (cw, ch) = (2.0 * view.hw / w.max(1) as f32, view.hh / h.max(1) as f32);
+    let (left, top) = (view.cx - view.hw, view.cy + view.hh);
+    let mut out = Vec::with_capacity(w as usize * h as usize * 2);
+    for row in 0..h as usize * 2 {
+        for col in 0..w as usize {
+            let (x, y) = (left + col as f32 * cw, top - row as f32 * ch);
+            if keep.is_some_and(|(a, b)| x + cw < a || x > b) {
+                out.push(None);
+                continue;
+            }
+            let (mut sum, mut n) = ([0u32; 3], 0u32);
+            for a in 0..3 {
+                for b in 0..3 {
+                    let sx = x + (a as f32 + 0.5) / 3.0 * cw;
+                    let sy = y - (b as f32 + 0.5) / 3.0 * ch;
+                    if let Some(c) = p.at(sx, sy) {
+                        for (s, v) in sum.iter_mut().zip(c) {
+                            *s += v as u32;
+                        }
+                        n += 1;
+                    }
+                }
+            }
+            // At least half the samples on the picture: its edge is not smeared outwards.
+            out.push((n >= 5).then(|| sum.map(|s| ((s + n / 2) / n) as u8)));
+        }
+    }
+    out
 }

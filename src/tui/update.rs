@@ -5,6 +5,7 @@ use super::action::{Action, Dir, Effect, ExportKind, JobKind, LineMove};
 use super::panes::bottom::BottomView;
 use super::panes::jobs::{self, JobState};
 use super::state::{ColorBy, Focus, History, Message, Mode, Search, State};
+use super::tissue::PictureMode;
 use crate::pipeline::PipelineEvent;
 use crate::pipeline::jobs::{JobId, JobMsg, JobOutcome, JobOutput};
 use std::path::PathBuf;
@@ -308,6 +309,16 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::ScrollDetail(by) => {
             let Some(t) = s.tab_mut() else { return vec![] };
+            // Tiles have no sequence to scroll: in the tissue view the keys step through
+            // the slides instead.
+            if t.data
+                .tissue
+                .as_ref()
+                .is_some_and(|ts| ts.sources.len() > 1)
+            {
+                step_slide(s, by.signum() as isize);
+                return vec![];
+            }
             if let Some(c) = t.map.cursor {
                 t.detail.scroll(c, by);
             }
@@ -377,14 +388,17 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
             box_select(s);
             vec![]
         }
+        Action::CyclePicture => {
+            cycle_picture(s);
+            vec![]
+        }
         Action::ToggleTissue => {
             let cmd = if s.tab().is_some_and(|t| t.data.tissue.is_some()) {
                 "map projection"
             } else {
                 "map tissue"
             };
-            super::commands::run_command(s, cmd);
-            vec![]
+            super::commands::run_command(s, cmd)
         }
         Action::Sort(how) => {
             super::commands::sort_table(s, &how);
@@ -571,6 +585,25 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                     s.info(line);
                     return vec![];
                 }
+                JobOutput::SlidePictures(p) => {
+                    let color = s.palette.pictures();
+                    let t = &mut s.tabs[ti];
+                    if let Some(ts) = t.data.tissue.as_mut() {
+                        let n = p.pictures.len();
+                        ts.pictures = Some(p);
+                        if ts.picture != PictureMode::Off {
+                            s.info(if color {
+                                format!(
+                                    "the picture of {n} slide{} lies behind the tiles (b: alone, off)",
+                                    if n == 1 { "" } else { "s" }
+                                )
+                            } else {
+                                "slide pictures need a terminal with 256 colours or more".to_string()
+                            });
+                        }
+                    }
+                    return vec![];
+                }
                 JobOutput::Neighbourhood(n) => {
                     let summary = n.summary();
                     t.nhood = Some(n);
@@ -656,7 +689,10 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                     // tab's data is untouched.
                     if let (JobOutcome::Failed(e), false) = (
                         &outcome,
-                        matches!(kind, JobKind::Compare | JobKind::Scan | JobKind::Spatial),
+                        matches!(
+                            kind,
+                            JobKind::Compare | JobKind::Scan | JobKind::Spatial | JobKind::Picture
+                        ),
                     ) {
                         t.error = Some(e.clone());
                     }
@@ -691,6 +727,7 @@ fn move_pane(s: &mut State, pane: Focus, d: Dir, step: usize) {
             if let Some(l) = t.data.map_layout() {
                 t.map.move_cursor(&l, d, w, h);
             }
+            follow_slide(s);
         }
         Focus::Clusters => {
             // Another cluster: its own markers and motifs from the top.
@@ -971,5 +1008,90 @@ fn delete_before_cursor(s: &mut State, to_start: bool) {
         }
         *q = chars[..from].iter().chain(&chars[k..]).collect();
         s.input_cursor = (from < q.chars().count()).then_some(from);
+    }
+}
+
+/// `b`: the slide's picture in the tissue view behind the tiles, alone, or off.
+fn cycle_picture(s: &mut State) {
+    let color = s.palette.pictures();
+    let Some(ts) = s.tab_mut().and_then(|t| t.data.tissue.as_mut()) else {
+        s.error("b shows the slide's picture in the tissue view (w)");
+        return;
+    };
+    if ts.sources.is_empty() {
+        s.error("no slide or image behind these positions: b works on tiles");
+        return;
+    }
+    ts.picture = ts.picture.next();
+    let said = match (ts.picture, &ts.pictures, color) {
+        (_, _, false) => "slide pictures need a terminal with 256 colours or more".to_string(),
+        (PictureMode::Off, _, _) => "slide picture off (b: behind the tiles)".to_string(),
+        (m, None, _) => format!("slide picture {}: still being read", m.name()),
+        (m, Some(_), _) => format!("slide picture {} (b: next)", m.name()),
+    };
+    s.info(said);
+}
+
+/// `]` / `[` in the tissue view: the next or previous slide alone, past the last back to all
+/// of them side by side. The cursor goes to the slide's first item unless it is on it.
+fn step_slide(s: &mut State, by: isize) {
+    let Some(t) = s.tab_mut() else { return };
+    let Some(ts) = t.data.tissue.as_mut() else {
+        return;
+    };
+    // Positions 0..n are the slides, n is all of them.
+    let n = ts.sources.len() as isize;
+    let at = ts.shown.map_or(n, |k| k as isize);
+    let next = (at + by).rem_euclid(n + 1);
+    ts.shown = (next < n).then_some(next as usize);
+    show_slide(s);
+}
+
+/// Shows `:slide`'s choice: fits the view to it, puts the cursor on it, and says which.
+pub(crate) fn show_slide(s: &mut State) {
+    let Some(t) = s.tab_mut() else { return };
+    let Some(ts) = t.data.tissue.as_ref() else {
+        return;
+    };
+    let said = match ts.shown {
+        Some(k) => {
+            let src = &ts.sources[k];
+            let pts = ts.source_layout(k);
+            t.map.reset_view(&pts);
+            if t.map
+                .cursor
+                .is_none_or(|c| ts.source_of.get(c).is_none_or(|&o| o as usize != k))
+                && let Some(first) = ts.source_of.iter().position(|&o| o as usize == k)
+            {
+                t.map.go_to(&ts.layout.clone(), first, false);
+            }
+            format!(
+                "slide {} of {}: {} ({} tiles; ] next, [ previous, past the last all of them)",
+                k + 1,
+                ts.sources.len(),
+                src.name,
+                src.items
+            )
+        }
+        None => {
+            let l = ts.layout.clone();
+            t.map.reset_view(&l);
+            format!("all {} slides side by side", ts.sources.len())
+        }
+    };
+    s.info(said);
+}
+
+/// With one slide shown, a cursor that moves onto another slide takes the view with it.
+fn follow_slide(s: &mut State) {
+    let Some(t) = s.tab_mut() else { return };
+    let (Some(ts), Some(c)) = (t.data.tissue.as_mut(), t.map.cursor) else {
+        return;
+    };
+    if let (Some(k), Some(&o)) = (ts.shown, ts.source_of.get(c))
+        && o as usize != k
+    {
+        ts.shown = Some(o as usize);
+        show_slide(s);
     }
 }

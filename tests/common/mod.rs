@@ -63,3 +63,24 @@ pub fn pbmc_session() -> PathBuf {
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_biolens"))
 }
+
+/// The whole screen as the interface draws it, on ratatui's TestBackend.
+pub fn drawn(s: &biolens::tui::state::State) -> ratatui::buffer::Buffer {
+    use ratatui::{Terminal, backend::TestBackend};
+    let mut t = Terminal::new(TestBackend::new(s.size.0, s.size.1)).unwrap();
+    t.draw(|f| biolens::tui::draw::draw(s, f)).unwrap();
+    t.backend().buffer().clone()
+}
+
+/// The screen's text, row by row.
+pub fn screen(s: &biolens::tui::state::State) -> String {
+    let buf = drawn(s);
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -10,12 +10,14 @@ use crate::tui::color::ColorBy;
 use crate::tui::raster::{
     Coloring, GRADIENT_STEPS, MEMBER, OTHER, Raster, Viewport, braille, rasterize_boxes,
 };
-use crate::tui::theme::{Palette, category_color, gradient_color, pane, truncate};
+use crate::tui::theme::{Palette, category_color, gradient_color, pane, picture_color, truncate};
+use crate::tui::tissue::{PictureMode, picture_cells};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
+use std::sync::Arc;
 
 /// Values behind the current colouring.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,7 +142,10 @@ pub struct MapPane {
     pub view: Option<Viewport>,
     pub colors: Option<((u64, u64), ColorValues)>,
     pub raster: Option<Raster>,
-    raster_key: Option<(u64, u64, Viewport, u16, u16)>,
+    raster_key: Option<RasterKey>,
+    /// The slide pictures' colours under each half cell (top, bottom) in the tissue view.
+    pub picture: Option<Vec<Option<[u8; 3]>>>,
+    picture_key: Option<PictureKey>,
     pub grid: Option<Grid>,
     grid_version: u64,
     /// Half-width of the view that shows every point, for the zoom factor in the title.
@@ -151,10 +156,26 @@ pub struct MapPane {
     pub anchor: Option<[f32; 2]>,
 }
 
+/// What the raster was drawn from: data and colour versions, view, size, and the one slide
+/// shown alone.
+type RasterKey = (u64, u64, Viewport, u16, u16, Option<(f32, f32)>);
+
+/// What the picture cells were sampled from: the pictures (by address), view, size, and
+/// the one slide shown alone.
+type PictureKey = (usize, Viewport, u16, u16, Option<(f32, f32)>);
+
 /// What the map shows: the projection, or the tissue with the columns its positions come from.
 fn map_name(v: &TabView) -> String {
     match v.tissue {
-        Some(t) => format!("tissue ({} × {}; w: map)", t.x, t.y),
+        Some(t) => match t.shown.and_then(|k| t.sources.get(k).map(|s| (k, s))) {
+            Some((k, s)) => format!(
+                "tissue · slide {}/{} {} ([ ]: others; w: map)",
+                k + 1,
+                t.sources.len(),
+                s.name
+            ),
+            None => format!("tissue ({} × {}; w: map)", t.x, t.y),
+        },
         None => "map".into(),
     }
 }
@@ -299,7 +320,8 @@ impl MapPane {
         }
         let view = *self.view.get_or_insert_with(|| Viewport::fit(layout));
         self.fit_hw.get_or_insert(Viewport::fit(layout).hw);
-        let rkey = (v.version, v.color_version, view, w, h);
+        let shown = v.tissue.and_then(|t| t.shown_range());
+        let rkey = (v.version, v.color_version, view, w, h, shown);
         if self.raster_key != Some(rkey) {
             let coloring = match self.colors.as_ref().map(|c| &c.1) {
                 Some(ColorValues::Category { idx, .. }) => Coloring::Category(idx),
@@ -314,15 +336,39 @@ impl MapPane {
                 _ => Coloring::None,
             };
             let extents = v.tissue.and_then(|t| t.extent.as_deref());
-            self.raster = Some(rasterize_boxes(
+            let mut raster = rasterize_boxes(
                 layout,
                 extents.map(|e| e.as_slice()),
                 &view,
                 w,
                 h,
                 &coloring,
-            ));
+            );
+            // One slide alone: the others' tiles that the fitted view reaches are not drawn.
+            if let Some((a, b)) = shown {
+                let cw = 2.0 * view.hw / w.max(1) as f32;
+                for (k, c) in raster.cells.iter_mut().enumerate() {
+                    let x = view.cx - view.hw + (k % w as usize) as f32 * cw;
+                    if x + cw < a || x > b {
+                        *c = Default::default();
+                    }
+                }
+            }
+            self.raster = Some(raster);
             self.raster_key = Some(rkey);
+        }
+        match v.tissue.and_then(|t| t.pictures.as_ref().map(|p| (t, p))) {
+            Some((t, p)) if t.picture != PictureMode::Off => {
+                let pkey = (Arc::as_ptr(p) as usize, view, w, h, shown);
+                if self.picture_key != Some(pkey) {
+                    self.picture = Some(picture_cells(p, &view, w, h, shown));
+                    self.picture_key = Some(pkey);
+                }
+            }
+            _ => {
+                self.picture = None;
+                self.picture_key = None;
+            }
         }
     }
 
@@ -487,10 +533,40 @@ impl MapPane {
             self.colors.as_ref().map(|c| &c.1),
             Some(ColorValues::Highlight { .. })
         );
+        let picture = self
+            .picture
+            .as_ref()
+            .filter(|p| palette.pictures() && p.len() == raster.w as usize * raster.h as usize * 2);
+        let alone = v
+            .tissue
+            .is_some_and(|t| t.picture == PictureMode::Alone && picture.is_some());
         let buf = f.buffer_mut();
         for row in 0..raster.h.min(area.height) {
             for col in 0..raster.w.min(area.width) {
                 let c = raster.cells[row as usize * raster.w as usize + col as usize];
+                let halves = picture.map(|p| {
+                    let at = |r: usize| p[r * raster.w as usize + col as usize];
+                    (at(2 * row as usize), at(2 * row as usize + 1))
+                });
+                if let (Some((top, bottom)), true) = (halves, c.count == 0 || alone) {
+                    // The picture in half blocks: two pixels a cell, over SSH in any terminal
+                    // with 256 colours.
+                    if let Some(cell) = buf.cell_mut((area.x + col, area.y + row)) {
+                        match (top, bottom) {
+                            (Some(t), b) => {
+                                cell.set_char('▀').set_fg(picture_color(palette, t));
+                                if let Some(b) = b {
+                                    cell.set_bg(picture_color(palette, b));
+                                }
+                            }
+                            (None, Some(b)) => {
+                                cell.set_char('▄').set_fg(picture_color(palette, b));
+                            }
+                            (None, None) => {}
+                        }
+                    }
+                    continue;
+                }
                 if c.count == 0 {
                     continue;
                 }
@@ -510,6 +586,12 @@ impl MapPane {
                 };
                 if let Some(cell) = buf.cell_mut((area.x + col, area.y + row)) {
                     cell.set_char(braille(c.dots)).set_fg(color);
+                    // Behind the tiles the picture is dimmed, so the dots' colours stay read.
+                    if let Some((t, b)) = halves
+                        && let Some(m) = mean_colour(t, b)
+                    {
+                        cell.set_bg(picture_color(palette, m.map(|v| v / 3)));
+                    }
                 }
             }
         }
@@ -628,5 +710,13 @@ impl MapPane {
             let lr = Rect::new(r.x + 2, r.y + r.height - 1, r.width.saturating_sub(4), 1);
             f.render_widget(Paragraph::new(Line::from(legend)), lr);
         }
+    }
+}
+
+/// The mean of a cell's two halves' colours, either alone when the other has none.
+fn mean_colour(a: Option<[u8; 3]>, b: Option<[u8; 3]>) -> Option<[u8; 3]> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some([0, 1, 2].map(|i| ((a[i] as u16 + b[i] as u16) / 2) as u8)),
+        (a, b) => a.or(b),
     }
 }
