@@ -14,6 +14,7 @@ pub mod modality;
 pub mod pipeline;
 pub mod session;
 pub mod tui;
+pub mod watch;
 
 /// Version string recorded in session manifests.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -39,6 +39,7 @@ fn main() {
     let result = match cli.command {
         Some(Command::Run { paths, out }) => biolens::cli::run(&paths, &out, &cli.opts),
         Some(Command::Open { paths }) => biolens::cli::open(&paths, &cli.opts),
+        Some(Command::Watch(args)) => biolens::cli::watch(&args, &cli.opts),
         Some(Command::Export {
             session,
             what,

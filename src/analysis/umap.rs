@@ -430,6 +430,27 @@ fn normalise_init(mut y: Vec<[f32; 2]>, seed: u64) -> Vec<[f32; 2]> {
     y
 }
 
+/// Given positions with tiny seeded noise (a thousandth of their spread), so items started
+/// at one place (new items put at their nearest old neighbour's) do not stay stacked.
+fn jittered(start: &[[f32; 2]], seed: u64) -> Vec<[f32; 2]> {
+    let span = [0, 1].map(|c| {
+        let lo = start.iter().map(|p| p[c]).fold(f32::INFINITY, f32::min);
+        let hi = start.iter().map(|p| p[c]).fold(f32::NEG_INFINITY, f32::max);
+        (hi - lo).max(1e-6)
+    });
+    start
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            [0, 1].map(|c| {
+                let u =
+                    mix64(seed ^ 0xB1B1 ^ ((i as u64) << 1) ^ c as u64) as f64 / u64::MAX as f64;
+                p[c] + ((u - 0.5) * 1e-3) as f32 * span[c]
+            })
+        })
+        .collect()
+}
+
 /// One item's slice of the per-edge schedules and its output position, for one epoch.
 type RowState<'a> = (usize, &'a mut [f32], &'a mut [f32], &'a mut [f32; 2]);
 
@@ -494,23 +515,44 @@ pub fn umap_layout(
     progress: &(dyn Fn(f64) + Sync),
     cancelled: &(dyn Fn() -> bool + Sync),
 ) -> Result<Vec<[f32; 2]>, UmapError> {
+    umap_layout_from(data, g, params, None, progress, cancelled)
+}
+
+/// `umap_layout`, starting from the positions `start` when given (a live run's previous
+/// version, so the picture moves only as much as the data did). umap-learn maps an array
+/// `init` to [0, 10] first; these positions came out of this optimisation, so they are at its
+/// own scale already and are taken as they are: the result stays in their frame (mapping
+/// them into [0, 10] and back grew a live run's map 2.5× a version).
+pub fn umap_layout_from(
+    data: &Matrix,
+    g: &CsrGraph,
+    params: &UmapParams,
+    start: Option<&[[f32; 2]]>,
+    progress: &(dyn Fn(f64) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<[f32; 2]>, UmapError> {
     params.check(g.n)?;
     let n = g.n;
     let n_epochs = params.epochs_for(n);
     let (a, b) = fit_ab(params.min_dist, params.spread);
-    let (_, n_comp) = g.components();
-    let init = if params.init == "spectral" && n_comp == 1 {
-        spectral_2d(g, params.seed)
-    } else {
-        if n_comp > 1 {
-            tracing::info!(
-                components = n_comp,
-                "graph disconnected: PCA initialisation"
-            );
+    let mut y = match start.filter(|s| s.len() == n) {
+        Some(s) => jittered(s, params.seed),
+        None => {
+            let (_, n_comp) = g.components();
+            let init = if params.init == "spectral" && n_comp == 1 {
+                spectral_2d(g, params.seed)
+            } else {
+                if n_comp > 1 {
+                    tracing::info!(
+                        components = n_comp,
+                        "graph disconnected: PCA initialisation"
+                    );
+                }
+                pca_2d(data)
+            };
+            normalise_init(init, params.seed)
         }
-        pca_2d(data)
     };
-    let mut y = normalise_init(init, params.seed);
 
     let wmax = g.weights.iter().copied().fold(0.0f32, f32::max);
     let cutoff = wmax / n_epochs as f32;

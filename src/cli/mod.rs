@@ -5,9 +5,11 @@ mod commands;
 mod demo;
 mod progress;
 mod scan;
+mod watch;
 
 pub use commands::{AnndataTarget, export, open, run};
 pub use scan::scan;
+pub use watch::watch;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -35,6 +37,10 @@ pub enum Command {
         #[arg(short = 'o', long = "out")]
         out: PathBuf,
     },
+    /// Follow a training run: embedding files (a folder, a file rewritten in place, or a
+    /// pattern such as 'runs/exp3/emb_epoch_*.npy') are computed as they land, each
+    /// version's map started from the one before, its clusters numbered as before.
+    Watch(WatchArgs),
     /// Export a table from a saved session.
     Export {
         session: PathBuf,
@@ -68,6 +74,28 @@ pub enum Command {
         #[arg(short = 'o', long = "out")]
         out: Option<PathBuf>,
     },
+}
+
+/// What `biolens watch` was given.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WatchArgs {
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The run's metrics log (CSV with a header, or JSON lines), read as it grows.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// No interface: a line per version on standard error, versions kept in -o.
+    #[arg(long)]
+    pub headless: bool,
+    /// Session folder the versions are written into, side by side (NAME.biolens).
+    #[arg(short = 'o', long = "out")]
+    pub out: Option<PathBuf>,
+    /// Milliseconds a file must keep its size and time before it counts as written.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub settle_ms: u64,
+    /// Stop once nothing has landed or computed for this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_exit: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]

@@ -773,6 +773,22 @@ impl Findings {
     }
 }
 
+pub use images::pictures::{PlacedPicture, SlidePictures};
+
+/// Pictures of the slides or images `ds`'s tiles were cut from, each placed at its x offset
+/// (`placed`: index among the tiles' sources, offset); None when `ds` has no tiles.
+pub fn slide_pictures(
+    ds: &Dataset,
+    placed: &[(usize, f32)],
+    cancelled: &dyn Fn() -> bool,
+) -> Option<Result<SlidePictures, String>> {
+    Some(images::pictures::slide_pictures(
+        ds.tiles()?,
+        placed,
+        cancelled,
+    ))
+}
+
 /// The metadata column clusters are labelled by: the first text column.
 pub fn label_column(ds: &Dataset) -> Option<&MetaColumn> {
     let modality = ds.modality();

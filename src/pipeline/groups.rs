@@ -35,8 +35,16 @@ impl Crosstab {
 /// (largest first). With as many clusters as before and each matched, every matched cluster
 /// keeps its old number exactly.
 pub fn renumber_by_overlap(previous: &[u32], new: &[u32]) -> Vec<u32> {
-    let k_old = previous.iter().max().map_or(0, |m| *m as usize + 1);
     let k_new = new.iter().max().map_or(0, |m| *m as usize + 1);
+    let id = overlap_ids(previous, new, k_new);
+    new.iter().map(|&b| id[b as usize]).collect()
+}
+
+/// The id `renumber_by_overlap` gives each of `k_new` new clusters, from the items both
+/// labelings cover (`previous[i]` and `new[i]` label the same item): a version of a live run
+/// shares only some items with the one before.
+pub fn overlap_ids(previous: &[u32], new: &[u32], k_new: usize) -> Vec<u32> {
+    let k_old = previous.iter().max().map_or(0, |m| *m as usize + 1);
     let mut overlap = vec![0usize; k_old * k_new];
     let mut size = vec![0usize; k_new];
     for (&a, &b) in previous.iter().zip(new) {
@@ -82,7 +90,7 @@ pub fn renumber_by_overlap(previous: &[u32], new: &[u32]) -> Vec<u32> {
             id[b] = rank as u32;
         }
     }
-    new.iter().map(|&b| id[b as usize]).collect()
+    id
 }
 
 /// The previous clusters (columns) against the new ones (rows), as `:crosstab` shows a

@@ -27,7 +27,7 @@ pub enum JobOutput {
     /// A `:nhood` result.
     Neighbourhood(Arc<crate::pipeline::spatial::Neighbourhood>),
     /// Pictures of the slides behind the tissue view's tiles.
-    SlidePictures(Arc<crate::pipeline::spatial::SlidePictures>),
+    SlidePictures(Arc<crate::modality::SlidePictures>),
 }
 
 #[derive(Debug, Clone)]

@@ -311,6 +311,18 @@ pub fn run_dataset(
     emit: &(dyn Fn(PipelineEvent) + Sync),
     cancel: &CancelToken,
 ) -> Result<Analysed, PipelineError> {
+    run_dataset_from(ds, params, opts, &|_| None, emit, cancel)
+}
+
+/// `run_dataset`, each projection started where `start` puts the items.
+pub fn run_dataset_from(
+    ds: Arc<Dataset>,
+    params: &PipelineParams,
+    opts: &RunOptions,
+    start: Start,
+    emit: &(dyn Fn(PipelineEvent) + Sync),
+    cancel: &CancelToken,
+) -> Result<Analysed, PipelineError> {
     let within = |e: PipelineError| match e {
         PipelineError::Cancelled | PipelineError::Embed(_) | PipelineError::Load(_) => e,
         e => PipelineError::In {
@@ -324,7 +336,7 @@ pub fn run_dataset(
     let analysed = |emb: Embedding| -> Result<(Arc<Embedding>, Analysis), PipelineError> {
         let emb = Arc::new(emb);
         emit(PipelineEvent::Embedded(emb.clone()));
-        let a = analyse(&ds, &emb, params, emit, cancel).map_err(within)?;
+        let a = analyse_from(&ds, &emb, params, start, emit, cancel).map_err(within)?;
         emit(PipelineEvent::Analysed(Box::new(a.clone())));
         Ok((emb, a))
     };
@@ -368,6 +380,22 @@ pub fn analyse(
     ds: &Dataset,
     emb: &Embedding,
     params: &PipelineParams,
+    emit: &(dyn Fn(PipelineEvent) + Sync),
+    cancel: &CancelToken,
+) -> Result<Analysis, PipelineError> {
+    analyse_from(ds, emb, params, &|_| None, emit, cancel)
+}
+
+/// Where each item's projection starts, given the items' kNN graph (None: the usual
+/// spectral start). A live run starts each version from the one before.
+pub type Start<'a> = &'a (dyn Fn(&KnnGraph) -> Option<Vec<[f32; 2]>> + Sync);
+
+/// `analyse`, with the projection started where `start` puts each item.
+pub fn analyse_from(
+    ds: &Dataset,
+    emb: &Embedding,
+    params: &PipelineParams,
+    start: Start,
     emit: &(dyn Fn(PipelineEvent) + Sync),
     cancel: &CancelToken,
 ) -> Result<Analysis, PipelineError> {
@@ -452,11 +480,19 @@ pub fn analyse(
         return Err(PipelineError::Cancelled);
     }
 
-    let layout = umap::umap_layout(x, &graph, &params.umap, &stage("projection"), &cancelled)
-        .map_err(|e| match e {
-            umap::UmapError::Cancelled => PipelineError::Cancelled,
-            e => PipelineError::Stage("projection", e.to_string()),
-        })?;
+    let start = start(&knn);
+    let layout = umap::umap_layout_from(
+        x,
+        &graph,
+        &params.umap,
+        start.as_deref(),
+        &stage("projection"),
+        &cancelled,
+    )
+    .map_err(|e| match e {
+        umap::UmapError::Cancelled => PipelineError::Cancelled,
+        e => PipelineError::Stage("projection", e.to_string()),
+    })?;
     let layout = Arc::new(layout);
     emit(PipelineEvent::Layout(layout.clone()));
     lap("umap", &mut timings);

@@ -34,6 +34,24 @@ pub fn write(
     items: &[SessionDataset],
     selections: &SelectionFile,
 ) -> Result<Manifest, SessionError> {
+    let inputs = items
+        .iter()
+        .map(|sd| sd.dataset.inputs.iter().map(|p| checksum(p)).collect())
+        .collect::<Result<Vec<Vec<InputFile>>, _>>()?;
+    write_with_inputs(out, params, threads, device, items, &inputs, selections)
+}
+
+/// `write`, with each item's input files already checksummed: a live run's earlier versions
+/// may since have been deleted by the trainer, and are not read again.
+pub fn write_with_inputs(
+    out: &Path,
+    params: &PipelineParams,
+    threads: usize,
+    device: crate::core::nn::DeviceKind,
+    items: &[SessionDataset],
+    inputs: &[Vec<InputFile>],
+    selections: &SelectionFile,
+) -> Result<Manifest, SessionError> {
     let (parent, name) = place(out)?;
     let parent = parent.as_path();
     sweep_stale(parent, &name);
@@ -44,7 +62,7 @@ pub fn write(
     std::fs::create_dir(&tmp).map_err(io_err(&tmp))?;
     crate::core::scratch::hold(&tmp);
     let manifest = write_into(
-        &tmp, out, parent, &name, params, threads, device, items, selections,
+        &tmp, out, parent, &name, params, threads, device, items, inputs, selections,
     );
     crate::core::scratch::release(&tmp);
     manifest
@@ -61,18 +79,14 @@ fn write_into(
     threads: usize,
     device: crate::core::nn::DeviceKind,
     items: &[SessionDataset],
+    inputs: &[Vec<InputFile>],
     selections: &SelectionFile,
 ) -> Result<Manifest, SessionError> {
     let tmp = tmp.to_path_buf();
     let result = (|| {
         let mut datasets = Vec::new();
-        for sd in items {
-            let inputs = sd
-                .dataset
-                .inputs
-                .iter()
-                .map(|p| checksum(p))
-                .collect::<Result<Vec<_>, _>>()?;
+        for (k, sd) in items.iter().enumerate() {
+            let inputs = inputs.get(k).cloned().unwrap_or_default();
             let parts = crate::modality::write_parts(
                 &tmp,
                 datasets.len(),

@@ -315,29 +315,29 @@ impl App {
                 self.started(tab, JobKind::Spatial, "moran".into(), id, cancel);
             }
             Effect::SlidePictures { tab, placed } => {
-                let Some(tiles) = self
+                let Some(ds) = self
                     .state
                     .tabs
                     .get(tab)
-                    .and_then(|t| t.data.dataset.as_ref())
-                    .and_then(|d| d.tiles().cloned())
+                    .and_then(|t| t.data.dataset.clone())
                 else {
                     return;
                 };
                 let (id, cancel) = self.runner.spawn(move |ctx| {
                     ctx.progress("reading the slides' pictures", 0.0);
-                    let pictures = pipeline::spatial::slide_pictures(&tiles, &placed, &|| {
+                    let pictures = crate::modality::slide_pictures(&ds, &placed, &|| {
                         ctx.cancel.is_cancelled()
                     });
                     if ctx.cancel.is_cancelled() {
                         return Err(pipeline::PipelineError::Cancelled.into());
                     }
                     match pictures {
-                        Ok(p) => {
+                        Some(Ok(p)) => {
                             ctx.output(JobOutput::SlidePictures(Arc::new(p)));
                             Ok(())
                         }
-                        Err(e) => Err(JobError::Said(e)),
+                        Some(Err(e)) => Err(JobError::Said(e)),
+                        None => Err(JobError::Said("no tiles behind these positions".into())),
                     }
                 });
                 self.started(tab, JobKind::Picture, "slide pictures".into(), id, cancel);

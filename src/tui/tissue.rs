@@ -5,7 +5,7 @@
 
 use crate::core::MetaValues;
 use crate::modality::Dataset;
-use crate::pipeline::spatial::SlidePictures;
+use crate::modality::SlidePictures;
 use crate::tui::raster::Viewport;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1044,42 +1044,7 @@ fn step_slide(s: &mut State, by: isize) {
     let at = ts.shown.map_or(n, |k| k as isize);
     let next = (at + by).rem_euclid(n + 1);
     ts.shown = (next < n).then_some(next as usize);
-    show_slide(s);
-}
-
-/// Shows `:slide`'s choice: fits the view to it, puts the cursor on it, and says which.
-pub(crate) fn show_slide(s: &mut State) {
-    let Some(t) = s.tab_mut() else { return };
-    let Some(ts) = t.data.tissue.as_ref() else {
-        return;
-    };
-    let said = match ts.shown {
-        Some(k) => {
-            let src = &ts.sources[k];
-            let pts = ts.source_layout(k);
-            t.map.reset_view(&pts);
-            if t.map
-                .cursor
-                .is_none_or(|c| ts.source_of.get(c).is_none_or(|&o| o as usize != k))
-                && let Some(first) = ts.source_of.iter().position(|&o| o as usize == k)
-            {
-                t.map.go_to(&ts.layout.clone(), first, false);
-            }
-            format!(
-                "slide {} of {}: {} ({} tiles; ] next, [ previous, past the last all of them)",
-                k + 1,
-                ts.sources.len(),
-                src.name,
-                src.items
-            )
-        }
-        None => {
-            let l = ts.layout.clone();
-            t.map.reset_view(&l);
-            format!("all {} slides side by side", ts.sources.len())
-        }
-    };
-    s.info(said);
+    super::commands::show_slide(s);
 }
 
 /// With one slide shown, a cursor that moves onto another slide takes the view with it.
@@ -1092,6 +1057,6 @@ fn follow_slide(s: &mut State) {
         && o as usize != k
     {
         ts.shown = Some(o as usize);
-        show_slide(s);
+        super::commands::show_slide(s);
     }
 }

@@ -8,6 +8,7 @@ pub mod autoencoder;
 pub mod features;
 pub mod model;
 pub mod options;
+pub mod pictures;
 pub mod session;
 pub mod slide;
 pub mod ssl;

@@ -1,0 +1,277 @@
+//! Following a training run live: a writer thread plays a training run (five versions of an
+//! embedding whose clusters drift, one written in two halves with a pause between, and a
+//! growing metrics log) while `watch` follows the folder.
+
+#![allow(clippy::unwrap_used)]
+
+use biolens::core::matrix::Matrix;
+use biolens::pipeline::{CancelToken, PipelineParams, RunOptions};
+use biolens::watch::{WatchEvent, WatchOptions};
+use rand::{Rng, SeedableRng};
+use std::path::Path;
+use std::time::Duration;
+
+/// Four Gaussian clusters in 16 dimensions, `extra` more points in a fifth; the centres drift
+/// by `drift` × version.
+fn embedding(version: usize, n: usize, extra: usize, drift: f32) -> Matrix {
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(version as u64);
+    let d = 16;
+    let mut data = Vec::with_capacity((n + extra) * d);
+    for i in 0..n + extra {
+        let c = if i >= n { 4 } else { i % 4 };
+        for j in 0..d {
+            let centre =
+                if j == c { 8.0 } else { 0.0 } + drift * version as f32 * (j as f32 / d as f32);
+            let noise: f32 = rng.gen_range(-1.0..1.0) + rng.gen_range(-1.0..1.0);
+            data.push(centre + noise);
+        }
+    }
+    Matrix::from_vec(n + extra, d, data)
+}
+
+fn write_version(dir: &Path, version: usize, m: &Matrix, halves: Option<Duration>) {
+    let path = dir.join(format!("emb_epoch_{version}.npy"));
+    match halves {
+        None => biolens::io::npy::write_npy_f32(&path, m).unwrap(),
+        Some(pause) => {
+            // Written in place in two halves, as a slow writer would.
+            let tmp = dir.join("whole.bin");
+            biolens::io::npy::write_npy_f32(&tmp, m).unwrap();
+            let bytes = std::fs::read(&tmp).unwrap();
+            std::fs::remove_file(&tmp).unwrap();
+            std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+            std::thread::sleep(pause);
+            std::fs::write(&path, &bytes).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_live_run_is_followed_version_by_version_with_a_stable_picture() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().to_path_buf();
+    let metrics = dir.join("metrics.csv");
+    std::fs::write(&metrics, "epoch,step,train_loss\n").unwrap();
+    let settle = Duration::from_millis(250);
+    let writer = {
+        let dir = dir.clone();
+        let metrics = metrics.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            for v in 1..=5 {
+                // Version 4 brings 40 items the earlier ones did not have.
+                let extra = if v >= 4 { 40 } else { 0 };
+                let m = embedding(v, 600, extra, 0.3);
+                let halves = (v == 3).then_some(Duration::from_millis(1500));
+                write_version(&dir, v, &m, halves);
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&metrics)
+                    .unwrap();
+                for s in 0..10 {
+                    writeln!(f, "{v},{},{}", v * 10 + s, 2.0 / (v * 10 + s) as f64).unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(2500));
+            }
+        })
+    };
+    let w = WatchOptions {
+        targets: vec![dir.join("emb_epoch_*.npy")],
+        metrics: Some(metrics.clone()),
+        settle,
+        idle_exit: Some(Duration::from_secs(6)),
+        threads: 2,
+    };
+    let stop = CancelToken::default();
+    let mut events = Vec::new();
+    // A hung watch would hang CI: the writer's end plus the idle time is the deadline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    let versions = biolens::watch::watch(
+        &w,
+        &PipelineParams::default(),
+        &RunOptions::default(),
+        &stop,
+        &mut |ev| {
+            if std::time::Instant::now() > deadline {
+                stop.cancel();
+            }
+            events.push(ev)
+        },
+    )
+    .unwrap();
+    writer.join().unwrap();
+
+    // Every complete version landed exactly once, the half-written one only whole.
+    let landed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            WatchEvent::Landed(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    let names: Vec<String> = landed
+        .iter()
+        .map(|s| s.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    println!(
+        "landed: {names:?} sizes {:?}",
+        landed.iter().map(|s| s.size).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        names,
+        (1..=5)
+            .map(|v| format!("emb_epoch_{v}.npy"))
+            .collect::<Vec<_>>()
+    );
+    let whole = std::fs::metadata(dir.join("emb_epoch_3.npy"))
+        .unwrap()
+        .len();
+    assert_eq!(
+        landed[2].size, whole,
+        "the half-written version is read only whole"
+    );
+    let waited = events.iter().any(|e| match e {
+        WatchEvent::Waiting(ws) => ws
+            .iter()
+            .any(|w| w.path.ends_with("emb_epoch_3.npy") && w.why.contains("header promises")),
+        _ => false,
+    });
+    assert!(waited, "the watch said it waited for the half-written file");
+    assert!(
+        !events.iter().any(|e| matches!(e, WatchEvent::Failed(..))),
+        "no version failed"
+    );
+
+    // Each version computed (or skipped for a newer one), the last always computed.
+    let computed: Vec<_> = versions.iter().map(|v| v.change.file.clone()).collect();
+    println!("computed: {computed:?}");
+    for v in &versions {
+        println!("{}", v.change.line());
+    }
+    assert_eq!(computed.last().unwrap(), "emb_epoch_5.npy");
+    assert!(versions.len() >= 3, "{computed:?}");
+
+    // A stable picture: cluster numbers stay matched (the same items keep their number) and
+    // the map moves little between versions whose data moved little.
+    for pair in versions.windows(2) {
+        let (a, b) = (&pair[0].item, &pair[1].item);
+        let same = (0..600)
+            .filter(|&i| a.analysis.clusters[i] == b.analysis.clusters[i])
+            .count();
+        let c = &pair[1].change;
+        println!(
+            "{} → {}: {same}/600 keep their cluster number, ARI {:.3}, median move {:.3} of diagonal {:.2}",
+            pair[0].change.file,
+            c.file,
+            c.ari.unwrap(),
+            c.median_move.unwrap(),
+            c.diagonal
+        );
+        assert!(same >= 570, "cluster numbers matched: {same}/600");
+        assert!(c.ari.unwrap() > 0.9);
+        assert!(
+            c.median_move.unwrap() < 0.1 * c.diagonal,
+            "the picture stays put"
+        );
+    }
+    // Started afresh, the same version's map would have moved many times more.
+    let (v1, v2) = (&versions[0].item, &versions[1].item);
+    let fresh = biolens::pipeline::analyse(
+        &v2.dataset,
+        &v2.embedding,
+        &PipelineParams::default(),
+        &|_| {},
+        &CancelToken::default(),
+    )
+    .unwrap();
+    let mut d: Vec<f32> = (0..600)
+        .map(|i| {
+            let (p, q) = (fresh.layout[i], v1.analysis.layout[i]);
+            ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)).sqrt()
+        })
+        .collect();
+    d.sort_by(f32::total_cmp);
+    let (fresh_move, kept_move) = (d[300] as f64, versions[1].change.median_move.unwrap());
+    println!("v1 → v2 median move: {kept_move:.3} started from v1, {fresh_move:.3} afresh");
+    assert!(fresh_move > 3.0 * kept_move);
+    assert_eq!(versions.last().unwrap().item.dataset.len(), 640);
+
+    // The metrics series has every row written before the watch stopped.
+    let m = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            WatchEvent::Metrics(m) => Some(m.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(m.rows(), 50);
+    assert_eq!(m.steps().1.last().copied(), Some(59.0));
+    assert_eq!(m.series(), vec!["train_loss"]);
+}
+
+#[test]
+fn headless_watch_prints_a_line_per_version_and_keeps_them_in_a_session() {
+    use std::io::BufRead;
+    let d = tempfile::tempdir().unwrap();
+    let runs = d.path().join("run");
+    std::fs::create_dir(&runs).unwrap();
+    let out = d.path().join("live.biolens");
+    write_version(&runs, 1, &embedding(1, 400, 0, 0.3), None);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_biolens"))
+        .arg("watch")
+        .arg(&runs)
+        .args(["--headless", "--settle-ms", "200", "--idle-exit", "4", "-o"])
+        .arg(&out)
+        .args(["--threads", "2"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    // Every wait has a deadline: a hung watch fails the test, it does not hang CI.
+    let wait_for = |lines: &mut Vec<String>, what: &str| {
+        let end = std::time::Instant::now() + Duration::from_secs(120);
+        while !lines.iter().any(|l| l.contains(what)) {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "no '{what}' in {lines:#?}");
+            if let Ok(l) = rx.recv_timeout(left) {
+                lines.push(l);
+            }
+        }
+    };
+    wait_for(&mut lines, "(1 version)");
+    write_version(&runs, 2, &embedding(2, 400, 0, 0.3), None);
+    wait_for(&mut lines, "(2 versions)");
+    let end = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            panic!("watch did not stop after --idle-exit: {lines:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    lines.extend(rx.try_iter());
+    println!("{}", lines.join("\n"));
+    assert!(status.success(), "{lines:#?}");
+    let v2 = lines.iter().find(|l| l.starts_with("v2 ")).unwrap();
+    assert!(v2.contains("vs v1: ARI 1.000"), "{v2}");
+    let m = biolens::session::read_manifest(&out).unwrap();
+    let names: Vec<&str> = m.datasets.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["v1 emb_epoch_1.npy", "v2 emb_epoch_2.npy"]);
+    // The session opens as any other, each version a dataset of its own.
+    let (_, items) = biolens::session::read(&out).unwrap();
+    assert_eq!(items[1].analysis.layout.len(), 400);
+}
