@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
 use biolens::core::matrix::Matrix;
 use biolens::pipeline::{CancelToken, PipelineParams, RunOptions};
 use biolens::watch::{WatchEvent, WatchOptions};
@@ -274,4 +275,132 @@ fn headless_watch_prints_a_line_per_version_and_keeps_them_in_a_session() {
     // The session opens as any other, each version a dataset of its own.
     let (_, items) = biolens::session::read(&out).unwrap();
     assert_eq!(items[1].analysis.layout.len(), 400);
+}
+
+#[test]
+fn the_interface_follows_a_live_run_keeping_the_cursor_view_and_steps_between_versions() {
+    use biolens::tui::state::{Tab, TabSource};
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().to_path_buf();
+    let metrics = dir.join("metrics.jsonl");
+    let grow = |v: usize| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&metrics)
+            .unwrap();
+        for s in 0..5 {
+            writeln!(
+                f,
+                "{{\"epoch\": {v}, \"loss\": {}}}",
+                1.0 / (v * 5 + s) as f64
+            )
+            .unwrap();
+        }
+    };
+    write_version(&dir, 1, &embedding(1, 300, 0, 0.3), None);
+    grow(1);
+    let w = WatchOptions {
+        targets: vec![dir.join("emb_epoch_*.npy")],
+        metrics: Some(metrics.clone()),
+        settle: Duration::from_millis(150),
+        idle_exit: None,
+        threads: 2,
+    };
+    let mut app = biolens::tui::app::App::new(
+        vec![Tab::new("watch".into(), TabSource::Watch(w))],
+        PipelineParams {
+            threads: 2,
+            ..Default::default()
+        },
+        (120, 40),
+    );
+    app.start();
+    let wait_versions = |app: &mut biolens::tui::app::App, n: usize| {
+        let end = std::time::Instant::now() + Duration::from_secs(120);
+        while app.state.tab().unwrap().data.versions.len() < n {
+            assert!(std::time::Instant::now() < end, "version {n} never came");
+            std::thread::sleep(Duration::from_millis(20));
+            app.drain();
+        }
+    };
+    wait_versions(&mut app, 1);
+    app.press("lll++");
+    let t = app.state.tab().unwrap();
+    let (cursor, view) = (t.map.cursor.unwrap(), t.map.view.unwrap());
+    let id = t.dataset.as_ref().unwrap().ids[cursor].clone();
+
+    write_version(&dir, 2, &embedding(2, 300, 0, 0.3), None);
+    grow(2);
+    wait_versions(&mut app, 2);
+    let t = app.state.tab().unwrap();
+    assert_eq!(t.data.shown_version, Some(1), "following the run");
+    let c = t.map.cursor.unwrap();
+    assert_eq!(
+        t.dataset.as_ref().unwrap().ids[c],
+        id,
+        "the cursor stays on its id"
+    );
+    // The zoom is kept, and the cursor's item is in view (the view pans only if it left).
+    let now = t.map.view.unwrap();
+    assert_eq!((now.hw, now.hh), (view.hw, view.hh), "zoom kept");
+    let l = t.data.map_layout().unwrap();
+    assert_eq!(now.outside(&[l[c]]), 0, "the cursor's item in view");
+    let m = app.state.areas().map_inner();
+    let drawn = common::screen(&app.state)
+        .lines()
+        .skip(m.y as usize)
+        .take(m.height as usize)
+        .flat_map(|r| {
+            r.chars()
+                .skip(m.x as usize)
+                .take(m.width as usize)
+                .collect::<Vec<_>>()
+        })
+        .filter(|c| ('\u{2801}'..='\u{28ff}').contains(c))
+        .count();
+    assert!(drawn > 10, "points on the map: {drawn}");
+    let sc = common::screen(&app.state);
+    assert!(sc.contains("history · 2 versions"), "{sc}");
+    assert!(sc.contains("▶ v2"), "{sc}");
+    let said = app.state.message.clone().unwrap().text;
+    assert!(said.contains("vs v1: ARI"), "{said}");
+
+    // `[` steps back; a version landing then does not take the user away from it.
+    app.press("[");
+    assert_eq!(app.state.tab().unwrap().data.shown_version, Some(0));
+    assert!(common::screen(&app.state).contains("watch v1"));
+    write_version(&dir, 3, &embedding(3, 300, 0, 0.3), None);
+    grow(3);
+    wait_versions(&mut app, 3);
+    assert_eq!(app.state.tab().unwrap().data.shown_version, Some(0));
+    app.press("]]");
+    assert_eq!(app.state.tab().unwrap().data.shown_version, Some(2));
+
+    // The loss curve, with every row read.
+    let end = std::time::Instant::now() + Duration::from_secs(30);
+    while app
+        .state
+        .tab()
+        .unwrap()
+        .data
+        .metrics
+        .as_ref()
+        .is_none_or(|m| m.rows() < 15)
+    {
+        assert!(std::time::Instant::now() < end, "metrics rows");
+        std::thread::sleep(Duration::from_millis(20));
+        app.drain();
+    }
+    app.press(":metrics<Enter>");
+    let sc = common::screen(&app.state);
+    assert!(sc.contains("metrics · loss (cyan)"), "{sc}");
+    assert!(sc.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)));
+    // Stop watching: the job ends.
+    app.press("x");
+    assert!(
+        app.wait_for_jobs(Duration::from_secs(30)),
+        "the watch stops"
+    );
 }

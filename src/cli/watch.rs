@@ -9,10 +9,38 @@ use anyhow::{Result, bail};
 use std::time::Duration;
 
 pub fn watch(a: &WatchArgs, opts: &CommonOpts) -> Result<()> {
+    let threads = opts.thread_count();
+    let w = WatchOptions {
+        targets: a.paths.clone(),
+        metrics: a.metrics.clone(),
+        settle: Duration::from_millis(a.settle_ms),
+        idle_exit: a.idle_exit.map(Duration::from_secs_f64),
+        threads,
+    };
     if !a.headless {
-        bail!(
-            "biolens watch runs with --headless for now (a line per version on standard error, \
-             versions kept with -o RUN.biolens); the live interface is not built yet"
+        if a.out.is_some() {
+            bail!("-o keeps the versions of a --headless watch; the interface shows them");
+        }
+        if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            bail!(
+                "the live view needs a terminal; use `biolens watch … --headless -o RUN.biolens`"
+            );
+        }
+        let params = opts.pipeline_params();
+        let inputs = opts.input_options();
+        params.check_options()?;
+        inputs.check().map_err(anyhow::Error::msg)?;
+        let tab =
+            crate::tui::state::Tab::new("watch".into(), crate::tui::state::TabSource::Watch(w));
+        let mouse = !opts.no_mouse && crate::tui::keymap::mouse_wanted();
+        return crate::tui::app::run(
+            vec![tab],
+            params,
+            RunOptions {
+                inputs,
+                preview: false,
+            },
+            mouse,
         );
     }
     if let Some(out) = &a.out {
@@ -37,14 +65,6 @@ pub fn watch(a: &WatchArgs, opts: &CommonOpts) -> Result<()> {
     };
     params.check_options()?;
     run_opts.inputs.check().map_err(anyhow::Error::msg)?;
-    let threads = opts.thread_count();
-    let w = WatchOptions {
-        targets: a.paths.clone(),
-        metrics: a.metrics.clone(),
-        settle: Duration::from_millis(a.settle_ms),
-        idle_exit: a.idle_exit.map(Duration::from_secs_f64),
-        threads,
-    };
     let stop = CancelToken::default();
     let mut kept: Vec<std::sync::Arc<crate::watch::Version>> = Vec::new();
     let mut last_metrics: Option<crate::watch::metrics::Metrics> = None;

@@ -28,6 +28,10 @@ pub enum JobOutput {
     Neighbourhood(Arc<crate::pipeline::spatial::Neighbourhood>),
     /// Pictures of the slides behind the tissue view's tiles.
     SlidePictures(Arc<crate::modality::SlidePictures>),
+    /// A live run's new version, computed.
+    Version(Arc<crate::watch::Version>),
+    /// A live run's metrics log, with the rows just appended.
+    Metrics(Arc<crate::watch::metrics::Metrics>),
 }
 
 #[derive(Debug, Clone)]

@@ -193,6 +193,7 @@ impl App {
                 let source = t.source.clone();
                 let name = match (&dataset, &source) {
                     (None, TabSource::Session { .. }) => "reading session",
+                    (None, TabSource::Watch(_)) => "watch",
                     _ => "pipeline",
                 };
                 let params = self.state.params.clone();
@@ -209,6 +210,45 @@ impl App {
                         (None, TabSource::Input { path }) => {
                             ctx.progress("loading", 0.0);
                             pipeline::run(&[path], &params, &opts, &|_, ev| emit(ev), &ctx.cancel)?;
+                        }
+                        (None, TabSource::Watch(w)) => {
+                            let mut on = |ev: crate::watch::WatchEvent| {
+                                use crate::watch::WatchEvent as W;
+                                let name = |p: &std::path::Path| {
+                                    p.file_name().map_or_else(
+                                        || p.display().to_string(),
+                                        |n| n.to_string_lossy().into_owned(),
+                                    )
+                                };
+                                match ev {
+                                    W::Waiting(ws) => {
+                                        if let Some(x) = ws.first() {
+                                            let stage =
+                                                format!("waiting for {}: {}", name(&x.path), x.why);
+                                            ctx.progress(&stage, 0.0);
+                                        }
+                                    }
+                                    W::Landed(s) => {
+                                        ctx.progress(&format!("{} landed", name(&s.path)), 0.0)
+                                    }
+                                    W::Stage(stage, f) => ctx.progress(stage, f),
+                                    W::Computed(v) => {
+                                        ctx.progress("watching", 1.0);
+                                        ctx.output(JobOutput::Version(v));
+                                    }
+                                    W::Metrics(m) => ctx.output(JobOutput::Metrics(Arc::new(m))),
+                                    W::Superseded(s) => emit(PipelineEvent::Note(format!(
+                                        "{} skipped: a newer version landed first",
+                                        name(&s.path)
+                                    ))),
+                                    W::Failed(s, e) => emit(PipelineEvent::Note(format!(
+                                        "{} failed: {e}",
+                                        name(&s.path)
+                                    ))),
+                                }
+                            };
+                            crate::watch::watch(&w, &params, &opts, &ctx.cancel, &mut on)
+                                .map_err(JobError::Said)?;
                         }
                         (None, TabSource::Session { path, index }) => {
                             // A saved session is read here, off the render loop, so the

@@ -104,6 +104,20 @@ pub const COMMANDS: &[Command] = &[
         run: map_view,
     },
     Command {
+        usage: "history",
+        about: "a live run's versions (biolens watch); Enter shows one",
+        complete: "history",
+        aliases: &[],
+        run: |s, a| bottom_view(s, a, crate::tui::panes::bottom::BottomView::History),
+    },
+    Command {
+        usage: "metrics",
+        about: "a live run's loss curves (watch --metrics)",
+        complete: "metrics",
+        aliases: &[],
+        run: |s, a| bottom_view(s, a, crate::tui::panes::bottom::BottomView::Metrics),
+    },
+    Command {
         usage: "slide N|NAME|all",
         about: "one slide alone in the tissue view, or all side by side",
         complete: "slide ",
@@ -514,6 +528,23 @@ fn map_view(s: &mut State, args: &[&str]) -> Vec<Effect> {
         }
         Err(e) => s.error(e),
     }
+    vec![]
+}
+
+/// `:history`, `:metrics`: the bottom pane shows a live run's versions or its loss curves.
+fn bottom_view(
+    s: &mut State,
+    args: &[&str],
+    view: crate::tui::panes::bottom::BottomView,
+) -> Vec<Effect> {
+    if !args.is_empty() {
+        return usage(s, view.name());
+    }
+    let Some(t) = s.tab_mut() else {
+        return usage(s, view.name());
+    };
+    t.bottom.view = view;
+    s.focus = crate::tui::state::Focus::Bottom;
     vec![]
 }
 

@@ -208,7 +208,7 @@ pub fn defaults() -> Vec<Binding> {
             "detail_down",
             [(KeyCode::Char(']'), N)],
             "]",
-            "detail sequence down; tissue: next slide",
+            "detail sequence down; next slide or version",
             "Panes",
             None,
             Action::ScrollDetail(4)
@@ -217,7 +217,7 @@ pub fn defaults() -> Vec<Binding> {
             "detail_up",
             [(KeyCode::Char('['), N)],
             "[",
-            "detail sequence up; tissue: previous slide",
+            "detail sequence up; previous slide or version",
             "Panes",
             None,
             Action::ScrollDetail(-4)

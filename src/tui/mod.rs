@@ -21,4 +21,5 @@ pub mod terminal;
 pub mod theme;
 pub mod tissue;
 pub mod update;
+pub mod versions;
 pub mod views;

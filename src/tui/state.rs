@@ -52,6 +52,8 @@ pub enum TabSource {
         path: PathBuf,
         index: usize,
     },
+    /// A training run followed live (`biolens watch`): each version replaces the tab's data.
+    Watch(crate::watch::WatchOptions),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +98,11 @@ pub struct TabData {
     pub color_version: u64,
     /// The map shows positions on the tissue instead of the projection (`:map tissue`, `w`).
     pub tissue: Option<crate::tui::tissue::Tissue>,
+    /// A live run's versions as they were computed, and the one shown.
+    pub versions: Vec<Arc<crate::watch::Version>>,
+    pub shown_version: Option<usize>,
+    /// A live run's metrics log as read so far.
+    pub metrics: Option<Arc<crate::watch::metrics::Metrics>>,
 }
 
 impl TabData {
@@ -130,6 +137,9 @@ impl TabData {
             busy,
             error: self.error.as_deref(),
             tissue: self.tissue.as_ref(),
+            versions: &self.versions,
+            shown_version: self.shown_version,
+            metrics: self.metrics.as_deref(),
         }
     }
 
@@ -238,6 +248,9 @@ impl Tab {
                 spatial_job: None,
                 picture_job: None,
                 tissue: None,
+                versions: Vec::new(),
+                shown_version: None,
+                metrics: None,
                 error: None,
                 version: 1,
                 color_version: 0,

@@ -309,6 +309,14 @@ fn apply(s: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::ScrollDetail(by) => {
             let Some(t) = s.tab_mut() else { return vec![] };
+            // A live run's versions, one at a time.
+            if t.data.versions.len() > 1 {
+                match super::versions::step(t, by.signum() as isize) {
+                    Ok(said) => s.info(said),
+                    Err(e) => s.error(e),
+                }
+                return vec![];
+            }
             // Tiles have no sequence to scroll: in the tissue view the keys step through
             // the slides instead.
             if t.data
@@ -585,6 +593,22 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                     s.info(line);
                     return vec![];
                 }
+                JobOutput::Version(v) => {
+                    let line = v.change.line();
+                    let shown = super::versions::add(&mut s.tabs[ti], v);
+                    s.info(if shown {
+                        line
+                    } else {
+                        format!("{line} (landed; ] steps to it)")
+                    });
+                    return vec![];
+                }
+                JobOutput::Metrics(m) => {
+                    let t = &mut s.tabs[ti];
+                    t.bottom.curves = Some(super::panes::metrics::series(&m));
+                    t.data.metrics = Some(m);
+                    return vec![];
+                }
                 JobOutput::SlidePictures(p) => {
                     let color = s.palette.pictures();
                     let t = &mut s.tabs[ti];
@@ -806,6 +830,19 @@ fn open_selected(s: &mut State) -> Vec<Effect> {
             t.color = ColorBy::Selection(name.clone());
             t.color_version += 1;
             s.info(format!("colour: selection {name}"));
+        }
+        return vec![];
+    }
+    // Enter on a version of a live run shows it.
+    if focus == Focus::Bottom
+        && let Some(t) = s.tab_mut()
+        && t.bottom.view == BottomView::History
+    {
+        let k = t.bottom.history_row();
+        if k < t.data.versions.len() {
+            super::versions::show(t, k);
+            let line = t.data.versions[k].change.line();
+            s.info(line);
         }
         return vec![];
     }

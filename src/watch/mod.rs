@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 pub use version::{Change, Version};
 
 /// What to follow and how.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WatchOptions {
     pub targets: Vec<PathBuf>,
     pub metrics: Option<PathBuf>,
@@ -128,7 +128,8 @@ async fn follow(
                 computing = None;
                 last_activity = Instant::now();
                 match result {
-                    Ok(v) => {
+                    Ok(mut v) => {
+                        v.change.step = log.as_ref().and_then(|l| l.metrics.steps().1.last().copied());
                         let v = Arc::new(v);
                         versions.push(v.clone());
                         on(WatchEvent::Computed(v));

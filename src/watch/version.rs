@@ -50,6 +50,8 @@ pub struct Change {
     /// The items that moved most (index in this version, distance), largest first.
     pub moved: Vec<(usize, f32)>,
     pub seconds: f64,
+    /// The metrics log's step (or epoch) when the version was computed, if there is a log.
+    pub step: Option<f64>,
 }
 
 impl Change {
@@ -162,6 +164,7 @@ pub fn compute(
         diagonal: diagonal(&analysis.layout),
         moved: vec![],
         seconds: 0.0,
+        step: None,
     };
     if let Some(p) = previous {
         let index = id_index(&p.item.dataset.ids);

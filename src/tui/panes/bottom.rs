@@ -24,16 +24,22 @@ pub enum BottomView {
     Comparison,
     /// The last `:nhood`: which groups touch which on the tissue.
     Neighbourhood,
+    /// A live run's versions.
+    History,
+    /// A live run's metrics log as curves.
+    Metrics,
 }
 
 impl BottomView {
-    const ALL: [BottomView; 6] = [
+    const ALL: [BottomView; 8] = [
         BottomView::Anomalies,
         BottomView::Findings,
         BottomView::Selections,
         BottomView::Crosstab,
         BottomView::Comparison,
         BottomView::Neighbourhood,
+        BottomView::History,
+        BottomView::Metrics,
     ];
 
     fn index(self) -> usize {
@@ -49,6 +55,8 @@ impl BottomView {
             BottomView::Crosstab => "crosstab",
             BottomView::Comparison => "comparison",
             BottomView::Neighbourhood => "neighbourhood",
+            BottomView::History => "history",
+            BottomView::Metrics => "metrics",
         }
     }
 }
@@ -103,7 +111,11 @@ pub struct BottomPane {
     /// within its cluster (so a low-depth cell stands out from its own kind, not from all).
     pub qc: Vec<QcColumn>,
     /// Each view's order (`o`/`O`, `:sort`).
-    orders: [TableOrder; 6],
+    orders: [TableOrder; 8],
+    /// Selected row of the history table.
+    pub history_sel: usize,
+    /// A live run's metrics as curves (step name, series), made when rows land.
+    pub curves: Option<(String, super::metrics::Series)>,
 }
 
 /// A quality-control metadata column as the anomalies table shows it.
@@ -233,6 +245,11 @@ impl BottomPane {
         self.row(BottomView::Findings, self.marker_sel)
     }
 
+    /// The version the history table's selected row shows (in the table's own order).
+    pub fn history_row(&self) -> usize {
+        self.row(BottomView::History, self.history_sel)
+    }
+
     /// The selected row of the selections table (in the table's own order).
     pub fn selection_row(&self) -> usize {
         self.row(BottomView::Selections, self.selection_sel)
@@ -246,6 +263,7 @@ impl BottomPane {
             BottomView::Crosstab | BottomView::Comparison | BottomView::Neighbourhood => {
                 &mut self.crosstab_sel
             }
+            BottomView::History | BottomView::Metrics => &mut self.history_sel,
         }
     }
 
@@ -258,6 +276,8 @@ impl BottomPane {
             BottomView::Crosstab => v.crosstab.map_or(0, |x| x.clusters.len()),
             BottomView::Comparison => v.comparison.map_or(0, |c| c.meta.len()),
             BottomView::Neighbourhood => v.nhood.map_or(0, |n| n.names.len()),
+            BottomView::History => v.versions.len(),
+            BottomView::Metrics => 0,
         }
     }
 
@@ -270,6 +290,8 @@ impl BottomPane {
             BottomView::Crosstab => super::groups::crosstab_headers(v),
             BottomView::Comparison => super::groups::COMPARISON_HEADERS.map(String::from).to_vec(),
             BottomView::Neighbourhood => super::nhood::headers(v),
+            BottomView::History => super::history::HEADERS.map(String::from).to_vec(),
+            BottomView::Metrics => Vec::new(),
         }
     }
 
@@ -292,6 +314,10 @@ impl BottomPane {
                     .collect()
             }),
             BottomView::Neighbourhood => super::nhood::column(v, j),
+            BottomView::History => (0..n)
+                .map(|k| super::history::cells(v, k)[j.min(7)].clone())
+                .collect(),
+            BottomView::Metrics => Vec::new(),
         }
     }
 
@@ -347,6 +373,8 @@ impl BottomPane {
             BottomView::Neighbourhood => {
                 super::nhood::draw(v, self.crosstab_sel, sorted, focused, f, r)
             }
+            BottomView::History => super::history::draw(v, self.history_sel, sorted, focused, f, r),
+            BottomView::Metrics => super::metrics::draw(v, self.curves.as_ref(), focused, f, r),
         }
     }
 

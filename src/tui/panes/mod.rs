@@ -7,8 +7,10 @@ pub mod clusters;
 pub mod detail;
 pub mod groups;
 pub mod hint;
+pub mod history;
 pub mod jobs;
 pub mod map;
+pub mod metrics;
 pub mod nhood;
 pub mod selections;
 
@@ -47,6 +49,10 @@ pub struct TabView<'a> {
     pub error: Option<&'a str>,
     /// Positions on the tissue, when the map shows them instead of the projection.
     pub tissue: Option<&'a crate::tui::tissue::Tissue>,
+    /// A live run's versions, the one shown, and its metrics.
+    pub versions: &'a [std::sync::Arc<crate::watch::Version>],
+    pub shown_version: Option<usize>,
+    pub metrics: Option<&'a crate::watch::metrics::Metrics>,
 }
 
 impl TabView<'_> {
