@@ -196,6 +196,24 @@ fn a_live_run_is_followed_version_by_version_with_a_stable_picture() {
     println!("v1 → v2 median move: {kept_move:.3} started from v1, {fresh_move:.3} afresh");
     assert!(fresh_move > 3.0 * kept_move);
     assert_eq!(versions.last().unwrap().item.dataset.len(), 640);
+    // Each item's move is a column (ranking and colouring like any other); the 40 items new
+    // in version 4 have none (in whichever version first has them, should 4 be skipped).
+    let v4 = versions
+        .iter()
+        .find(|v| v.item.dataset.len() == 640 && v.change.shared == 600)
+        .unwrap();
+    let Some(biolens::core::MetaValues::Number(moved)) = v4
+        .item
+        .dataset
+        .meta_column("moved")
+        .map(|c| c.values.clone())
+    else {
+        panic!("no moved column")
+    };
+    assert!(moved[..600].iter().all(|d| d.is_finite()));
+    assert!(moved[600..].iter().all(|d| d.is_nan()));
+    let top = v4.change.moved[0];
+    assert_eq!(moved[top.0], top.1 as f64);
 
     // The metrics series has every row written before the watch stopped.
     let m = events

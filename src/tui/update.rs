@@ -594,7 +594,10 @@ fn on_job(s: &mut State, msg: JobMsg) -> Vec<Effect> {
                     return vec![];
                 }
                 JobOutput::Version(v) => {
-                    let line = v.change.line();
+                    let mut line = v.change.line();
+                    if v.change.shared > 0 {
+                        line.push_str(" · :color moved ranks what moved most");
+                    }
                     let shown = super::versions::add(&mut s.tabs[ti], v);
                     s.info(if shown {
                         line

@@ -16,6 +16,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+/// The metadata column holding how far each item moved on the map since the previous version
+/// (empty for an item the previous version did not have): it colours the map and ranks the
+/// items that moved most, as any numeric column does.
+pub const MOVED_COLUMN: &str = "moved";
+
 /// How many of the items that moved most a version keeps.
 pub const MOVED_KEPT: usize = 100;
 
@@ -166,6 +171,7 @@ pub fn compute(
         seconds: 0.0,
         step: None,
     };
+    let mut moved_column = None;
     if let Some(p) = previous {
         let index = id_index(&p.item.dataset.ids);
         let pairs: Vec<(usize, usize)> = dataset
@@ -195,6 +201,11 @@ pub fn compute(
                     (i, (dx * dx + dy * dy).sqrt())
                 })
                 .collect();
+            let mut column = vec![f64::NAN; new_l.len()];
+            for &(i, d) in &moved {
+                column[i] = d as f64;
+            }
+            moved_column = Some(column);
             moved.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
             change.median_move = Some(moved[moved.len() / 2].1 as f64);
             moved.truncate(MOVED_KEPT);
@@ -207,11 +218,19 @@ pub fn compute(
         .max()
         .map_or(0, |m| *m as usize + 1);
     change.seconds = t0.elapsed().as_secs_f64();
+    let mut dataset = Arc::unwrap_or_clone(dataset);
+    if let Some(values) = moved_column {
+        dataset.meta.retain(|c| c.name != MOVED_COLUMN);
+        dataset.meta.push(crate::core::MetaColumn {
+            name: MOVED_COLUMN.into(),
+            values: crate::core::MetaValues::Number(values),
+        });
+    }
     Ok(Version {
         number,
         stamp: stamp.clone(),
         item: SessionDataset {
-            dataset: Arc::unwrap_or_clone(dataset),
+            dataset,
             embedding: Arc::unwrap_or_clone(embedding),
             analysis,
         },
