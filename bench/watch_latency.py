@@ -1,7 +1,8 @@
 """Key-to-screen latency of `biolens watch` while a new version computes.
 
 Runs the interface in tmux on a folder holding version 1 of an N x 50 embedding, renames
-version 2 into place, and while it computes presses `l` (cursor right) 20 times, timing each
+version 2 into place, and while it computes presses `l` and `h` in turn (cursor right, left) 20
+times, timing each
 press until the detail pane's `id` line changes (tmux capture-pane polled every 2 ms: an
 upper bound on what a terminal shows). Prints each latency and whether v2 was still computing.
 
@@ -37,10 +38,10 @@ try:
     version(2)
     time.sleep(3)  # past the settle time: v2 is computing
     lat = []
-    for _ in range(20):
+    for k in range(20):
         before = re.search(r"id (\S+)", screen()).group(1)
         t0 = time.time()
-        subprocess.run(["tmux", "send-keys", "-t", s, "l"])
+        subprocess.run(["tmux", "send-keys", "-t", s, "lh"[k % 2]])
         while True:
             m = re.search(r"id (\S+)", screen())
             if m and m.group(1) != before:

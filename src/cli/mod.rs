@@ -79,6 +79,7 @@ pub enum Command {
 /// What `biolens watch` was given.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WatchArgs {
+    /// Files, folders or patterns to follow ('*' and '?' in the file name; quote them).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// The run's metrics log (CSV with a header, or JSON lines), read as it grows.
