@@ -93,6 +93,7 @@ pub fn watch(a: &WatchArgs, opts: &CommonOpts) -> Result<()> {
             s.path.display()
         ),
         WatchEvent::Failed(s, e) => eprintln!("failed: {}: {e}", s.path.display()),
+        WatchEvent::MetricsFailed(e) => eprintln!("metrics: {e}"),
         WatchEvent::Stage(..) => {}
         WatchEvent::Metrics(m) => last_metrics = Some(m),
         WatchEvent::Computed(v) => {

@@ -241,6 +241,9 @@ impl App {
                                         "{} skipped: a newer version landed first",
                                         name(&s.path)
                                     ))),
+                                    W::MetricsFailed(e) => {
+                                        emit(PipelineEvent::Note(format!("metrics: {e}")))
+                                    }
                                     W::Failed(s, e) => emit(PipelineEvent::Note(format!(
                                         "{} failed: {e}",
                                         name(&s.path)

@@ -80,44 +80,43 @@ const RGB: [(u8, u8, u8); 24] = [
 
 /// The nearest colour of xterm's 256-colour cube (indices 16–231).
 fn xterm256(c: (u8, u8, u8)) -> Color {
-    let level = |v: u8| match v {
-        0..48 => 0u8,
+    Color::Indexed(cube_index([c.0, c.1, c.2]))
+}
+
+/// A channel's level (0–5) in xterm's colour cube.
+fn cube_level(v: u8) -> u8 {
+    match v {
+        0..48 => 0,
         48..115 => 1,
         _ => (v - 35) / 40,
-    };
-    Color::Indexed(16 + 36 * level(c.0) + 6 * level(c.1) + level(c.2))
+    }
+}
+
+/// The index (16–231) of the cube colour nearest `c`.
+fn cube_index(c: [u8; 3]) -> u8 {
+    16 + 36 * cube_level(c[0]) + 6 * cube_level(c[1]) + cube_level(c[2])
 }
 
 /// A picture's pixel: itself in true colour, else the nearest of xterm's 256 (its cube or its
 /// grey ramp, whichever is closer: a slide's background is nearly grey).
 pub fn picture_color(p: Palette, c: [u8; 3]) -> Color {
-    match p {
-        Palette::Rgb => Color::Rgb(c[0], c[1], c[2]),
-        _ => {
-            let step = |v: u8| -> (u8, u8) {
-                let l = match v {
-                    0..48 => 0u8,
-                    48..115 => 1,
-                    _ => (v - 35) / 40,
-                };
-                (l, if l == 0 { 0 } else { 55 + 40 * l })
-            };
-            let (r, g, b) = (step(c[0]), step(c[1]), step(c[2]));
-            let d2 = |a: [u8; 3]| -> i32 {
-                (0..3)
-                    .map(|i| (a[i] as i32 - c[i] as i32).pow(2))
-                    .sum::<i32>()
-            };
-            let cube = d2([r.1, g.1, b.1]);
-            let mean = (c[0] as u32 + c[1] as u32 + c[2] as u32) / 3;
-            let k = ((mean.saturating_sub(3)) / 10).min(23) as u8;
-            let grey = 8 + 10 * k;
-            if d2([grey; 3]) < cube {
-                Color::Indexed(232 + k)
-            } else {
-                Color::Indexed(16 + 36 * r.0 + 6 * g.0 + b.0)
-            }
-        }
+    if p == Palette::Rgb {
+        return Color::Rgb(c[0], c[1], c[2]);
+    }
+    // The cube colour's own channel values, to weigh it against the nearest grey.
+    let value = |v: u8| match cube_level(v) {
+        0 => 0i32,
+        l => 55 + 40 * l as i32,
+    };
+    let d2 = |a: [i32; 3]| -> i32 { (0..3).map(|i| (a[i] - c[i] as i32).pow(2)).sum() };
+    let cube = d2(c.map(value));
+    let mean = (c[0] as u32 + c[1] as u32 + c[2] as u32) / 3;
+    let k = (mean.saturating_sub(3) / 10).min(23) as u8;
+    let grey = 8 + 10 * k as i32;
+    if d2([grey; 3]) < cube {
+        Color::Indexed(232 + k)
+    } else {
+        Color::Indexed(cube_index(c))
     }
 }
 
@@ -461,6 +460,22 @@ pub fn columns_that_fit(widths: &[usize], mut used: usize, avail: usize) -> usiz
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_picture_pixel_takes_the_nearer_of_the_grey_ramp_and_the_cube_in_256_colours() {
+        // Near-white glass: the grey ramp (238) is closer than the cube's white (231).
+        assert_eq!(
+            picture_color(Palette::Indexed, [236, 236, 238]),
+            Color::Indexed(255)
+        );
+        // Eosin pink: a cube colour, the one xterm256 gives.
+        assert_eq!(
+            picture_color(Palette::Indexed, [215, 135, 175]),
+            xterm256((215, 135, 175))
+        );
+        assert_eq!(picture_color(Palette::Rgb, [1, 2, 3]), Color::Rgb(1, 2, 3));
+    }
+
     use super::*;
 
     #[test]

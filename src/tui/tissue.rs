@@ -41,9 +41,8 @@ pub struct TissueSource {
     /// The file's name.
     pub name: String,
     pub path: PathBuf,
-    /// Where its tiles were moved to on x, and the x range they span after the move.
+    /// Where its tiles were moved to on x (their left edge), and the right edge after the move.
     pub offset: f32,
-    pub x0: f32,
     pub x1: f32,
     pub items: usize,
 }
@@ -160,7 +159,6 @@ impl Tissue {
                         .map_or_else(|| p.to_string(), |n| n.to_string_lossy().into_owned()),
                     path,
                     offset,
-                    x0: offset,
                     x1: offset + right[k],
                     items: items[k],
                 });
@@ -191,7 +189,7 @@ impl Tissue {
     /// The x range the map keeps when one source is shown.
     pub fn shown_range(&self) -> Option<(f32, f32)> {
         let s = self.sources.get(self.shown?)?;
-        Some((s.x0, s.x1))
+        Some((s.offset, s.x1))
     }
 
     /// The items of source `k`, as positions (for fitting the view to it).

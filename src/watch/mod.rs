@@ -46,6 +46,8 @@ pub enum WatchEvent {
     Failed(Stamp, String),
     /// Rows were appended to the metrics log.
     Metrics(metrics::Metrics),
+    /// The metrics log has a line that cannot be read (file and line named); the watch goes on.
+    MetricsFailed(String),
     /// A pipeline stage of the version being computed.
     Stage(&'static str, f64),
 }
@@ -165,14 +167,7 @@ async fn follow(
             match log.update() {
                 Ok(0) => {}
                 Ok(_) => on(WatchEvent::Metrics(log.metrics.clone())),
-                Err(e) => on(WatchEvent::Failed(
-                    Stamp {
-                        path: log.path.clone(),
-                        size: 0,
-                        modified: std::time::SystemTime::UNIX_EPOCH,
-                    },
-                    e,
-                )),
+                Err(e) => on(WatchEvent::MetricsFailed(e)),
             }
         }
         if computing.is_none() && !queue.is_empty() {
