@@ -189,8 +189,10 @@ fn the_real_binary_follows_a_live_run_and_shows_each_version_in_its_history() {
         screen.text()
     );
     let text = screen.text();
+    // The tab is named after the run's folder.
+    let run = d.path().file_name().unwrap().to_string_lossy().into_owned();
     assert!(
-        text.contains("watch v2") && text.contains("vs v1: ARI"),
+        text.contains(&format!("{run} v2")) && text.contains("vs v1: ARI"),
         "{text}"
     );
     writer.lock().unwrap().write_all(b"q").unwrap();

@@ -388,7 +388,9 @@ fn the_interface_follows_a_live_run_keeping_the_cursor_view_and_steps_between_ve
     // `[` steps back; a version landing then does not take the user away from it.
     app.press("[");
     assert_eq!(app.state.tab().unwrap().data.shown_version, Some(0));
-    assert!(common::screen(&app.state).contains("watch v1"));
+    let title = &app.state.tab().unwrap().data.title;
+    assert!(title.ends_with(" v1"), "{title}");
+    assert!(common::screen(&app.state).contains(title.as_str()));
     write_version(&dir, 3, &embedding(3, 300, 0, 0.3), None);
     grow(3);
     wait_versions(&mut app, 3);
@@ -421,4 +423,79 @@ fn the_interface_follows_a_live_run_keeping_the_cursor_view_and_steps_between_ve
         app.wait_for_jobs(Duration::from_secs(30)),
         "the watch stops"
     );
+}
+
+#[test]
+fn watch_in_the_interface_opens_a_tab_that_follows_the_run() {
+    use biolens::tui::state::{Tab, TabSource};
+    let quiet = tempfile::tempdir().unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let run = d.path().join("exp3");
+    std::fs::create_dir(&run).unwrap();
+    write_version(&run, 1, &embedding(1, 200, 0, 0.3), None);
+    std::fs::write(run.join("metrics.csv"), "epoch,loss\n1,0.5\n2,0.25\n").unwrap();
+    let first = WatchOptions {
+        targets: vec![quiet.path().to_path_buf()],
+        metrics: None,
+        settle: Duration::from_millis(150),
+        idle_exit: None,
+        threads: 2,
+    };
+    let mut app = biolens::tui::app::App::new(
+        vec![Tab::new("first".into(), TabSource::Watch(first))],
+        PipelineParams {
+            threads: 2,
+            ..Default::default()
+        },
+        (120, 40),
+    );
+    app.start();
+    app.press(&format!(
+        ":watch {}/nowhere/emb_*.npy<Enter>",
+        d.path().display()
+    ));
+    let said = app.state.message.clone().unwrap();
+    assert!(
+        said.error && said.text.contains("no such folder"),
+        "{said:?}"
+    );
+    assert_eq!(app.state.tabs.len(), 1);
+    app.press(&format!(
+        ":watch {}/emb_epoch_*.npy --metrics {}/metrics.csv<Enter>",
+        run.display(),
+        run.display()
+    ));
+    assert_eq!(app.state.tabs.len(), 2);
+    assert_eq!(app.state.active, 1);
+    assert_eq!(app.state.tab().unwrap().data.title, "watch exp3");
+    assert!(common::screen(&app.state).contains("2 watch exp3"));
+    let end = std::time::Instant::now() + Duration::from_secs(120);
+    while app.state.tab().unwrap().data.versions.is_empty()
+        || app.state.tab().unwrap().data.metrics.is_none()
+    {
+        assert!(std::time::Instant::now() < end, "the version never came");
+        std::thread::sleep(Duration::from_millis(20));
+        app.drain();
+    }
+    let t = app.state.tab().unwrap();
+    assert_eq!(t.dataset.as_ref().unwrap().ids.len(), 200);
+    assert_eq!(t.data.metrics.as_ref().unwrap().rows(), 2);
+    let sc = common::screen(&app.state);
+    assert!(sc.contains("2 exp3 v1"), "{sc}");
+    assert!(sc.contains("history · 1 version"), "{sc}");
+    // `x` stops the focused tab's run; the other tab's goes on.
+    let job = |app: &biolens::tui::app::App, tab: usize| {
+        let id = app.state.tabs[tab].data.pipeline_job;
+        app.state.jobs.iter().find(|j| Some(j.id) == id).cloned()
+    };
+    let running = biolens::tui::panes::jobs::JobState::Running;
+    assert_eq!(job(&app, 1).unwrap().state, running);
+    app.press("x");
+    let end = std::time::Instant::now() + Duration::from_secs(30);
+    while job(&app, 1).is_some_and(|j| j.state == running) {
+        assert!(std::time::Instant::now() < end, "the watch never stopped");
+        std::thread::sleep(Duration::from_millis(20));
+        app.drain();
+    }
+    assert_eq!(job(&app, 0).unwrap().state, running);
 }

@@ -30,8 +30,10 @@ pub fn watch(a: &WatchArgs, opts: &CommonOpts) -> Result<()> {
         let inputs = opts.input_options();
         params.check_options()?;
         inputs.check().map_err(anyhow::Error::msg)?;
-        let tab =
-            crate::tui::state::Tab::new("watch".into(), crate::tui::state::TabSource::Watch(w));
+        let tab = crate::tui::state::Tab::new(
+            format!("watch {}", w.name()),
+            crate::tui::state::TabSource::Watch(w),
+        );
         let mouse = !opts.no_mouse && crate::tui::keymap::mouse_wanted();
         return crate::tui::app::run(
             vec![tab],

@@ -112,19 +112,34 @@ impl JobCtx {
     }
 }
 
-/// Spawns jobs on their own threads, numbering them.
+/// Starts jobs, numbering them: CPU-bound bodies on the runtime's bounded blocking pool, each
+/// with a rayon pool of the runner's thread count; waiting bodies (a live run's file loop) as
+/// tasks on the runtime itself.
 pub struct JobRunner {
     next: u64,
     sink: Sink,
     threads: usize,
+    runtime: tokio::runtime::Handle,
 }
 
 impl JobRunner {
-    pub fn new(sink: Sink, threads: usize) -> Self {
+    pub fn new(sink: Sink, threads: usize, runtime: tokio::runtime::Handle) -> Self {
         Self {
             next: 1,
             sink,
             threads,
+            runtime,
+        }
+    }
+
+    fn context(&mut self) -> JobCtx {
+        let id = JobId(self.next);
+        self.next += 1;
+        JobCtx {
+            id,
+            sink: self.sink.clone(),
+            cancel: CancelToken::default(),
+            last: std::sync::Mutex::new((Instant::now(), String::new())),
         }
     }
 
@@ -134,37 +149,61 @@ impl JobRunner {
     where
         F: FnOnce(&JobCtx) -> Result<(), JobError> + Send + 'static,
     {
-        let id = JobId(self.next);
-        self.next += 1;
-        let cancel = CancelToken::default();
-        let ctx = JobCtx {
-            id,
-            sink: self.sink.clone(),
-            cancel: cancel.clone(),
-            last: std::sync::Mutex::new((Instant::now(), String::new())),
-        };
+        let ctx = self.context();
+        let (id, cancel) = (ctx.id, ctx.cancel.clone());
         let threads = self.threads;
-        std::thread::spawn(move || {
+        self.runtime.spawn_blocking(move || {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 crate::pipeline::with_threads(threads, || body(&ctx))
             }));
             let outcome = match r {
-                Ok(Ok(())) if ctx.is_cancelled() => JobOutcome::Cancelled,
-                Ok(Ok(())) => JobOutcome::Done,
-                Ok(Err(_)) if ctx.is_cancelled() => JobOutcome::Cancelled,
-                Ok(Err(e)) => JobOutcome::Failed(e.to_string()),
-                Err(p) => JobOutcome::Failed(format!(
-                    "internal error: {}",
-                    p.downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default()
-                )),
+                Ok(r) => outcome(r, ctx.is_cancelled()),
+                Err(p) => panicked(p),
             };
             (ctx.sink)(JobMsg::Finished { id, outcome });
         });
         (id, cancel)
     }
+
+    /// Starts the future `body` makes as a task on the runtime: for a job that mostly waits
+    /// (on files, on its own blocking work) and must not hold a thread while it does.
+    pub fn spawn_async<F, Fut>(&mut self, body: F) -> (JobId, CancelToken)
+    where
+        F: FnOnce(JobCtx) -> Fut,
+        Fut: std::future::Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        let ctx = self.context();
+        let (id, cancel, sink) = (ctx.id, ctx.cancel.clone(), ctx.sink.clone());
+        let task = self.runtime.spawn(body(ctx));
+        let cancelled = cancel.clone();
+        self.runtime.spawn(async move {
+            let outcome = match task.await {
+                Ok(r) => outcome(r, cancelled.is_cancelled()),
+                Err(e) if e.is_panic() => panicked(e.into_panic()),
+                Err(_) => JobOutcome::Cancelled,
+            };
+            sink(JobMsg::Finished { id, outcome });
+        });
+        (id, cancel)
+    }
+}
+
+fn outcome(r: Result<(), JobError>, cancelled: bool) -> JobOutcome {
+    match r {
+        _ if cancelled => JobOutcome::Cancelled,
+        Ok(()) => JobOutcome::Done,
+        Err(e) => JobOutcome::Failed(e.to_string()),
+    }
+}
+
+fn panicked(p: Box<dyn std::any::Any + Send>) -> JobOutcome {
+    JobOutcome::Failed(format!(
+        "internal error: {}",
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    ))
 }
 
 #[cfg(test)]
@@ -172,14 +211,24 @@ mod tests {
     use super::*;
     use std::sync::mpsc;
 
-    #[test]
-    fn a_cancelled_job_reports_cancelled_and_a_failing_one_its_reason() {
+    /// A runner whose messages arrive on the receiver; the runtime must outlive the jobs.
+    fn runner() -> (JobRunner, mpsc::Receiver<JobMsg>, tokio::runtime::Runtime) {
         let (tx, rx) = mpsc::channel();
         let tx = std::sync::Mutex::new(tx);
         let sink: Sink = Arc::new(move |m| {
             let _ = tx.lock().map(|t| t.send(m));
         });
-        let mut runner = JobRunner::new(sink, 1);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .unwrap();
+        (JobRunner::new(sink, 1, rt.handle().clone()), rx, rt)
+    }
+
+    #[test]
+    fn a_cancelled_job_reports_cancelled_and_a_failing_one_its_reason() {
+        let (mut runner, rx, _rt) = runner();
         // Runs until cancelled (bounded, so a broken cancel fails the test instead of hanging).
         let (id, cancel) = runner.spawn(|ctx| {
             let end = Instant::now() + Duration::from_secs(30);
@@ -215,5 +264,38 @@ mod tests {
             JobOutcome::Failed("boom: the session has no data for this tab".into())
         );
         assert_ne!(id, bad);
+    }
+
+    #[test]
+    fn an_async_job_reports_its_outcome_and_a_panic_as_a_failure() {
+        let (mut runner, rx, _rt) = runner();
+        let (fine, _) = runner.spawn_async(|ctx| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            ctx.progress("slept", 1.0);
+            Ok(())
+        });
+        let (bad, _) = runner.spawn_async(|_| async move {
+            if Instant::now().elapsed() < Duration::from_secs(3600) {
+                panic!("lost the file");
+            }
+            Ok(())
+        });
+        let mut outcomes = std::collections::HashMap::new();
+        let mut progressed = false;
+        while outcomes.len() < 2 {
+            match rx.recv_timeout(Duration::from_secs(60)).unwrap() {
+                JobMsg::Finished { id, outcome } => {
+                    outcomes.insert(id, outcome);
+                }
+                JobMsg::Progress { id, .. } => progressed |= id == fine,
+                JobMsg::Output { .. } => {}
+            }
+        }
+        assert!(progressed);
+        assert_eq!(outcomes[&fine], JobOutcome::Done);
+        assert_eq!(
+            outcomes[&bad],
+            JobOutcome::Failed("internal error: lost the file".into())
+        );
     }
 }

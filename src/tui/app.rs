@@ -16,8 +16,8 @@ use crate::pipeline::jobs::{JobError, JobId, JobMsg, JobOutput, JobRunner};
 use crossterm::event::{Event as TermEvent, KeyEvent, KeyEventKind, MouseButton, MouseEventKind};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::Duration;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 pub enum Event {
     Term(TermEvent),
@@ -28,32 +28,42 @@ pub struct App {
     pub state: State,
     runner: JobRunner,
     cancels: HashMap<JobId, CancelToken>,
-    rx: Receiver<Event>,
-    tx: Sender<Event>,
+    rx: UnboundedReceiver<Event>,
     /// Whether a real terminal is attached, so a yank can be written to it as OSC 52.
     terminal: bool,
+    /// The runtime the interface's loop, its live runs and its jobs' blocking work run on.
+    /// Taken out while `run` drives the loop on it; shut down without waiting on jobs.
+    runtime: Option<tokio::runtime::Runtime>,
 }
+
+/// Jobs of the interface that may compute at once (pipelines, reclusters, scans, a live run's
+/// version); more wait for a free one.
+const BLOCKING_JOBS: usize = 8;
 
 impl App {
     pub fn new(tabs: Vec<Tab>, params: PipelineParams, size: (u16, u16)) -> Self {
-        let (tx, rx) = channel();
-        let jtx = tx.clone();
+        let (tx, rx): (UnboundedSender<Event>, _) = unbounded_channel();
         let sink: crate::pipeline::jobs::Sink = Arc::new(move |m| {
-            let _ = jtx.send(Event::Job(m));
+            let _ = tx.send(Event::Job(m));
         });
-        let runner = JobRunner::new(sink, params.threads);
+        // One worker: the interface's loop is `block_on`'s own thread; the worker carries the
+        // live runs' file loops, which only wait. The computing is on the blocking pool.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(BLOCKING_JOBS)
+            .thread_name("biolens-job")
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot start the interface's runtime: {e}"));
+        let runner = JobRunner::new(sink, params.threads, runtime.handle().clone());
         Self {
             state: State::new(tabs, params, size),
             runner,
             cancels: HashMap::new(),
             rx,
-            tx,
             terminal: false,
+            runtime: Some(runtime),
         }
-    }
-
-    pub fn sender(&self) -> Sender<Event> {
-        self.tx.clone()
     }
 
     /// Starts the pipeline of every tab that has nothing computed yet.
@@ -159,10 +169,16 @@ impl App {
             if left.is_zero() {
                 return false;
             }
-            match self.rx.recv_timeout(left.min(Duration::from_millis(200))) {
-                Ok(ev) => self.handle(ev),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return false,
+            let Some(rt) = &self.runtime else {
+                return false;
+            };
+            let wait = left.min(Duration::from_millis(200));
+            // The timer is made inside the runtime (made outside, it finds no clock).
+            let rx = &mut self.rx;
+            match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                Ok(Some(ev)) => self.handle(ev),
+                Ok(None) => return false,
+                Err(_elapsed) => {}
             }
         }
     }
@@ -198,6 +214,18 @@ impl App {
                 };
                 let params = self.state.params.clone();
                 let opts = self.state.options.clone();
+                if let (None, TabSource::Watch(w)) = (&dataset, &source) {
+                    let w = w.clone();
+                    let (id, cancel) = self.runner.spawn_async(move |ctx| async move {
+                        let mut on = |ev| watch_event(&ctx, ev);
+                        crate::watch::follow(&w, &params, &opts, &ctx.cancel, &mut on)
+                            .await
+                            .map(drop)
+                            .map_err(JobError::Said)
+                    });
+                    self.started(tab, JobKind::Pipeline, name.into(), id, cancel);
+                    return;
+                }
                 let (id, cancel) = self.runner.spawn(move |ctx| {
                     let emit = |ev: PipelineEvent| match ev {
                         PipelineEvent::Stage { name, fraction } => ctx.progress(name, fraction),
@@ -211,48 +239,8 @@ impl App {
                             ctx.progress("loading", 0.0);
                             pipeline::run(&[path], &params, &opts, &|_, ev| emit(ev), &ctx.cancel)?;
                         }
-                        (None, TabSource::Watch(w)) => {
-                            let mut on = |ev: crate::watch::WatchEvent| {
-                                use crate::watch::WatchEvent as W;
-                                let name = |p: &std::path::Path| {
-                                    p.file_name().map_or_else(
-                                        || p.display().to_string(),
-                                        |n| n.to_string_lossy().into_owned(),
-                                    )
-                                };
-                                match ev {
-                                    W::Waiting(ws) => {
-                                        if let Some(x) = ws.first() {
-                                            let stage =
-                                                format!("waiting for {}: {}", name(&x.path), x.why);
-                                            ctx.progress(&stage, 0.0);
-                                        }
-                                    }
-                                    W::Landed(s) => {
-                                        ctx.progress(&format!("{} landed", name(&s.path)), 0.0)
-                                    }
-                                    W::Stage(stage, f) => ctx.progress(stage, f),
-                                    W::Computed(v) => {
-                                        ctx.progress("watching", 1.0);
-                                        ctx.output(JobOutput::Version(v));
-                                    }
-                                    W::Metrics(m) => ctx.output(JobOutput::Metrics(Arc::new(m))),
-                                    W::Superseded(s) => emit(PipelineEvent::Note(format!(
-                                        "{} skipped: a newer version landed first",
-                                        name(&s.path)
-                                    ))),
-                                    W::MetricsFailed(e) => {
-                                        emit(PipelineEvent::Note(format!("metrics: {e}")))
-                                    }
-                                    W::Failed(s, e) => emit(PipelineEvent::Note(format!(
-                                        "{} failed: {e}",
-                                        name(&s.path)
-                                    ))),
-                                }
-                            };
-                            crate::watch::watch(&w, &params, &opts, &ctx.cancel, &mut on)
-                                .map_err(JobError::Said)?;
-                        }
+                        // Started as a task below.
+                        (None, TabSource::Watch(_)) => {}
                         (None, TabSource::Session { path, index }) => {
                             // A saved session is read here, off the render loop, so the
                             // interface shows at once even for a 100k-cell session.
@@ -714,9 +702,57 @@ fn graphics_picker() -> ratatui_image::picker::Picker {
     Picker::halfblocks()
 }
 
-/// Runs the interactive app in the real terminal until the user quits.
-/// Runs the interface; `mouse` asks the terminal for mouse events (off: the terminal or tmux
-/// keeps the mouse for selecting and copying text).
+/// Says a live run's event in the jobs pane, or hands its result to the interface.
+fn watch_event(ctx: &crate::pipeline::jobs::JobCtx, ev: crate::watch::WatchEvent) {
+    use crate::watch::WatchEvent as W;
+    let name = |p: &std::path::Path| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    let note = |text: String| ctx.output(JobOutput::Pipeline(PipelineEvent::Note(text)));
+    match ev {
+        W::Waiting(ws) => {
+            if let Some(x) = ws.first() {
+                ctx.progress(&format!("waiting for {}: {}", name(&x.path), x.why), 0.0);
+            }
+        }
+        W::Landed(s) => ctx.progress(&format!("{} landed", name(&s.path)), 0.0),
+        W::Stage(stage, f) => ctx.progress(stage, f),
+        W::Computed(v) => {
+            ctx.progress("watching", 1.0);
+            ctx.output(JobOutput::Version(v));
+        }
+        W::Metrics(m) => ctx.output(JobOutput::Metrics(Arc::new(m))),
+        W::Superseded(s) => note(format!(
+            "{} skipped: a newer version landed first",
+            name(&s.path)
+        )),
+        W::MetricsFailed(e) => note(format!("metrics: {e}")),
+        W::Failed(s, e) => note(format!("{} failed: {e}", name(&s.path))),
+    }
+}
+
+/// What woke the interface's loop.
+enum Wake {
+    Input(Option<std::io::Result<TermEvent>>),
+    Event(Option<Event>),
+    Tick,
+}
+
+/// How often the loop wakes with nothing else to do: progress bars and messages move at this
+/// rate, and nothing is redrawn while the interface is idle.
+const TICK: Duration = Duration::from_millis(250);
+
+/// Runs the interface in the real terminal until the user quits; `mouse` asks the terminal
+/// for mouse events (off: the terminal or tmux keeps the mouse for selecting and copying
+/// text).
+///
+/// One loop on tokio serves `open` and `watch`: it waits on the terminal's input (crossterm's
+/// event stream), on the jobs' messages (a live run's file loop is a task on the same
+/// runtime) and on a tick, and draws after each wake. Computing is on the blocking pool, so
+/// drawing never waits on a job.
 pub fn run(
     tabs: Vec<Tab>,
     params: PipelineParams,
@@ -730,70 +766,79 @@ pub fn run(
     app.terminal = true;
     app.state.options = options;
     app.state.picker = picker;
-    app.start();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let input = {
-        let tx = app.sender();
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                match crossterm::event::poll(Duration::from_millis(100)) {
-                    Ok(true) => match crossterm::event::read() {
-                        Ok(ev) => {
-                            if tx.send(Event::Term(ev)).is_err() {
-                                break;
-                            }
-                        }
-                        Err(_) => break,
-                    },
-                    Ok(false) => {}
-                    Err(_) => break,
-                }
-            }
-        })
+    let runtime = app.runtime.take();
+    let result = match &runtime {
+        Some(rt) => rt.block_on(async {
+            app.start();
+            interface_loop(&mut app, &mut term).await
+        }),
+        None => Ok(()),
     };
-    let result = (|| -> anyhow::Result<()> {
-        term.draw(|f| super::draw::draw(&app.state, f))?;
-        loop {
-            let busy = app.state.running_jobs().next().is_some();
-            let first = app
-                .rx
-                .recv_timeout(Duration::from_millis(if busy { 250 } else { 1000 }));
-            let mut events = Vec::new();
-            match first {
-                Ok(ev) => events.push(ev),
-                Err(RecvTimeoutError::Timeout) => {
-                    // Idle: wake only while a message is up, so it fades as it does while a
-                    // job runs; otherwise nothing changes and nothing is redrawn.
-                    if !busy && app.state.message.is_none() {
-                        continue;
-                    }
-                    app.dispatch(Action::Tick);
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-            while let Ok(ev) = app.rx.try_recv() {
-                events.push(ev);
-            }
-            // Terminal input first, then job results: the user is never kept waiting.
-            events.sort_by_key(|e| matches!(e, Event::Job(_)));
-            for ev in events {
-                app.handle(ev);
-            }
-            if app.state.quit {
-                break;
-            }
-            term.draw(|f| super::draw::draw(&app.state, f))?;
-        }
-        Ok(())
-    })();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for c in app.cancels.values() {
         c.cancel();
     }
     super::terminal::restore();
-    let _ = input.join();
+    // Jobs were told to stop; the process does not wait for one deep in a long stage.
+    if let Some(rt) = runtime {
+        rt.shutdown_background();
+    }
     result
+}
+
+async fn interface_loop(app: &mut App, term: &mut super::terminal::Term) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let mut input = crossterm::event::EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    term.draw(|f| super::draw::draw(&app.state, f))?;
+    loop {
+        // Terminal input first, then job results: the user is never kept waiting.
+        let wake = tokio::select! {
+            biased;
+            ev = input.next() => Wake::Input(ev),
+            ev = app.rx.recv() => Wake::Event(ev),
+            _ = tick.tick() => Wake::Tick,
+        };
+        let mut events = Vec::new();
+        match wake {
+            Wake::Input(Some(Ok(ev))) => events.push(Event::Term(ev)),
+            Wake::Input(Some(Err(e))) => return Err(anyhow::anyhow!("reading the terminal: {e}")),
+            Wake::Input(None) | Wake::Event(None) => break,
+            Wake::Event(Some(ev)) => events.push(ev),
+            Wake::Tick => {
+                // Idle: wake only while a job runs or a message is up, so bars move and the
+                // message fades; otherwise nothing changes and nothing is redrawn.
+                let busy = app.state.running_jobs().next().is_some();
+                if !busy && app.state.message.is_none() {
+                    continue;
+                }
+                app.dispatch(Action::Tick);
+            }
+        }
+        while let Ok(ev) = app.rx.try_recv() {
+            events.push(ev);
+        }
+        events.sort_by_key(|e| matches!(e, Event::Job(_)));
+        for ev in events {
+            app.handle(ev);
+        }
+        if app.state.quit {
+            break;
+        }
+        term.draw(|f| super::draw::draw(&app.state, f))?;
+    }
+    Ok(())
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        for c in self.cancels.values() {
+            c.cancel();
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 /// Standard base64 (RFC 4648, padded), for OSC 52.

@@ -104,6 +104,13 @@ pub const COMMANDS: &[Command] = &[
         run: map_view,
     },
     Command {
+        usage: "watch PATH… [--metrics FILE]",
+        about: "follow a training run in a new tab (files, a folder, emb_*.npy)",
+        complete: "watch ",
+        aliases: &[],
+        run: watch,
+    },
+    Command {
         usage: "history",
         about: "a live run's versions (biolens watch); Enter shows one",
         complete: "history",
@@ -546,6 +553,50 @@ fn bottom_view(
     t.bottom.view = view;
     s.focus = crate::tui::state::Focus::Bottom;
     vec![]
+}
+
+/// `:watch PATH… [--metrics FILE]`: a new tab that follows a training run, as `biolens
+/// watch` does, with the session's own pipeline settings.
+fn watch(s: &mut State, args: &[&str]) -> Vec<Effect> {
+    let mut targets = Vec::new();
+    let mut metrics = None;
+    let mut words = args.iter();
+    while let Some(w) = words.next() {
+        if *w == "--metrics" {
+            let Some(m) = words.next() else {
+                return usage(s, "watch ");
+            };
+            metrics = Some(expand_home(m));
+        } else {
+            targets.push(expand_home(w));
+        }
+    }
+    if targets.is_empty() {
+        return usage(s, "watch ");
+    }
+    if let Some(missing) = targets
+        .iter()
+        .map(|t| crate::watch::files::Target::parse(t).folder())
+        .find(|f| !f.is_dir())
+    {
+        s.error(format!("{}: no such folder to watch", missing.display()));
+        return vec![];
+    }
+    let w = crate::watch::WatchOptions {
+        targets,
+        metrics,
+        settle: std::time::Duration::from_millis(1000),
+        idle_exit: None,
+        threads: s.params.threads,
+    };
+    s.tabs.push(crate::tui::state::Tab::new(
+        format!("watch {}", w.name()),
+        crate::tui::state::TabSource::Watch(w),
+    ));
+    s.active = s.tabs.len() - 1;
+    s.focus = Focus::Map;
+    s.refresh();
+    vec![Effect::StartPipeline { tab: s.active }]
 }
 
 /// `:slide N|NAME|all`: one slide (or image) alone in the tissue view, by its number from 1

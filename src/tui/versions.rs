@@ -4,7 +4,7 @@
 //! a frame; panned only when the cursor's item moved out of it), the colouring, selections
 //! and focus.
 
-use crate::tui::state::Tab;
+use crate::tui::state::{Tab, TabSource};
 use std::sync::Arc;
 
 /// Adds a computed version; shows it when the tab was showing the newest one (or none).
@@ -47,7 +47,9 @@ pub fn show(t: &mut Tab, k: usize) {
     t.data.shown_version = Some(k);
     t.data.version += 1;
     t.data.color_version += 1;
-    t.title = format!("watch v{}", v.number);
+    if let TabSource::Watch(w) = &t.data.source {
+        t.title = format!("{} v{}", w.name(), v.number);
+    }
     let ids = &v.item.dataset.ids;
     t.map.cursor = cursor_id
         .and_then(|id| ids.iter().position(|x| *x == id))

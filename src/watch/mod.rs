@@ -31,6 +31,22 @@ pub struct WatchOptions {
     pub threads: usize,
 }
 
+impl WatchOptions {
+    /// The run's name, for a tab's title: the folder its first target lies in (`exp3` for
+    /// `runs/exp3/emb_*.npy` and for `runs/exp3/`).
+    pub fn name(&self) -> String {
+        let folder = self
+            .targets
+            .first()
+            .map(|t| Target::parse(t).folder())
+            .unwrap_or_default();
+        std::fs::canonicalize(&folder)
+            .unwrap_or(folder)
+            .file_name()
+            .map_or_else(|| "watch".into(), |n| n.to_string_lossy().into_owned())
+    }
+}
+
 /// What a watch reports as it goes.
 #[derive(Debug, Clone)]
 pub enum WatchEvent {
@@ -59,7 +75,7 @@ pub fn watch(
     params: &PipelineParams,
     opts: &RunOptions,
     stop: &CancelToken,
-    on: &mut dyn FnMut(WatchEvent),
+    on: &mut (dyn FnMut(WatchEvent) + Send),
 ) -> Result<Vec<Arc<Version>>, String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -70,12 +86,14 @@ pub fn watch(
     rt.block_on(follow(w, params, opts, stop, on))
 }
 
-async fn follow(
+/// The watch loop itself, for a caller that already runs tokio (the interface, whose runtime
+/// also carries the versions' blocking work).
+pub async fn follow(
     w: &WatchOptions,
     params: &PipelineParams,
     opts: &RunOptions,
     stop: &CancelToken,
-    on: &mut dyn FnMut(WatchEvent),
+    on: &mut (dyn FnMut(WatchEvent) + Send),
 ) -> Result<Vec<Arc<Version>>, String> {
     use notify::Watcher;
     let targets: Vec<Target> = w.targets.iter().map(|p| Target::parse(p)).collect();
