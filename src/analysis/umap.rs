@@ -455,7 +455,7 @@ fn jittered(start: &[[f32; 2]], seed: u64) -> Vec<[f32; 2]> {
 type RowState<'a> = (usize, &'a mut [f32], &'a mut [f32], &'a mut [f32; 2]);
 
 /// log2 for x > 0: exponent bits plus the atanh series of the mantissa (|error| < 1e-5).
-#[inline]
+#[inline(always)]
 fn fast_log2(x: f32) -> f32 {
     let bits = x.to_bits();
     let e = ((bits >> 23) & 0xff) as i32 - 127;
@@ -467,12 +467,18 @@ fn fast_log2(x: f32) -> f32 {
 
 /// 2^x: integer part into the exponent bits, Taylor polynomial for the fraction (rel. error
 /// < 2e-6).
-#[inline]
+#[inline(always)]
 fn fast_exp2(x: f32) -> f32 {
-    let x = x.clamp(-126.0, 126.0);
+    // Clamped so that a NaN lands on -126 too: the conversion below must never see one.
+    let x = if x > -126.0 { x } else { -126.0 };
+    let x = if x < 126.0 { x } else { 126.0 };
     // floor without a libm call (baseline x86-64 has no rounding instruction).
-    let t = x as i32;
-    let i = (if (t as f32) > x { t - 1 } else { t }) as f32;
+    // SAFETY: x is within ±126 after the two selections above (a NaN fails the first and
+    // becomes -126), so the conversion cannot overflow; the unchecked form (and the integer
+    // floor kept for the exponent) lets a batch of samples vectorise.
+    let t: i32 = unsafe { x.to_int_unchecked() };
+    let fl = if (t as f32) > x { t - 1 } else { t };
+    let i = fl as f32;
     let f = x - i;
     let p = 1.0
         + f * (std::f32::consts::LN_2
@@ -480,11 +486,11 @@ fn fast_exp2(x: f32) -> f32 {
                 + f * (0.055_504_1
                     + f * (0.009_618_13
                         + f * (0.001_333_36 + f * (0.000_154_04 + f * 0.000_015_25))))));
-    f32::from_bits(((i as i32 + 127) as u32) << 23) * p
+    f32::from_bits(((fl + 127) as u32) << 23) * p
 }
 
 /// d^b for d > 0. The SGD evaluates this ~10⁸–10⁹ times; `powf` dominated the epoch.
-#[inline]
+#[inline(always)]
 fn pow_b(d: f32, b: f32) -> f32 {
     fast_exp2(b * fast_log2(d))
 }
@@ -505,6 +511,107 @@ fn prefetch<T>(p: &T) {
 #[inline]
 fn clip(v: f32) -> f32 {
     v.clamp(-4.0, 4.0)
+}
+
+/// The summed move of a row's samples: attraction for an edge, repulsion for a negative
+/// sample, each clipped to ±4 and scaled by the learning rate; coincident points do not move
+/// it (umap-learn skips those). The sums run in eight lanes, then across them: a fixed order,
+/// so the layout is the same on every run and thread count. With AVX2 (checked once at run
+/// time) the same IEEE operations run eight lanes wide instead of four; no operation is
+/// fused, so the results are identical either way.
+fn row_move(samples: &RowSamples, k: &Kernel) -> [f32; 2] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static AVX2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        if *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2")) {
+            // SAFETY: the CPU was just checked to have AVX2.
+            return unsafe { row_move_avx2(samples, k) };
+        }
+    }
+    row_move_body(samples, k)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn row_move_avx2(samples: &RowSamples, k: &Kernel) -> [f32; 2] {
+    row_move_body(samples, k)
+}
+
+/// The SGD's constants for one epoch.
+struct Kernel {
+    a: f32,
+    b: f32,
+    gamma: f32,
+    /// The attractive step's weight (see `att` in `umap_layout_from`).
+    att: f32,
+    alpha: f32,
+}
+
+const LANES: usize = 8;
+
+#[inline(always)]
+fn row_move_body(samples: &RowSamples, k: &Kernel) -> [f32; 2] {
+    #[inline(always)]
+    fn step(dx: f32, dy: f32, edge: f32, k: &Kernel) -> (f32, f32) {
+        let dist2 = dx * dx + dy * dy;
+        let pb = pow_b(dist2, k.b);
+        let q = k.a * pb + 1.0;
+        let pull = -2.0 * k.a * k.b * (pb / dist2) / q;
+        let push = 2.0 * k.gamma * k.b / ((0.001 + dist2) * q);
+        let is_edge = edge > 0.5;
+        let c = if is_edge { pull } else { push };
+        let c = if dist2 > 0.0 { c } else { 0.0 };
+        let w = if is_edge { k.att * k.alpha } else { k.alpha };
+        (w * clip(c * dx), w * clip(c * dy))
+    }
+    let (mut sx, mut sy) = ([0f32; LANES], [0f32; LANES]);
+    let xs = samples.dx.chunks_exact(LANES);
+    let ys = samples.dy.chunks_exact(LANES);
+    let es = samples.edge.chunks_exact(LANES);
+    let (rx, ry, re) = (xs.remainder(), ys.remainder(), es.remainder());
+    for ((x, y), e) in xs.zip(ys).zip(es) {
+        let (x, y, e): (&[f32; LANES], &[f32; LANES], &[f32; LANES]) = (
+            x.try_into().unwrap_or(&[0.0; LANES]),
+            y.try_into().unwrap_or(&[0.0; LANES]),
+            e.try_into().unwrap_or(&[0.0; LANES]),
+        );
+        for l in 0..LANES {
+            let (mx, my) = step(x[l], y[l], e[l], k);
+            sx[l] += mx;
+            sy[l] += my;
+        }
+    }
+    for l in 0..rx.len().min(ry.len()).min(re.len()) {
+        let (mx, my) = step(rx[l], ry[l], re[l], k);
+        sx[l] += mx;
+        sy[l] += my;
+    }
+    [sx.iter().sum(), sy.iter().sum()]
+}
+
+/// One row's samples in an epoch, in the order they were drawn: the offset to the other point
+/// and whether it is an edge (attraction) or a negative sample (repulsion).
+#[derive(Default)]
+struct RowSamples {
+    dx: Vec<f32>,
+    dy: Vec<f32>,
+    /// 1.0 for an edge, 0.0 for a negative sample (a float, so the selection vectorises).
+    edge: Vec<f32>,
+}
+
+impl RowSamples {
+    fn clear(&mut self) {
+        self.dx.clear();
+        self.dy.clear();
+        self.edge.clear();
+    }
+
+    #[inline]
+    fn push(&mut self, yi: [f32; 2], yk: [f32; 2], edge: f32) {
+        self.dx.push(yi[0] - yk[0]);
+        self.dy.push(yi[1] - yk[1]);
+        self.edge.push(edge);
+    }
 }
 
 /// Optimises the layout. `progress(fraction)` is called every few epochs; `cancelled()` polled.
@@ -589,6 +696,13 @@ pub fn umap_layout_from(
         }
         let alpha = params.learning_rate * (1.0 - epoch as f32 / n_epochs as f32);
         let ep = epoch as f32;
+        let kernel = Kernel {
+            a,
+            b,
+            gamma,
+            att,
+            alpha,
+        };
         let y_old = &y;
         // The per-edge schedules are mutated per row; split them by row with the CSR offsets.
         let rows: Vec<RowState> = {
@@ -605,14 +719,22 @@ pub fn umap_layout_from(
             }
             out
         };
-        rows.into_par_iter()
-            .with_min_len(256)
-            .for_each(|(i, ns, nn, yi_out)| {
+        rows.into_par_iter().with_min_len(256).for_each_init(
+            RowSamples::default,
+            |buf, (i, ns, nn, yi_out)| {
                 let (nb, _) = g.row(i);
                 let e0 = g.indptr[i];
                 let yi = y_old[i];
-                let mut cur = yi;
-                let mut rng = mix64(params.seed ^ mix64(((epoch as u64) << 32) | i as u64));
+                // Counter-based draws: the k-th of the row is mix64(base + k), so the draws do
+                // not wait on each other (feeding each output back into the next was a serial
+                // chain of two multiplies a sample).
+                let base = mix64(params.seed ^ mix64(((epoch as u64) << 32) | i as u64));
+                let mut draws = base;
+                // Every update of a row moves the same point from the same start (a Jacobi
+                // sweep), so the row's samples are gathered first, their coefficients (a
+                // power and divisions each, the costly part) computed in SIMD lanes, and the
+                // moves summed last in the order they were drawn.
+                buf.clear();
                 for (t, &j) in nb.iter().enumerate() {
                     if let Some(&ahead) = nb.get(t + 4) {
                         prefetch(&y_old[ahead as usize]);
@@ -621,15 +743,7 @@ pub fn umap_layout_from(
                     if e <= 0.0 || ns[t] > ep {
                         continue;
                     }
-                    let yj = y_old[j as usize];
-                    let (dx, dy) = (yi[0] - yj[0], yi[1] - yj[1]);
-                    let dist2 = dx * dx + dy * dy;
-                    if dist2 > 0.0 {
-                        let pb = pow_b(dist2, b);
-                        let coef = -2.0 * a * b * (pb / dist2) / (a * pb + 1.0);
-                        cur[0] += att * clip(coef * dx) * alpha;
-                        cur[1] += att * clip(coef * dy) * alpha;
-                    }
+                    buf.push(yi, y_old[j as usize], 1.0);
                     ns[t] += e;
                     // Truncation is floor here: negative values are clamped to 0 first.
                     let n_neg = ((ep - nn[t]) / (e / nsr)).max(0.0) as usize;
@@ -640,32 +754,26 @@ pub fn umap_layout_from(
                     while done < n_neg {
                         let m = (n_neg - done).min(16);
                         for slot in ks.iter_mut().take(m) {
-                            rng = mix64(rng);
+                            draws = mix64(draws);
+                            let rng = draws;
                             // Lemire's multiply-shift instead of a 64-bit modulo.
                             *slot = (((rng >> 32) * n as u64) >> 32) as u32;
                             prefetch(&y_old[*slot as usize]);
                         }
                         for &k in &ks[..m] {
                             let k = k as usize;
-                            if k == i {
-                                continue;
-                            }
-                            let yk = y_old[k];
-                            let (dx, dy) = (yi[0] - yk[0], yi[1] - yk[1]);
-                            let dist2 = dx * dx + dy * dy;
-                            if dist2 > 0.0 {
-                                let coef = 2.0 * gamma * b
-                                    / ((0.001 + dist2) * (a * pow_b(dist2, b) + 1.0));
-                                cur[0] += clip(coef * dx) * alpha;
-                                cur[1] += clip(coef * dy) * alpha;
+                            if k != i {
+                                buf.push(yi, y_old[k], 0.0);
                             }
                         }
                         done += m;
                     }
                     nn[t] += n_neg as f32 * (e / nsr);
                 }
-                *yi_out = cur;
-            });
+                let m = row_move(buf, &kernel);
+                *yi_out = [yi[0] + m[0], yi[1] + m[1]];
+            },
+        );
         std::mem::swap(&mut y, &mut next_y);
     }
     progress(1.0);
@@ -730,6 +838,67 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn fast_exp2_stays_finite_for_any_input() {
+        for x in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30] {
+            let v = fast_exp2(x);
+            assert!(v.is_finite() && v > 0.0, "2^{x} gave {v}");
+        }
+        assert!((fast_exp2(3.5) - 3.5f32.exp2()).abs() < 1e-4);
+    }
+
+    #[test]
+    fn a_rows_summed_move_matches_the_samples_one_by_one() {
+        let (a, b) = fit_ab(0.1, 1.0);
+        let k = Kernel {
+            a,
+            b,
+            gamma: 1.0,
+            att: 1.0,
+            alpha: 0.7,
+        };
+        let mut rows = RowSamples::default();
+        let mut r = 7u64;
+        // 8-lane blocks and a remainder; a coincident pair of each kind moves nothing.
+        for s in 0..29 {
+            r = mix64(r);
+            let (ox, oy) = (
+                (r % 1000) as f32 / 100.0 - 5.0,
+                ((r >> 20) % 1000) as f32 / 90.0 - 5.0,
+            );
+            let other = if s % 13 == 0 {
+                [1.0, 2.0]
+            } else {
+                [1.0 + ox, 2.0 + oy]
+            };
+            rows.push([1.0, 2.0], other, if s % 4 == 0 { 1.0 } else { 0.0 });
+        }
+        let mut want = [0f64; 2];
+        for s in 0..rows.dx.len() {
+            let (dx, dy) = (rows.dx[s], rows.dy[s]);
+            let d2 = dx * dx + dy * dy;
+            if d2 <= 0.0 {
+                continue;
+            }
+            let c = if rows.edge[s] > 0.5 {
+                -2.0 * a * b * d2.powf(b - 1.0) / (a * d2.powf(b) + 1.0)
+            } else {
+                2.0 * b / ((0.001 + d2) * (a * d2.powf(b) + 1.0))
+            };
+            want[0] += (clip(c * dx) * k.alpha) as f64;
+            want[1] += (clip(c * dy) * k.alpha) as f64;
+        }
+        let got = row_move(&rows, &k);
+        for d in 0..2 {
+            assert!(
+                (got[d] as f64 - want[d]).abs() < 1e-4,
+                "{got:?} vs {want:?}"
+            );
+        }
+        // The wide and the narrow paths give the same bits.
+        assert_eq!(got, row_move_body(&rows, &k));
     }
 
     #[test]

@@ -66,6 +66,8 @@ struct Args {
     /// Time reopening a session and colouring its map by this gene instead.
     session_gene: Option<String>,
     session_select: Option<String>,
+    /// The projection's epochs (0: the default rule).
+    umap_epochs: usize,
 }
 
 /// Counts for the model benchmark: `synthetic:CELLSxGENES` draws Poisson counts from 5 cell
@@ -188,6 +190,7 @@ fn parse() -> Result<Args, String> {
     let mut motifs = None;
     let mut session_gene = None;
     let mut session_select = None;
+    let mut umap_epochs = 0;
     while let Some(x) = a.next() {
         match x.as_str() {
             "--labels" => labels = a.next().map(PathBuf::from),
@@ -197,13 +200,16 @@ fn parse() -> Result<Args, String> {
             "--vae-epochs" => {
                 vae_epochs = Some(a.next().and_then(|v| v.parse().ok()).ok_or("--vae-epochs N")?)
             }
+            "--umap-epochs" => {
+                umap_epochs = a.next().and_then(|v| v.parse().ok()).ok_or("--umap-epochs N")?
+            }
             "--dna" => dna = true,
             "--images" => images = true,
             "--slide" => slide = true,
             "--session-gene" => session_gene = a.next(),
             "--session-select" => session_select = a.next(),
             "--motifs" => motifs = a.next().map(PathBuf::from),
-            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,iforest,raster,session]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)\n       biolens-bench IMAGES --images [--threads N]   (tiles/s: baseline features, a ViT-S/14-sized model)\n       biolens-bench SLIDE --slide [--threads N]   (whole slide: 448-px level-0 boxes read at 224 px, 1 thread and all; tissue + cut + features, peak memory)\n       biolens-bench SESSION.biolens --session-gene GENE [--repeats N]   (reopen, then colour the map by a gene)\n       biolens-bench SESSION.biolens --session-select PREDICATE [--repeats N]   (reopen, then evaluate `:select NAME where PREDICATE`)".into()),
+            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,iforest,raster,session] [--umap-epochs N]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)\n       biolens-bench IMAGES --images [--threads N]   (tiles/s: baseline features, a ViT-S/14-sized model)\n       biolens-bench SLIDE --slide [--threads N]   (whole slide: 448-px level-0 boxes read at 224 px, 1 thread and all; tissue + cut + features, peak memory)\n       biolens-bench SESSION.biolens --session-gene GENE [--repeats N]   (reopen, then colour the map by a gene)\n       biolens-bench SESSION.biolens --session-select PREDICATE [--repeats N]   (reopen, then evaluate `:select NAME where PREDICATE`)".into()),
             _ => input = Some(PathBuf::from(x)),
         }
     }
@@ -220,6 +226,7 @@ fn parse() -> Result<Args, String> {
         slide,
         session_gene,
         session_select,
+        umap_epochs,
     })
 }
 
@@ -323,7 +330,8 @@ fn run(args: Args) {
         });
     let n = ds.len();
     let x = &*emb.matrix;
-    let p = PipelineParams::default();
+    let mut p = PipelineParams::default();
+    p.umap.n_epochs = args.umap_epochs;
     let mut out: Vec<(String, String)> = vec![
         ("input".into(), format!("\"{}\"", args.input.display())),
         ("n".into(), n.to_string()),
