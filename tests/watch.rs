@@ -295,9 +295,34 @@ fn headless_watch_prints_a_line_per_version_and_keeps_them_in_a_session() {
     assert_eq!(items[1].analysis.layout.len(), 400);
 }
 
+/// The interface (120 × 40, 2 threads) with one tab following `target`, started.
+fn interface_watching(
+    title: &str,
+    target: std::path::PathBuf,
+    metrics: Option<std::path::PathBuf>,
+) -> biolens::tui::app::App {
+    use biolens::tui::state::{Tab, TabSource};
+    let w = WatchOptions {
+        targets: vec![target],
+        metrics,
+        settle: Duration::from_millis(150),
+        idle_exit: None,
+        threads: 2,
+    };
+    let mut app = biolens::tui::app::App::new(
+        vec![Tab::new(title.into(), TabSource::Watch(w))],
+        PipelineParams {
+            threads: 2,
+            ..Default::default()
+        },
+        (120, 40),
+    );
+    app.start();
+    app
+}
+
 #[test]
 fn the_interface_follows_a_live_run_keeping_the_cursor_view_and_steps_between_versions() {
-    use biolens::tui::state::{Tab, TabSource};
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().to_path_buf();
     let metrics = dir.join("metrics.jsonl");
@@ -319,22 +344,7 @@ fn the_interface_follows_a_live_run_keeping_the_cursor_view_and_steps_between_ve
     };
     write_version(&dir, 1, &embedding(1, 300, 0, 0.3), None);
     grow(1);
-    let w = WatchOptions {
-        targets: vec![dir.join("emb_epoch_*.npy")],
-        metrics: Some(metrics.clone()),
-        settle: Duration::from_millis(150),
-        idle_exit: None,
-        threads: 2,
-    };
-    let mut app = biolens::tui::app::App::new(
-        vec![Tab::new("watch".into(), TabSource::Watch(w))],
-        PipelineParams {
-            threads: 2,
-            ..Default::default()
-        },
-        (120, 40),
-    );
-    app.start();
+    let mut app = interface_watching("watch", dir.join("emb_epoch_*.npy"), Some(metrics.clone()));
     let wait_versions = |app: &mut biolens::tui::app::App, n: usize| {
         let end = std::time::Instant::now() + Duration::from_secs(120);
         while app.state.tab().unwrap().data.versions.len() < n {
@@ -427,29 +437,13 @@ fn the_interface_follows_a_live_run_keeping_the_cursor_view_and_steps_between_ve
 
 #[test]
 fn watch_in_the_interface_opens_a_tab_that_follows_the_run() {
-    use biolens::tui::state::{Tab, TabSource};
     let quiet = tempfile::tempdir().unwrap();
     let d = tempfile::tempdir().unwrap();
     let run = d.path().join("exp3");
     std::fs::create_dir(&run).unwrap();
     write_version(&run, 1, &embedding(1, 200, 0, 0.3), None);
     std::fs::write(run.join("metrics.csv"), "epoch,loss\n1,0.5\n2,0.25\n").unwrap();
-    let first = WatchOptions {
-        targets: vec![quiet.path().to_path_buf()],
-        metrics: None,
-        settle: Duration::from_millis(150),
-        idle_exit: None,
-        threads: 2,
-    };
-    let mut app = biolens::tui::app::App::new(
-        vec![Tab::new("first".into(), TabSource::Watch(first))],
-        PipelineParams {
-            threads: 2,
-            ..Default::default()
-        },
-        (120, 40),
-    );
-    app.start();
+    let mut app = interface_watching("first", quiet.path().to_path_buf(), None);
     app.press(&format!(
         ":watch {}/nowhere/emb_*.npy<Enter>",
         d.path().display()

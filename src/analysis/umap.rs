@@ -572,24 +572,19 @@ fn row_move_body(samples: &RowSamples, k: &Kernel) -> [f32; 2] {
         (w * clip(c * dx), w * clip(c * dy))
     }
     let (mut sx, mut sy) = ([0f32; LANES], [0f32; LANES]);
-    let xs = samples.dx.chunks_exact(LANES);
-    let ys = samples.dy.chunks_exact(LANES);
-    let es = samples.edge.chunks_exact(LANES);
-    let (rx, ry, re) = (xs.remainder(), ys.remainder(), es.remainder());
-    for ((x, y), e) in xs.zip(ys).zip(es) {
-        let (x, y, e): (&[f32; LANES], &[f32; LANES], &[f32; LANES]) = (
-            x.try_into().unwrap_or(&[0.0; LANES]),
-            y.try_into().unwrap_or(&[0.0; LANES]),
-            e.try_into().unwrap_or(&[0.0; LANES]),
-        );
+    let (xs, rx) = samples.dx.as_chunks::<LANES>();
+    let (ys, ry) = samples.dy.as_chunks::<LANES>();
+    let (es, re) = samples.edge.as_chunks::<LANES>();
+    for ((x, y), e) in xs.iter().zip(ys).zip(es) {
         for l in 0..LANES {
             let (mx, my) = step(x[l], y[l], e[l], k);
             sx[l] += mx;
             sy[l] += my;
         }
     }
-    for l in 0..rx.len().min(ry.len()).min(re.len()) {
-        let (mx, my) = step(rx[l], ry[l], re[l], k);
+    // The three columns are pushed together, so their remainders are equally long.
+    for ((l, &x), (&y, &e)) in rx.iter().enumerate().zip(ry.iter().zip(re)) {
+        let (mx, my) = step(x, y, e, k);
         sx[l] += mx;
         sy[l] += my;
     }
@@ -732,11 +727,7 @@ pub fn umap_layout_from(
                 let (nb, _) = g.row(i);
                 let e0 = g.indptr[i];
                 let yi = y_old[i];
-                // Counter-based draws: the k-th of the row is mix64(base + k), so the draws do
-                // not wait on each other (feeding each output back into the next was a serial
-                // chain of two multiplies a sample).
-                let base = mix64(params.seed ^ mix64(((epoch as u64) << 32) | i as u64));
-                let mut draws = base;
+                let mut rng = mix64(params.seed ^ mix64(((epoch as u64) << 32) | i as u64));
                 // Every update of a row moves the same point from the same start (a Jacobi
                 // sweep), so the row's samples are gathered first, their coefficients (a
                 // power and divisions each, the costly part) computed in SIMD lanes, and the
@@ -761,8 +752,7 @@ pub fn umap_layout_from(
                     while done < n_neg {
                         let m = (n_neg - done).min(16);
                         for slot in ks.iter_mut().take(m) {
-                            draws = mix64(draws);
-                            let rng = draws;
+                            rng = mix64(rng);
                             // Lemire's multiply-shift instead of a 64-bit modulo.
                             *slot = (((rng >> 32) * n as u64) >> 32) as u32;
                             prefetch(&y_old[*slot as usize]);

@@ -774,14 +774,10 @@ pub fn run(
         }),
         None => Ok(()),
     };
-    for c in app.cancels.values() {
-        c.cancel();
-    }
     super::terminal::restore();
-    // Jobs were told to stop; the process does not wait for one deep in a long stage.
-    if let Some(rt) = runtime {
-        rt.shutdown_background();
-    }
+    // Dropping the app cancels its jobs and shuts the runtime down without waiting on them.
+    app.runtime = runtime;
+    drop(app);
     result
 }
 
@@ -830,6 +826,7 @@ async fn interface_loop(app: &mut App, term: &mut super::terminal::Term) -> anyh
     Ok(())
 }
 
+/// Jobs are told to stop; the process does not wait for one deep in a long stage.
 impl Drop for App {
     fn drop(&mut self) {
         for c in self.cancels.values() {

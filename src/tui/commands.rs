@@ -574,14 +574,6 @@ fn watch(s: &mut State, args: &[&str]) -> Vec<Effect> {
     if targets.is_empty() {
         return usage(s, "watch ");
     }
-    if let Some(missing) = targets
-        .iter()
-        .map(|t| crate::watch::files::Target::parse(t).folder())
-        .find(|f| !f.is_dir())
-    {
-        s.error(format!("{}: no such folder to watch", missing.display()));
-        return vec![];
-    }
     let w = crate::watch::WatchOptions {
         targets,
         metrics,
@@ -589,6 +581,10 @@ fn watch(s: &mut State, args: &[&str]) -> Vec<Effect> {
         idle_exit: None,
         threads: s.params.threads,
     };
+    if let Err(e) = w.check() {
+        s.error(e);
+        return vec![];
+    }
     s.tabs.push(crate::tui::state::Tab::new(
         format!("watch {}", w.name()),
         crate::tui::state::TabSource::Watch(w),

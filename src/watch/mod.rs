@@ -32,6 +32,20 @@ pub struct WatchOptions {
 }
 
 impl WatchOptions {
+    /// Every target's folder exists (a file or pattern may not have landed yet; its folder
+    /// must be there to be watched).
+    pub fn check(&self) -> Result<(), String> {
+        match self
+            .targets
+            .iter()
+            .map(|t| Target::parse(t).folder())
+            .find(|f| !f.is_dir())
+        {
+            Some(f) => Err(format!("{}: no such folder to watch", f.display())),
+            None => Ok(()),
+        }
+    }
+
     /// The run's name, for a tab's title: the folder its first target lies in (`exp3` for
     /// `runs/exp3/emb_*.npy` and for `runs/exp3/`).
     pub fn name(&self) -> String {
@@ -96,13 +110,8 @@ pub async fn follow(
     on: &mut (dyn FnMut(WatchEvent) + Send),
 ) -> Result<Vec<Arc<Version>>, String> {
     use notify::Watcher;
+    w.check()?;
     let targets: Vec<Target> = w.targets.iter().map(|p| Target::parse(p)).collect();
-    for t in &targets {
-        let f = t.folder();
-        if !f.is_dir() {
-            return Err(format!("{}: no such folder to watch", f.display()));
-        }
-    }
     let (wake_tx, mut wake_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     // File events only wake the loop: what changed is read from the files themselves.
     let mut watcher = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
