@@ -68,6 +68,13 @@ struct Args {
     session_select: Option<String>,
     /// The projection's epochs (0: the default rule).
     umap_epochs: usize,
+    /// Write the fuzzy graph as an nnz × 3 float32 .npy of (row, column, weight), both
+    /// directions, so a peer can cluster the very same graph.
+    graph_out: Option<PathBuf>,
+    /// Cluster and project this graph (same layout) instead of biolens' own.
+    graph_in: Option<PathBuf>,
+    /// Leiden's seed and passes (defaults: the pipeline's).
+    leiden: leiden::LeidenParams,
 }
 
 /// Counts for the model benchmark: `synthetic:CELLSxGENES` draws Poisson counts from 5 cell
@@ -176,6 +183,58 @@ fn bench_vae(spec: &str, epochs: usize, threads: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Edges as f32 triples: row and column numbers are exact in f32 below 2^24 items.
+fn write_edges(
+    path: &std::path::Path,
+    g: &biolens::analysis::graph::CsrGraph,
+) -> std::io::Result<()> {
+    if g.n >= 1 << 24 {
+        return Err(std::io::Error::other(
+            "more than 2^24 items do not fit f32 triples",
+        ));
+    }
+    let mut data = Vec::with_capacity(g.nnz() * 3);
+    for i in 0..g.n {
+        let (nb, w) = g.row(i);
+        for (&j, &x) in nb.iter().zip(w) {
+            data.extend_from_slice(&[i as f32, j as f32, x]);
+        }
+    }
+    let m = biolens::core::matrix::Matrix::from_vec(g.nnz(), 3, data);
+    biolens::io::npy::write_npy_f32(path, &m)
+}
+
+fn read_edges(
+    path: &std::path::Path,
+    n: usize,
+) -> Result<biolens::analysis::graph::CsrGraph, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let m =
+        biolens::io::npy::read_npy(std::io::BufReader::new(f), path).map_err(|e| e.to_string())?;
+    if m.cols != 3 {
+        return Err(format!(
+            "{}: expected nnz × 3 (row, column, weight), got {} columns",
+            path.display(),
+            m.cols
+        ));
+    }
+    let mut t = Vec::with_capacity(m.rows);
+    for r in 0..m.rows {
+        let e = m.row(r);
+        let (i, j) = (e[0] as usize, e[1] as usize);
+        if i >= n || j >= n || e[0].fract() != 0.0 || e[1].fract() != 0.0 {
+            return Err(format!(
+                "{}: edge {r} ({}, {}) is not a pair of item numbers below {n}",
+                path.display(),
+                e[0],
+                e[1]
+            ));
+        }
+        t.push((i as u32, j as u32, e[2]));
+    }
+    Ok(biolens::analysis::graph::CsrGraph::from_triples(n, t))
+}
+
 fn parse() -> Result<Args, String> {
     let mut a = std::env::args().skip(1);
     let mut input = None;
@@ -191,6 +250,9 @@ fn parse() -> Result<Args, String> {
     let mut session_gene = None;
     let mut session_select = None;
     let mut umap_epochs = 0;
+    let mut graph_out = None;
+    let mut graph_in = None;
+    let mut leiden_params = leiden::LeidenParams::default();
     while let Some(x) = a.next() {
         match x.as_str() {
             "--labels" => labels = a.next().map(PathBuf::from),
@@ -203,13 +265,22 @@ fn parse() -> Result<Args, String> {
             "--umap-epochs" => {
                 umap_epochs = a.next().and_then(|v| v.parse().ok()).ok_or("--umap-epochs N")?
             }
+            "--graph-out" => graph_out = a.next().map(PathBuf::from),
+            "--graph-in" => graph_in = a.next().map(PathBuf::from),
+            "--leiden-seed" => {
+                leiden_params.seed = a.next().and_then(|v| v.parse().ok()).ok_or("--leiden-seed S")?
+            }
+            "--leiden-iterations" => {
+                leiden_params.max_iterations =
+                    a.next().and_then(|v| v.parse().ok()).ok_or("--leiden-iterations N")?
+            }
             "--dna" => dna = true,
             "--images" => images = true,
             "--slide" => slide = true,
             "--session-gene" => session_gene = a.next(),
             "--session-select" => session_select = a.next(),
             "--motifs" => motifs = a.next().map(PathBuf::from),
-            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,iforest,raster,session] [--umap-epochs N]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)\n       biolens-bench IMAGES --images [--threads N]   (tiles/s: baseline features, a ViT-S/14-sized model)\n       biolens-bench SLIDE --slide [--threads N]   (whole slide: 448-px level-0 boxes read at 224 px, 1 thread and all; tissue + cut + features, peak memory)\n       biolens-bench SESSION.biolens --session-gene GENE [--repeats N]   (reopen, then colour the map by a gene)\n       biolens-bench SESSION.biolens --session-select PREDICATE [--repeats N]   (reopen, then evaluate `:select NAME where PREDICATE`)".into()),
+            "-h" | "--help" => return Err("usage: biolens-bench INPUT [--labels FILE.csv] [--repeats N] [--threads N] [--steps knn,graph,umap,leiden,kmeans,anomaly,iforest,raster,session] [--umap-epochs N] [--graph-out EDGES.npy] [--graph-in EDGES.npy] [--leiden-seed S] [--leiden-iterations N]\n       biolens-bench CELLS|synthetic:5000x2000 --vae-epochs N [--threads N]   (count model s/epoch)\n       biolens-bench SEQS.fa --dna [--motifs FILE.meme] [--threads N]   (DNA: k-mer baseline, motifs, encoder tokens/s)\n       biolens-bench IMAGES --images [--threads N]   (tiles/s: baseline features, a ViT-S/14-sized model)\n       biolens-bench SLIDE --slide [--threads N]   (whole slide: 448-px level-0 boxes read at 224 px, 1 thread and all; tissue + cut + features, peak memory)\n       biolens-bench SESSION.biolens --session-gene GENE [--repeats N]   (reopen, then colour the map by a gene)\n       biolens-bench SESSION.biolens --session-select PREDICATE [--repeats N]   (reopen, then evaluate `:select NAME where PREDICATE`)".into()),
             _ => input = Some(PathBuf::from(x)),
         }
     }
@@ -227,6 +298,9 @@ fn parse() -> Result<Args, String> {
         session_gene,
         session_select,
         umap_epochs,
+        graph_out,
+        graph_in,
+        leiden: leiden_params,
     })
 }
 
@@ -361,8 +435,22 @@ fn run(args: Args) {
     let sample: Vec<usize> = (0..n).step_by((n / 1000).max(1)).take(1000).collect();
     let recall = knn::recall(x, &knn, &sample);
     out.push(("knn_recall15".into(), format!("{recall:.4}")));
-    let (graph, t) = time(args.repeats, || fuzzy::fuzzy_simplicial_set(&knn));
-    push_times("graph", t, &mut out);
+    let graph = if let Some(path) = &args.graph_in {
+        read_edges(path, n).unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(2)
+        })
+    } else {
+        let (graph, t) = time(args.repeats, || fuzzy::fuzzy_simplicial_set(&knn));
+        push_times("graph", t, &mut out);
+        graph
+    };
+    if let Some(path) = &args.graph_out {
+        write_edges(path, &graph).unwrap_or_else(|e| {
+            eprintln!("error: {}: {e}", path.display());
+            std::process::exit(2)
+        });
+    }
     let graph = Arc::new(graph);
     out.push((
         "peak_rss_mb_after_graph".into(),
@@ -371,7 +459,7 @@ fn run(args: Args) {
     let mut clusters = Arc::new(vec![0u32; n]);
     if has("leiden") {
         let (c, t) = time(args.repeats, || {
-            leiden::leiden(&graph, &leiden::LeidenParams::default()).expect("leiden")
+            leiden::leiden(&graph, &args.leiden).expect("leiden")
         });
         push_times("leiden", t, &mut out);
         out.push((

@@ -218,6 +218,36 @@ pub fn write_parquet(path: &Path, table: &Table) -> Result<(), TableError> {
     Ok(())
 }
 
+/// Writes a table of `n_rows` rows that `part` makes `batch` rows at a time, one row group
+/// per batch: a big table (a million items with their embeddings) is never held whole, nor
+/// twice (once as a `Table`, once as polars' frame). The caller handles atomic placement.
+pub fn write_parquet_batched(
+    path: &Path,
+    n_rows: usize,
+    batch: usize,
+    mut part: impl FnMut(std::ops::Range<usize>) -> Table,
+) -> Result<(), TableError> {
+    let batch = batch.max(1);
+    let frame = |t: Table| to_frame(&t).map_err(|e| perr(path, e));
+    let first = frame(part(0..batch.min(n_rows)))?;
+    let file = std::fs::File::create(path).map_err(|e| io_err(path, e))?;
+    let mut w = ParquetWriter::new(std::io::BufWriter::new(file))
+        .with_compression(ParquetCompression::Snappy)
+        .batched(first.schema())
+        .map_err(|e| perr(path, e))?;
+    w.write_batch(&first).map_err(|e| perr(path, e))?;
+    drop(first);
+    let mut start = batch;
+    while start < n_rows {
+        let end = (start + batch).min(n_rows);
+        let df = frame(part(start..end))?;
+        w.write_batch(&df).map_err(|e| perr(path, e))?;
+        start = end;
+    }
+    w.finish().map_err(|e| perr(path, e))?;
+    Ok(())
+}
+
 /// A list column as offsets, flat values and each row's presence: nulls inside a list become
 /// `fill`, a null list an empty one. Fixed-size lists are read the same way.
 pub struct ListParts<T> {
@@ -406,5 +436,36 @@ mod tests {
         t.push("nn", Column::fixed_list_i32(1, vec![2, 0, 1]));
         write_parquet(&p, &t).unwrap();
         assert_eq!(read_parquet(&p).unwrap(), t);
+        // Written in batches of any size (one row group each), it reads back the same.
+        let rows = |r: std::ops::Range<usize>| {
+            let mut part = Table::default();
+            for (name, c) in t.names.iter().zip(&t.columns) {
+                let c = match c {
+                    Column::Str(v) => Column::Str(v[r.clone()].to_vec()),
+                    Column::F32(v) => Column::F32(v[r.clone()].to_vec()),
+                    Column::F64(v) => Column::F64(v[r.clone()].to_vec()),
+                    Column::I32(v) => Column::I32(v[r.clone()].to_vec()),
+                    Column::I64(v) => Column::I64(v[r.clone()].to_vec()),
+                    Column::ListF32 { values, .. } => {
+                        Column::fixed_list_f32(2, values[2 * r.start..2 * r.end].to_vec())
+                    }
+                    Column::ListI32 { values, .. } => {
+                        Column::fixed_list_i32(1, values[r.clone()].to_vec())
+                    }
+                    Column::OptI32(_) => unreachable!("not in this table"),
+                };
+                part.push(name, c);
+            }
+            part
+        };
+        for batch in [1, 2, 3, 10] {
+            let q = dir.path().join(format!("b{batch}.parquet"));
+            write_parquet_batched(&q, 3, batch, rows).unwrap();
+            assert_eq!(read_parquet(&q).unwrap(), t, "batch {batch}");
+        }
+        // An empty table still has its columns.
+        let q = dir.path().join("empty.parquet");
+        write_parquet_batched(&q, 0, 4, |_| rows(0..0)).unwrap();
+        assert_eq!(read_parquet(&q).unwrap(), rows(0..0));
     }
 }

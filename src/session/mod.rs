@@ -19,7 +19,7 @@ use crate::modality::{Dataset, Embedding, EmbeddingSource};
 use crate::pipeline::{Analysis, PipelineParams};
 pub use dataset::SessionDataset;
 pub use manifest::{DatasetEntry, FORMAT_VERSION, InputFile, Manifest, ModelScore, checksum};
-use points::{FIXED, clusters_table, neighbors_table, points_table};
+use points::{FIXED, clusters_table, write_neighbors, write_points};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -124,8 +124,8 @@ fn write_into(
         };
         let text = toml::to_string_pretty(&manifest)
             .map_err(|e| bad(out, format!("cannot encode manifest: {e}")))?;
-        write_parquet(&tmp.join("points.parquet"), &points_table(items))?;
-        write_parquet(&tmp.join("neighbors.parquet"), &neighbors_table(items))?;
+        write_points(&tmp.join("points.parquet"), items)?;
+        write_neighbors(&tmp.join("neighbors.parquet"), items)?;
         write_parquet(&tmp.join("clusters.parquet"), &clusters_table(items))?;
         if !selections.selections.is_empty() {
             let path = tmp.join(SELECTIONS);
