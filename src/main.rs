@@ -33,6 +33,7 @@ fn init_logging(opts: &CommonOpts) {
 }
 
 fn main() {
+    biolens::core::memory::keep_freed_blocks();
     let cli = Cli::parse();
     init_logging(&cli.opts);
     biolens::tui::terminal::install_panic_hook();

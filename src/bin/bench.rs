@@ -305,6 +305,7 @@ fn parse() -> Result<Args, String> {
 }
 
 fn main() {
+    biolens::core::memory::keep_freed_blocks();
     let args = match parse() {
         Ok(a) => a,
         Err(e) => {

@@ -437,12 +437,17 @@ impl Vae {
         };
         let h = self.dec.forward(&z)?;
         let h = self.dec_bn.forward_t(&h, train)?.relu()?;
-        let log_scale = candle_nn::ops::log_softmax(&self.scale.forward(&h)?, 1)?;
-        let log_mu = log_scale.broadcast_add(&d.log_lib)?;
+        let logits = self.scale.forward(&h)?;
         let log_theta = self.px_r.as_tensor();
         let ll = match &self.dropout_head {
-            Some(head) => zinb_log_likelihood(&log_mu, &head.forward(&h)?, log_theta, &d.counts)?,
-            None => nb_log_likelihood(&log_mu, log_theta, &d.counts)?,
+            Some(head) => zinb_log_likelihood(
+                &logits,
+                &d.log_lib,
+                &head.forward(&h)?,
+                log_theta,
+                &d.counts,
+            )?,
+            None => nb_log_likelihood(&logits, &d.log_lib, log_theta, &d.counts)?,
         };
         let recon = ll.neg()?;
         let kl = ((mean.sqr()? + &var)? - var.log()?)?

@@ -1,6 +1,7 @@
-//! The count model's likelihood: negative binomial (NB) and zero-inflated NB per cell, as one
-//! fused CPU operation with its analytic gradient, and as a composite of candle operations
-//! on other devices (and as the reference the fused one is tested against).
+//! The count model's likelihood: negative binomial (NB) and zero-inflated NB per cell, from
+//! the decoder's logits (ln μ = log-softmax over genes + ln library size), as one fused CPU
+//! operation with its analytic gradient, and as a composite of candle operations on other
+//! devices (and as the reference the fused one is tested against).
 //!
 //! The composite costs ~25 element-wise operations over the B × G mini-batch forward and as
 //! many backward, each allocating a B × G tensor; the fused one makes one pass forward and
@@ -22,38 +23,50 @@ use super::lgamma::{digamma_f64, lgamma_f64, lgamma_fast};
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-/// Per-cell NB log-likelihood (B) of counts `x` (B × G) under `log_mu` (B × G) and
-/// `log_theta` (G), summed over genes.
-pub fn nb_log_likelihood(log_mu: &Tensor, log_theta: &Tensor, x: &Tensor) -> Result<Tensor> {
-    if fused(log_mu) {
-        log_mu.contiguous()?.apply_op3(
+/// Per-cell NB log-likelihood (B) of counts `x` (B × G) with ln μ = log_softmax(`logits`) +
+/// `log_lib` (B × G logits, B × 1 library sizes: the decoder's head) and `log_theta` (G),
+/// summed over genes.
+pub fn nb_log_likelihood(
+    logits: &Tensor,
+    log_lib: &Tensor,
+    log_theta: &Tensor,
+    x: &Tensor,
+) -> Result<Tensor> {
+    if fused(logits) {
+        logits.contiguous()?.apply_op3(
             &log_theta.contiguous()?,
             &x.contiguous()?,
-            Fused { zinb: false },
+            Fused::new(false, log_lib)?,
         )
     } else {
-        composite(log_mu, log_theta, x, None)?.sum(1)
+        composite(&log_mu(logits, log_lib)?, log_theta, x, None)?.sum(1)
     }
 }
 
 /// Per-cell ZINB log-likelihood (B), with dropout logits `pi` (B × G).
 pub fn zinb_log_likelihood(
-    log_mu: &Tensor,
+    logits: &Tensor,
+    log_lib: &Tensor,
     pi: &Tensor,
     log_theta: &Tensor,
     x: &Tensor,
 ) -> Result<Tensor> {
-    if fused(log_mu) {
+    if fused(logits) {
         // One B × 2G input keeps the operation at three arguments; `cat` has its backward.
-        let both = Tensor::cat(&[log_mu, pi], 1)?;
+        let both = Tensor::cat(&[logits, pi], 1)?;
         both.apply_op3(
             &log_theta.contiguous()?,
             &x.contiguous()?,
-            Fused { zinb: true },
+            Fused::new(true, log_lib)?,
         )
     } else {
-        composite(log_mu, log_theta, x, Some(pi))?.sum(1)
+        composite(&log_mu(logits, log_lib)?, log_theta, x, Some(pi))?.sum(1)
     }
+}
+
+/// ln μ from the decoder's logits and the cells' log library sizes, in candle operations.
+pub fn log_mu(logits: &Tensor, log_lib: &Tensor) -> Result<Tensor> {
+    candle_nn::ops::log_softmax(logits, 1)?.broadcast_add(log_lib)
 }
 
 fn fused(t: &Tensor) -> bool {
@@ -211,8 +224,23 @@ fn count_terms(lm: f64, lt: f64, gt: (f64, f64, f64), x: f64, pi: Option<f64>) -
     }
 }
 
+/// The likelihood over the decoder's logits: log-softmax over genes, plus each cell's log
+/// library size (a constant of the batch, so no gradient), then NB or ZINB per count. Fusing
+/// the log-softmax saves its ~12 B × G passes forward and backward.
+///
+/// The forward pass computes each count's derivatives along with its value (they share the
+/// costly logarithms) and keeps them for the backward pass, which then only scales them.
 struct Fused {
     zinb: bool,
+    log_lib: Vec<f32>,
+    grad: std::sync::Mutex<Option<RowGrads>>,
+}
+
+/// Per cell, the derivatives of its log-likelihood: by logit (and dropout logit) B × w, and
+/// by ln θ, B × G.
+struct RowGrads {
+    d_first: Vec<f32>,
+    d_theta: Vec<f32>,
 }
 
 fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
@@ -226,14 +254,69 @@ fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
 }
 
 impl Fused {
+    fn new(zinb: bool, log_lib: &Tensor) -> Result<Self> {
+        Ok(Self {
+            zinb,
+            log_lib: log_lib.flatten_all()?.to_vec1::<f32>()?,
+            grad: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// Row `r`'s log-likelihood; its derivatives by logit (and dropout logit) into `df`, by
+    /// ln θ into `dt`.
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &self,
+        r: usize,
+        row: &[f32],
+        xr: &[f32],
+        lt: &[f32],
+        gt: &[(f64, f64, f64)],
+        df: &mut [f32],
+        dt: &mut [f32],
+    ) -> f64 {
+        let g = xr.len();
+        let off = self.offset(r, &row[..g]);
+        let (mut value, mut total) = (0f64, 0f64);
+        for j in 0..g {
+            let pi = self.zinb.then(|| row[g + j] as f64);
+            let t = count_terms(row[j] as f64 + off, lt[j] as f64, gt[j], xr[j] as f64, pi);
+            value += t[0];
+            df[j] = t[1] as f32;
+            total += t[1];
+            dt[j] = t[2] as f32;
+            if self.zinb {
+                df[g + j] = t[3] as f32;
+            }
+        }
+        // ∂/∂logit_j = ∂/∂ln μ_j − softmax_j · Σ_k ∂/∂ln μ_k, with softmax_j = μ_j / library
+        // = e^{ln μ_j − ln library}.
+        let shift = off - self.log_lib[r] as f64;
+        for j in 0..g {
+            let softmax = (row[j] as f64 + shift).exp();
+            df[j] = (df[j] as f64 - softmax * total) as f32;
+        }
+        value
+    }
+
     /// (B, G) from the shapes, checked.
     fn dims(&self, first: &Shape, theta: &Shape, x: &Shape) -> Result<(usize, usize)> {
         let (b, g) = x.dims2()?;
         let w = if self.zinb { 2 * g } else { g };
-        if first.dims2()? != (b, w) || theta.dims1()? != g {
-            candle_core::bail!("likelihood: shapes {first:?}, {theta:?}, {x:?} do not match");
+        if first.dims2()? != (b, w) || theta.dims1()? != g || self.log_lib.len() != b {
+            candle_core::bail!(
+                "likelihood: shapes {first:?}, {theta:?}, {x:?}, {} library sizes do not match",
+                self.log_lib.len()
+            );
         }
         Ok((b, g))
+    }
+
+    /// ln μ − logit for row `r`: the library size minus the log-sum-exp of the row's logits.
+    fn offset(&self, r: usize, logits: &[f32]) -> f64 {
+        let m = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+        let z: f64 = logits.iter().map(|&l| (l as f64 - m).exp()).sum();
+        self.log_lib[r] as f64 - m - z.ln()
     }
 }
 
@@ -257,69 +340,62 @@ impl CustomOp3 for Fused {
     ) -> Result<(CpuStorage, Shape)> {
         let (b, g) = self.dims(l1.shape(), l2.shape(), l3.shape())?;
         let (first, lt, x) = (
-            slice(s1, l1, "ln μ")?,
+            slice(s1, l1, "logits")?,
             slice(s2, l2, "ln θ")?,
             slice(s3, l3, "counts")?,
         );
         let gt = gene_terms(lt);
         let w = first.len() / b.max(1);
-        let out: Vec<f32> = (0..b)
-            .into_par_iter()
-            .map(|r| {
+        let mut out = vec![0f32; b];
+        let mut d_first = vec![0f32; b * w];
+        let mut d_theta = vec![0f32; b * g];
+        out.par_iter_mut()
+            .zip(d_first.par_chunks_mut(w))
+            .zip(d_theta.par_chunks_mut(g))
+            .enumerate()
+            .for_each(|(r, ((o, df), dt))| {
                 let row = &first[r * w..(r + 1) * w];
-                let xr = &x[r * g..(r + 1) * g];
-                let mut s = 0f64;
-                for j in 0..g {
-                    let pi = self.zinb.then(|| row[g + j] as f64);
-                    s += count_terms(row[j] as f64, lt[j] as f64, gt[j], xr[j] as f64, pi)[0];
-                }
-                s as f32
-            })
-            .collect();
+                *o = self.row(r, row, &x[r * g..(r + 1) * g], lt, &gt, df, dt) as f32;
+            });
+        if let Ok(mut c) = self.grad.lock() {
+            *c = Some(RowGrads { d_first, d_theta });
+        }
         Ok((CpuStorage::F32(out), Shape::from(b)))
     }
 
     fn bwd(
         &self,
         first: &Tensor,
-        log_theta: &Tensor,
+        _log_theta: &Tensor,
         x: &Tensor,
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (b, g) = x.dims2()?;
         let w = first.dim(1)?;
-        let fv = first.flatten_all()?.to_vec1::<f32>()?;
-        let lt = log_theta.to_vec1::<f32>()?;
-        let xv = x.flatten_all()?.to_vec1::<f32>()?;
         let gr = grad_res.to_vec1::<f32>()?;
-        let gt = gene_terms(&lt);
-        // Per count: ∂/∂(ln μ [, π]) into the B × w gradient, ∂/∂ln θ into a B × G buffer
-        // summed over cells afterwards in a fixed order (the result never depends on threads).
+        let guard = self
+            .grad
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("likelihood: gradient cache poisoned".into()))?;
+        let Some(c) = guard.as_ref() else {
+            candle_core::bail!("likelihood: backward without a forward pass");
+        };
         let mut d_first = vec![0f32; b * w];
-        let mut d_theta_rows = vec![0f64; b * g];
         d_first
             .par_chunks_mut(w)
-            .zip(d_theta_rows.par_chunks_mut(g))
-            .enumerate()
-            .for_each(|(r, (df, dt))| {
-                let row = &fv[r * w..(r + 1) * w];
-                let xr = &xv[r * g..(r + 1) * g];
-                let scale = gr[r] as f64;
-                for j in 0..g {
-                    let pi = self.zinb.then(|| row[g + j] as f64);
-                    let t = count_terms(row[j] as f64, lt[j] as f64, gt[j], xr[j] as f64, pi);
-                    df[j] = (scale * t[1]) as f32;
-                    dt[j] = scale * t[2];
-                    if self.zinb {
-                        df[g + j] = (scale * t[3]) as f32;
-                    }
+            .zip(c.d_first.par_chunks(w))
+            .zip(&gr)
+            .for_each(|((d, cached), &scale)| {
+                for (d, &v) in d.iter_mut().zip(cached) {
+                    *d = scale * v;
                 }
             });
+        // Summed over cells in a fixed order: the result never depends on threads.
         let mut d_theta = vec![0f64; g];
-        for row in d_theta_rows.chunks(g) {
-            for (a, v) in d_theta.iter_mut().zip(row) {
-                *a += v;
+        for (row, &scale) in c.d_theta.chunks(g).zip(&gr) {
+            for (a, &v) in d_theta.iter_mut().zip(row) {
+                *a += scale as f64 * v as f64;
             }
         }
         let dev = first.device();
@@ -365,7 +441,7 @@ mod tests {
         (lm, pi, lt, x)
     }
 
-    /// Value, and gradients for ln μ, ln θ and π.
+    /// Value, and gradients for the logits, ln θ and π.
     type Outcome = (f64, Vec<f32>, Vec<f32>, Vec<f32>);
 
     /// Value and gradients of Σ_cells w_cell · loglik, fused and composite.
@@ -382,14 +458,18 @@ mod tests {
                 Var::from_tensor(&Tensor::from_vec(pi.clone(), (b, g), &dev).unwrap()).unwrap();
             let vt = Var::from_tensor(&Tensor::from_vec(lt.clone(), g, &dev).unwrap()).unwrap();
             let xt = Tensor::from_vec(x.clone(), (b, g), &dev).unwrap();
+            let lib: Vec<f32> = (0..b).map(|i| 3.0 + i as f32).collect();
+            let lib = Tensor::from_vec(lib, (b, 1), &dev).unwrap();
             let ll = match (use_fused, zinb) {
-                (true, false) => nb_log_likelihood(vm.as_tensor(), vt.as_tensor(), &xt).unwrap(),
+                (true, false) => {
+                    nb_log_likelihood(vm.as_tensor(), &lib, vt.as_tensor(), &xt).unwrap()
+                }
                 (true, true) => {
-                    zinb_log_likelihood(vm.as_tensor(), vp.as_tensor(), vt.as_tensor(), &xt)
+                    zinb_log_likelihood(vm.as_tensor(), &lib, vp.as_tensor(), vt.as_tensor(), &xt)
                         .unwrap()
                 }
                 (false, p) => composite(
-                    vm.as_tensor(),
+                    &log_mu(vm.as_tensor(), &lib).unwrap(),
                     vt.as_tensor(),
                     &xt,
                     p.then_some(vp.as_tensor()),
@@ -457,7 +537,7 @@ mod tests {
     fn fused_nb_equals_the_composite_in_value_and_gradient() {
         let [(v1, m1, t1, _), (v2, m2, t2, _)] = both(false);
         assert!((v1 - v2).abs() <= 1e-4 * v2.abs(), "{v1} vs {v2}");
-        close(&m1, &m2, "d ln mu");
+        close(&m1, &m2, "d logits");
         close(&t1, &t2, "d ln theta");
     }
 
@@ -465,7 +545,7 @@ mod tests {
     fn fused_zinb_equals_the_composite_in_value_and_gradient() {
         let [(v1, m1, t1, p1), (v2, m2, t2, p2)] = both(true);
         assert!((v1 - v2).abs() <= 1e-4 * v2.abs(), "{v1} vs {v2}");
-        close(&m1, &m2, "d ln mu");
+        close(&m1, &m2, "d logits");
         close(&t1, &t2, "d ln theta");
         close(&p1, &p2, "d pi");
     }
