@@ -419,6 +419,28 @@ mod tests {
         assert!(a.append(other).is_err());
     }
 
+    /// A small table fits the write buffer, so the disk's error comes only when the buffer is
+    /// flushed (polars flushes after the footer): it must still reach the caller.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_is_an_error_not_a_silently_truncated_file() {
+        let full = Path::new("/dev/full");
+        if !full.exists() {
+            return;
+        }
+        let mut t = Table::default();
+        t.push("x", Column::F32(vec![1.0, 2.0]));
+        let e = write_parquet(full, &t).expect_err("written to a full disk");
+        assert!(e.to_string().contains("/dev/full"), "{e}");
+        let e = write_parquet_batched(full, 2, 1, |r| {
+            let mut p = Table::default();
+            p.push("x", Column::F32(vec![1.0; r.len()]));
+            p
+        })
+        .expect_err("written to a full disk in batches");
+        assert!(e.to_string().contains("/dev/full"), "{e}");
+    }
+
     #[test]
     fn round_trip_every_column_kind() {
         let dir = tempfile::tempdir().unwrap();

@@ -25,15 +25,20 @@ pub const FIXED: [&str; 11] = [
     "embedding",
 ];
 
-/// Items per row group of points.parquet: 65,536 items with 50-D embeddings are ~13 MB, so a
-/// million-item session is written without a second copy of its embedding.
-const POINTS_BATCH: usize = 65_536;
+/// Items per row group of points.parquet and neighbors.parquet: 65,536 items with 50-D
+/// embeddings are ~13 MB, so a million-item session is written without a second copy of its
+/// embedding.
+const ROWS_PER_GROUP: usize = 65_536;
+
+/// Items of all the datasets together: the rows of the item tables.
+fn n_rows(items: &[SessionDataset]) -> usize {
+    items.iter().map(|sd| sd.dataset.len()).sum()
+}
 
 /// Writes points.parquet batch by batch (the caller places it atomically).
 pub fn write_points(path: &Path, items: &[SessionDataset]) -> Result<(), TableError> {
     let names = meta_names(items);
-    let n = items.iter().map(|sd| sd.dataset.len()).sum();
-    write_parquet_batched(path, n, POINTS_BATCH, |rows| {
+    write_parquet_batched(path, n_rows(items), ROWS_PER_GROUP, |rows| {
         points_rows(items, &names, rows)
     })
 }
@@ -169,8 +174,9 @@ fn points_rows(
 
 /// Writes neighbors.parquet batch by batch (the caller places it atomically).
 pub fn write_neighbors(path: &Path, items: &[SessionDataset]) -> Result<(), TableError> {
-    let n = items.iter().map(|sd| sd.dataset.len()).sum();
-    write_parquet_batched(path, n, POINTS_BATCH, |rows| neighbors_rows(items, rows))
+    write_parquet_batched(path, n_rows(items), ROWS_PER_GROUP, |rows| {
+        neighbors_rows(items, rows)
+    })
 }
 
 fn neighbors_rows(items: &[SessionDataset], rows: Range<usize>) -> Table {
