@@ -20,7 +20,7 @@ use crate::modality::cells::mtx::SparseCounts;
 use candle_core::{DType, Device, Module, ModuleT, Tensor, Var};
 use candle_nn::{BatchNorm, Linear};
 use lgamma::lgamma_f64;
-use nb::{nb_log_likelihood, zinb_log_likelihood};
+use nb::log_likelihood;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::collections::HashMap;
@@ -439,16 +439,11 @@ impl Vae {
         let h = self.dec_bn.forward_t(&h, train)?.relu()?;
         let logits = self.scale.forward(&h)?;
         let log_theta = self.px_r.as_tensor();
-        let ll = match &self.dropout_head {
-            Some(head) => zinb_log_likelihood(
-                &logits,
-                &d.log_lib,
-                &head.forward(&h)?,
-                log_theta,
-                &d.counts,
-            )?,
-            None => nb_log_likelihood(&logits, &d.log_lib, log_theta, &d.counts)?,
+        let pi = match &self.dropout_head {
+            Some(head) => Some(head.forward(&h)?),
+            None => None,
         };
+        let ll = log_likelihood(&logits, &d.log_lib, pi.as_ref(), log_theta, &d.counts)?;
         let recon = ll.neg()?;
         let kl = ((mean.sqr()? + &var)? - var.log()?)?
             .affine(1.0, -1.0)?

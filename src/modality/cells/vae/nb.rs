@@ -23,45 +23,29 @@ use super::lgamma::{digamma_f64, lgamma_f64, lgamma_fast};
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-/// Per-cell NB log-likelihood (B) of counts `x` (B × G) with ln μ = log_softmax(`logits`) +
+/// Per-cell log-likelihood (B) of counts `x` (B × G) with ln μ = log_softmax(`logits`) +
 /// `log_lib` (B × G logits, B × 1 library sizes: the decoder's head) and `log_theta` (G),
-/// summed over genes.
-pub fn nb_log_likelihood(
+/// summed over genes: NB, or ZINB with dropout logits `pi` (B × G).
+pub fn log_likelihood(
     logits: &Tensor,
     log_lib: &Tensor,
+    pi: Option<&Tensor>,
     log_theta: &Tensor,
     x: &Tensor,
 ) -> Result<Tensor> {
-    if fused(logits) {
-        logits.contiguous()?.apply_op3(
-            &log_theta.contiguous()?,
-            &x.contiguous()?,
-            Fused::new(false, log_lib)?,
-        )
-    } else {
-        composite(&log_mu(logits, log_lib)?, log_theta, x, None)?.sum(1)
+    if !fused(logits) {
+        return composite(&log_mu(logits, log_lib)?, log_theta, x, pi)?.sum(1);
     }
-}
-
-/// Per-cell ZINB log-likelihood (B), with dropout logits `pi` (B × G).
-pub fn zinb_log_likelihood(
-    logits: &Tensor,
-    log_lib: &Tensor,
-    pi: &Tensor,
-    log_theta: &Tensor,
-    x: &Tensor,
-) -> Result<Tensor> {
-    if fused(logits) {
+    let first = match pi {
         // One B × 2G input keeps the operation at three arguments; `cat` has its backward.
-        let both = Tensor::cat(&[logits, pi], 1)?;
-        both.apply_op3(
-            &log_theta.contiguous()?,
-            &x.contiguous()?,
-            Fused::new(true, log_lib)?,
-        )
-    } else {
-        composite(&log_mu(logits, log_lib)?, log_theta, x, Some(pi))?.sum(1)
-    }
+        Some(pi) => Tensor::cat(&[logits, pi], 1)?,
+        None => logits.contiguous()?,
+    };
+    first.apply_op3(
+        &log_theta.contiguous()?,
+        &x.contiguous()?,
+        Fused::new(pi.is_some(), log_lib)?,
+    )
 }
 
 /// ln μ from the decoder's logits and the cells' log library sizes, in candle operations.
@@ -233,7 +217,8 @@ fn count_terms(lm: f64, lt: f64, gt: (f64, f64, f64), x: f64, pi: Option<f64>) -
 struct Fused {
     zinb: bool,
     log_lib: Vec<f32>,
-    grad: std::sync::Mutex<Option<RowGrads>>,
+    /// Set by the forward pass, read by the backward one.
+    grad: std::sync::OnceLock<RowGrads>,
 }
 
 /// Per cell, the derivatives of its log-likelihood: by logit (and dropout logit) B × w, and
@@ -258,7 +243,7 @@ impl Fused {
         Ok(Self {
             zinb,
             log_lib: log_lib.flatten_all()?.to_vec1::<f32>()?,
-            grad: std::sync::Mutex::new(None),
+            grad: std::sync::OnceLock::new(),
         })
     }
 
@@ -357,9 +342,8 @@ impl CustomOp3 for Fused {
                 let row = &first[r * w..(r + 1) * w];
                 *o = self.row(r, row, &x[r * g..(r + 1) * g], lt, &gt, df, dt) as f32;
             });
-        if let Ok(mut c) = self.grad.lock() {
-            *c = Some(RowGrads { d_first, d_theta });
-        }
+        // Each application builds its own operation, so its forward pass runs once.
+        let _ = self.grad.set(RowGrads { d_first, d_theta });
         Ok((CpuStorage::F32(out), Shape::from(b)))
     }
 
@@ -374,11 +358,7 @@ impl CustomOp3 for Fused {
         let (b, g) = x.dims2()?;
         let w = first.dim(1)?;
         let gr = grad_res.to_vec1::<f32>()?;
-        let guard = self
-            .grad
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("likelihood: gradient cache poisoned".into()))?;
-        let Some(c) = guard.as_ref() else {
+        let Some(c) = self.grad.get() else {
             candle_core::bail!("likelihood: backward without a forward pass");
         };
         let mut d_first = vec![0f32; b * w];
@@ -460,23 +440,19 @@ mod tests {
             let xt = Tensor::from_vec(x.clone(), (b, g), &dev).unwrap();
             let lib: Vec<f32> = (0..b).map(|i| 3.0 + i as f32).collect();
             let lib = Tensor::from_vec(lib, (b, 1), &dev).unwrap();
-            let ll = match (use_fused, zinb) {
-                (true, false) => {
-                    nb_log_likelihood(vm.as_tensor(), &lib, vt.as_tensor(), &xt).unwrap()
-                }
-                (true, true) => {
-                    zinb_log_likelihood(vm.as_tensor(), &lib, vp.as_tensor(), vt.as_tensor(), &xt)
-                        .unwrap()
-                }
-                (false, p) => composite(
+            let pi = zinb.then_some(vp.as_tensor());
+            let ll = if use_fused {
+                log_likelihood(vm.as_tensor(), &lib, pi, vt.as_tensor(), &xt).unwrap()
+            } else {
+                composite(
                     &log_mu(vm.as_tensor(), &lib).unwrap(),
                     vt.as_tensor(),
                     &xt,
-                    p.then_some(vp.as_tensor()),
+                    pi,
                 )
                 .unwrap()
                 .sum(1)
-                .unwrap(),
+                .unwrap()
             };
             let total = (ll * &weights).unwrap().sum_all().unwrap();
             let grads = total.backward().unwrap();
