@@ -248,7 +248,7 @@ impl Fused {
     }
 
     /// Row `r`'s log-likelihood; its derivatives by logit (and dropout logit) into `df`, by
-    /// ln θ into `dt`.
+    /// ln θ into `dt`. `softmax` is scratch space for the row's softmax over genes.
     #[allow(clippy::too_many_arguments)]
     fn row(
         &self,
@@ -259,9 +259,16 @@ impl Fused {
         gt: &[(f64, f64, f64)],
         df: &mut [f32],
         dt: &mut [f32],
+        softmax: &mut Vec<f64>,
     ) -> f64 {
         let g = xr.len();
-        let off = self.offset(r, &row[..g]);
+        // ln μ_j = logit_j + off, off = ln library − log-sum-exp of the logits (max-shifted);
+        // the shifted exponentials are kept for the softmax in the gradient.
+        let m = row[..g].iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+        softmax.clear();
+        softmax.extend(row[..g].iter().map(|&l| (l as f64 - m).exp()));
+        let z: f64 = softmax.iter().sum();
+        let off = self.log_lib[r] as f64 - m - z.ln();
         let (mut value, mut total) = (0f64, 0f64);
         for j in 0..g {
             let pi = self.zinb.then(|| row[g + j] as f64);
@@ -274,12 +281,9 @@ impl Fused {
                 df[g + j] = t[3] as f32;
             }
         }
-        // ∂/∂logit_j = ∂/∂ln μ_j − softmax_j · Σ_k ∂/∂ln μ_k, with softmax_j = μ_j / library
-        // = e^{ln μ_j − ln library}.
-        let shift = off - self.log_lib[r] as f64;
+        // ∂/∂logit_j = ∂/∂ln μ_j − softmax_j · Σ_k ∂/∂ln μ_k.
         for j in 0..g {
-            let softmax = (row[j] as f64 + shift).exp();
-            df[j] = (df[j] as f64 - softmax * total) as f32;
+            df[j] = (df[j] as f64 - softmax[j] / z * total) as f32;
         }
         value
     }
@@ -295,13 +299,6 @@ impl Fused {
             );
         }
         Ok((b, g))
-    }
-
-    /// ln μ − logit for row `r`: the library size minus the log-sum-exp of the row's logits.
-    fn offset(&self, r: usize, logits: &[f32]) -> f64 {
-        let m = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-        let z: f64 = logits.iter().map(|&l| (l as f64 - m).exp()).sum();
-        self.log_lib[r] as f64 - m - z.ln()
     }
 }
 
@@ -338,9 +335,10 @@ impl CustomOp3 for Fused {
             .zip(d_first.par_chunks_mut(w))
             .zip(d_theta.par_chunks_mut(g))
             .enumerate()
-            .for_each(|(r, ((o, df), dt))| {
+            .for_each_init(Vec::new, |softmax, (r, ((o, df), dt))| {
                 let row = &first[r * w..(r + 1) * w];
-                *o = self.row(r, row, &x[r * g..(r + 1) * g], lt, &gt, df, dt) as f32;
+                let xr = &x[r * g..(r + 1) * g];
+                *o = self.row(r, row, xr, lt, &gt, df, dt, softmax) as f32;
             });
         // Each application builds its own operation, so its forward pass runs once.
         let _ = self.grad.set(RowGrads { d_first, d_theta });
